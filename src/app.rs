@@ -1,0 +1,139 @@
+//! The application state, the router, and serving with graceful shutdown.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::http::header;
+use axum::Router;
+use bytes::Bytes;
+use tokio::net::TcpListener;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::sensitive_headers::SetSensitiveHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::directory::{Directory, ErpDirectory, LocalDirectory};
+use crate::keys::KeySet;
+use crate::oidc::discovery::provider_metadata;
+use crate::password::Passwords;
+use crate::store::Db;
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub directory: Arc<dyn Directory>,
+    pub passwords: Passwords,
+    pub clock: Clock,
+    keys: Arc<RwLock<Arc<KeySet>>>,
+    pub discovery_body: Bytes,
+}
+
+impl AppState {
+    /// Connects the database, runs migrations, loads (or creates) the signing keys.
+    pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Self> {
+        let db = Db::connect(&config.database_url).await?;
+        db.migrate().await.with_context(|| {
+            format!("preparing the database {}", config.database_url.redacted())
+        })?;
+        let keys =
+            KeySet::load_or_generate(&config.keys_dir, config.key_grace_seconds, clock.now())
+                .with_context(|| {
+                    format!("loading signing keys from {}", config.keys_dir.display())
+                })?;
+        let directory: Arc<dyn Directory> = match &config.directory {
+            Some(erp) => Arc::new(ErpDirectory::connect(erp)?),
+            None => Arc::new(LocalDirectory::new(db.clone(), clock.clone())),
+        };
+        let passwords = Passwords::new(&config.password)?;
+        let discovery_body = Bytes::from(provider_metadata(&config.issuer).to_string());
+        Ok(Self {
+            config: Arc::new(config),
+            db,
+            directory,
+            passwords,
+            clock,
+            keys: Arc::new(RwLock::new(Arc::new(keys))),
+            discovery_body,
+        })
+    }
+
+    /// The current key set; a snapshot, so a reload never changes it under a request.
+    pub fn keys(&self) -> Arc<KeySet> {
+        self.keys.read().expect("key set lock poisoned").clone()
+    }
+
+    /// Reads `keys_dir` again (after `keys rotate` by another process).
+    pub fn reload_keys(&self) -> anyhow::Result<()> {
+        let keys = KeySet::load(&self.config.keys_dir, self.config.key_grace_seconds)?;
+        anyhow::ensure!(
+            !keys.is_empty(),
+            "no signing keys left in {}",
+            self.config.keys_dir.display()
+        );
+        *self.keys.write().expect("key set lock poisoned") = Arc::new(keys);
+        Ok(())
+    }
+}
+
+pub fn build_router(state: AppState) -> Router {
+    crate::http::router()
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(30),
+        ))
+        .layer(RequestBodyLimitLayer::new(64 * 1024))
+        .layer(TraceLayer::new_for_http())
+        .layer(SetSensitiveHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+            header::SET_COOKIE,
+        ]))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` completes, then finishes the requests in flight.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let db = state.db.clone();
+    let app = build_router(state);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .context("serving HTTP")?;
+    db.close().await;
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,324 @@
+//! The command line: `serve`, `migrate`, `users …`, `keys …`.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use secrecy::{ExposeSecret, SecretString};
+use uuid::Uuid;
+
+use crate::app::{self, AppState};
+use crate::clock::{format_time, Clock};
+use crate::config::Config;
+use crate::domain::{parse_username, Email};
+use crate::keys::KeySet;
+use crate::password::Passwords;
+use crate::store::users::{AddUserError, LocalUser};
+use crate::store::Db;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "bheem-sso",
+    version,
+    about = "OpenID Connect provider and SSO hub of Bheem Workspace"
+)]
+pub struct Cli {
+    /// Configuration file. Defaults to $BHEEM_SSO_CONFIG, then ./bheem-sso.toml, then built-in
+    /// development defaults (SQLite in ./data, keys in ./keys, http://127.0.0.1:8080).
+    #[arg(long, short, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the provider: migrate the database, load or create signing keys, serve HTTP.
+    /// SIGHUP reloads the signing keys from keys_dir.
+    Serve,
+    /// Apply database migrations and exit (safe to run again).
+    Migrate,
+    /// Manage users of the embedded directory (not the ERP's auth.users).
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Inspect and rotate signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Add a user. The password is read from standard input (prompted for, without echo, on a
+    /// terminal), never from the command line.
+    Add(AddUser),
+    /// List users.
+    List,
+    /// Stop a user from logging in.
+    Disable {
+        /// Email or username.
+        login: String,
+    },
+    /// Let a disabled user log in again.
+    Enable {
+        /// Email or username.
+        login: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AddUser {
+    #[arg(long)]
+    pub email: String,
+    /// Display name.
+    #[arg(long)]
+    pub name: String,
+    /// The user's company (a UUID); every token they get carries it.
+    #[arg(long, value_name = "UUID")]
+    pub company_id: String,
+    #[arg(long)]
+    pub username: Option<String>,
+    #[arg(long, default_value = "member")]
+    pub role: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Show each key: kid, algorithm, state, created.
+    List,
+    /// Create a new active key. The previous one stays in the JWKS for key_grace_seconds.
+    /// Running servers pick it up on SIGHUP.
+    Rotate,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            let db = Db::connect(&config.database_url).await?;
+            db.migrate().await?;
+            println!("migrations applied to {}", config.database_url.redacted());
+            Ok(())
+        }
+        Command::Users(command) => users(config, command).await,
+        Command::Keys(command) => keys(config, command),
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let source = config.source.clone();
+    let listen = config.listen;
+    let state = AppState::build(config, Clock::System).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    let address = listener.local_addr()?;
+    tracing::info!(
+        %address,
+        issuer = state.config.issuer.as_str(),
+        database = %state.config.database_url.redacted(),
+        directory = state.directory.kind(),
+        config = %source,
+        "bheem-sso listening"
+    );
+    print_first_user_hint(&state).await;
+    spawn_key_reloader(state.clone());
+    app::serve(state, listener, app::shutdown_signal()).await
+}
+
+/// On the embedded directory with nobody in it, say how to add the first user.
+async fn print_first_user_hint(state: &AppState) {
+    if state.config.directory.is_some() {
+        return;
+    }
+    match state.db.list_users().await {
+        Ok(users) if users.is_empty() => eprintln!(
+            "\nNo users yet. Create the first one (the password is asked for, not echoed):\n\n    \
+             cargo run -- users add --email you@example.com --name \"Your Name\" --company-id {}\n\n\
+             Discovery: {}/.well-known/openid-configuration\n",
+            Uuid::new_v4(),
+            state.config.issuer.as_str(),
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = format!("{e:#}"), "could not count users"),
+    }
+}
+
+fn spawn_key_reloader(state: AppState) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hangup.recv().await.is_some() {
+            match state.reload_keys() {
+                Ok(()) => tracing::info!(kid = %state.keys().active().kid, "signing keys reloaded"),
+                Err(e) => tracing::error!(
+                    error = format!("{e:#}"),
+                    "reloading signing keys failed; keeping the old set"
+                ),
+            }
+        }
+    });
+}
+
+async fn users(config: Config, command: UsersCommand) -> anyhow::Result<()> {
+    if config.directory.is_some() {
+        bail!("users are managed in the ERP ([directory] is configured); these commands manage the embedded directory");
+    }
+    let db = Db::connect(&config.database_url).await?;
+    db.migrate().await?;
+    let clock = Clock::System;
+    match command {
+        UsersCommand::Add(add) => {
+            let email = Email::parse(&add.email).map_err(|m| anyhow::anyhow!("--email: {m}"))?;
+            let username = add
+                .username
+                .as_deref()
+                .map(parse_username)
+                .transpose()
+                .map_err(|m| anyhow::anyhow!("--username: {m}"))?;
+            let company_id = Uuid::parse_str(add.company_id.trim())
+                .map_err(|_| anyhow::anyhow!("--company-id: `{}` is not a UUID", add.company_id))?;
+            let name = add.name.trim();
+            if name.is_empty() {
+                bail!("--name: must not be empty");
+            }
+            let role = add.role.trim();
+            if role.is_empty() {
+                bail!("--role: must not be empty");
+            }
+            let password = read_password()?;
+            let passwords = Passwords::new(&config.password)?;
+            let user = LocalUser {
+                id: Uuid::new_v4(),
+                email,
+                username,
+                display_name: name.to_owned(),
+                company_id,
+                role: role.to_owned(),
+                active: true,
+                password_hash: passwords.hash(&password).await?,
+                created_at: clock.now(),
+            };
+            match db.insert_user(&user).await {
+                Ok(()) => println!(
+                    "added user {} <{}> ({})",
+                    user.id, user.email, user.display_name
+                ),
+                Err(AddUserError::Exists) => bail!(
+                    "a user with email {} or that username already exists",
+                    user.email
+                ),
+                Err(AddUserError::Other(e)) => return Err(e),
+            }
+        }
+        UsersCommand::List => {
+            println!(
+                "{:<36}  {:<30}  {:<16}  {:<36}  {:<10}  state",
+                "id", "email", "username", "company", "role"
+            );
+            for u in db.list_users().await? {
+                println!(
+                    "{:<36}  {:<30}  {:<16}  {:<36}  {:<10}  {}",
+                    u.id,
+                    u.email,
+                    u.username.as_deref().unwrap_or("-"),
+                    u.company_id,
+                    u.role,
+                    if u.active { "active" } else { "disabled" }
+                );
+            }
+        }
+        UsersCommand::Disable { login } => set_active(&db, &clock, &login, false).await?,
+        UsersCommand::Enable { login } => set_active(&db, &clock, &login, true).await?,
+    }
+    Ok(())
+}
+
+async fn set_active(db: &Db, clock: &Clock, login: &str, active: bool) -> anyhow::Result<()> {
+    let Some(user) = db.find_user_by_login(login).await? else {
+        bail!("no user with email or username `{login}`");
+    };
+    db.set_user_active(&user.id.to_string(), active, clock.now())
+        .await?;
+    println!(
+        "{} <{}> is now {}",
+        user.id,
+        user.email,
+        if active { "active" } else { "disabled" }
+    );
+    Ok(())
+}
+
+/// One line from standard input; on a terminal, prompted for twice without echo.
+fn read_password() -> anyhow::Result<SecretString> {
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ").context("reading the password")?;
+        let second =
+            rpassword::prompt_password("Repeat password: ").context("reading the password")?;
+        if first != second {
+            bail!("the passwords do not match");
+        }
+        first
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password from standard input")?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    let password = SecretString::from(password);
+    let length = password.expose_secret().chars().count();
+    if length < 8 {
+        bail!("the password must be at least 8 characters");
+    }
+    if length > 1024 {
+        bail!("the password must be at most 1024 characters");
+    }
+    Ok(password)
+}
+
+fn keys(config: Config, command: KeysCommand) -> anyhow::Result<()> {
+    let now = Clock::System.now();
+    match command {
+        KeysCommand::List => {
+            let set = KeySet::load(&config.keys_dir, config.key_grace_seconds)?;
+            if set.is_empty() {
+                println!(
+                    "no keys in {} (serve creates the first one)",
+                    config.keys_dir.display()
+                );
+                return Ok(());
+            }
+            println!("{:<43}  {:<5}  {:<36}  created", "kid", "alg", "state");
+            for (i, key) in set.all().iter().enumerate().rev() {
+                println!(
+                    "{:<43}  {:<5}  {:<36}  {}",
+                    key.kid,
+                    format!("{:?}", key.alg),
+                    set.state(i, now).to_string(),
+                    format_time(key.created_at)
+                );
+            }
+        }
+        KeysCommand::Rotate => {
+            // Loading first refuses to rotate on top of a folder with a broken key in it.
+            let previous = KeySet::load(&config.keys_dir, config.key_grace_seconds)?;
+            let kid = KeySet::rotate(&config.keys_dir, now)?;
+            println!("new active key {kid} in {}", config.keys_dir.display());
+            if !previous.is_empty() {
+                println!(
+                    "previous key {} stays published for {} s; send SIGHUP to running servers to pick up the new key",
+                    previous.active().kid,
+                    config.key_grace_seconds
+                );
+            }
+        }
+    }
+    Ok(())
+}

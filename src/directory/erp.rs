@@ -1,0 +1,174 @@
+use std::time::Duration;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, Row};
+use uuid::Uuid;
+
+use super::{Credentials, Directory, User};
+use crate::config::DirectoryConfig;
+
+/// The ERP's users table in PostgreSQL. Read-only unless the operator enables rehashing.
+///
+/// Column values are cast to text (and the active flag to boolean) in SQL, so the ERP may use
+/// UUID, integer or text ids and company ids alike.
+#[derive(Clone)]
+pub struct ErpDirectory {
+    pool: PgPool,
+    select: String,
+    by_id: String,
+    update_hash: String,
+    rehash: bool,
+}
+
+impl ErpDirectory {
+    /// Connects lazily: an ERP database that is down makes logins fail, not start-up.
+    pub fn connect(config: &DirectoryConfig) -> anyhow::Result<Self> {
+        let options: sqlx::postgres::PgConnectOptions = config
+            .url
+            .expose()
+            .parse()
+            .with_context(|| format!("parsing directory.url {}", config.url.redacted()))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .min_connections(0)
+            .acquire_timeout(Duration::from_secs(3))
+            .connect_lazy_with(options.disable_statement_logging());
+        Ok(Self::with_pool(pool, config))
+    }
+
+    pub fn with_pool(pool: PgPool, config: &DirectoryConfig) -> Self {
+        let c = &config.columns;
+        // Identifiers were checked to be plain at config time; quoting keeps their case.
+        let q = |name: &str| format!("\"{name}\"");
+        let optional = |name: &str, fallback: &str| {
+            if name.is_empty() {
+                fallback.to_owned()
+            } else {
+                format!("{}::text", q(name))
+            }
+        };
+        let table = format!("{}.{}", q(&config.schema), q(&config.table));
+        let columns = format!(
+            "{id}::text AS id, {email}::text AS email, {username} AS username, {name} AS name, \
+             {company}::text AS company_id, {role} AS role, {active}::boolean AS active, \
+             {hash}::text AS password_hash",
+            id = q(&c.id),
+            email = q(&c.email),
+            username = optional(&c.username, "NULL::text"),
+            name = optional(&c.name, "NULL::text"),
+            company = q(&c.company_id),
+            role = optional(&c.role, "NULL::text"),
+            active = q(&c.active),
+            hash = q(&c.password_hash),
+        );
+        let username_match = if c.username.is_empty() {
+            String::new()
+        } else {
+            format!(" OR lower({}::text) = lower($1)", q(&c.username))
+        };
+        Self {
+            pool,
+            select: format!(
+                "SELECT {columns} FROM {table} WHERE lower({email}::text) = lower($1){username_match} \
+                 ORDER BY (lower({email}::text) = lower($1)) DESC LIMIT 1",
+                email = q(&c.email),
+            ),
+            by_id: format!("SELECT {columns} FROM {table} WHERE {}::text = $1", q(&c.id)),
+            update_hash: format!(
+                "UPDATE {table} SET {} = $1 WHERE {}::text = $2",
+                q(&c.password_hash),
+                q(&c.id)
+            ),
+            rehash: config.rehash,
+        }
+    }
+
+    fn user_from(row: &sqlx::postgres::PgRow) -> anyhow::Result<Option<(User, Option<String>)>> {
+        let id: String = row.try_get("id")?;
+        let company: Option<String> = row.try_get("company_id")?;
+        let Some(company_id) = company.as_deref().and_then(|c| Uuid::parse_str(c).ok()) else {
+            // Tokens are company-scoped: an account without a company cannot be given one.
+            tracing::warn!(user_id = %id, "ERP user has no valid company id; treated as unknown");
+            return Ok(None);
+        };
+        let email: String = row.try_get("email")?;
+        let username: Option<String> = row.try_get("username")?;
+        let name: Option<String> = row.try_get("name")?;
+        let role: Option<String> = row.try_get("role")?;
+        let active: Option<bool> = row.try_get("active")?;
+        let user = User {
+            name: name
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or_else(|| email.clone()),
+            id,
+            email,
+            username,
+            company_id,
+            role: role.unwrap_or_else(|| "member".to_owned()),
+            active: active.unwrap_or(false),
+        };
+        Ok(Some((user, row.try_get("password_hash")?)))
+    }
+}
+
+#[async_trait]
+impl Directory for ErpDirectory {
+    async fn find_by_login(&self, login: &str) -> anyhow::Result<Option<Credentials>> {
+        let row = sqlx::query(&self.select)
+            .bind(login.trim())
+            .fetch_optional(&self.pool)
+            .await
+            .context("looking up a user in the ERP directory")?;
+        Ok(match row {
+            Some(row) => Self::user_from(&row)?.map(|(user, password_hash)| Credentials {
+                user,
+                password_hash,
+            }),
+            None => None,
+        })
+    }
+
+    async fn find_by_id(&self, id: &str) -> anyhow::Result<Option<User>> {
+        let row = sqlx::query(&self.by_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .with_context(|| format!("loading ERP user {id}"))?;
+        Ok(match row {
+            Some(row) => Self::user_from(&row)?.map(|(user, _)| user),
+            None => None,
+        })
+    }
+
+    async fn replace_password_hash(&self, id: &str, hash: &str) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.rehash,
+            "rehashing is not enabled for the ERP directory"
+        );
+        sqlx::query(&self.update_hash)
+            .bind(hash)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .with_context(|| format!("rehashing the password of ERP user {id}"))?;
+        Ok(())
+    }
+
+    fn rehash_enabled(&self) -> bool {
+        self.rehash
+    }
+
+    fn kind(&self) -> &'static str {
+        "erp"
+    }
+
+    async fn ping(&self) -> anyhow::Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .context("ERP database ping")?;
+        Ok(())
+    }
+}

@@ -1,0 +1,117 @@
+//! Where users live. `ErpDirectory` reads the ERP's `auth.users`; `LocalDirectory` keeps users
+//! in the provider's own database for the embedded default. Both sit behind one trait, and
+//! [`authenticate`] is the one place a password is checked.
+
+mod erp;
+mod local;
+
+pub use erp::ErpDirectory;
+pub use local::LocalDirectory;
+
+use async_trait::async_trait;
+use secrecy::SecretString;
+use uuid::Uuid;
+
+use crate::password::{Passwords, Verification};
+
+/// A person as the directory knows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Stable id, the `sub` claim.
+    pub id: String,
+    pub email: String,
+    pub username: Option<String>,
+    pub name: String,
+    pub company_id: Uuid,
+    pub role: String,
+    pub active: bool,
+}
+
+/// A user with their stored password hash, as found for a login.
+#[derive(Clone)]
+pub struct Credentials {
+    pub user: User,
+    pub password_hash: Option<String>,
+}
+
+#[async_trait]
+pub trait Directory: Send + Sync {
+    /// Look-up by email or username, case-insensitively.
+    async fn find_by_login(&self, login: &str) -> anyhow::Result<Option<Credentials>>;
+    async fn find_by_id(&self, id: &str) -> anyhow::Result<Option<User>>;
+    /// Replaces a legacy hash after a successful login; only called when [`Directory::rehash_enabled`].
+    async fn replace_password_hash(&self, id: &str, hash: &str) -> anyhow::Result<()>;
+    fn rehash_enabled(&self) -> bool;
+    /// For logs and `/health`: `local` or `erp`.
+    fn kind(&self) -> &'static str;
+    async fn ping(&self) -> anyhow::Result<()>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthOutcome {
+    Authenticated(User),
+    /// Right password, but the account is disabled in the directory.
+    Inactive(User),
+    /// Unknown user, wrong password or an unusable stored hash: all look the same outside.
+    InvalidCredentials,
+}
+
+/// Longest login accepted; anything longer cannot be an account and is not looked up.
+const MAX_LOGIN_LEN: usize = 320;
+
+/// Checks a login and password. An unknown user costs the same as a wrong password; an
+/// unusable stored hash is a failed login and a log line.
+pub async fn authenticate(
+    directory: &dyn Directory,
+    passwords: &Passwords,
+    login: &str,
+    password: &SecretString,
+) -> anyhow::Result<AuthOutcome> {
+    let login = login.trim();
+    let found = if login.is_empty() || login.len() > MAX_LOGIN_LEN {
+        None
+    } else {
+        directory.find_by_login(login).await?
+    };
+    let Some(found) = found else {
+        passwords.verify(password, None).await;
+        return Ok(AuthOutcome::InvalidCredentials);
+    };
+    let verification = passwords
+        .verify(password, found.password_hash.as_deref())
+        .await;
+    let user = found.user;
+    match verification {
+        Verification::Match { .. } if !user.active => Ok(AuthOutcome::Inactive(user)),
+        Verification::Match { needs_rehash } => {
+            if needs_rehash && directory.rehash_enabled() {
+                rehash(directory, passwords, &user, password).await;
+            }
+            Ok(AuthOutcome::Authenticated(user))
+        }
+        Verification::Unusable => {
+            tracing::warn!(user_id = %user.id, directory = directory.kind(), "login refused: stored password hash unusable");
+            Ok(AuthOutcome::InvalidCredentials)
+        }
+        Verification::Mismatch => Ok(AuthOutcome::InvalidCredentials),
+    }
+}
+
+/// A failure here is logged and does not fail the login: the old hash still works.
+async fn rehash(
+    directory: &dyn Directory,
+    passwords: &Passwords,
+    user: &User,
+    password: &SecretString,
+) {
+    let result = match passwords.hash(password).await {
+        Ok(hash) => directory.replace_password_hash(&user.id, &hash).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => tracing::info!(user_id = %user.id, "password hash upgraded to argon2id"),
+        Err(e) => {
+            tracing::warn!(user_id = %user.id, error = format!("{e:#}"), "password rehash failed")
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! The provider's own state, in SQLite (embedded default) or PostgreSQL (production and
+//! scale-out). The SQL is written once against sqlx's `Any` driver: ids are text, times are
+//! Unix seconds in 64-bit integers, flags are 0/1 integers, so both backends read the same.
+
+pub mod users;
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, ConnectOptions, Executor};
+
+use crate::config::{Backend, DatabaseUrl};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Db {
+    /// Opens the pool. The SQLite file (and its folder) is created when missing. Connections
+    /// are made lazily, so a database that is down at start gives 503s until it is back.
+    pub async fn connect(url: &DatabaseUrl) -> anyhow::Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = url.backend();
+        let mut raw = url.expose().to_owned();
+        let mut options = AnyPoolOptions::new()
+            .acquire_timeout(Duration::from_secs(3))
+            .idle_timeout(Duration::from_secs(300))
+            .min_connections(0);
+        match backend {
+            Backend::Sqlite => {
+                let in_memory = raw.contains(":memory:") || raw.contains("mode=memory");
+                if !in_memory {
+                    create_parent_dir(&raw)?;
+                    if !raw.contains("mode=") {
+                        raw.push_str(if raw.contains('?') {
+                            "&mode=rwc"
+                        } else {
+                            "?mode=rwc"
+                        });
+                    }
+                }
+                // An in-memory database lives in one connection; files get a few readers.
+                options = options
+                    .max_connections(if in_memory { 1 } else { 8 })
+                    .after_connect(|conn, _meta| {
+                        Box::pin(async move {
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
+                                 PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;",
+                            )
+                            .await?;
+                            Ok(())
+                        })
+                    });
+                if in_memory {
+                    // Keep the one connection (and so the database) for the life of the pool.
+                    options = options.idle_timeout(None).max_lifetime(None);
+                }
+            }
+            Backend::Postgres => {
+                options = options.max_connections(16);
+            }
+        }
+        let connect_options: AnyConnectOptions = raw
+            .parse::<AnyConnectOptions>()
+            .with_context(|| format!("parsing database_url {}", url.redacted()))?
+            .disable_statement_logging();
+        let pool = options.connect_lazy_with(connect_options);
+        Ok(Self { pool, backend })
+    }
+
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator
+            .run(&self.pool)
+            .await
+            .context("running database migrations")
+    }
+
+    /// One round trip, for readiness.
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .context("database ping")?;
+        Ok(())
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn create_parent_dir(raw: &str) -> anyhow::Result<()> {
+    let path = raw
+        .trim_start_matches("sqlite:")
+        .trim_start_matches("//")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    if let Some(parent) = Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating the database folder {}", parent.display()))?;
+    }
+    Ok(())
+}
+
+/// Whether a database error is a unique-constraint violation, on either backend.
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            db.is_unique_violation()
+                || db
+                    .code()
+                    .is_some_and(|c| c == "23505" || c == "2067" || c == "1555")
+        }
+        _ => false,
+    }
+}

@@ -1,0 +1,338 @@
+//! The binary as an operator runs it, in a folder of its own with no configuration file.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use bheem_sso::clock::Clock;
+use bheem_sso::config::DatabaseUrl;
+use bheem_sso::directory::{authenticate, AuthOutcome, LocalDirectory};
+use bheem_sso::password::Passwords;
+use bheem_sso::store::Db;
+use secrecy::SecretString;
+
+const COMPANY: &str = "0b6c1f0e-2f57-4f43-9a49-6a0e2f1f3c55";
+
+fn bheem_sso(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_bheem-sso"));
+    command.current_dir(dir).env("RUST_LOG", "info");
+    for (name, _) in std::env::vars() {
+        if name.starts_with("BHEEM_SSO_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+fn run(dir: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = bheem_sso(dir)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn help_explains_each_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = text(&run(dir.path(), &["--help"], "").stdout);
+    for command in ["serve", "migrate", "users", "keys"] {
+        assert!(help.contains(command), "{command} missing from:\n{help}");
+    }
+    let users = text(&run(dir.path(), &["users", "add", "--help"], "").stdout);
+    assert!(
+        users.contains("--company-id") && users.contains("standard input"),
+        "{users}"
+    );
+    let keys = text(&run(dir.path(), &["keys", "--help"], "").stdout);
+    assert!(keys.contains("rotate") && keys.contains("list"), "{keys}");
+}
+
+#[tokio::test]
+async fn users_add_reads_the_password_from_stdin_and_the_user_can_log_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        dir.path(),
+        &[
+            "users",
+            "add",
+            "--email",
+            "Ada@Example.com",
+            "--name",
+            "Ada Lovelace",
+            "--company-id",
+            COMPANY,
+            "--username",
+            "ada",
+        ],
+        "correct horse battery\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!text(&out.stdout).contains("correct horse"));
+
+    let listed = run(dir.path(), &["users", "list"], "");
+    assert!(
+        text(&listed.stdout).contains("Ada@Example.com"),
+        "{}",
+        text(&listed.stdout)
+    );
+
+    let again = run(
+        dir.path(),
+        &[
+            "users",
+            "add",
+            "--email",
+            "ada@example.com",
+            "--name",
+            "Ada",
+            "--company-id",
+            COMPANY,
+        ],
+        "another password\n",
+    );
+    assert!(!again.status.success());
+    assert!(
+        text(&again.stderr).contains("already exists"),
+        "{}",
+        text(&again.stderr)
+    );
+
+    let url = format!("sqlite://{}/data/bheem-sso.db", dir.path().display());
+    let db = Db::connect(&DatabaseUrl::parse(&url).unwrap())
+        .await
+        .unwrap();
+    let directory = LocalDirectory::new(db.clone(), Clock::System);
+    let passwords = Passwords::new(&Default::default()).unwrap();
+    let login = |who: &'static str, pw: &'static str| {
+        let (directory, passwords) = (directory.clone(), passwords.clone());
+        async move {
+            authenticate(&directory, &passwords, who, &SecretString::from(pw))
+                .await
+                .unwrap()
+        }
+    };
+    let AuthOutcome::Authenticated(user) = login("ADA", "correct horse battery").await else {
+        panic!("login failed")
+    };
+    assert_eq!(user.company_id.to_string(), COMPANY);
+    assert_eq!(user.role, "member");
+    assert_eq!(
+        login("ada@example.com", "wrong horse battery").await,
+        AuthOutcome::InvalidCredentials
+    );
+
+    let disabled = run(dir.path(), &["users", "disable", "ada"], "");
+    assert!(disabled.status.success(), "{}", text(&disabled.stderr));
+    assert!(matches!(
+        login("ada", "correct horse battery").await,
+        AuthOutcome::Inactive(_)
+    ));
+    db.close().await;
+}
+
+#[test]
+fn users_add_rejects_bad_input_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&[&str], &str, &str); 4] = [
+        (
+            &[
+                "--email",
+                "not-an-email",
+                "--name",
+                "X",
+                "--company-id",
+                COMPANY,
+            ],
+            "long enough pw\n",
+            "--email",
+        ),
+        (
+            &[
+                "--email",
+                "x@example.com",
+                "--name",
+                "X",
+                "--company-id",
+                "acme",
+            ],
+            "long enough pw\n",
+            "--company-id",
+        ),
+        (
+            &[
+                "--email",
+                "x@example.com",
+                "--name",
+                "X",
+                "--company-id",
+                COMPANY,
+            ],
+            "short\n",
+            "at least 8",
+        ),
+        (
+            &[
+                "--email",
+                "x@example.com",
+                "--name",
+                "X",
+                "--company-id",
+                COMPANY,
+                "--username",
+                "a b",
+            ],
+            "long enough pw\n",
+            "--username",
+        ),
+    ];
+    for (args, stdin, expected) in cases {
+        let mut full = vec!["users", "add"];
+        full.extend_from_slice(args);
+        let out = run(dir.path(), &full, stdin);
+        assert!(!out.status.success());
+        assert!(
+            text(&out.stderr).contains(expected),
+            "{expected}: {}",
+            text(&out.stderr)
+        );
+    }
+    let listed = text(&run(dir.path(), &["users", "list"], "").stdout);
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+}
+
+#[test]
+fn keys_rotate_and_list_show_kid_algorithm_state_and_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = run(dir.path(), &["keys", "list"], "");
+    assert!(
+        text(&empty.stdout).contains("no keys"),
+        "{}",
+        text(&empty.stdout)
+    );
+    assert!(run(dir.path(), &["keys", "rotate"], "").status.success());
+    std::thread::sleep(Duration::from_millis(1100));
+    assert!(run(dir.path(), &["keys", "rotate"], "").status.success());
+    let listed = text(&run(dir.path(), &["keys", "list"], "").stdout);
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(lines.len(), 3, "{listed}");
+    assert!(
+        lines[0].contains("kid")
+            && lines[0].contains("alg")
+            && lines[0].contains("state")
+            && lines[0].contains("created")
+    );
+    assert!(
+        lines[1].contains("RS256") && lines[1].contains("active"),
+        "{listed}"
+    );
+    assert!(lines[2].contains("published until"), "{listed}");
+}
+
+#[test]
+fn an_invalid_config_stops_start_up_with_one_line_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bheem-sso.toml"),
+        "issuer = \"https://sso.example.com/?x=1\"\n",
+    )
+    .unwrap();
+    let out = run(dir.path(), &["serve"], "");
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("`issuer`") && stderr.contains("query"),
+        "{stderr}"
+    );
+
+    let out = bheem_sso(dir.path())
+        .args(["migrate"])
+        .env("BHEEM_SSO_DATABSE_URL", "x")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("BHEEM_SSO_DATABSE_URL"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// The README's first command, on a folder with nothing in it.
+#[tokio::test]
+async fn serve_on_the_embedded_default_answers_discovery_and_prints_the_first_user_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = bheem_sso(dir.path())
+        .arg("serve")
+        .env("BHEEM_SSO_LISTEN", format!("127.0.0.1:{port}"))
+        .env("BHEEM_SSO_ISSUER", format!("http://127.0.0.1:{port}"))
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = String::new();
+    while !seen.contains("users add") && Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            seen.push_str(&line);
+            seen.push('\n');
+        }
+    }
+    assert!(
+        seen.contains("No users yet") && seen.contains("users add --email"),
+        "{seen}"
+    );
+    let doc: serde_json::Value = reqwest::get(format!(
+        "http://127.0.0.1:{port}/.well-known/openid-configuration"
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(doc["issuer"], format!("http://127.0.0.1:{port}"));
+    assert!(dir.path().join("data/bheem-sso.db").exists());
+    let keys: Vec<_> = std::fs::read_dir(dir.path().join("keys"))
+        .unwrap()
+        .collect();
+    assert_eq!(keys.len(), 1);
+    // SIGTERM: graceful shutdown, exit 0.
+    terminate(child.id());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
+fn terminate(pid: u32) {
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}

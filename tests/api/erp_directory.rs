@@ -1,0 +1,331 @@
+//! The ERP's `auth.users` in a real PostgreSQL, shaped like an ERP's, with hashes made here.
+
+use argon2::password_hash::{PasswordHasher, SaltString};
+use base64::Engine;
+use bheem_sso::config::{Config, ConfigSource};
+use bheem_sso::directory::{authenticate, AuthOutcome, Directory, ErpDirectory};
+use bheem_sso::password::Passwords;
+use secrecy::SecretString;
+use sqlx::{Connection, Executor, PgConnection};
+use uuid::Uuid;
+
+use crate::helpers::TestDb;
+
+const ACME: &str = "6f1c2a64-8a34-4a8e-9d3c-0c2f5b7e9a11";
+
+fn passlib_pbkdf2_sha256(password: &str, rounds: u32) -> String {
+    let salt: [u8; 16] = rand::random();
+    let mut derived = [0u8; 32];
+    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password.as_bytes(), &salt, rounds, &mut derived);
+    let ab64 = |b: &[u8]| {
+        base64::engine::general_purpose::STANDARD_NO_PAD
+            .encode(b)
+            .replace('+', ".")
+    };
+    format!("$pbkdf2-sha256${rounds}${}${}", ab64(&salt), ab64(&derived))
+}
+
+fn argon2id(password: &str) -> String {
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .unwrap()
+        .to_string()
+}
+
+struct Erp {
+    db: TestDb,
+    passwords: Passwords,
+}
+
+impl Erp {
+    /// An ERP database with `auth.users` seeded with one user per hash format.
+    async fn seeded() -> Option<Self> {
+        let db = TestDb::postgres().await?;
+        let mut conn = PgConnection::connect(&db.url).await.unwrap();
+        conn.execute(
+            "CREATE SCHEMA auth;
+             CREATE TABLE auth.users (
+                 id UUID PRIMARY KEY,
+                 email VARCHAR(255) NOT NULL UNIQUE,
+                 username VARCHAR(100) UNIQUE,
+                 full_name VARCHAR(255),
+                 company_id UUID,
+                 role VARCHAR(50) NOT NULL DEFAULT 'employee',
+                 is_active BOOLEAN NOT NULL DEFAULT TRUE,
+                 hashed_password TEXT,
+                 created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+             );",
+        )
+        .await
+        .unwrap();
+        let rows = [
+            (
+                "alice@acme.example",
+                Some("alice"),
+                bcrypt::hash("alice-pw-1", 4)
+                    .unwrap()
+                    .replacen("$2b$", "$2y$", 1),
+                true,
+                Some(ACME),
+            ),
+            (
+                "Bob@Acme.example",
+                Some("bob"),
+                passlib_pbkdf2_sha256("bob-pw-22", 1000),
+                true,
+                Some(ACME),
+            ),
+            (
+                "carol@acme.example",
+                None,
+                argon2id("carol-pw-333"),
+                true,
+                Some(ACME),
+            ),
+            (
+                "dave@acme.example",
+                Some("dave"),
+                bcrypt::hash("dave-pw-4444", 4).unwrap(),
+                false,
+                Some(ACME),
+            ),
+            (
+                "erin@acme.example",
+                Some("erin"),
+                "$2b$04$this-is-not-a-bcrypt-hash".to_owned(),
+                true,
+                Some(ACME),
+            ),
+            (
+                "frank@acme.example",
+                Some("frank"),
+                bcrypt::hash("frank-pw", 4).unwrap(),
+                true,
+                None,
+            ),
+        ];
+        for (email, username, hash, active, company) in rows {
+            sqlx::query(
+                "INSERT INTO auth.users (id, email, username, full_name, company_id, role, is_active, hashed_password)
+                 VALUES ($1::uuid, $2, $3, $4, $5::uuid, 'employee', $6, $7)",
+            )
+            .bind(Uuid::new_v4().to_string())
+            .bind(email)
+            .bind(username)
+            .bind(format!("Name of {email}"))
+            .bind(company)
+            .bind(active)
+            .bind(hash)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        }
+        let passwords = Passwords::new(&bheem_sso::config::PasswordConfig {
+            memory_kib: 8192,
+            iterations: 1,
+            ..Default::default()
+        })
+        .unwrap();
+        Some(Self { db, passwords })
+    }
+
+    fn directory(&self, extra: &str) -> ErpDirectory {
+        let toml = format!(
+            "[directory]\nurl = \"{}\"\ntable = \"auth.users\"\n{extra}",
+            self.db.url
+        );
+        let config = Config::from_parts(&toml, &[], ConfigSource::BuiltInDefaults).unwrap();
+        ErpDirectory::connect(config.directory.as_ref().unwrap()).unwrap()
+    }
+
+    async fn login(&self, directory: &ErpDirectory, login: &str, password: &str) -> AuthOutcome {
+        authenticate(
+            directory,
+            &self.passwords,
+            login,
+            &SecretString::from(password.to_owned()),
+        )
+        .await
+        .unwrap()
+    }
+
+    async fn stored_hash(&self, email: &str) -> String {
+        let mut conn = PgConnection::connect(&self.db.url).await.unwrap();
+        sqlx::query_scalar("SELECT hashed_password FROM auth.users WHERE email = $1")
+            .bind(email)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+    }
+}
+
+fn authenticated_email(outcome: AuthOutcome) -> String {
+    match outcome {
+        AuthOutcome::Authenticated(user) => user.email,
+        other => panic!("expected a successful login, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn right_passwords_pass_for_bcrypt_pbkdf2_and_argon2_hashes() {
+    let Some(erp) = Erp::seeded().await else {
+        return;
+    };
+    let dir = erp.directory("");
+    assert_eq!(
+        authenticated_email(erp.login(&dir, "alice@acme.example", "alice-pw-1").await),
+        "alice@acme.example"
+    );
+    assert_eq!(
+        authenticated_email(erp.login(&dir, "bob@acme.example", "bob-pw-22").await),
+        "Bob@Acme.example"
+    );
+    assert_eq!(
+        authenticated_email(erp.login(&dir, "carol@acme.example", "carol-pw-333").await),
+        "carol@acme.example"
+    );
+}
+
+#[tokio::test]
+async fn lookup_is_by_email_or_username_case_insensitively() {
+    let Some(erp) = Erp::seeded().await else {
+        return;
+    };
+    let dir = erp.directory("");
+    let AuthOutcome::Authenticated(user) = erp.login(&dir, "ALICE", "alice-pw-1").await else {
+        panic!("username login failed")
+    };
+    assert_eq!(user.company_id.to_string(), ACME);
+    assert_eq!(user.role, "employee");
+    assert_eq!(user.name, "Name of alice@acme.example");
+    assert!(matches!(
+        erp.login(&dir, "  BOB@acme.EXAMPLE ", "bob-pw-22").await,
+        AuthOutcome::Authenticated(_)
+    ));
+    let found = dir.find_by_id(&user.id).await.unwrap().unwrap();
+    assert_eq!(found, user);
+}
+
+#[tokio::test]
+async fn wrong_passwords_and_unknown_users_fail() {
+    let Some(erp) = Erp::seeded().await else {
+        return;
+    };
+    let dir = erp.directory("");
+    for (login, password) in [
+        ("alice@acme.example", "alice-pw-2"),
+        ("bob", "BOB-PW-22"),
+        ("carol@acme.example", ""),
+        ("nobody@acme.example", "whatever"),
+        ("", "x"),
+    ] {
+        assert_eq!(
+            erp.login(&dir, login, password).await,
+            AuthOutcome::InvalidCredentials,
+            "{login}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn inactive_users_are_refused() {
+    let Some(erp) = Erp::seeded().await else {
+        return;
+    };
+    let dir = erp.directory("");
+    assert!(
+        matches!(erp.login(&dir, "dave", "dave-pw-4444").await, AuthOutcome::Inactive(u) if !u.active)
+    );
+    // Without the right password, nothing is said about the account.
+    assert_eq!(
+        erp.login(&dir, "dave", "wrong").await,
+        AuthOutcome::InvalidCredentials
+    );
+}
+
+#[tokio::test]
+async fn corrupt_hash_and_missing_company_are_refused_without_error() {
+    let Some(erp) = Erp::seeded().await else {
+        return;
+    };
+    let dir = erp.directory("");
+    assert_eq!(
+        erp.login(&dir, "erin", "anything").await,
+        AuthOutcome::InvalidCredentials
+    );
+    assert_eq!(
+        erp.login(&dir, "frank", "frank-pw").await,
+        AuthOutcome::InvalidCredentials
+    );
+}
+
+#[tokio::test]
+async fn the_erp_table_is_never_written_without_rehash_enabled() {
+    let Some(erp) = Erp::seeded().await else {
+        return;
+    };
+    let dir = erp.directory("");
+    let before = erp.stored_hash("alice@acme.example").await;
+    erp.login(&dir, "alice", "alice-pw-1").await;
+    assert_eq!(erp.stored_hash("alice@acme.example").await, before);
+}
+
+#[tokio::test]
+async fn with_rehash_enabled_legacy_hashes_become_argon2id() {
+    let Some(erp) = Erp::seeded().await else {
+        return;
+    };
+    let dir = erp.directory("rehash = true\n");
+    authenticated_email(erp.login(&dir, "bob", "bob-pw-22").await);
+    let after = erp.stored_hash("Bob@Acme.example").await;
+    assert!(after.starts_with("$argon2id$"), "{after}");
+    authenticated_email(erp.login(&dir, "bob", "bob-pw-22").await);
+    assert_eq!(
+        erp.login(&dir, "bob", "bob-pw-23").await,
+        AuthOutcome::InvalidCredentials
+    );
+}
+
+#[tokio::test]
+async fn column_names_are_configurable() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let mut conn = PgConnection::connect(&db.url).await.unwrap();
+    conn.execute(
+        "CREATE SCHEMA auth;
+         CREATE TABLE auth.users (uid BIGSERIAL PRIMARY KEY, mail TEXT, tenant UUID, enabled INTEGER, pw TEXT);",
+    )
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO auth.users (mail, tenant, enabled, pw) VALUES ($1, $2::uuid, 1, $3)")
+        .bind("grace@acme.example")
+        .bind(ACME)
+        .bind(bcrypt::hash("grace-pw", 4).unwrap())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let toml = format!(
+        "[directory]\nurl = \"{}\"\n[directory.columns]\nid = \"uid\"\nemail = \"mail\"\nusername = \"\"\n\
+         name = \"\"\nrole = \"\"\ncompany_id = \"tenant\"\nactive = \"enabled\"\npassword_hash = \"pw\"\n",
+        db.url
+    );
+    let config = Config::from_parts(&toml, &[], ConfigSource::BuiltInDefaults).unwrap();
+    let dir = ErpDirectory::connect(config.directory.as_ref().unwrap()).unwrap();
+    let passwords = Passwords::new(&Default::default()).unwrap();
+    let outcome = authenticate(
+        &dir,
+        &passwords,
+        "Grace@acme.example",
+        &SecretString::from("grace-pw"),
+    )
+    .await
+    .unwrap();
+    let AuthOutcome::Authenticated(user) = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(user.id, "1");
+    assert_eq!(user.role, "member");
+    assert_eq!(user.name, "grace@acme.example");
+}

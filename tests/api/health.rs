@@ -1,0 +1,149 @@
+//! `/health` while the database goes away and comes back. The app reaches PostgreSQL through a
+//! TCP relay that the test can cut, as a network failure or a stopped server would.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+
+use crate::helpers::{postgres_admin_url, spawn_app, AppOptions, Backend, TestApp, TestDb};
+
+/// Relays 127.0.0.1:<port> to the PostgreSQL server until cut.
+struct Relay {
+    addr: SocketAddr,
+    target: String,
+    tasks: Option<JoinSet<()>>,
+}
+
+impl Relay {
+    async fn start(target: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut relay = Self {
+            addr,
+            target,
+            tasks: None,
+        };
+        relay.run(listener);
+        relay
+    }
+
+    fn run(&mut self, listener: TcpListener) {
+        let target = self.target.clone();
+        let mut tasks = JoinSet::new();
+        tasks.spawn(async move {
+            let mut connections = JoinSet::new();
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let target = target.clone();
+                connections.spawn(async move {
+                    if let Ok(mut outbound) = TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        self.tasks = Some(tasks);
+    }
+
+    /// Refuses new connections and breaks the open ones.
+    async fn cut(&mut self) {
+        if let Some(mut tasks) = self.tasks.take() {
+            tasks.shutdown().await;
+        }
+    }
+
+    async fn restore(&mut self) {
+        let listener = TcpListener::bind(self.addr).await.unwrap();
+        self.run(listener);
+    }
+}
+
+async fn health_status(app: &TestApp) -> u16 {
+    app.get("/health").await.status().as_u16()
+}
+
+async fn wait_for(app: &TestApp, status: u16) {
+    for _ in 0..50 {
+        if health_status(app).await == status {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("/health never answered {status}");
+}
+
+fn relayed(url: &str, relay: SocketAddr) -> String {
+    let mut url = url::Url::parse(url).unwrap();
+    url.set_host(Some("127.0.0.1")).unwrap();
+    url.set_port(Some(relay.port())).unwrap();
+    url.to_string()
+}
+
+fn server_of(url: &str) -> String {
+    let url = url::Url::parse(url).unwrap();
+    format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432))
+}
+
+#[tokio::test]
+async fn health_is_ok_with_the_database_up() {
+    let h = spawn_app(Backend::Sqlite).await.unwrap();
+    let response = h.app.get("/health").await;
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["directory"]["kind"], "local");
+}
+
+#[tokio::test]
+async fn health_is_503_while_postgres_is_unreachable_and_recovers_by_itself() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let mut relay = Relay::start(server_of(&postgres_admin_url())).await;
+    let keys = tempfile::tempdir().unwrap();
+    let app = TestApp::spawn(AppOptions {
+        database_url: relayed(&db.url, relay.addr),
+        keys_dir: keys.path().to_owned(),
+        toml: String::new(),
+        clock: bheem_sso::clock::Clock::System,
+    })
+    .await
+    .unwrap();
+    assert_eq!(health_status(&app).await, 200);
+
+    relay.cut().await;
+    wait_for(&app, 503).await;
+    let body: serde_json::Value = app.get("/health").await.json().await.unwrap();
+    assert_eq!(body["status"], "unavailable");
+    assert_ne!(body["database"], "ok");
+    // Everything that does not need the database still answers.
+    assert_eq!(
+        app.get("/.well-known/openid-configuration").await.status(),
+        200
+    );
+
+    relay.restore().await;
+    wait_for(&app, 200).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn health_is_503_while_the_erp_directory_is_unreachable() {
+    let Some(erp) = TestDb::postgres().await else {
+        return;
+    };
+    let mut relay = Relay::start(server_of(&postgres_admin_url())).await;
+    let toml = format!("[directory]\nurl = \"{}\"\n", relayed(&erp.url, relay.addr));
+    let h = crate::helpers::spawn_app_with(Backend::Sqlite, &toml)
+        .await
+        .unwrap();
+    assert_eq!(health_status(&h.app).await, 200);
+    relay.cut().await;
+    wait_for(&h.app, 503).await;
+    let body: serde_json::Value = h.app.get("/health").await.json().await.unwrap();
+    assert_eq!(body["database"], "ok");
+    assert_eq!(body["directory"]["kind"], "erp");
+    relay.restore().await;
+    wait_for(&h.app, 200).await;
+}

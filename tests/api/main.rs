@@ -1,0 +1,10 @@
+//! Integration tests: the real app on port 0, real SQLite and PostgreSQL, a real OIDC client.
+//! One binary, so the suite links once.
+
+mod cli;
+mod discovery;
+mod erp_directory;
+mod health;
+mod helpers;
+mod keys;
+mod migrations;
