@@ -13,12 +13,18 @@ use tower_http::sensitive_headers::SetSensitiveHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{ClientConfig, Config, GrantType, TokenEndpointAuthMethod};
 use crate::directory::{Directory, ErpDirectory, LocalDirectory};
 use crate::keys::KeySet;
+use crate::login_limits::LoginLimiter;
+use crate::oidc::client::{Client, Clients};
 use crate::oidc::discovery::provider_metadata;
 use crate::password::Passwords;
+use crate::store::http_sessions::DbSessionStore;
 use crate::store::Db;
 
 /// Everything a handler needs; cheap to clone.
@@ -31,6 +37,10 @@ pub struct AppState {
     pub clock: Clock,
     keys: Arc<RwLock<Arc<KeySet>>>,
     pub discovery_body: Bytes,
+    pub clients: Clients,
+    /// The workspace SPA's own login (`/api/v1/auth/*`): a public client of its own.
+    pub first_party: Arc<Client>,
+    pub login_limiter: Arc<LoginLimiter>,
 }
 
 impl AppState {
@@ -51,7 +61,29 @@ impl AppState {
         };
         let passwords = Passwords::new(&config.password)?;
         let discovery_body = Bytes::from(provider_metadata(&config.issuer).to_string());
+        let clients = Clients::from_config(&config.clients);
+        db.sync_clients(&clients, clock.now())
+            .await
+            .context("registering the configured clients")?;
+        let first_party = Arc::new(Client::from_config(&ClientConfig {
+            client_id: config.first_party_client_id.clone(),
+            name: "Bheem Workspace".into(),
+            client_secret: None,
+            redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+            backchannel_logout_uri: None,
+            token_endpoint_auth_method: TokenEndpointAuthMethod::None,
+            grant_types: vec![GrantType::RefreshToken],
+            skip_consent: true,
+            require_pkce: true,
+            refresh_without_offline_access: true,
+            allowed_company_ids: Vec::new(),
+        }));
+        let login_limiter = Arc::new(LoginLimiter::new(&config.login_limits));
         Ok(Self {
+            clients,
+            first_party,
+            login_limiter,
             config: Arc::new(config),
             db,
             directory,
@@ -81,7 +113,26 @@ impl AppState {
 }
 
 pub fn build_router(state: AppState) -> Router {
+    let https = state.config.issuer.is_https();
+    let sessions =
+        SessionManagerLayer::new(DbSessionStore::new(state.db.clone(), state.clock.clone()))
+            // RFC 6265bis: the __Host- prefix pins the cookie to this host, path / and https.
+            .with_name(if https {
+                "__Host-bheem_sso"
+            } else {
+                "bheem_sso"
+            })
+            .with_secure(https)
+            .with_http_only(true)
+            .with_same_site(SameSite::Lax)
+            .with_path("/")
+            .with_expiry(Expiry::OnInactivity(
+                tower_sessions::cookie::time::Duration::seconds(
+                    state.config.session.idle_seconds as i64,
+                ),
+            ));
     crate::http::router()
+        .layer(sessions)
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(30),
@@ -103,6 +154,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let db = state.db.clone();
+    let maintenance = tokio::spawn(maintain(state.clone()));
     let app = build_router(state);
     axum::serve(
         listener,
@@ -111,8 +163,25 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await
     .context("serving HTTP")?;
+    maintenance.abort();
     db.close().await;
     Ok(())
+}
+
+/// Now and then: drop expired browser sessions, forget idle rate-limit keys.
+async fn maintain(state: AppState) {
+    let mut every = tokio::time::interval(Duration::from_secs(300));
+    loop {
+        every.tick().await;
+        state.login_limiter.shrink();
+        let store = DbSessionStore::new(state.db.clone(), state.clock.clone());
+        if let Err(e) = store.delete_expired().await {
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "removing expired browser sessions failed"
+            );
+        }
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

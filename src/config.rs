@@ -44,6 +44,11 @@ pub struct Config {
     /// How long a rotated-out signing key stays published in the JWKS.
     pub key_grace_seconds: u64,
     pub password: PasswordConfig,
+    pub session: SessionConfig,
+    pub tokens: TokenConfig,
+    pub login_limits: LoginLimitConfig,
+    /// `client_id` (and `aud`) of tokens from the first-party JSON login of the workspace SPA.
+    pub first_party_client_id: String,
     pub directory: Option<DirectoryConfig>,
     pub clients: Vec<ClientConfig>,
     /// Where the configuration came from, for the start-up log line.
@@ -196,6 +201,63 @@ impl Default for PasswordConfig {
     }
 }
 
+/// Lifetimes of the SSO session.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    /// Ends after this long without use.
+    pub idle_seconds: u64,
+    /// Ends this long after login, however busy.
+    pub absolute_seconds: u64,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            idle_seconds: 8 * 3600,
+            absolute_seconds: 7 * 24 * 3600,
+        }
+    }
+}
+
+/// Token lifetimes.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenConfig {
+    pub access_token_seconds: u64,
+    pub id_token_seconds: u64,
+    pub refresh_token_seconds: u64,
+    pub authorization_code_seconds: u64,
+}
+
+impl Default for TokenConfig {
+    fn default() -> Self {
+        Self {
+            access_token_seconds: 600,
+            id_token_seconds: 3600,
+            refresh_token_seconds: 30 * 24 * 3600,
+            authorization_code_seconds: 60,
+        }
+    }
+}
+
+/// Brute-force defence: failed password logins allowed per minute, per account and per IP.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoginLimitConfig {
+    pub per_account_per_minute: u32,
+    pub per_ip_per_minute: u32,
+}
+
+impl Default for LoginLimitConfig {
+    fn default() -> Self {
+        Self {
+            per_account_per_minute: 5,
+            per_ip_per_minute: 30,
+        }
+    }
+}
+
 /// The ERP's users table.
 #[derive(Clone, Debug)]
 pub struct DirectoryConfig {
@@ -280,13 +342,16 @@ pub struct ClientConfig {
     pub name: String,
     /// `None` for public clients (`token_endpoint_auth_method = "none"`).
     pub client_secret: Option<SecretString>,
-    pub redirect_uris: Vec<Url>,
-    pub post_logout_redirect_uris: Vec<Url>,
-    pub backchannel_logout_uri: Option<Url>,
+    /// As written: redirect URIs are compared as exact strings (RFC 6749 §3.1.2.3).
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub backchannel_logout_uri: Option<String>,
     pub token_endpoint_auth_method: TokenEndpointAuthMethod,
     pub grant_types: Vec<GrantType>,
     pub skip_consent: bool,
     pub require_pkce: bool,
+    /// Issue refresh tokens without the `offline_access` scope (Mailcow refreshes on every page).
+    pub refresh_without_offline_access: bool,
     /// Empty: users of every company may use this client.
     pub allowed_company_ids: Vec<uuid::Uuid>,
 }
@@ -303,6 +368,10 @@ struct RawConfig {
     keys_dir: Option<PathBuf>,
     key_grace_seconds: Option<u64>,
     password: Option<PasswordConfig>,
+    session: Option<SessionConfig>,
+    tokens: Option<TokenConfig>,
+    login_limits: Option<LoginLimitConfig>,
+    first_party_client_id: Option<String>,
     directory: Option<RawDirectory>,
     #[serde(default)]
     clients: Vec<RawClient>,
@@ -338,6 +407,8 @@ struct RawClient {
     skip_consent: bool,
     #[serde(default)]
     require_pkce: bool,
+    #[serde(default)]
+    refresh_without_offline_access: bool,
     #[serde(default)]
     allowed_company_ids: Vec<String>,
 }
@@ -504,6 +575,41 @@ fn validate(
     let password = raw.password.unwrap_or_default();
     validate_password(&password)?;
 
+    let session = raw.session.unwrap_or_default();
+    if session.idle_seconds == 0 || session.absolute_seconds < session.idle_seconds {
+        return Err(ConfigError::new(
+            "session.absolute_seconds",
+            "must be at least session.idle_seconds, and both above 0",
+        ));
+    }
+    let tokens = raw.tokens.unwrap_or_default();
+    for (key, value) in [
+        ("tokens.access_token_seconds", tokens.access_token_seconds),
+        ("tokens.id_token_seconds", tokens.id_token_seconds),
+        ("tokens.refresh_token_seconds", tokens.refresh_token_seconds),
+        (
+            "tokens.authorization_code_seconds",
+            tokens.authorization_code_seconds,
+        ),
+    ] {
+        if value == 0 {
+            return Err(ConfigError::new(key, "must be above 0"));
+        }
+    }
+    if tokens.authorization_code_seconds > 600 {
+        return Err(ConfigError::new(
+            "tokens.authorization_code_seconds",
+            "must be at most 600 (RFC 6749 §4.1.2)",
+        ));
+    }
+    let login_limits = raw.login_limits.unwrap_or_default();
+    if login_limits.per_account_per_minute == 0 || login_limits.per_ip_per_minute == 0 {
+        return Err(ConfigError::new("login_limits", "limits must be above 0"));
+    }
+    let first_party_client_id = raw
+        .first_party_client_id
+        .unwrap_or_else(|| "bheem-workspace".to_owned());
+
     let directory = raw
         .directory
         .map(|d| validate_directory(d, env))
@@ -532,6 +638,10 @@ fn validate(
         keys_dir,
         key_grace_seconds: raw.key_grace_seconds.unwrap_or(7 * 24 * 3600),
         password,
+        session,
+        tokens,
+        login_limits,
+        first_party_client_id,
         directory,
         clients,
         source,
@@ -760,13 +870,14 @@ fn validate_client(
         grant_types,
         skip_consent: c.skip_consent,
         require_pkce: c.require_pkce || method == TokenEndpointAuthMethod::None,
+        refresh_without_offline_access: c.refresh_without_offline_access,
         allowed_company_ids,
     })
 }
 
 /// Registered redirect targets: absolute, no fragment (RFC 6749 §3.1.2), http(s) or a
-/// private-use scheme for native apps.
-fn parse_redirect(raw: &str) -> Result<Url, String> {
+/// private-use scheme for native apps. Kept as written, for exact comparison.
+fn parse_redirect(raw: &str) -> Result<String, String> {
     let url = Url::parse(raw).map_err(|e| format!("`{raw}` is not a valid absolute URL ({e})"))?;
     if url.fragment().is_some() {
         return Err(format!("`{raw}` must not contain a fragment"));
@@ -774,7 +885,12 @@ fn parse_redirect(raw: &str) -> Result<Url, String> {
     if url.cannot_be_a_base() && !url.scheme().contains('.') {
         return Err(format!("`{raw}` is not a usable redirect URI"));
     }
-    Ok(url)
+    if matches!(url.scheme(), "javascript" | "data" | "file" | "vbscript") {
+        return Err(format!(
+            "`{raw}` uses a scheme that is never a redirect target"
+        ));
+    }
+    Ok(raw.to_owned())
 }
 
 #[cfg(test)]

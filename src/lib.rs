@@ -11,6 +11,7 @@ pub mod directory;
 pub mod domain;
 pub mod http;
 pub mod keys;
+pub mod login_limits;
 pub mod oidc;
 pub mod password;
 pub mod store;

@@ -1,12 +1,189 @@
-//! How errors leave the server. Internal causes are logged once, with their chain, and never
-//! sent to the client.
+//! How errors leave the server: the OAuth JSON error, the Bearer challenge, and the HTML error
+//! page. Internal causes are logged once, with their chain, and never sent to the client.
 
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-/// An unexpected failure: logged with its cause, answered with a bare 500.
+use super::pages::views::{render_status, ErrorPage};
+use crate::oidc::error::{ErrorCode, OAuthError};
+
+fn log_internal(e: &anyhow::Error) {
+    tracing::error!(error = format!("{e:#}"), "request failed");
+}
+
+/// An error answered with the HTML error page.
+#[derive(Debug)]
+pub enum PageError {
+    BadRequest(String),
+    Forbidden(String),
+    Internal(anyhow::Error),
+}
+
+impl PageError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::BadRequest(message.into())
+    }
+}
+
+impl<E: Into<anyhow::Error>> From<E> for PageError {
+    fn from(e: E) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let (status, title, message) = match self {
+            PageError::BadRequest(m) => (
+                StatusCode::BAD_REQUEST,
+                "This request cannot be completed",
+                m,
+            ),
+            PageError::Forbidden(m) => (StatusCode::FORBIDDEN, "This request was refused", m),
+            PageError::Internal(e) => {
+                log_internal(&e);
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong",
+                    "The sign-in service could not complete your request. Please try again in a moment.".to_owned(),
+                )
+            }
+        };
+        render_status(
+            status,
+            &ErrorPage {
+                title: title.to_owned(),
+                message,
+                status: status.as_u16(),
+            },
+        )
+    }
+}
+
+/// An OAuth error from the token, revocation or introspection endpoint (RFC 6749 §5.2).
+#[derive(Debug)]
+pub enum TokenError {
+    OAuth(OAuthError),
+    /// Client authentication failed; `basic` when it was tried with the Authorization header.
+    Client {
+        description: String,
+        basic: bool,
+    },
+    Internal(anyhow::Error),
+}
+
+impl From<OAuthError> for TokenError {
+    fn from(e: OAuthError) -> Self {
+        Self::OAuth(e)
+    }
+}
+
+impl From<anyhow::Error> for TokenError {
+    fn from(e: anyhow::Error) -> Self {
+        Self::Internal(e)
+    }
+}
+
+pub fn no_store<R: IntoResponse>(response: R) -> Response {
+    let mut response = response.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+impl IntoResponse for TokenError {
+    fn into_response(self) -> Response {
+        let body = |code: ErrorCode, description: &str| {
+            Json(json!({ "error": code.as_str(), "error_description": description }))
+        };
+        match self {
+            TokenError::OAuth(e) => {
+                let status = match e.code {
+                    ErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
+                    ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+                    ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                no_store((status, body(e.code, &e.description)))
+            }
+            TokenError::Client { description, basic } => {
+                let mut response = no_store((
+                    StatusCode::UNAUTHORIZED,
+                    body(ErrorCode::InvalidClient, &description),
+                ));
+                if basic {
+                    // RFC 6749 §5.2: 401 with the scheme the client tried.
+                    response.headers_mut().insert(
+                        header::WWW_AUTHENTICATE,
+                        HeaderValue::from_static("Basic realm=\"bheem-sso\""),
+                    );
+                }
+                response
+            }
+            TokenError::Internal(e) => {
+                log_internal(&e);
+                no_store((
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    body(ErrorCode::ServerError, "internal error"),
+                ))
+            }
+        }
+    }
+}
+
+/// A refused Bearer token at a protected resource (RFC 6750 §3.1).
+#[derive(Debug)]
+pub enum BearerError {
+    /// No token at all: a bare challenge.
+    Missing,
+    InvalidToken(&'static str),
+    InvalidRequest(&'static str),
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for BearerError {
+    fn from(e: anyhow::Error) -> Self {
+        Self::Internal(e)
+    }
+}
+
+impl IntoResponse for BearerError {
+    fn into_response(self) -> Response {
+        let (status, challenge, code, description) = match self {
+            BearerError::Missing => (StatusCode::UNAUTHORIZED, "Bearer realm=\"bheem-sso\"".to_owned(), "invalid_request", "no access token"),
+            BearerError::InvalidToken(d) => (
+                StatusCode::UNAUTHORIZED,
+                format!("Bearer realm=\"bheem-sso\", error=\"invalid_token\", error_description=\"{d}\""),
+                "invalid_token",
+                d,
+            ),
+            BearerError::InvalidRequest(d) => (
+                StatusCode::BAD_REQUEST,
+                format!("Bearer realm=\"bheem-sso\", error=\"invalid_request\", error_description=\"{d}\""),
+                "invalid_request",
+                d,
+            ),
+            BearerError::Internal(e) => {
+                log_internal(&e);
+                return no_store((StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "error": "server_error" }))));
+            }
+        };
+        let mut response = no_store((
+            status,
+            Json(json!({ "error": code, "error_description": description })),
+        ));
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_str(&challenge).expect("ASCII challenge"),
+        );
+        response
+    }
+}
+
+/// An unexpected failure in a JSON endpoint: logged with its cause, answered with a bare 500.
 #[derive(Debug)]
 pub struct InternalError(anyhow::Error);
 
@@ -18,7 +195,7 @@ impl<E: Into<anyhow::Error>> From<E> for InternalError {
 
 impl IntoResponse for InternalError {
     fn into_response(self) -> Response {
-        tracing::error!(error = format!("{:#}", self.0), "request failed");
+        log_internal(&self.0);
         (
             StatusCode::INTERNAL_SERVER_ERROR,
             Json(json!({ "error": "server_error", "error_description": "internal error" })),

@@ -1,8 +1,13 @@
 //! axum handlers only: extract, call the domain, render.
 
+mod api;
+mod client_auth;
 pub mod error;
+mod flow;
 mod health;
 mod oidc;
+pub mod pages;
+mod session;
 
 use axum::Router;
 
@@ -12,6 +17,8 @@ use crate::app::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(oidc::router())
+        .merge(pages::router())
+        .merge(api::router())
         .merge(health::router())
         .fallback(error::not_found)
 }

@@ -2,6 +2,9 @@
 //! scale-out). The SQL is written once against sqlx's `Any` driver: ids are text, times are
 //! Unix seconds in 64-bit integers, flags are 0/1 integers, so both backends read the same.
 
+pub mod clients;
+pub mod http_sessions;
+pub mod sso;
 pub mod users;
 
 use std::path::Path;

@@ -2,9 +2,11 @@
 //! One binary, so the suite links once.
 
 mod cli;
+mod conformance;
 mod discovery;
 mod erp_directory;
 mod health;
 mod helpers;
 mod keys;
 mod migrations;
+mod sso;

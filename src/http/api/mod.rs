@@ -1,0 +1,190 @@
+//! The first-party JSON login kept for the existing workspace SPA. Same directory, same rate
+//! limits, same token formats as the OIDC endpoints.
+
+use std::net::SocketAddr;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::error::{no_store, BearerError, TokenError};
+use super::oidc::token::refresh_grant;
+use super::oidc::userinfo::bearer_token;
+use crate::app::AppState;
+use crate::directory::{authenticate, AuthOutcome, User};
+use crate::domain::normalize_login;
+use crate::oidc::claims::ClaimsRequest;
+use crate::oidc::paths;
+use crate::oidc::scope::Scope;
+use crate::oidc::tokens::{check_access_token, issue, new_secret, Grant, TokenResponse};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(paths::API_LOGIN, post(login))
+        .route(paths::API_REFRESH, post(refresh))
+        .route(paths::API_ME, get(me))
+}
+
+const FIRST_PARTY_SCOPE: &str = "openid profile email company offline_access";
+
+fn api_error(status: StatusCode, error: &str, description: &str) -> Response {
+    no_store((
+        status,
+        Json(json!({ "error": error, "error_description": description })),
+    ))
+}
+
+fn user_json(user: &User) -> Value {
+    json!({
+        "id": user.id,
+        "email": user.email,
+        "username": user.username,
+        "name": user.name,
+        "company_id": user.company_id.to_string(),
+        "role": user.role,
+    })
+}
+
+fn with_user(tokens: TokenResponse, user: &User) -> Response {
+    let mut body = serde_json::to_value(&tokens).expect("token response serialises");
+    body.as_object_mut()
+        .expect("object")
+        .insert("user".into(), user_json(user));
+    no_store(Json(body))
+}
+
+#[derive(Deserialize)]
+struct LoginRequest {
+    username: String,
+    password: String,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Result<Json<LoginRequest>, JsonRejection>,
+) -> Result<Response, TokenError> {
+    let Ok(Json(body)) = body else {
+        return Ok(api_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "send JSON {\"username\": …, \"password\": …}",
+        ));
+    };
+    let account = normalize_login(&body.username);
+    if let Err(limited) = state.login_limiter.attempt(&account, peer.ip()) {
+        tracing::warn!(ip = %peer.ip(), "API login rate-limited");
+        let mut response = api_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            "too many login attempts; try again later",
+        );
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            limited
+                .retry_after
+                .as_secs()
+                .max(1)
+                .to_string()
+                .parse()
+                .expect("digits"),
+        );
+        return Ok(response);
+    }
+    let outcome = if body.password.len() > 1024 {
+        AuthOutcome::InvalidCredentials
+    } else {
+        authenticate(
+            state.directory.as_ref(),
+            &state.passwords,
+            &body.username,
+            &SecretString::from(body.password),
+        )
+        .await?
+    };
+    let AuthOutcome::Authenticated(user) = outcome else {
+        tracing::info!(ip = %peer.ip(), "API login failed");
+        tokio::time::sleep(state.login_limiter.failed(&account)).await;
+        return Ok(api_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            "wrong username or password",
+        ));
+    };
+    state.login_limiter.succeeded(&account);
+    let now = state.clock.now();
+    let sid = new_secret();
+    let expires_at = now + state.config.session.absolute_seconds as i64;
+    state
+        .db
+        .create_sso_session(
+            &sid,
+            &user.id,
+            &user.company_id.to_string(),
+            now,
+            expires_at,
+        )
+        .await?;
+    let client = state.first_party.clone();
+    let tokens = issue(
+        &state,
+        Grant {
+            client: &client,
+            user: Some(&user),
+            scope: Scope::parse(FIRST_PARTY_SCOPE).expect("valid scope"),
+            session_id: Some(&sid),
+            auth_time: Some(now),
+            nonce: None,
+            claims: ClaimsRequest::default(),
+            code_hash: None,
+            family_id: None,
+            issue_refresh: true,
+            audience: None,
+        },
+    )
+    .await?;
+    Ok(with_user(tokens, &user))
+}
+
+#[derive(Deserialize)]
+struct RefreshRequest {
+    refresh_token: String,
+}
+
+async fn refresh(
+    State(state): State<AppState>,
+    body: Result<Json<RefreshRequest>, JsonRejection>,
+) -> Result<Response, TokenError> {
+    let Ok(Json(body)) = body else {
+        return Ok(api_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "send JSON {\"refresh_token\": …}",
+        ));
+    };
+    let client = state.first_party.clone();
+    let (tokens, user) = refresh_grant(&state, &client, &body.refresh_token, None, None).await?;
+    Ok(with_user(tokens, &user))
+}
+
+async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, BearerError> {
+    let token = bearer_token(&headers, &[])?;
+    let valid = check_access_token(&state, &token)
+        .await?
+        .map_err(BearerError::InvalidToken)?;
+    let Some(user_id) = valid.registry.user_id.as_deref() else {
+        return Err(BearerError::InvalidToken(
+            "the access token does not belong to a user",
+        ));
+    };
+    match state.directory.find_by_id(user_id).await? {
+        Some(user) if user.active => Ok(no_store(Json(user_json(&user)))),
+        _ => Err(BearerError::InvalidToken("the user can no longer log in")),
+    }
+}

@@ -1,0 +1,282 @@
+//! The hosted pages: login, consent, logout.
+
+pub mod views;
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Form, Router};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use self::views::{render, render_status, ConsentPage, LoginPage, ScopeLine, SignedInPage};
+use super::error::PageError;
+use super::flow::{current_login, proceed, redirect_error};
+use super::session::BrowserSession;
+use crate::app::AppState;
+use crate::directory::{authenticate, AuthOutcome};
+use crate::domain::normalize_login;
+use crate::oidc::error::ErrorCode;
+use crate::oidc::paths;
+use crate::oidc::scope::describe;
+use crate::oidc::tokens::new_secret;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(paths::LOGIN_PAGE, get(login_page).post(login))
+        .route(paths::CONSENT_PAGE, get(consent_page).post(consent))
+}
+
+const BAD_CREDENTIALS: &str = "The email, username or password is not right.";
+const EXPIRED_FORM: &str = "This form has expired. Go back to the application and start again.";
+const EXPIRED_REQUEST: &str = "This sign-in request has expired or was already used. Go back to the application and start again.";
+
+#[derive(Deserialize)]
+struct RequestRef {
+    #[serde(default)]
+    req: String,
+}
+
+async fn login_page(
+    State(state): State<AppState>,
+    browser: BrowserSession,
+    Query(q): Query<RequestRef>,
+) -> Result<Response, PageError> {
+    let csrf_token = browser.csrf_token().await?;
+    if q.req.is_empty() {
+        if let Some((_, user)) = current_login(&state, &browser).await? {
+            return Ok(render(&SignedInPage {
+                user_name: user.name,
+                user_email: user.email,
+                csrf_token,
+            }));
+        }
+        return Ok(render(&LoginPage {
+            client_name: None,
+            login_hint: String::new(),
+            error: None,
+            csrf_token,
+            request_id: String::new(),
+        }));
+    }
+    let request = browser
+        .parked(&q.req)
+        .await?
+        .ok_or_else(|| PageError::bad_request(EXPIRED_REQUEST))?;
+    Ok(render(&LoginPage {
+        client_name: state
+            .clients
+            .get(&request.client_id)
+            .map(|c| c.name.clone()),
+        login_hint: request.login_hint.unwrap_or_default(),
+        error: None,
+        csrf_token,
+        request_id: q.req,
+    }))
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    req: String,
+    #[serde(default)]
+    login: String,
+    #[serde(default)]
+    password: String,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    browser: BrowserSession,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, PageError> {
+    if !browser.csrf_matches(&form.csrf_token).await? {
+        tracing::info!("login refused: CSRF token missing or wrong");
+        return Err(PageError::Forbidden(EXPIRED_FORM.into()));
+    }
+    let request = match form.req.as_str() {
+        "" => None,
+        id => Some(
+            browser
+                .parked(id)
+                .await?
+                .ok_or_else(|| PageError::bad_request(EXPIRED_REQUEST))?,
+        ),
+    };
+    let page = |status: StatusCode, error: String, csrf_token: String| {
+        render_status(
+            status,
+            &LoginPage {
+                client_name: request
+                    .as_ref()
+                    .and_then(|r| state.clients.get(&r.client_id))
+                    .map(|c| c.name.clone()),
+                login_hint: form.login.clone(),
+                error: Some(error),
+                csrf_token,
+                request_id: form.req.clone(),
+            },
+        )
+    };
+    let account = normalize_login(&form.login);
+    if let Err(limited) = state.login_limiter.attempt(&account, peer.ip()) {
+        tracing::warn!(ip = %peer.ip(), "login rate-limited");
+        let wait = limited.retry_after.as_secs().max(1);
+        return Ok(page(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("Too many sign-in attempts. Wait {wait} seconds and try again."),
+            browser.csrf_token().await?,
+        ));
+    }
+    let password = SecretString::from(form.password.clone());
+    let outcome = if form.password.len() > 1024 {
+        AuthOutcome::InvalidCredentials
+    } else {
+        authenticate(
+            state.directory.as_ref(),
+            &state.passwords,
+            &form.login,
+            &password,
+        )
+        .await?
+    };
+    let user = match outcome {
+        AuthOutcome::Authenticated(user) => user,
+        failure => {
+            if let AuthOutcome::Inactive(user) = &failure {
+                tracing::info!(user_id = %user.id, "login refused: account disabled");
+            } else {
+                tracing::info!(ip = %peer.ip(), "login failed");
+            }
+            tokio::time::sleep(state.login_limiter.failed(&account)).await;
+            return Ok(page(
+                StatusCode::UNAUTHORIZED,
+                BAD_CREDENTIALS.into(),
+                browser.csrf_token().await?,
+            ));
+        }
+    };
+    state.login_limiter.succeeded(&account);
+    let now = state.clock.now();
+    if let Some(previous) = browser.sso_session_id().await? {
+        state
+            .db
+            .end_sso_session(&previous, "replaced by a new login", now)
+            .await?;
+    }
+    let sid = new_secret();
+    let expires_at = now + state.config.session.absolute_seconds as i64;
+    state
+        .db
+        .create_sso_session(
+            &sid,
+            &user.id,
+            &user.company_id.to_string(),
+            now,
+            expires_at,
+        )
+        .await?;
+    browser.log_in(&sid).await?;
+    tracing::info!(user_id = %user.id, "logged in");
+    let Some(mut request) = request else {
+        return Ok(Redirect::to(paths::LOGIN_PAGE).into_response());
+    };
+    browser.unpark(&form.req).await?;
+    // The login asked for has happened: nothing below may ask for it again.
+    request.prompt.login = false;
+    request.prompt.select_account = false;
+    request.max_age = None;
+    request.hint_sub = None;
+    proceed(&state, &browser, request, false).await
+}
+
+async fn consent_page(
+    State(state): State<AppState>,
+    browser: BrowserSession,
+    Query(q): Query<RequestRef>,
+) -> Result<Response, PageError> {
+    let request = browser
+        .parked(&q.req)
+        .await?
+        .ok_or_else(|| PageError::bad_request(EXPIRED_REQUEST))?;
+    let Some((_, user)) = current_login(&state, &browser).await? else {
+        return proceed(&state, &browser, request, false).await;
+    };
+    let client = state
+        .clients
+        .get(&request.client_id)
+        .ok_or_else(|| PageError::bad_request(EXPIRED_REQUEST))?;
+    let scopes = request
+        .scope()
+        .iter()
+        .filter_map(|s| {
+            describe(s).map(|d| ScopeLine {
+                name: s.to_owned(),
+                description: d.to_owned(),
+            })
+        })
+        .collect();
+    Ok(render(&ConsentPage {
+        client_name: client.name.clone(),
+        user_name: user.name,
+        user_email: user.email,
+        scopes,
+        csrf_token: browser.csrf_token().await?,
+        request_id: q.req,
+    }))
+}
+
+#[derive(Deserialize)]
+struct ConsentForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    req: String,
+    #[serde(default)]
+    decision: String,
+}
+
+async fn consent(
+    State(state): State<AppState>,
+    browser: BrowserSession,
+    Form(form): Form<ConsentForm>,
+) -> Result<Response, PageError> {
+    if !browser.csrf_matches(&form.csrf_token).await? {
+        return Err(PageError::Forbidden(EXPIRED_FORM.into()));
+    }
+    let request = browser
+        .parked(&form.req)
+        .await?
+        .ok_or_else(|| PageError::bad_request(EXPIRED_REQUEST))?;
+    let Some((_, user)) = current_login(&state, &browser).await? else {
+        return proceed(&state, &browser, request, false).await;
+    };
+    browser.unpark(&form.req).await?;
+    match form.decision.as_str() {
+        "allow" => {
+            state
+                .db
+                .save_consent(
+                    &user.id,
+                    &request.client_id,
+                    &request.scope,
+                    state.clock.now(),
+                )
+                .await?;
+            proceed(&state, &browser, request, true).await
+        }
+        "deny" => Ok(redirect_error(
+            &state,
+            &request,
+            ErrorCode::AccessDenied,
+            "the user denied the request",
+        )),
+        _ => Err(PageError::bad_request("Choose to allow or deny.")),
+    }
+}

@@ -1,0 +1,120 @@
+//! Registered relying parties and how they authenticate.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use secrecy::ExposeSecret;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+use crate::config::{ClientConfig, GrantType, TokenEndpointAuthMethod};
+
+#[derive(Debug)]
+pub struct Client {
+    pub id: String,
+    pub name: String,
+    /// SHA-256 of the secret: client secrets are long random strings, so a fast hash compared
+    /// in constant time is enough, and the token endpoint does not pay for argon2.
+    secret_hash: Option<[u8; 32]>,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub backchannel_logout_uri: Option<String>,
+    pub auth_method: TokenEndpointAuthMethod,
+    pub grant_types: Vec<GrantType>,
+    pub skip_consent: bool,
+    pub require_pkce: bool,
+    pub refresh_without_offline_access: bool,
+    pub allowed_company_ids: Vec<Uuid>,
+}
+
+impl Client {
+    pub fn from_config(c: &ClientConfig) -> Self {
+        Self {
+            id: c.client_id.clone(),
+            name: c.name.clone(),
+            secret_hash: c
+                .client_secret
+                .as_ref()
+                .map(|s| Sha256::digest(s.expose_secret().as_bytes()).into()),
+            redirect_uris: c.redirect_uris.clone(),
+            post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+            backchannel_logout_uri: c.backchannel_logout_uri.clone(),
+            auth_method: c.token_endpoint_auth_method,
+            grant_types: c.grant_types.clone(),
+            skip_consent: c.skip_consent,
+            require_pkce: c.require_pkce,
+            refresh_without_offline_access: c.refresh_without_offline_access,
+            allowed_company_ids: c.allowed_company_ids.clone(),
+        }
+    }
+
+    pub fn is_public(&self) -> bool {
+        self.auth_method == TokenEndpointAuthMethod::None
+    }
+
+    pub fn secret_hash_hex(&self) -> Option<String> {
+        self.secret_hash
+            .map(|h| h.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    /// Constant-time comparison of the presented secret's hash with the stored one.
+    pub fn secret_matches(&self, presented: &str) -> bool {
+        match &self.secret_hash {
+            Some(expected) => {
+                let actual: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+                actual.ct_eq(expected).into()
+            }
+            None => false,
+        }
+    }
+
+    pub fn allows_grant(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
+
+    pub fn allows_company(&self, company: Uuid) -> bool {
+        self.allowed_company_ids.is_empty() || self.allowed_company_ids.contains(&company)
+    }
+
+    /// RFC 6749 §3.1.2.3: exact string comparison against the registered list. With one
+    /// registered URI the parameter may be left out; with several it must be given.
+    pub fn redirect_uri<'a>(&'a self, requested: Option<&'a str>) -> Option<&'a str> {
+        match requested {
+            Some(uri) => self
+                .redirect_uris
+                .iter()
+                .find(|r| *r == uri)
+                .map(String::as_str),
+            None if self.redirect_uris.len() == 1 => Some(self.redirect_uris[0].as_str()),
+            None => None,
+        }
+    }
+
+    pub fn post_logout_redirect_uri_registered(&self, uri: &str) -> bool {
+        self.post_logout_redirect_uris.iter().any(|r| r == uri)
+    }
+}
+
+/// All registered clients, by id; built from the config at start.
+#[derive(Clone, Debug, Default)]
+pub struct Clients(Arc<HashMap<String, Arc<Client>>>);
+
+impl Clients {
+    pub fn from_config(configs: &[ClientConfig]) -> Self {
+        Self(Arc::new(
+            configs
+                .iter()
+                .map(|c| (c.client_id.clone(), Arc::new(Client::from_config(c))))
+                .collect(),
+        ))
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<Client>> {
+        self.0.get(id).cloned()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Client>> {
+        self.0.values()
+    }
+}

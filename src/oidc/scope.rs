@@ -1,0 +1,127 @@
+//! Scopes (RFC 6749 §3.3): a set of tokens, space-delimited on the wire.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+/// Scopes this provider gives meaning to; others are ignored, not refused (relying parties
+/// send their own, such as Mailcow's `mailcow_template`, and conformance expects no error).
+pub const SUPPORTED: &[&str] = &[
+    "openid",
+    "profile",
+    "email",
+    "address",
+    "phone",
+    "offline_access",
+    "company",
+];
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Scope(BTreeSet<String>);
+
+impl Scope {
+    /// Parses a scope string; an empty string is the empty set.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let mut set = BTreeSet::new();
+        for token in raw.split(' ').filter(|t| !t.is_empty()) {
+            // scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+            if !token
+                .bytes()
+                .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+            {
+                return Err(format!("invalid scope token {token:?}"));
+            }
+            set.insert(token.to_owned());
+        }
+        Ok(Self(set))
+    }
+
+    /// Only the scopes this provider grants (`extra` are further ones a client may have).
+    pub fn supported(&self, extra: &[String]) -> Self {
+        Self(
+            self.0
+                .iter()
+                .filter(|s| SUPPORTED.contains(&s.as_str()) || extra.contains(s))
+                .cloned()
+                .collect(),
+        )
+    }
+
+    pub fn contains(&self, scope: &str) -> bool {
+        self.0.contains(scope)
+    }
+
+    pub fn is_subset(&self, other: &Scope) -> bool {
+        self.0.is_subset(&other.0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+
+    pub fn without(&self, scope: &str) -> Self {
+        Self(self.0.iter().filter(|s| *s != scope).cloned().collect())
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for s in &self.0 {
+            if !first {
+                f.write_str(" ")?;
+            }
+            f.write_str(s)?;
+            first = false;
+        }
+        Ok(())
+    }
+}
+
+/// Plain words for the consent page.
+pub fn describe(scope: &str) -> Option<&'static str> {
+    Some(match scope {
+        "openid" => "Know who you are (your account identifier)",
+        "profile" => "See your name and username",
+        "email" => "See your email address",
+        "address" => "See your postal address",
+        "phone" => "See your phone number",
+        "offline_access" => "Stay signed in to your account while you are away",
+        "company" => "See which company you belong to and your role in it",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_space_delimited_sets_in_any_order() {
+        let a = Scope::parse("openid  email profile").unwrap();
+        let b = Scope::parse("profile openid email").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.to_string(), "email openid profile");
+    }
+
+    #[test]
+    fn unknown_scopes_are_dropped_not_refused() {
+        let s = Scope::parse("openid mailcow_template email")
+            .unwrap()
+            .supported(&[]);
+        assert_eq!(s.to_string(), "email openid");
+        let s = Scope::parse("openid mailcow_template")
+            .unwrap()
+            .supported(&["mailcow_template".into()]);
+        assert!(s.contains("mailcow_template"));
+    }
+
+    #[test]
+    fn invalid_characters_are_refused() {
+        assert!(Scope::parse("openid \"email\"").is_err());
+        assert!(Scope::parse("open\\id").is_err());
+    }
+}

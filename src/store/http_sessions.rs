@@ -1,0 +1,121 @@
+//! The tower-sessions store for browser sessions, in the provider's own database, so that any
+//! node behind a load balancer can serve any browser.
+
+use async_trait::async_trait;
+use sqlx::Row;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{self, SessionStore};
+
+use super::{is_unique_violation, Db};
+use crate::clock::Clock;
+
+#[derive(Clone)]
+pub struct DbSessionStore {
+    db: Db,
+    clock: Clock,
+}
+
+impl std::fmt::Debug for DbSessionStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DbSessionStore")
+    }
+}
+
+impl DbSessionStore {
+    pub fn new(db: Db, clock: Clock) -> Self {
+        Self { db, clock }
+    }
+
+    /// Removes expired records; run now and then.
+    pub async fn delete_expired(&self) -> anyhow::Result<u64> {
+        Ok(
+            sqlx::query("DELETE FROM http_sessions WHERE expiry_date < $1")
+                .bind(self.clock.now())
+                .execute(self.db.pool())
+                .await?
+                .rows_affected(),
+        )
+    }
+}
+
+fn backend(e: impl std::fmt::Display) -> session_store::Error {
+    session_store::Error::Backend(e.to_string())
+}
+
+fn encode(record: &Record) -> session_store::Result<String> {
+    serde_json::to_string(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))
+}
+
+#[async_trait]
+impl SessionStore for DbSessionStore {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        let data = encode(record)?;
+        loop {
+            let inserted = sqlx::query(
+                "INSERT INTO http_sessions (id, data, expiry_date) VALUES ($1, $2, $3)",
+            )
+            .bind(record.id.to_string())
+            .bind(data.clone())
+            .bind(record.expiry_date.unix_timestamp())
+            .execute(self.db.pool())
+            .await;
+            match inserted {
+                Ok(_) => return Ok(()),
+                // A 128-bit id collided: take another.
+                Err(e) if is_unique_violation(&e) => record.id = Id::default(),
+                Err(e) => return Err(backend(e)),
+            }
+        }
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        let data = encode(record)?;
+        let updated =
+            sqlx::query("UPDATE http_sessions SET data = $1, expiry_date = $2 WHERE id = $3")
+                .bind(data.clone())
+                .bind(record.expiry_date.unix_timestamp())
+                .bind(record.id.to_string())
+                .execute(self.db.pool())
+                .await
+                .map_err(backend)?;
+        if updated.rows_affected() == 0 {
+            sqlx::query("INSERT INTO http_sessions (id, data, expiry_date) VALUES ($1, $2, $3)")
+                .bind(record.id.to_string())
+                .bind(data)
+                .bind(record.expiry_date.unix_timestamp())
+                .execute(self.db.pool())
+                .await
+                .map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        let row = sqlx::query(
+            "SELECT data, expiry_date FROM http_sessions WHERE id = $1 AND expiry_date > $2",
+        )
+        .bind(id.to_string())
+        .bind(self.clock.now())
+        .fetch_optional(self.db.pool())
+        .await
+        .map_err(backend)?;
+        let Some(row) = row else { return Ok(None) };
+        let data: String = row.try_get("data").map_err(backend)?;
+        let expiry: i64 = row.try_get("expiry_date").map_err(backend)?;
+        Ok(Some(Record {
+            id: *id,
+            data: serde_json::from_str(&data)
+                .map_err(|e| session_store::Error::Decode(e.to_string()))?,
+            expiry_date: time::OffsetDateTime::from_unix_timestamp(expiry).map_err(backend)?,
+        }))
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        sqlx::query("DELETE FROM http_sessions WHERE id = $1")
+            .bind(id.to_string())
+            .execute(self.db.pool())
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,514 @@
+//! SSO sessions, authorization codes, refresh and access tokens, consents.
+
+use anyhow::Context;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::Db;
+use crate::clock::UnixTime;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SsoSession {
+    pub id: String,
+    pub user_id: String,
+    pub company_id: String,
+    pub auth_time: UnixTime,
+    pub last_seen_at: UnixTime,
+    pub expires_at: UnixTime,
+    pub ended_at: Option<UnixTime>,
+}
+
+impl SsoSession {
+    /// Alive: not ended, not past its absolute end, used within the idle limit.
+    pub fn is_live(&self, now: UnixTime, idle_seconds: u64) -> bool {
+        self.ended_at.is_none()
+            && now < self.expires_at
+            && now < self.last_seen_at.saturating_add(idle_seconds as i64)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewCode<'a> {
+    pub code_hash: &'a str,
+    pub client_id: &'a str,
+    pub user_id: &'a str,
+    pub session_id: Option<&'a str>,
+    pub redirect_uri: &'a str,
+    pub scope: &'a str,
+    pub nonce: Option<&'a str>,
+    pub code_challenge: Option<&'a str>,
+    pub claims: Option<&'a str>,
+    pub auth_time: UnixTime,
+    pub created_at: UnixTime,
+    pub expires_at: UnixTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct CodeRow {
+    pub client_id: String,
+    pub user_id: String,
+    pub session_id: Option<String>,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub claims: Option<String>,
+    pub auth_time: UnixTime,
+    pub expires_at: UnixTime,
+}
+
+#[derive(Debug)]
+pub enum Redemption {
+    Redeemed(CodeRow),
+    /// The code was redeemed before: every token issued from it must be revoked.
+    Replayed(CodeRow),
+    Unknown,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewRefreshToken<'a> {
+    pub token_hash: &'a str,
+    pub family_id: &'a str,
+    pub client_id: &'a str,
+    pub user_id: &'a str,
+    pub session_id: Option<&'a str>,
+    pub code_hash: Option<&'a str>,
+    pub scope: &'a str,
+    pub claims: Option<&'a str>,
+    pub auth_time: Option<UnixTime>,
+    pub created_at: UnixTime,
+    pub expires_at: UnixTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct RefreshRow {
+    pub family_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub session_id: Option<String>,
+    pub code_hash: Option<String>,
+    pub scope: String,
+    pub claims: Option<String>,
+    pub auth_time: Option<UnixTime>,
+    pub created_at: UnixTime,
+    pub expires_at: UnixTime,
+    pub rotated_at: Option<UnixTime>,
+    pub revoked_at: Option<UnixTime>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAccessToken<'a> {
+    pub jti: &'a str,
+    pub client_id: &'a str,
+    pub user_id: Option<&'a str>,
+    pub session_id: Option<&'a str>,
+    pub code_hash: Option<&'a str>,
+    pub family_id: Option<&'a str>,
+    pub scope: &'a str,
+    pub claims: Option<&'a str>,
+    pub expires_at: UnixTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct AccessRow {
+    pub client_id: String,
+    pub user_id: Option<String>,
+    pub session_id: Option<String>,
+    pub claims: Option<String>,
+    pub revoked_at: Option<UnixTime>,
+    pub session_ended_at: Option<UnixTime>,
+}
+
+fn session_from(row: &AnyRow) -> Result<SsoSession, sqlx::Error> {
+    Ok(SsoSession {
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        company_id: row.try_get("company_id")?,
+        auth_time: row.try_get("auth_time")?,
+        last_seen_at: row.try_get("last_seen_at")?,
+        expires_at: row.try_get("expires_at")?,
+        ended_at: row.try_get("ended_at")?,
+    })
+}
+
+fn code_from(row: &AnyRow) -> Result<CodeRow, sqlx::Error> {
+    Ok(CodeRow {
+        client_id: row.try_get("client_id")?,
+        user_id: row.try_get("user_id")?,
+        session_id: row.try_get("session_id")?,
+        redirect_uri: row.try_get("redirect_uri")?,
+        scope: row.try_get("scope")?,
+        nonce: row.try_get("nonce")?,
+        code_challenge: row.try_get("code_challenge")?,
+        claims: row.try_get("claims")?,
+        auth_time: row.try_get("auth_time")?,
+        expires_at: row.try_get("expires_at")?,
+    })
+}
+
+fn refresh_from(row: &AnyRow) -> Result<RefreshRow, sqlx::Error> {
+    Ok(RefreshRow {
+        family_id: row.try_get("family_id")?,
+        client_id: row.try_get("client_id")?,
+        user_id: row.try_get("user_id")?,
+        session_id: row.try_get("session_id")?,
+        code_hash: row.try_get("code_hash")?,
+        scope: row.try_get("scope")?,
+        claims: row.try_get("claims")?,
+        auth_time: row.try_get("auth_time")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        rotated_at: row.try_get("rotated_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
+
+impl Db {
+    pub async fn create_sso_session(
+        &self,
+        id: &str,
+        user_id: &str,
+        company_id: &str,
+        now: UnixTime,
+        expires_at: UnixTime,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO sso_sessions (id, user_id, company_id, auth_time, created_at, last_seen_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(id.to_owned())
+        .bind(user_id.to_owned())
+        .bind(company_id.to_owned())
+        .bind(now)
+        .bind(now)
+        .bind(now)
+        .bind(expires_at)
+        .execute(self.pool())
+        .await
+        .context("creating an SSO session")?;
+        Ok(())
+    }
+
+    pub async fn sso_session(&self, id: &str) -> anyhow::Result<Option<SsoSession>> {
+        let row = sqlx::query(
+            "SELECT id, user_id, company_id, auth_time, last_seen_at, expires_at, ended_at FROM sso_sessions WHERE id = $1",
+        )
+        .bind(id.to_owned())
+        .fetch_optional(self.pool())
+        .await
+        .with_context(|| format!("loading SSO session {id}"))?;
+        Ok(row.as_ref().map(session_from).transpose()?)
+    }
+
+    pub async fn touch_sso_session(&self, id: &str, now: UnixTime) -> anyhow::Result<()> {
+        sqlx::query("UPDATE sso_sessions SET last_seen_at = $1 WHERE id = $2 AND ended_at IS NULL")
+            .bind(now)
+            .bind(id.to_owned())
+            .execute(self.pool())
+            .await
+            .context("touching an SSO session")?;
+        Ok(())
+    }
+
+    /// Ends a session and revokes every token issued within it. Returns false when it had
+    /// already ended.
+    pub async fn end_sso_session(
+        &self,
+        id: &str,
+        reason: &str,
+        now: UnixTime,
+    ) -> anyhow::Result<bool> {
+        let mut tx = self.pool().begin().await.context("beginning logout")?;
+        let ended = sqlx::query("UPDATE sso_sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL")
+            .bind(now)
+            .bind(reason.to_owned())
+            .bind(id.to_owned())
+            .execute(&mut *tx)
+            .await
+            .context("ending an SSO session")?
+            .rows_affected()
+            == 1;
+        sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE session_id = $2 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(id.to_owned())
+            .execute(&mut *tx)
+            .await
+            .context("revoking a session's refresh tokens")?;
+        sqlx::query(
+            "UPDATE access_tokens SET revoked_at = $1 WHERE session_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(id.to_owned())
+        .execute(&mut *tx)
+        .await
+        .context("revoking a session's access tokens")?;
+        tx.commit().await.context("committing logout")?;
+        Ok(ended)
+    }
+
+    /// Remembers that `client_id` received tokens in the session (for back-channel logout).
+    pub async fn add_session_client(
+        &self,
+        session_id: &str,
+        client_id: &str,
+        now: UnixTime,
+    ) -> anyhow::Result<()> {
+        let sql = match self.backend() {
+            crate::config::Backend::Sqlite => {
+                "INSERT OR IGNORE INTO session_clients (session_id, client_id, first_at) VALUES ($1, $2, $3)"
+            }
+            crate::config::Backend::Postgres => {
+                "INSERT INTO session_clients (session_id, client_id, first_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
+            }
+        };
+        sqlx::query(sql)
+            .bind(session_id.to_owned())
+            .bind(client_id.to_owned())
+            .bind(now)
+            .execute(self.pool())
+            .await
+            .context("recording a session's client")?;
+        Ok(())
+    }
+
+    pub async fn insert_code(&self, c: &NewCode<'_>) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO authorization_codes (code_hash, client_id, user_id, session_id, redirect_uri, scope, nonce, \
+             code_challenge, code_challenge_method, claims, auth_time, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(c.code_hash.to_owned())
+        .bind(c.client_id.to_owned())
+        .bind(c.user_id.to_owned())
+        .bind(c.session_id.map(str::to_owned))
+        .bind(c.redirect_uri.to_owned())
+        .bind(c.scope.to_owned())
+        .bind(c.nonce.map(str::to_owned))
+        .bind(c.code_challenge.map(str::to_owned))
+        .bind(c.code_challenge.map(|_| "S256".to_owned()))
+        .bind(c.claims.map(str::to_owned))
+        .bind(c.auth_time)
+        .bind(c.created_at)
+        .bind(c.expires_at)
+        .execute(self.pool())
+        .await
+        .context("storing an authorization code")?;
+        Ok(())
+    }
+
+    /// Marks a code used, once. A second redemption is reported as a replay.
+    pub async fn redeem_code(&self, code_hash: &str, now: UnixTime) -> anyhow::Result<Redemption> {
+        let row = sqlx::query(
+            "SELECT client_id, user_id, session_id, redirect_uri, scope, nonce, code_challenge, claims, auth_time, \
+             expires_at, used_at FROM authorization_codes WHERE code_hash = $1",
+        )
+        .bind(code_hash.to_owned())
+        .fetch_optional(self.pool())
+        .await
+        .context("loading an authorization code")?;
+        let Some(row) = row else {
+            return Ok(Redemption::Unknown);
+        };
+        let code = code_from(&row)?;
+        let claimed = sqlx::query(
+            "UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL",
+        )
+        .bind(now)
+        .bind(code_hash.to_owned())
+        .execute(self.pool())
+        .await
+        .context("redeeming an authorization code")?
+        .rows_affected()
+            == 1;
+        Ok(if claimed {
+            Redemption::Redeemed(code)
+        } else {
+            Redemption::Replayed(code)
+        })
+    }
+
+    /// Revokes every token issued from a code (RFC 6749 §4.1.2: on a replayed code).
+    pub async fn revoke_code_tokens(&self, code_hash: &str, now: UnixTime) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $1 WHERE code_hash = $2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(code_hash.to_owned())
+        .execute(self.pool())
+        .await
+        .context("revoking refresh tokens of a replayed code")?;
+        sqlx::query(
+            "UPDATE access_tokens SET revoked_at = $1 WHERE revoked_at IS NULL AND (code_hash = $2 OR family_id IN \
+             (SELECT family_id FROM refresh_tokens WHERE code_hash = $3))",
+        )
+        .bind(now)
+        .bind(code_hash.to_owned())
+        .bind(code_hash.to_owned())
+        .execute(self.pool())
+        .await
+        .context("revoking access tokens of a replayed code")?;
+        Ok(())
+    }
+
+    pub async fn insert_refresh_token(&self, t: &NewRefreshToken<'_>) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, session_id, code_hash, scope, claims, \
+             auth_time, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(t.token_hash.to_owned())
+        .bind(t.family_id.to_owned())
+        .bind(t.client_id.to_owned())
+        .bind(t.user_id.to_owned())
+        .bind(t.session_id.map(str::to_owned))
+        .bind(t.code_hash.map(str::to_owned))
+        .bind(t.scope.to_owned())
+        .bind(t.claims.map(str::to_owned))
+        .bind(t.auth_time)
+        .bind(t.created_at)
+        .bind(t.expires_at)
+        .execute(self.pool())
+        .await
+        .context("storing a refresh token")?;
+        Ok(())
+    }
+
+    pub async fn refresh_token(&self, token_hash: &str) -> anyhow::Result<Option<RefreshRow>> {
+        let row = sqlx::query(
+            "SELECT family_id, client_id, user_id, session_id, code_hash, scope, claims, auth_time, created_at, \
+             expires_at, rotated_at, revoked_at FROM refresh_tokens WHERE token_hash = $1",
+        )
+        .bind(token_hash.to_owned())
+        .fetch_optional(self.pool())
+        .await
+        .context("loading a refresh token")?;
+        Ok(row.as_ref().map(refresh_from).transpose()?)
+    }
+
+    /// Marks a refresh token as used, once; false means it was used (or revoked) before.
+    pub async fn rotate_refresh_token(
+        &self,
+        token_hash: &str,
+        now: UnixTime,
+    ) -> anyhow::Result<bool> {
+        Ok(sqlx::query(
+            "UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 AND rotated_at IS NULL AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(token_hash.to_owned())
+        .execute(self.pool())
+        .await
+        .context("rotating a refresh token")?
+        .rows_affected()
+            == 1)
+    }
+
+    /// Revokes a whole refresh-token family and the access tokens issued from it.
+    pub async fn revoke_family(&self, family_id: &str, now: UnixTime) -> anyhow::Result<()> {
+        for sql in [
+            "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
+            "UPDATE access_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
+        ] {
+            sqlx::query(sql)
+                .bind(now)
+                .bind(family_id.to_owned())
+                .execute(self.pool())
+                .await
+                .context("revoking a refresh-token family")?;
+        }
+        Ok(())
+    }
+
+    pub async fn insert_access_token(&self, t: &NewAccessToken<'_>) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO access_tokens (jti, client_id, user_id, session_id, code_hash, family_id, scope, claims, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(t.jti.to_owned())
+        .bind(t.client_id.to_owned())
+        .bind(t.user_id.map(str::to_owned))
+        .bind(t.session_id.map(str::to_owned))
+        .bind(t.code_hash.map(str::to_owned))
+        .bind(t.family_id.map(str::to_owned))
+        .bind(t.scope.to_owned())
+        .bind(t.claims.map(str::to_owned))
+        .bind(t.expires_at)
+        .execute(self.pool())
+        .await
+        .context("registering an access token")?;
+        Ok(())
+    }
+
+    /// The registry entry of an access token, with its session's end if it has one.
+    pub async fn access_token(&self, jti: &str) -> anyhow::Result<Option<AccessRow>> {
+        let row = sqlx::query(
+            "SELECT a.client_id, a.user_id, a.session_id, a.claims, a.revoked_at, s.ended_at AS session_ended_at \
+             FROM access_tokens a LEFT JOIN sso_sessions s ON s.id = a.session_id WHERE a.jti = $1",
+        )
+        .bind(jti.to_owned())
+        .fetch_optional(self.pool())
+        .await
+        .context("loading an access token")?;
+        Ok(match row {
+            Some(row) => Some(AccessRow {
+                client_id: row.try_get("client_id")?,
+                user_id: row.try_get("user_id")?,
+                session_id: row.try_get("session_id")?,
+                claims: row.try_get("claims")?,
+                revoked_at: row.try_get("revoked_at")?,
+                session_ended_at: row.try_get("session_ended_at")?,
+            }),
+            None => None,
+        })
+    }
+
+    pub async fn revoke_access_token(&self, jti: &str, now: UnixTime) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE access_tokens SET revoked_at = $1 WHERE jti = $2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(jti.to_owned())
+        .execute(self.pool())
+        .await
+        .context("revoking an access token")?;
+        Ok(())
+    }
+
+    pub async fn consent(&self, user_id: &str, client_id: &str) -> anyhow::Result<Option<String>> {
+        let scope: Option<String> =
+            sqlx::query_scalar("SELECT scope FROM consents WHERE user_id = $1 AND client_id = $2")
+                .bind(user_id.to_owned())
+                .bind(client_id.to_owned())
+                .fetch_optional(self.pool())
+                .await
+                .context("loading a consent")?;
+        Ok(scope)
+    }
+
+    pub async fn save_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        scope: &str,
+        now: UnixTime,
+    ) -> anyhow::Result<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
+            .bind(user_id.to_owned())
+            .bind(client_id.to_owned())
+            .execute(&mut *tx)
+            .await
+            .context("replacing a consent")?;
+        sqlx::query(
+            "INSERT INTO consents (user_id, client_id, scope, granted_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(user_id.to_owned())
+        .bind(client_id.to_owned())
+        .bind(scope.to_owned())
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .context("saving a consent")?;
+        tx.commit().await.context("committing a consent")?;
+        Ok(())
+    }
+}
