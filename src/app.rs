@@ -114,23 +114,22 @@ impl AppState {
 
 pub fn build_router(state: AppState) -> Router {
     let https = state.config.issuer.is_https();
-    let sessions =
-        SessionManagerLayer::new(DbSessionStore::new(state.db.clone(), state.clock.clone()))
-            // RFC 6265bis: the __Host- prefix pins the cookie to this host, path / and https.
-            .with_name(if https {
-                "__Host-bheem_sso"
-            } else {
-                "bheem_sso"
-            })
-            .with_secure(https)
-            .with_http_only(true)
-            .with_same_site(SameSite::Lax)
-            .with_path("/")
-            .with_expiry(Expiry::OnInactivity(
-                tower_sessions::cookie::time::Duration::seconds(
-                    state.config.session.idle_seconds as i64,
-                ),
-            ));
+    let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
+        // RFC 6265bis: the __Host- prefix pins the cookie to this host, path / and https.
+        .with_name(if https {
+            "__Host-bheem_sso"
+        } else {
+            "bheem_sso"
+        })
+        .with_secure(https)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(
+            tower_sessions::cookie::time::Duration::seconds(
+                state.config.session.idle_seconds as i64,
+            ),
+        ));
     crate::http::router()
         .layer(sessions)
         .layer(TimeoutLayer::with_status_code(
@@ -174,7 +173,7 @@ async fn maintain(state: AppState) {
     loop {
         every.tick().await;
         state.login_limiter.shrink();
-        let store = DbSessionStore::new(state.db.clone(), state.clock.clone());
+        let store = DbSessionStore::new(state.db.clone());
         if let Err(e) = store.delete_expired().await {
             tracing::warn!(
                 error = format!("{e:#}"),

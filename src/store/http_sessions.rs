@@ -7,12 +7,16 @@ use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 
 use super::{is_unique_violation, Db};
-use crate::clock::Clock;
 
+/// Record expiry is set by tower-sessions from the system clock, so it is checked against the
+/// system clock too; the SSO session's own lifetimes (in `sso_sessions`) follow the app's clock.
 #[derive(Clone)]
 pub struct DbSessionStore {
     db: Db,
-    clock: Clock,
+}
+
+fn system_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 impl std::fmt::Debug for DbSessionStore {
@@ -22,15 +26,15 @@ impl std::fmt::Debug for DbSessionStore {
 }
 
 impl DbSessionStore {
-    pub fn new(db: Db, clock: Clock) -> Self {
-        Self { db, clock }
+    pub fn new(db: Db) -> Self {
+        Self { db }
     }
 
     /// Removes expired records; run now and then.
     pub async fn delete_expired(&self) -> anyhow::Result<u64> {
         Ok(
             sqlx::query("DELETE FROM http_sessions WHERE expiry_date < $1")
-                .bind(self.clock.now())
+                .bind(system_now())
                 .execute(self.db.pool())
                 .await?
                 .rows_affected(),
@@ -95,7 +99,7 @@ impl SessionStore for DbSessionStore {
             "SELECT data, expiry_date FROM http_sessions WHERE id = $1 AND expiry_date > $2",
         )
         .bind(id.to_string())
-        .bind(self.clock.now())
+        .bind(system_now())
         .fetch_optional(self.db.pool())
         .await
         .map_err(backend)?;

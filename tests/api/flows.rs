@@ -22,7 +22,57 @@ on_both_backends!(
     the_session_cookie_is_http_only_lax_and_renewed_at_login,
     token_responses_are_not_cached_and_options_answers_200,
     repeated_failed_logins_are_rate_limited_with_the_same_page,
+    an_idle_session_ends_after_the_idle_lifetime,
+    a_busy_session_ends_at_its_absolute_lifetime,
 );
+
+fn manual_clock() -> bheem_sso::clock::Clock {
+    bheem_sso::clock::Clock::manual(time::OffsetDateTime::now_utc().unix_timestamp())
+}
+
+async fn silent_login_works(sso: &Sso, browser: &crate::sso::Browser) -> bool {
+    let request = AuthRequest::build(&sso.default_rp(), &[], true, &[("prompt", "none")]);
+    query(&browser.visit(request.url.as_str()).await.callback()).contains_key("code")
+}
+
+async fn an_idle_session_ends_after_the_idle_lifetime(backend: Backend) {
+    let clock = manual_clock();
+    let config = "[session]\nidle_seconds = 600\nabsolute_seconds = 3600\n";
+    let Some(sso) = Sso::start_with_clock(backend, config, clock.clone()).await else {
+        return;
+    };
+    let browser = sso.browser();
+    sso.sign_in(&browser, &sso.default_rp(), &[]).await;
+    clock.advance(599);
+    assert!(
+        silent_login_works(&sso, &browser).await,
+        "still within the idle lifetime"
+    );
+    clock.advance(601);
+    assert!(
+        !silent_login_works(&sso, &browser).await,
+        "idle for longer than idle_seconds"
+    );
+}
+
+async fn a_busy_session_ends_at_its_absolute_lifetime(backend: Backend) {
+    let clock = manual_clock();
+    let config = "[session]\nidle_seconds = 600\nabsolute_seconds = 1500\n";
+    let Some(sso) = Sso::start_with_clock(backend, config, clock.clone()).await else {
+        return;
+    };
+    let browser = sso.browser();
+    sso.sign_in(&browser, &sso.default_rp(), &[]).await;
+    for _ in 0..2 {
+        clock.advance(500);
+        assert!(silent_login_works(&sso, &browser).await);
+    }
+    clock.advance(501);
+    assert!(
+        !silent_login_works(&sso, &browser).await,
+        "past absolute_seconds, however busy"
+    );
+}
 
 async fn consent_is_asked_once_and_remembered(backend: Backend) {
     let Some(sso) = Sso::start(backend).await else {

@@ -176,13 +176,18 @@ pub async fn spawn_app(backend: Backend) -> Option<Harness> {
 }
 
 pub async fn spawn_app_with(backend: Backend, toml: &str) -> Option<Harness> {
+    spawn_app_with_clock(backend, toml, Clock::System).await
+}
+
+/// With a clock the test moves (`Clock::manual`).
+pub async fn spawn_app_with_clock(backend: Backend, toml: &str, clock: Clock) -> Option<Harness> {
     let db = TestDb::new(backend).await?;
     let keys = tempfile::tempdir().unwrap();
     let app = TestApp::spawn(AppOptions {
         database_url: db.url.clone(),
         keys_dir: keys.path().to_owned(),
         toml: toml.to_owned(),
-        clock: Clock::System,
+        clock,
     })
     .await
     .unwrap();

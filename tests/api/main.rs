@@ -10,5 +10,4 @@ mod health;
 mod helpers;
 mod keys;
 mod migrations;
-mod negative;
 mod sso;

@@ -15,7 +15,7 @@ use secrecy::SecretString;
 use url::Url;
 use uuid::Uuid;
 
-use crate::helpers::{spawn_app_with, Backend, Harness};
+use crate::helpers::{spawn_app_with_clock, Backend, Harness};
 
 pub const SECRET: &str = "rp-secret-0123456789abcdef";
 pub const CALLBACK: &str = "https://rp.example/callback";
@@ -99,7 +99,16 @@ impl Sso {
     }
 
     pub async fn start_with(backend: Backend, extra_toml: &str) -> Option<Self> {
-        let h = spawn_app_with(backend, &format!("{extra_toml}\n{}", clients_toml())).await?;
+        Self::start_with_clock(backend, extra_toml, bheem_sso::clock::Clock::System).await
+    }
+
+    pub async fn start_with_clock(
+        backend: Backend,
+        extra_toml: &str,
+        clock: bheem_sso::clock::Clock,
+    ) -> Option<Self> {
+        let h = spawn_app_with_clock(backend, &format!("{extra_toml}\n{}", clients_toml()), clock)
+            .await?;
         let alice = add_user(&h, "alice@acme.example", Some("alice"), ACME, PASSWORD).await;
         let http = openidconnect::reqwest::Client::builder()
             .redirect(openidconnect::reqwest::redirect::Policy::none())
