@@ -154,6 +154,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let db = state.db.clone();
     let maintenance = tokio::spawn(maintain(state.clone()));
+    let worker = tokio::spawn(crate::provisioning::run_worker(state.clone()));
     let app = build_router(state);
     axum::serve(
         listener,
@@ -163,6 +164,7 @@ pub async fn serve(
     .await
     .context("serving HTTP")?;
     maintenance.abort();
+    worker.abort();
     db.close().await;
     Ok(())
 }

@@ -46,6 +46,17 @@ pub enum Command {
     /// Inspect and rotate signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// The outbox of work for other systems (back-channel logout notices).
+    #[command(subcommand)]
+    Provisioning(ProvisioningCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProvisioningCommand {
+    /// Each job: kind, target, state (pending, running, done, failed), attempts, last error.
+    Status,
+    /// Put failed jobs back in line: all of them, or those whose id or key contains FILTER.
+    Retry { filter: Option<String> },
 }
 
 #[derive(Debug, Subcommand)]
@@ -104,6 +115,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Users(command) => users(config, command).await,
         Command::Keys(command) => keys(config, command),
+        Command::Provisioning(command) => provisioning(config, command).await,
     }
 }
 
@@ -318,6 +330,40 @@ fn keys(config: Config, command: KeysCommand) -> anyhow::Result<()> {
                     config.key_grace_seconds
                 );
             }
+        }
+    }
+    Ok(())
+}
+
+async fn provisioning(config: Config, command: ProvisioningCommand) -> anyhow::Result<()> {
+    let db = Db::connect(&config.database_url).await?;
+    db.migrate().await?;
+    match command {
+        ProvisioningCommand::Status => {
+            let jobs = db.job_statuses().await?;
+            if jobs.is_empty() {
+                println!("no jobs");
+            }
+            for job in jobs {
+                println!(
+                    "{}  {:<20}  {:<8}  attempts {:<3} updated {}  {}{}",
+                    job.id,
+                    job.kind,
+                    job.state,
+                    job.attempts,
+                    format_time(job.updated_at),
+                    job.dedupe_key,
+                    job.last_error
+                        .map(|e| format!("\n    last error: {e}"))
+                        .unwrap_or_default()
+                );
+            }
+        }
+        ProvisioningCommand::Retry { filter } => {
+            let n = db
+                .retry_failed_jobs(filter.as_deref(), Clock::System.now())
+                .await?;
+            println!("{n} failed job(s) queued again");
         }
     }
     Ok(())

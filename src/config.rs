@@ -47,6 +47,7 @@ pub struct Config {
     pub session: SessionConfig,
     pub tokens: TokenConfig,
     pub login_limits: LoginLimitConfig,
+    pub outbox: OutboxConfig,
     /// `client_id` (and `aud`) of tokens from the first-party JSON login of the workspace SPA.
     pub first_party_client_id: String,
     pub directory: Option<DirectoryConfig>,
@@ -258,6 +259,31 @@ impl Default for LoginLimitConfig {
     }
 }
 
+/// The outbox workers: how often they look, how they back off, when they give up.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxConfig {
+    pub poll_interval_ms: u64,
+    /// First retry after about this long; each further one waits twice as long (with jitter).
+    pub retry_base_seconds: u64,
+    pub retry_max_seconds: u64,
+    /// Attempts before a job is marked failed.
+    pub max_attempts: u32,
+    pub request_timeout_seconds: u64,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        Self {
+            poll_interval_ms: 1000,
+            retry_base_seconds: 5,
+            retry_max_seconds: 3600,
+            max_attempts: 10,
+            request_timeout_seconds: 10,
+        }
+    }
+}
+
 /// The ERP's users table.
 #[derive(Clone, Debug)]
 pub struct DirectoryConfig {
@@ -371,6 +397,7 @@ struct RawConfig {
     session: Option<SessionConfig>,
     tokens: Option<TokenConfig>,
     login_limits: Option<LoginLimitConfig>,
+    outbox: Option<OutboxConfig>,
     first_party_client_id: Option<String>,
     directory: Option<RawDirectory>,
     #[serde(default)]
@@ -606,6 +633,22 @@ fn validate(
     if login_limits.per_account_per_minute == 0 || login_limits.per_ip_per_minute == 0 {
         return Err(ConfigError::new("login_limits", "limits must be above 0"));
     }
+    let outbox = raw.outbox.unwrap_or_default();
+    if outbox.poll_interval_ms == 0
+        || outbox.max_attempts == 0
+        || outbox.request_timeout_seconds == 0
+    {
+        return Err(ConfigError::new(
+            "outbox",
+            "poll_interval_ms, max_attempts and request_timeout_seconds must be above 0",
+        ));
+    }
+    if outbox.retry_max_seconds < outbox.retry_base_seconds {
+        return Err(ConfigError::new(
+            "outbox.retry_max_seconds",
+            "must be at least retry_base_seconds",
+        ));
+    }
     let first_party_client_id = raw
         .first_party_client_id
         .unwrap_or_else(|| "bheem-workspace".to_owned());
@@ -641,6 +684,7 @@ fn validate(
         session,
         tokens,
         login_limits,
+        outbox,
         first_party_client_id,
         directory,
         clients,

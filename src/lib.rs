@@ -14,4 +14,5 @@ pub mod keys;
 pub mod login_limits;
 pub mod oidc;
 pub mod password;
+pub mod provisioning;
 pub mod store;

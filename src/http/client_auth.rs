@@ -28,12 +28,12 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, To
     let value = value
         .to_str()
         .map_err(|_| failed("malformed Authorization header", true))?;
-    let Some(encoded) = value
-        .strip_prefix("Basic ")
-        .or_else(|| value.strip_prefix("basic "))
-    else {
+    // RFC 7235 §2.1: the scheme is case-insensitive; a Basic header without usable
+    // credentials is a failed Basic attempt, not a missing one.
+    let (scheme, encoded) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("basic") {
         return Ok(None);
-    };
+    }
     let decoded = STANDARD
         .decode(encoded.trim())
         .ok()

@@ -37,6 +37,8 @@ pub fn provider_metadata(issuer: &Issuer) -> Value {
         "request_uri_parameter_supported": false,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "authorization_response_iss_parameter_supported": true,
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
         "ui_locales_supported": ["en"],
     })
 }

@@ -4,6 +4,7 @@
 
 pub mod clients;
 pub mod http_sessions;
+pub mod outbox;
 pub mod sso;
 pub mod users;
 

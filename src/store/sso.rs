@@ -57,14 +57,6 @@ pub struct CodeRow {
     pub expires_at: UnixTime,
 }
 
-#[derive(Debug)]
-pub enum Redemption {
-    Redeemed(CodeRow),
-    /// The code was redeemed before: every token issued from it must be revoked.
-    Replayed(CodeRow),
-    Unknown,
-}
-
 #[derive(Debug, Clone)]
 pub struct NewRefreshToken<'a> {
     pub token_hash: &'a str,
@@ -242,6 +234,36 @@ impl Db {
         .execute(&mut *tx)
         .await
         .context("revoking a session's access tokens")?;
+        if ended {
+            // OIDC Back-Channel Logout 1.0: every client that got tokens in this session and
+            // registered a back-channel URI is told, through the outbox, in this transaction.
+            let rows = sqlx::query(
+                "SELECT sc.client_id, c.backchannel_logout_uri, s.user_id FROM session_clients sc \
+                 JOIN clients c ON c.client_id = sc.client_id JOIN sso_sessions s ON s.id = sc.session_id \
+                 WHERE sc.session_id = $1 AND c.backchannel_logout_uri IS NOT NULL",
+            )
+            .bind(id.to_owned())
+            .fetch_all(&mut *tx)
+            .await
+            .context("finding the session's back-channel logout URIs")?;
+            for row in rows {
+                let client_id: String = row.try_get("client_id")?;
+                let payload = serde_json::json!({
+                    "client_id": client_id,
+                    "uri": row.try_get::<String, _>("backchannel_logout_uri")?,
+                    "sid": id,
+                    "sub": row.try_get::<String, _>("user_id")?,
+                });
+                super::outbox::enqueue(
+                    &mut tx,
+                    crate::provisioning::backchannel::KIND,
+                    &format!("backchannel:{id}:{client_id}"),
+                    &payload.to_string(),
+                    now,
+                )
+                .await?;
+            }
+        }
         tx.commit().await.context("committing logout")?;
         Ok(ended)
     }
@@ -296,8 +318,8 @@ impl Db {
         Ok(())
     }
 
-    /// Marks a code used, once. A second redemption is reported as a replay.
-    pub async fn redeem_code(&self, code_hash: &str, now: UnixTime) -> anyhow::Result<Redemption> {
+    /// The code's row, and whether it was already used.
+    pub async fn code(&self, code_hash: &str) -> anyhow::Result<Option<(CodeRow, bool)>> {
         let row = sqlx::query(
             "SELECT client_id, user_id, session_id, redirect_uri, scope, nonce, code_challenge, claims, auth_time, \
              expires_at, used_at FROM authorization_codes WHERE code_hash = $1",
@@ -306,11 +328,14 @@ impl Db {
         .fetch_optional(self.pool())
         .await
         .context("loading an authorization code")?;
-        let Some(row) = row else {
-            return Ok(Redemption::Unknown);
-        };
-        let code = code_from(&row)?;
-        let claimed = sqlx::query(
+        let Some(row) = row else { return Ok(None) };
+        let used: Option<UnixTime> = row.try_get("used_at")?;
+        Ok(Some((code_from(&row)?, used.is_some())))
+    }
+
+    /// Marks a code used, once: false when another request got there first.
+    pub async fn claim_code(&self, code_hash: &str, now: UnixTime) -> anyhow::Result<bool> {
+        Ok(sqlx::query(
             "UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL",
         )
         .bind(now)
@@ -319,12 +344,7 @@ impl Db {
         .await
         .context("redeeming an authorization code")?
         .rows_affected()
-            == 1;
-        Ok(if claimed {
-            Redemption::Redeemed(code)
-        } else {
-            Redemption::Replayed(code)
-        })
+            == 1)
     }
 
     /// Revokes every token issued from a code (RFC 6749 §4.1.2: on a replayed code).

@@ -1,6 +1,7 @@
 //! Integration tests: the real app on port 0, real SQLite and PostgreSQL, a real OIDC client.
 //! One binary, so the suite links once.
 
+mod backchannel;
 mod cli;
 mod conformance;
 mod discovery;
@@ -10,4 +11,5 @@ mod health;
 mod helpers;
 mod keys;
 mod migrations;
+mod negative;
 mod sso;

@@ -20,7 +20,6 @@ use crate::oidc::paths;
 use crate::oidc::pkce::CodeChallenge;
 use crate::oidc::scope::Scope;
 use crate::oidc::tokens::{hash_secret, issue, Grant};
-use crate::store::sso::Redemption;
 
 pub fn router() -> Router<AppState> {
     Router::new().route(paths::TOKEN, post(token).options(options))
@@ -84,18 +83,15 @@ async fn authorization_code(
         .ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
     let now = state.clock.now();
     let code_hash = hash_secret(code);
-    let row = match state.db.redeem_code(&code_hash, now).await? {
-        Redemption::Unknown => {
-            return Err(OAuthError::invalid_grant("unknown authorization code").into())
-        }
-        Redemption::Replayed(_) => {
-            // RFC 6749 §4.1.2: a code used twice revokes what it gave.
-            tracing::warn!(client_id = %client.id, "authorization code replayed; revoking its tokens");
-            state.db.revoke_code_tokens(&code_hash, now).await?;
-            return Err(OAuthError::invalid_grant("authorization code already used").into());
-        }
-        Redemption::Redeemed(row) => row,
-    };
+    let (row, used) = state
+        .db
+        .code(&code_hash)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_grant("unknown authorization code"))?;
+    if used {
+        return Err(replayed(state, client, &code_hash, now).await);
+    }
+    // Every check before the code is spent: a refused exchange changes nothing.
     if row.client_id != client.id {
         return Err(
             OAuthError::invalid_grant("authorization code was issued to another client").into(),
@@ -124,6 +120,9 @@ async fn authorization_code(
             )
         }
         (None, None) => {}
+    }
+    if !state.db.claim_code(&code_hash, now).await? {
+        return Err(replayed(state, client, &code_hash, now).await);
     }
     if let Some(sid) = &row.session_id {
         let ended = state
@@ -158,6 +157,15 @@ async fn authorization_code(
         },
     )
     .await?)
+}
+
+/// RFC 6749 §4.1.2: a code used twice revokes what it gave.
+async fn replayed(state: &AppState, client: &Client, code_hash: &str, now: i64) -> TokenError {
+    tracing::warn!(client_id = %client.id, "authorization code replayed; revoking its tokens");
+    match state.db.revoke_code_tokens(code_hash, now).await {
+        Ok(()) => OAuthError::invalid_grant("authorization code already used").into(),
+        Err(e) => e.into(),
+    }
 }
 
 /// Shared with the first-party API: rotates `presented` and issues new tokens.

@@ -1,0 +1,102 @@
+//! The outbox worker: takes due jobs, hands each to the module for its kind, and records the
+//! outcome. Failures are retried with exponential backoff and jitter up to a limit, then the job
+//! is marked failed with the downstream's message, for `bheem-sso provisioning status/retry`.
+
+pub mod backchannel;
+
+use std::time::Duration;
+
+use rand::Rng;
+
+use crate::app::AppState;
+use crate::store::outbox::Job;
+
+/// How a job went.
+#[derive(Debug)]
+pub enum Outcome {
+    Done,
+    /// Worth trying again later (the downstream was down, slow, or said 5xx).
+    Retry(String),
+    /// Trying again will not help (the downstream refused the request itself).
+    Fail(String),
+}
+
+/// Lease on a claimed job: long enough for one attempt with its timeout.
+fn lease_seconds(state: &AppState) -> i64 {
+    (state.config.outbox.request_timeout_seconds * 3) as i64
+}
+
+pub fn http_client(state: &AppState) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(
+            state.config.outbox.request_timeout_seconds,
+        ))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("bheem-sso/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("HTTP client builds")
+}
+
+/// Runs until the task is dropped.
+pub async fn run_worker(state: AppState) {
+    let http = http_client(&state);
+    let mut every =
+        tokio::time::interval(Duration::from_millis(state.config.outbox.poll_interval_ms));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if let Err(e) = run_once(&state, &http).await {
+            tracing::warn!(error = format!("{e:#}"), "outbox worker round failed");
+        }
+    }
+}
+
+/// One round: claim what is due and do it. Returns how many jobs were attempted.
+pub async fn run_once(state: &AppState, http: &reqwest::Client) -> anyhow::Result<usize> {
+    let jobs = state
+        .db
+        .claim_jobs(state.clock.now(), lease_seconds(state), 16)
+        .await?;
+    let count = jobs.len();
+    for job in jobs {
+        let outcome = dispatch(state, http, &job).await;
+        record(state, &job, outcome).await?;
+    }
+    Ok(count)
+}
+
+async fn dispatch(state: &AppState, http: &reqwest::Client, job: &Job) -> Outcome {
+    match job.kind.as_str() {
+        backchannel::KIND => backchannel::deliver(state, http, &job.payload).await,
+        other => Outcome::Fail(format!("unknown job kind {other}")),
+    }
+}
+
+async fn record(state: &AppState, job: &Job, outcome: Outcome) -> anyhow::Result<()> {
+    let now = state.clock.now();
+    let config = &state.config.outbox;
+    match outcome {
+        Outcome::Done => {
+            tracing::info!(job = %job.id, kind = %job.kind, attempts = job.attempts, "outbox job done");
+            state.db.complete_job(&job.id, now).await
+        }
+        Outcome::Retry(error) if job.attempts < i64::from(config.max_attempts) => {
+            let exponent = (job.attempts - 1).clamp(0, 20) as u32;
+            let backoff = config
+                .retry_base_seconds
+                .saturating_mul(1u64 << exponent)
+                .min(config.retry_max_seconds);
+            let jittered =
+                (backoff as f64 * rand::thread_rng().gen_range(0.75..1.25)).round() as i64;
+            tracing::warn!(job = %job.id, kind = %job.kind, attempts = job.attempts, retry_in = jittered, %error, "outbox job failed; will retry");
+            state
+                .db
+                .fail_job(&job.id, &error, Some(now + jittered.max(1)), now)
+                .await
+        }
+        Outcome::Retry(error) | Outcome::Fail(error) => {
+            tracing::error!(job = %job.id, kind = %job.kind, attempts = job.attempts, %error, "outbox job failed for good");
+            state.db.fail_job(&job.id, &error, None, now).await
+        }
+    }
+}
