@@ -2,6 +2,7 @@
 //! One binary, so the suite links once.
 
 mod backchannel;
+mod browser;
 mod cli;
 mod conformance;
 mod discovery;

@@ -71,13 +71,15 @@ pub struct ErrorPage {
 }
 
 /// The pages carry credentials and one-time tokens, so no cache may keep them; they load nothing
-/// but their inline style, post only to us, and may not be framed (clickjacking on consent).
+/// but their inline style and may not be framed (clickjacking on consent). No `form-action`:
+/// browsers apply it to the redirects after a submit, and the login and consent forms end in a
+/// redirect to the client's registered redirect URI, on another origin.
 const PAGE_HEADERS: [(header::HeaderName, &str); 5] = [
     (header::CACHE_CONTROL, "no-store"),
     (
         header::CONTENT_SECURITY_POLICY,
         "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; \
-         form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+         frame-ancestors 'none'; base-uri 'none'",
     ),
     (header::X_FRAME_OPTIONS, "DENY"),
     (header::REFERRER_POLICY, "no-referrer"),
@@ -274,7 +276,11 @@ mod tests {
         assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
         assert_eq!(headers[header::REFERRER_POLICY], "no-referrer");
         let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
-        assert!(csp.contains("form-action 'self';"));
+        assert!(csp.contains("default-src 'none'"));
+        assert!(
+            !csp.contains("form-action"),
+            "would block the redirect to the client after login"
+        );
         assert!(csp.contains("frame-ancestors 'none'"));
         assert!(headers[header::CONTENT_TYPE]
             .to_str()
