@@ -78,6 +78,9 @@ impl AppState {
             require_pkce: true,
             refresh_without_offline_access: true,
             allowed_company_ids: Vec::new(),
+            extra_claims: Default::default(),
+            role_claims: Default::default(),
+            provision: Vec::new(),
         }));
         let login_limiter = Arc::new(LoginLimiter::new(&config.login_limits));
         Ok(Self {
@@ -155,6 +158,7 @@ pub async fn serve(
     let db = state.db.clone();
     let maintenance = tokio::spawn(maintain(state.clone()));
     let worker = tokio::spawn(crate::provisioning::run_worker(state.clone()));
+    let sweeper = tokio::spawn(crate::provisioning::run_sweeper(state.clone()));
     let app = build_router(state);
     axum::serve(
         listener,
@@ -165,6 +169,7 @@ pub async fn serve(
     .context("serving HTTP")?;
     maintenance.abort();
     worker.abort();
+    sweeper.abort();
     db.close().await;
     Ok(())
 }

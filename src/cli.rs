@@ -76,6 +76,11 @@ pub enum UsersCommand {
         /// Email or username.
         login: String,
     },
+    /// End every SSO session of a user (their clients are told by back-channel logout).
+    Logout {
+        /// Email or username.
+        login: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -247,6 +252,17 @@ async fn users(config: Config, command: UsersCommand) -> anyhow::Result<()> {
         }
         UsersCommand::Disable { login } => set_active(&db, &clock, &login, false).await?,
         UsersCommand::Enable { login } => set_active(&db, &clock, &login, true).await?,
+        UsersCommand::Logout { login } => {
+            let Some(user) = db.find_user_by_login(&login).await? else {
+                bail!("no user with email or username `{login}`");
+            };
+            let sessions = db.live_sessions_of(&user.id.to_string()).await?;
+            for sid in &sessions {
+                db.end_sso_session(sid, "revoked by an operator", clock.now())
+                    .await?;
+            }
+            println!("ended {} session(s) of {}", sessions.len(), user.email);
+        }
     }
     Ok(())
 }

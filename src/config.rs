@@ -3,7 +3,7 @@
 //! Every error names the key it is about, so that one line tells an operator what to fix.
 //! Secrets (client secrets, database passwords) are wrapped so `Debug` never shows them.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -48,6 +48,7 @@ pub struct Config {
     pub tokens: TokenConfig,
     pub login_limits: LoginLimitConfig,
     pub outbox: OutboxConfig,
+    pub provisioning: ProvisioningConfig,
     /// `client_id` (and `aud`) of tokens from the first-party JSON login of the workspace SPA.
     pub first_party_client_id: String,
     pub directory: Option<DirectoryConfig>,
@@ -380,6 +381,58 @@ pub struct ClientConfig {
     pub refresh_without_offline_access: bool,
     /// Empty: users of every company may use this client.
     pub allowed_company_ids: Vec<uuid::Uuid>,
+    /// Fixed claims for this client, in its ID tokens and userinfo (e.g. Nextcloud's `quota`).
+    pub extra_claims: BTreeMap<String, String>,
+    /// Claims whose value depends on the user: claim → key → value, the key being the user's
+    /// role, else `company:<company_id>`, else `*` (e.g. Mailcow's `mailcow_template`).
+    pub role_claims: BTreeMap<String, BTreeMap<String, String>>,
+    /// Downstream accounts created when a user first logs in through this client.
+    pub provision: Vec<ProvisionTarget>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProvisionTarget {
+    Nextcloud,
+    Mailcow,
+}
+
+impl ProvisionTarget {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Nextcloud => "nextcloud",
+            Self::Mailcow => "mailcow",
+        }
+    }
+}
+
+/// Downstream accounts made on first login.
+#[derive(Clone, Debug, Default)]
+pub struct ProvisioningConfig {
+    /// Targets for every login, whatever the client.
+    pub targets: Vec<ProvisionTarget>,
+    pub nextcloud: Option<NextcloudConfig>,
+    pub mailcow: Option<MailcowConfig>,
+    /// How often users with downstream accounts are checked for deactivation.
+    pub sweep_interval_seconds: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct NextcloudConfig {
+    pub url: String,
+    pub admin_user: String,
+    pub admin_password: SecretString,
+    /// The claim Nextcloud's user_oidc maps to its user id; the account is created with it.
+    pub uid_claim: String,
+    pub quota: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct MailcowConfig {
+    pub url: String,
+    pub api_key: SecretString,
+    pub domain: String,
+    pub quota_mib: u64,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -398,6 +451,7 @@ struct RawConfig {
     tokens: Option<TokenConfig>,
     login_limits: Option<LoginLimitConfig>,
     outbox: Option<OutboxConfig>,
+    provisioning: Option<RawProvisioning>,
     first_party_client_id: Option<String>,
     directory: Option<RawDirectory>,
     #[serde(default)]
@@ -438,6 +492,43 @@ struct RawClient {
     refresh_without_offline_access: bool,
     #[serde(default)]
     allowed_company_ids: Vec<String>,
+    #[serde(default)]
+    extra_claims: BTreeMap<String, String>,
+    #[serde(default)]
+    role_claims: BTreeMap<String, BTreeMap<String, String>>,
+    #[serde(default)]
+    provision: Vec<ProvisionTarget>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProvisioning {
+    #[serde(default)]
+    targets: Vec<ProvisionTarget>,
+    sweep_interval_seconds: Option<u64>,
+    nextcloud: Option<RawNextcloud>,
+    mailcow: Option<RawMailcow>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNextcloud {
+    url: String,
+    admin_user: String,
+    admin_password: Option<SecretString>,
+    admin_password_env: Option<String>,
+    uid_claim: Option<String>,
+    quota: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMailcow {
+    url: String,
+    api_key: Option<SecretString>,
+    api_key_env: Option<String>,
+    domain: String,
+    quota_mib: Option<u64>,
 }
 
 impl Config {
@@ -649,6 +740,7 @@ fn validate(
             "must be at least retry_base_seconds",
         ));
     }
+    let provisioning = validate_provisioning(raw.provisioning.unwrap_or_default(), env)?;
     let first_party_client_id = raw
         .first_party_client_id
         .unwrap_or_else(|| "bheem-workspace".to_owned());
@@ -674,6 +766,24 @@ fn validate(
         })
         .collect::<Result<Vec<_>, _>>()?;
 
+    for (i, c) in clients.iter().enumerate() {
+        for target in &c.provision {
+            let configured = match target {
+                ProvisionTarget::Nextcloud => provisioning.nextcloud.is_some(),
+                ProvisionTarget::Mailcow => provisioning.mailcow.is_some(),
+            };
+            if !configured {
+                return Err(ConfigError::new(
+                    format!("clients[{i}].provision"),
+                    format!(
+                        "{} is listed but [provisioning.{}] is missing",
+                        target.as_str(),
+                        target.as_str()
+                    ),
+                ));
+            }
+        }
+    }
     Ok(Config {
         issuer,
         listen,
@@ -685,6 +795,7 @@ fn validate(
         tokens,
         login_limits,
         outbox,
+        provisioning,
         first_party_client_id,
         directory,
         clients,
@@ -916,6 +1027,101 @@ fn validate_client(
         require_pkce: c.require_pkce || method == TokenEndpointAuthMethod::None,
         refresh_without_offline_access: c.refresh_without_offline_access,
         allowed_company_ids,
+        extra_claims: c.extra_claims,
+        role_claims: c.role_claims,
+        provision: c.provision,
+    })
+}
+
+fn secret_from(
+    env: &[(String, String)],
+    key: &str,
+    value: Option<SecretString>,
+    var: Option<String>,
+) -> Result<SecretString, ConfigError> {
+    match (value, var) {
+        (Some(_), Some(_)) => Err(ConfigError::new(
+            key,
+            "give the value or the _env variable, not both",
+        )),
+        (Some(v), None) => Ok(v),
+        (None, Some(var)) => lookup(env, &var).map(SecretString::from).ok_or_else(|| {
+            ConfigError::new(
+                format!("{key}_env"),
+                format!("environment variable {var} is not set"),
+            )
+        }),
+        (None, None) => Err(ConfigError::new(key, "missing")),
+    }
+}
+
+fn base_url(key: &str, raw: &str) -> Result<String, ConfigError> {
+    let url =
+        Url::parse(raw).map_err(|e| ConfigError::new(key, format!("not a valid URL ({e})")))?;
+    if url.scheme() != "https" && url.scheme() != "http" {
+        return Err(ConfigError::new(key, "must be an http:// or https:// URL"));
+    }
+    Ok(raw.trim_end_matches('/').to_owned())
+}
+
+fn validate_provisioning(
+    raw: RawProvisioning,
+    env: &[(String, String)],
+) -> Result<ProvisioningConfig, ConfigError> {
+    let nextcloud = match raw.nextcloud {
+        Some(n) => Some(NextcloudConfig {
+            url: base_url("provisioning.nextcloud.url", &n.url)?,
+            admin_password: secret_from(
+                env,
+                "provisioning.nextcloud.admin_password",
+                n.admin_password,
+                n.admin_password_env,
+            )?,
+            admin_user: n.admin_user,
+            uid_claim: match n.uid_claim.as_deref().unwrap_or("preferred_username") {
+                c @ ("sub" | "preferred_username" | "email") => c.to_owned(),
+                other => {
+                    return Err(ConfigError::new(
+                        "provisioning.nextcloud.uid_claim",
+                        format!("`{other}`: use sub, preferred_username or email"),
+                    ))
+                }
+            },
+            quota: n.quota,
+        }),
+        None => None,
+    };
+    let mailcow = match raw.mailcow {
+        Some(m) => Some(MailcowConfig {
+            url: base_url("provisioning.mailcow.url", &m.url)?,
+            api_key: secret_from(
+                env,
+                "provisioning.mailcow.api_key",
+                m.api_key,
+                m.api_key_env,
+            )?,
+            domain: m.domain,
+            quota_mib: m.quota_mib.unwrap_or(1024),
+        }),
+        None => None,
+    };
+    if raw.targets.contains(&ProvisionTarget::Nextcloud) && nextcloud.is_none() {
+        return Err(ConfigError::new(
+            "provisioning.targets",
+            "nextcloud is listed but [provisioning.nextcloud] is missing",
+        ));
+    }
+    if raw.targets.contains(&ProvisionTarget::Mailcow) && mailcow.is_none() {
+        return Err(ConfigError::new(
+            "provisioning.targets",
+            "mailcow is listed but [provisioning.mailcow] is missing",
+        ));
+    }
+    Ok(ProvisioningConfig {
+        targets: raw.targets,
+        nextcloud,
+        mailcow,
+        sweep_interval_seconds: raw.sweep_interval_seconds.unwrap_or(3600),
     })
 }
 
@@ -1106,6 +1312,46 @@ mod tests {
         assert!(!debug.contains("hunter2-db-password"), "{debug}");
         assert!(!debug.contains("super-secret-client-value"), "{debug}");
         assert!(config.database_url.redacted().contains("***"));
+    }
+
+    #[test]
+    fn the_example_configuration_is_valid() {
+        let env = [
+            ("ERP_DATABASE_URL", "postgres://erp-reader@erp-db/erp"),
+            ("BHEEM_DOCS_CLIENT_SECRET", "placeholder-docs-secret-000"),
+            ("BHEEM_MAIL_CLIENT_SECRET", "placeholder-mail-secret-000"),
+            ("NEXTCLOUD_ADMIN_PASSWORD", "placeholder"),
+            ("MAILCOW_API_KEY", "placeholder"),
+        ];
+        let config = load_env(include_str!("../bheem-sso.example.toml"), &env).unwrap();
+        let ids: Vec<_> = config
+            .clients
+            .iter()
+            .map(|c| c.client_id.as_str())
+            .collect();
+        assert_eq!(ids, ["bheem-docs", "bheem-mail", "bheem-meet"]);
+        assert!(
+            config.clients[2].require_pkce,
+            "a public client must use PKCE"
+        );
+        assert_eq!(config.clients[0].provision, [ProvisionTarget::Nextcloud]);
+        assert!(config.provisioning.mailcow.is_some());
+    }
+
+    #[test]
+    fn provisioning_targets_need_their_section() {
+        assert_eq!(
+            key_of(load("[provisioning]\ntargets = [\"mailcow\"]\n")),
+            "provisioning.targets"
+        );
+        let client = r#"
+            [[clients]]
+            client_id = "docs"
+            client_secret = "0123456789abcdef0123"
+            redirect_uris = ["https://docs.example.com/apps/user_oidc/code"]
+            provision = ["nextcloud"]
+        "#;
+        assert_eq!(key_of(load(client)), "clients[0].provision");
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub async fn current_login(
             Ok(Some((session, user)))
         }
         _ => {
-            state.db.end_sso_session(&sid, "user disabled", now).await?;
+            crate::provisioning::accounts::deactivated(state, &session.user_id).await?;
             Ok(None)
         }
     }

@@ -66,9 +66,22 @@ fn claim_value(user: &User, name: &str) -> Option<Value> {
         "email_verified" => Value::from(true),
         "company_id" => Value::from(user.company_id.to_string()),
         "role" => Value::from(user.role.clone()),
-        "groups" => Value::from(vec![user.role.clone()]),
+        "groups" => Value::from(groups(user)),
         _ => return None,
     })
+}
+
+/// The user's groups downstream: their company and their role in it.
+pub fn groups(user: &User) -> Vec<String> {
+    vec![format!("company-{}", user.company_id), user.role.clone()]
+}
+
+/// The value of a claim for provisioning (the uid Nextcloud maps, for one).
+pub fn claim_string(user: &User, name: &str) -> Option<String> {
+    match name {
+        "sub" => Some(user.id.clone()),
+        _ => claim_value(user, name).and_then(|v| v.as_str().map(str::to_owned)),
+    }
 }
 
 /// Where claims are going.

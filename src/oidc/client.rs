@@ -1,6 +1,6 @@
 //! Registered relying parties and how they authenticate.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use secrecy::ExposeSecret;
@@ -8,7 +8,10 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
-use crate::config::{ClientConfig, GrantType, TokenEndpointAuthMethod};
+use serde_json::{Map, Value};
+
+use crate::config::{ClientConfig, GrantType, ProvisionTarget, TokenEndpointAuthMethod};
+use crate::directory::User;
 
 #[derive(Debug)]
 pub struct Client {
@@ -26,9 +29,33 @@ pub struct Client {
     pub require_pkce: bool,
     pub refresh_without_offline_access: bool,
     pub allowed_company_ids: Vec<Uuid>,
+    pub extra_claims: BTreeMap<String, String>,
+    pub role_claims: BTreeMap<String, BTreeMap<String, String>>,
+    pub provision: Vec<ProvisionTarget>,
 }
 
 impl Client {
+    /// This client's own claims for `user`: the fixed ones, and those chosen by the user's role,
+    /// else by `company:<company_id>`, else by `*`.
+    pub fn claims_for(&self, user: &User) -> Map<String, Value> {
+        let mut claims: Map<String, Value> = self
+            .extra_claims
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from(v.clone())))
+            .collect();
+        for (claim, by_role) in &self.role_claims {
+            let company = format!("company:{}", user.company_id);
+            let value = by_role
+                .get(&user.role)
+                .or_else(|| by_role.get(&company))
+                .or_else(|| by_role.get("*"));
+            if let Some(value) = value {
+                claims.insert(claim.clone(), Value::from(value.clone()));
+            }
+        }
+        claims
+    }
+
     pub fn from_config(c: &ClientConfig) -> Self {
         Self {
             id: c.client_id.clone(),
@@ -46,6 +73,9 @@ impl Client {
             require_pkce: c.require_pkce,
             refresh_without_offline_access: c.refresh_without_offline_access,
             allowed_company_ids: c.allowed_company_ids.clone(),
+            extra_claims: c.extra_claims.clone(),
+            role_claims: c.role_claims.clone(),
+            provision: c.provision.clone(),
         }
     }
 

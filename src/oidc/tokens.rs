@@ -131,8 +131,13 @@ pub async fn issue(state: &AppState, grant: Grant<'_>) -> anyhow::Result<TokenRe
 
     let id_token = match grant.user {
         Some(user) if grant.scope.contains("openid") => {
-            let mut claims: Map<String, Value> =
-                user_claims(user, &grant.scope, &grant.claims, Target::IdToken);
+            let mut claims: Map<String, Value> = grant.client.claims_for(user);
+            claims.extend(user_claims(
+                user,
+                &grant.scope,
+                &grant.claims,
+                Target::IdToken,
+            ));
             let standard = serde_json::json!({
                 "iss": issuer,
                 "sub": user.id,

@@ -2,7 +2,10 @@
 //! outcome. Failures are retried with exponential backoff and jitter up to a limit, then the job
 //! is marked failed with the downstream's message, for `bheem-sso provisioning status/retry`.
 
+pub mod accounts;
 pub mod backchannel;
+pub mod mailcow;
+pub mod nextcloud;
 
 use std::time::Duration;
 
@@ -37,6 +40,25 @@ pub fn http_client(state: &AppState) -> reqwest::Client {
         .expect("HTTP client builds")
 }
 
+/// Checks users with downstream accounts for deactivation, every `sweep_interval_seconds`.
+pub async fn run_sweeper(state: AppState) {
+    let mut every = tokio::time::interval(Duration::from_secs(
+        state.config.provisioning.sweep_interval_seconds.max(1),
+    ));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        match accounts::sweep(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                users = n,
+                "deactivated users found; their downstream accounts are being disabled"
+            ),
+            Err(e) => tracing::warn!(error = format!("{e:#}"), "deactivation sweep failed"),
+        }
+    }
+}
+
 /// Runs until the task is dropped.
 pub async fn run_worker(state: AppState) {
     let http = http_client(&state);
@@ -68,6 +90,10 @@ pub async fn run_once(state: &AppState, http: &reqwest::Client) -> anyhow::Resul
 async fn dispatch(state: &AppState, http: &reqwest::Client, job: &Job) -> Outcome {
     match job.kind.as_str() {
         backchannel::KIND => backchannel::deliver(state, http, &job.payload).await,
+        accounts::CREATE_NEXTCLOUD => nextcloud::create(state, http, &job.payload).await,
+        accounts::DISABLE_NEXTCLOUD => nextcloud::disable(state, http, &job.payload).await,
+        accounts::CREATE_MAILCOW => mailcow::create(state, http, &job.payload).await,
+        accounts::DISABLE_MAILCOW => mailcow::disable(state, http, &job.payload).await,
         other => Outcome::Fail(format!("unknown job kind {other}")),
     }
 }

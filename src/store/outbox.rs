@@ -135,6 +135,48 @@ impl Db {
         Ok(())
     }
 
+    /// Which of these dedupe keys have a job (in any state).
+    pub async fn existing_job_keys(&self, keys: &[String]) -> anyhow::Result<Vec<String>> {
+        let mut found = Vec::new();
+        for key in keys {
+            let hit: Option<String> =
+                sqlx::query_scalar("SELECT dedupe_key FROM outbox WHERE dedupe_key = $1")
+                    .bind(key.clone())
+                    .fetch_optional(self.pool())
+                    .await
+                    .context("looking up an outbox job")?;
+            found.extend(hit);
+        }
+        Ok(found)
+    }
+
+    /// Payloads of jobs of `kind`, for the deactivation sweep.
+    pub async fn job_payloads(&self, kind: &str) -> anyhow::Result<Vec<String>> {
+        sqlx::query_scalar("SELECT payload FROM outbox WHERE kind = $1")
+            .bind(kind.to_owned())
+            .fetch_all(self.pool())
+            .await
+            .context("listing outbox jobs by kind")
+    }
+
+    /// Queues jobs on their own (not as part of another change).
+    pub async fn enqueue_jobs(
+        &self,
+        jobs: &[crate::store::sso::NewJob],
+        now: UnixTime,
+    ) -> anyhow::Result<()> {
+        let mut tx = self
+            .pool()
+            .begin()
+            .await
+            .context("beginning to queue jobs")?;
+        for job in jobs {
+            enqueue(&mut tx, &job.kind, &job.dedupe_key, &job.payload, now).await?;
+        }
+        tx.commit().await.context("committing queued jobs")?;
+        Ok(())
+    }
+
     /// Every job, newest first, for operators.
     pub async fn job_statuses(&self) -> anyhow::Result<Vec<JobStatus>> {
         let rows = sqlx::query(

@@ -27,6 +27,14 @@ impl SsoSession {
     }
 }
 
+/// An outbox job to write with a change.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub kind: String,
+    pub dedupe_key: String,
+    pub payload: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct NewCode<'a> {
     pub code_hash: &'a str,
@@ -156,6 +164,8 @@ fn refresh_from(row: &AnyRow) -> Result<RefreshRow, sqlx::Error> {
 }
 
 impl Db {
+    /// Records a login: the SSO session, and in the same transaction the outbox jobs it causes
+    /// (downstream accounts on first login).
     pub async fn create_sso_session(
         &self,
         id: &str,
@@ -163,7 +173,9 @@ impl Db {
         company_id: &str,
         now: UnixTime,
         expires_at: UnixTime,
+        jobs: &[NewJob],
     ) -> anyhow::Result<()> {
+        let mut tx = self.pool().begin().await.context("beginning a login")?;
         sqlx::query(
             "INSERT INTO sso_sessions (id, user_id, company_id, auth_time, created_at, last_seen_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -175,10 +187,23 @@ impl Db {
         .bind(now)
         .bind(now)
         .bind(expires_at)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .context("creating an SSO session")?;
+        for job in jobs {
+            super::outbox::enqueue(&mut tx, &job.kind, &job.dedupe_key, &job.payload, now).await?;
+        }
+        tx.commit().await.context("committing a login")?;
         Ok(())
+    }
+
+    /// Live sessions of a user, for ending them all.
+    pub async fn live_sessions_of(&self, user_id: &str) -> anyhow::Result<Vec<String>> {
+        sqlx::query_scalar("SELECT id FROM sso_sessions WHERE user_id = $1 AND ended_at IS NULL")
+            .bind(user_id.to_owned())
+            .fetch_all(self.pool())
+            .await
+            .context("listing a user's sessions")
     }
 
     pub async fn sso_session(&self, id: &str) -> anyhow::Result<Option<SsoSession>> {

@@ -95,7 +95,7 @@ skip_consent = true
 
 /// What Nextcloud checks of a logout token: signature by a JWKS key named by `kid`, `iss`,
 /// `aud`, `iat`, `exp`, `jti`, the event, `sid` and/or `sub`, and no `nonce`.
-async fn accepted_claims(sso: &Sso, token: &str, client_id: &str) -> Value {
+pub async fn accepted_claims(sso: &Sso, token: &str, client_id: &str) -> Value {
     let header = jsonwebtoken::decode_header(token).unwrap();
     assert_eq!(header.typ.as_deref(), Some("logout+jwt"));
     assert_eq!(header.alg, Algorithm::RS256);

@@ -44,7 +44,7 @@ async fn a_person_logs_in_on_the_hosted_page_in_chromium_and_lands_at_the_relyin
     let Some(h) = spawn_app_with(Backend::Sqlite, &client_toml(&rp_base)).await else {
         return;
     };
-    add_user(&h, ALICE, Some("alice"), ACME, PASSWORD).await;
+    add_user(&h.app, ALICE, Some("alice"), ACME, PASSWORD).await;
     let rp = RelyingParty::discover(&h.app.base, &rp_base).await;
     tokio::spawn(async move { axum::serve(rp_listener, rp.router()).await });
 

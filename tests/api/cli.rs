@@ -136,6 +136,30 @@ async fn users_add_reads_the_password_from_stdin_and_the_user_can_log_in() {
         AuthOutcome::InvalidCredentials
     );
 
+    // An operator ends the user's sessions.
+    db.create_sso_session("sid-1", &user.id, COMPANY, 1, i64::MAX, &[])
+        .await
+        .unwrap();
+    let logout = run(dir.path(), &["users", "logout", "ada@example.com"], "");
+    assert!(
+        text(&logout.stdout).contains("ended 1 session"),
+        "{}",
+        text(&logout.stderr)
+    );
+    assert!(db
+        .sso_session("sid-1")
+        .await
+        .unwrap()
+        .unwrap()
+        .ended_at
+        .is_some());
+    let status = run(dir.path(), &["provisioning", "status"], "");
+    assert!(
+        text(&status.stdout).contains("no jobs"),
+        "{}",
+        text(&status.stdout)
+    );
+
     let disabled = run(dir.path(), &["users", "disable", "ada"], "");
     assert!(disabled.status.success(), "{}", text(&disabled.stderr));
     assert!(matches!(

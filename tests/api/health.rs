@@ -2,6 +2,8 @@
 //! TCP relay that the test can cut, as a network failure or a stopped server would.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
@@ -9,53 +11,54 @@ use tokio::task::JoinSet;
 
 use crate::helpers::{postgres_admin_url, spawn_app, AppOptions, Backend, TestApp, TestDb};
 
-/// Relays 127.0.0.1:<port> to the PostgreSQL server until cut.
+/// Relays 127.0.0.1:<port> to the PostgreSQL server. While cut, it drops the open connections
+/// and hangs up on new ones at once. The listener stays bound, so no other test can take the
+/// port in between.
 struct Relay {
     addr: SocketAddr,
-    target: String,
-    tasks: Option<JoinSet<()>>,
+    up: Arc<AtomicBool>,
+    connections: Arc<Mutex<JoinSet<()>>>,
+    _accept: tokio::task::JoinHandle<()>,
 }
 
 impl Relay {
     async fn start(target: String) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let mut relay = Self {
-            addr,
-            target,
-            tasks: None,
-        };
-        relay.run(listener);
-        relay
-    }
-
-    fn run(&mut self, listener: TcpListener) {
-        let target = self.target.clone();
-        let mut tasks = JoinSet::new();
-        tasks.spawn(async move {
-            let mut connections = JoinSet::new();
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                let target = target.clone();
-                connections.spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+        let up = Arc::new(AtomicBool::new(true));
+        let connections = Arc::new(Mutex::new(JoinSet::new()));
+        let accept = {
+            let (up, connections) = (up.clone(), connections.clone());
+            tokio::spawn(async move {
+                while let Ok((mut inbound, _)) = listener.accept().await {
+                    if !up.load(Ordering::SeqCst) {
+                        continue; // dropped: the client sees the connection closed
                     }
-                });
-            }
-        });
-        self.tasks = Some(tasks);
-    }
-
-    /// Refuses new connections and breaks the open ones.
-    async fn cut(&mut self) {
-        if let Some(mut tasks) = self.tasks.take() {
-            tasks.shutdown().await;
+                    let target = target.clone();
+                    connections.lock().unwrap().spawn(async move {
+                        if let Ok(mut outbound) = TcpStream::connect(target).await {
+                            let _ =
+                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        }
+                    });
+                }
+            })
+        };
+        Self {
+            addr,
+            up,
+            connections,
+            _accept: accept,
         }
     }
 
+    async fn cut(&mut self) {
+        self.up.store(false, Ordering::SeqCst);
+        self.connections.lock().unwrap().abort_all();
+    }
+
     async fn restore(&mut self) {
-        let listener = TcpListener::bind(self.addr).await.unwrap();
-        self.run(listener);
+        self.up.store(true, Ordering::SeqCst);
     }
 }
 

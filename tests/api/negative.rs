@@ -817,7 +817,7 @@ async fn start_with_manual_clock(backend: Backend) -> Option<Sso> {
     .await
     .unwrap();
     let h = Harness { app, db, keys };
-    let alice = add_user(&h, "alice@acme.example", Some("alice"), ACME, PASSWORD).await;
+    let alice = add_user(&h.app, "alice@acme.example", Some("alice"), ACME, PASSWORD).await;
     let http = openidconnect::reqwest::Client::builder()
         .redirect(openidconnect::reqwest::redirect::Policy::none())
         .build()

@@ -15,7 +15,7 @@ use secrecy::SecretString;
 use url::Url;
 use uuid::Uuid;
 
-use crate::helpers::{spawn_app_with_clock, Backend, Harness};
+use crate::helpers::{spawn_app_with_clock, Backend, Harness, TestApp};
 
 pub const SECRET: &str = "rp-secret-0123456789abcdef";
 pub const CALLBACK: &str = "https://rp.example/callback";
@@ -109,7 +109,7 @@ impl Sso {
     ) -> Option<Self> {
         let h = spawn_app_with_clock(backend, &format!("{extra_toml}\n{}", clients_toml()), clock)
             .await?;
-        let alice = add_user(&h, "alice@acme.example", Some("alice"), ACME, PASSWORD).await;
+        let alice = add_user(&h.app, "alice@acme.example", Some("alice"), ACME, PASSWORD).await;
         let http = openidconnect::reqwest::Client::builder()
             .redirect(openidconnect::reqwest::redirect::Policy::none())
             .build()
@@ -232,13 +232,13 @@ impl Sso {
 }
 
 pub async fn add_user(
-    h: &Harness,
+    app: &TestApp,
     email: &str,
     username: Option<&str>,
     company: &str,
     password: &str,
 ) -> LocalUser {
-    let state = &h.app.state;
+    let state = &app.state;
     let user = LocalUser {
         id: Uuid::new_v4(),
         email: bheem_sso::domain::Email::parse(email).unwrap(),
@@ -504,11 +504,11 @@ macro_rules! on_both_backends {
             mod $name {
                 #[tokio::test]
                 async fn sqlite() {
-                    super::$name(crate::helpers::Backend::Sqlite).await
+                    super::$name($crate::helpers::Backend::Sqlite).await
                 }
                 #[tokio::test]
                 async fn postgres() {
-                    super::$name(crate::helpers::Backend::Postgres).await
+                    super::$name($crate::helpers::Backend::Postgres).await
                 }
             }
         )*

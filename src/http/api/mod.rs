@@ -22,7 +22,8 @@ use crate::domain::normalize_login;
 use crate::oidc::claims::ClaimsRequest;
 use crate::oidc::paths;
 use crate::oidc::scope::Scope;
-use crate::oidc::tokens::{check_access_token, issue, new_secret, Grant, TokenResponse};
+use crate::oidc::tokens::{check_access_token, issue, Grant, TokenResponse};
+use crate::provisioning::accounts::{deactivated, record_login};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -108,6 +109,9 @@ async fn login(
         )
         .await?
     };
+    if let AuthOutcome::Inactive(user) = &outcome {
+        deactivated(&state, &user.id).await?;
+    }
     let AuthOutcome::Authenticated(user) = outcome else {
         tracing::info!(ip = %peer.ip(), "API login failed");
         tokio::time::sleep(state.login_limiter.failed(&account)).await;
@@ -119,18 +123,7 @@ async fn login(
     };
     state.login_limiter.succeeded(&account);
     let now = state.clock.now();
-    let sid = new_secret();
-    let expires_at = now + state.config.session.absolute_seconds as i64;
-    state
-        .db
-        .create_sso_session(
-            &sid,
-            &user.id,
-            &user.company_id.to_string(),
-            now,
-            expires_at,
-        )
-        .await?;
+    let sid = record_login(&state, &user, None).await?;
     let client = state.first_party.clone();
     let tokens = issue(
         &state,

@@ -86,7 +86,12 @@ async fn userinfo(
         _ => return Err(BearerError::InvalidToken("the user can no longer log in")),
     };
     let request = ClaimsRequest::from_json(valid.registry.claims.as_deref());
-    let mut claims = user_claims(&user, &scope, &request, Target::Userinfo);
+    let mut claims = state
+        .clients
+        .get(&valid.registry.client_id)
+        .map(|c| c.claims_for(&user))
+        .unwrap_or_default();
+    claims.extend(user_claims(&user, &scope, &request, Target::Userinfo));
     claims.insert("sub".into(), Value::from(user.id.clone()));
     Ok(no_store(Json(claims)))
 }

@@ -22,7 +22,7 @@ use crate::domain::normalize_login;
 use crate::oidc::error::ErrorCode;
 use crate::oidc::paths;
 use crate::oidc::scope::describe;
-use crate::oidc::tokens::new_secret;
+use crate::provisioning::accounts::{deactivated, record_login};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -151,6 +151,7 @@ async fn login(
         failure => {
             if let AuthOutcome::Inactive(user) = &failure {
                 tracing::info!(user_id = %user.id, "login refused: account disabled");
+                deactivated(&state, &user.id).await?;
             } else {
                 tracing::info!(ip = %peer.ip(), "login failed");
             }
@@ -170,18 +171,10 @@ async fn login(
             .end_sso_session(&previous, "replaced by a new login", now)
             .await?;
     }
-    let sid = new_secret();
-    let expires_at = now + state.config.session.absolute_seconds as i64;
-    state
-        .db
-        .create_sso_session(
-            &sid,
-            &user.id,
-            &user.company_id.to_string(),
-            now,
-            expires_at,
-        )
-        .await?;
+    let client = request
+        .as_ref()
+        .and_then(|r| state.clients.get(&r.client_id));
+    let sid = record_login(&state, &user, client.as_deref()).await?;
     browser.log_in(&sid).await?;
     tracing::info!(user_id = %user.id, "logged in");
     let Some(mut request) = request else {

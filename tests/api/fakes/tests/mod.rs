@@ -1,0 +1,12 @@
+//! The fakes driven over HTTP exactly as REFERENCE.md says the real services are called, so
+//! that they are known to answer as those services do.
+
+mod faults;
+mod mailcow;
+mod nextcloud_ocs;
+mod nextcloud_user_oidc;
+
+/// A plain client: no proxy from the environment between the test and 127.0.0.1.
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}

@@ -1,0 +1,442 @@
+//! First-login provisioning of Nextcloud users and Mailcow mailboxes through the outbox, against
+//! faithful fakes of both, including while they fail.
+
+use std::time::Duration;
+
+use bheem_sso::clock::Clock;
+use serde_json::Value;
+
+use crate::fakes::mailcow::FakeMailcow;
+use crate::fakes::nextcloud::FakeNextcloud;
+use crate::fakes::Fault;
+use crate::helpers::{AppOptions, Backend, TestApp, TestDb};
+use crate::on_both_backends;
+use crate::sso::{add_user, Sso, ACME, PASSWORD};
+
+const NC_ADMIN: (&str, &str) = ("admin", "nc-admin-password");
+const MC_KEY: &str = "mailcow-api-key-0123";
+
+struct Downstream {
+    nc: FakeNextcloud,
+    mc: FakeMailcow,
+}
+
+impl Downstream {
+    async fn start() -> Self {
+        Self {
+            nc: FakeNextcloud::start(NC_ADMIN.0, NC_ADMIN.1).await,
+            mc: FakeMailcow::start(MC_KEY, &["acme.example"]).await,
+        }
+    }
+
+    fn config(&self, extra: &str) -> String {
+        format!(
+            r#"
+[outbox]
+poll_interval_ms = 100
+retry_base_seconds = 1
+retry_max_seconds = 1
+max_attempts = 100
+request_timeout_seconds = 1
+
+[provisioning]
+targets = ["nextcloud", "mailcow"]
+{extra}
+
+[provisioning.nextcloud]
+url = "{}"
+admin_user = "{}"
+admin_password = "{}"
+uid_claim = "preferred_username"
+quota = "5 GB"
+
+[provisioning.mailcow]
+url = "{}"
+api_key = "{MC_KEY}"
+domain = "acme.example"
+quota_mib = 2048
+"#,
+            self.nc.url(),
+            NC_ADMIN.0,
+            NC_ADMIN.1,
+            self.mc.url()
+        )
+    }
+
+    fn set_fault(&self, fault: Fault) {
+        self.nc.set_fault(fault);
+        self.mc.set_fault(fault);
+    }
+
+    /// Nextcloud users other than the admin account the fake starts with.
+    fn nc_user_count(&self) -> usize {
+        self.nc
+            .users()
+            .keys()
+            .filter(|id| *id != NC_ADMIN.0)
+            .count()
+    }
+
+    fn provisioned(&self, uid: &str, mailbox: &str) -> bool {
+        self.nc.users().contains_key(uid) && self.mc.mailboxes().contains_key(mailbox)
+    }
+}
+
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("never happened: {what}");
+}
+
+async fn jobs(sso: &Sso) -> Vec<bheem_sso::store::outbox::JobStatus> {
+    sso.h.app.state.db.job_statuses().await.unwrap()
+}
+
+on_both_backends!(
+    first_login_creates_the_nextcloud_user_and_the_mailbox_once,
+    login_succeeds_while_downstreams_answer_500_and_jobs_complete_after,
+    login_succeeds_while_downstreams_time_out_and_jobs_complete_after,
+    login_succeeds_while_downstreams_refuse_connections_and_jobs_complete_after,
+    login_succeeds_while_downstreams_reject_the_credentials_and_jobs_complete_after,
+    a_job_cut_off_by_a_killed_process_completes_after_restart,
+    a_user_disabled_in_the_directory_loses_the_downstream_accounts_at_the_next_login_attempt,
+    the_sweep_finds_disabled_users_without_a_login,
+    logout_reaches_nextclouds_back_channel_endpoint_with_a_token_it_accepts,
+);
+
+async fn first_login_creates_the_nextcloud_user_and_the_mailbox_once(backend: Backend) {
+    let down = Downstream::start().await;
+    let Some(sso) = Sso::start_with(backend, &down.config("")).await else {
+        return;
+    };
+    sso.sign_in(&sso.browser(), &sso.default_rp(), &[]).await;
+    eventually("alice provisioned", || {
+        down.provisioned("alice", "alice@acme.example")
+    })
+    .await;
+    let user = down.nc.users()["alice"].clone();
+    assert_eq!(user.display_name, "Name of alice@acme.example");
+    assert_eq!(user.email.as_deref(), Some("alice@acme.example"));
+    assert_eq!(user.quota, "5 GB");
+    assert!(
+        user.groups.contains(&"employee".to_owned())
+            && user.groups.contains(&format!("company-{ACME}"))
+    );
+    let mailbox = down.mc.mailboxes()["alice@acme.example"].clone();
+    assert_eq!(mailbox.authsource, "generic-oidc");
+    assert_eq!(mailbox.quota_mib, 2048);
+    assert!(mailbox.active);
+    // Later logins, through any client or the API, create nothing more.
+    sso.sign_in(&sso.browser(), &sso.default_rp(), &[]).await;
+    let api = reqwest::Client::new()
+        .post(sso.url("/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": "alice", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 200);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!((down.nc.create_calls(), down.mc.add_calls()), (1, 1));
+    let jobs = jobs(&sso).await;
+    assert_eq!(jobs.len(), 2);
+    assert!(
+        jobs.iter().all(|j| j.state == "done" && j.attempts == 1),
+        "{jobs:?}"
+    );
+}
+
+/// Logs in while `fault` holds, checks nothing was lost, lifts it, checks it all completes once.
+async fn login_through_a_fault(backend: Backend, fault: Fault, stop_servers: bool) {
+    let down = Downstream::start().await;
+    let Some(sso) = Sso::start_with(backend, &down.config("")).await else {
+        return;
+    };
+    if stop_servers {
+        down.nc.stop().await;
+        down.mc.stop().await;
+    } else {
+        down.set_fault(fault);
+    }
+    // The login does not wait for the downstreams.
+    let sign_in = sso.sign_in(&sso.browser(), &sso.default_rp(), &[]).await;
+    assert_eq!(sso.userinfo_status(&sign_in.access_token()).await, 200);
+    let db = sso.h.app.state.db.clone();
+    let mut retried = false;
+    for _ in 0..100 {
+        let jobs = db.job_statuses().await.unwrap();
+        if jobs.len() == 2
+            && jobs
+                .iter()
+                .all(|j| j.attempts >= 2 && j.state != "done" && j.last_error.is_some())
+        {
+            retried = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        retried,
+        "jobs should be retried while the downstreams fail: {:?}",
+        db.job_statuses().await.unwrap()
+    );
+    if stop_servers {
+        down.nc.restart().await;
+        down.mc.restart().await;
+    } else {
+        down.set_fault(Fault::None);
+    }
+    eventually("provisioned once the downstreams are back", || {
+        down.provisioned("alice", "alice@acme.example")
+    })
+    .await;
+    eventually_jobs(&db, "jobs done", |jobs| {
+        jobs.iter().all(|j| j.state == "done")
+    })
+    .await;
+    assert_eq!(down.nc_user_count(), 1);
+    assert_eq!(down.mc.mailboxes().len(), 1);
+}
+
+async fn eventually_jobs(
+    db: &bheem_sso::store::Db,
+    what: &str,
+    check: impl Fn(&[bheem_sso::store::outbox::JobStatus]) -> bool,
+) {
+    for _ in 0..200 {
+        if check(&db.job_statuses().await.unwrap()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "never happened: {what}: {:?}",
+        db.job_statuses().await.unwrap()
+    );
+}
+
+async fn login_succeeds_while_downstreams_answer_500_and_jobs_complete_after(backend: Backend) {
+    login_through_a_fault(backend, Fault::ServerError, false).await;
+}
+
+async fn login_succeeds_while_downstreams_time_out_and_jobs_complete_after(backend: Backend) {
+    login_through_a_fault(backend, Fault::Hang(Duration::from_secs(3)), false).await;
+}
+
+async fn login_succeeds_while_downstreams_refuse_connections_and_jobs_complete_after(
+    backend: Backend,
+) {
+    login_through_a_fault(backend, Fault::None, true).await;
+}
+
+async fn login_succeeds_while_downstreams_reject_the_credentials_and_jobs_complete_after(
+    backend: Backend,
+) {
+    login_through_a_fault(backend, Fault::RejectCredentials, false).await;
+}
+
+async fn a_job_cut_off_by_a_killed_process_completes_after_restart(backend: Backend) {
+    let down = Downstream::start().await;
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let keys = tempfile::tempdir().unwrap();
+    let options = || AppOptions {
+        database_url: db.url.clone(),
+        keys_dir: keys.path().to_owned(),
+        toml: down.config(""),
+        clock: Clock::System,
+    };
+    // Requests hang longer than the timeout: the job is claimed and in flight when the process dies.
+    down.set_fault(Fault::Hang(Duration::from_secs(30)));
+    let first = TestApp::spawn(options()).await.unwrap();
+    add_user(&first, "alice@acme.example", Some("alice"), ACME, PASSWORD).await;
+    let login = reqwest::Client::new()
+        .post(first.url("/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": "alice", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    eventually_jobs(&first.state.db, "a job is running", |jobs| {
+        jobs.iter().any(|j| j.state == "running")
+    })
+    .await;
+    first.stop().await;
+    down.set_fault(Fault::None);
+    let second = TestApp::spawn(options()).await.unwrap();
+    eventually_jobs(
+        &second.state.db,
+        "both jobs done after the restart",
+        |jobs| jobs.len() == 2 && jobs.iter().all(|j| j.state == "done"),
+    )
+    .await;
+    assert_eq!(down.nc_user_count(), 1);
+    assert_eq!(down.mc.mailboxes().len(), 1);
+    second.stop().await;
+}
+
+async fn a_user_disabled_in_the_directory_loses_the_downstream_accounts_at_the_next_login_attempt(
+    backend: Backend,
+) {
+    let down = Downstream::start().await;
+    let Some(sso) = Sso::start_with(backend, &down.config("")).await else {
+        return;
+    };
+    sso.sign_in(&sso.browser(), &sso.default_rp(), &[]).await;
+    eventually("alice provisioned", || {
+        down.provisioned("alice", "alice@acme.example")
+    })
+    .await;
+    let state = &sso.h.app.state;
+    state
+        .db
+        .set_user_active(&sso.alice.id.to_string(), false, state.clock.now())
+        .await
+        .unwrap();
+    let refused = reqwest::Client::new()
+        .post(sso.url("/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": "alice", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    eventually("Nextcloud user disabled", || {
+        !down.nc.users()["alice"].enabled
+    })
+    .await;
+    eventually("mailbox inactive", || {
+        !down.mc.mailboxes()["alice@acme.example"].active
+    })
+    .await;
+}
+
+async fn the_sweep_finds_disabled_users_without_a_login(backend: Backend) {
+    let down = Downstream::start().await;
+    let Some(sso) = Sso::start_with(backend, &down.config("sweep_interval_seconds = 1")).await
+    else {
+        return;
+    };
+    sso.sign_in(&sso.browser(), &sso.default_rp(), &[]).await;
+    eventually("alice provisioned", || {
+        down.provisioned("alice", "alice@acme.example")
+    })
+    .await;
+    let state = &sso.h.app.state;
+    state
+        .db
+        .set_user_active(&sso.alice.id.to_string(), false, state.clock.now())
+        .await
+        .unwrap();
+    eventually("Nextcloud user disabled", || {
+        !down.nc.users()["alice"].enabled
+    })
+    .await;
+    eventually("mailbox inactive", || {
+        !down.mc.mailboxes()["alice@acme.example"].active
+    })
+    .await;
+}
+
+async fn logout_reaches_nextclouds_back_channel_endpoint_with_a_token_it_accepts(backend: Backend) {
+    let down = Downstream::start().await;
+    let docs = format!(
+        r#"
+[[clients]]
+client_id = "bheem-docs"
+client_secret = "docs-secret-0123456789"
+redirect_uris = ["https://rp.example/callback"]
+backchannel_logout_uri = "{}/index.php/apps/user_oidc/backchannel-logout/bheem"
+token_endpoint_auth_method = "client_secret_post"
+skip_consent = true
+"#,
+        down.nc.url()
+    );
+    down.nc.add_oidc_provider("bheem", "bheem-docs");
+    let Some(sso) = Sso::start_with(backend, &format!("{}\n{docs}", down.config(""))).await else {
+        return;
+    };
+    let rp = sso
+        .rp("bheem-docs", Some("docs-secret-0123456789"))
+        .set_auth_type(openidconnect::AuthType::RequestBody);
+    let browser = sso.browser();
+    let id_token = sso.sign_in(&browser, &rp, &[]).await.id_token();
+    // The logout starts at another client of the same session.
+    let other = sso.default_rp();
+    let request = crate::sso::AuthRequest::new(&other, &[]);
+    let callback = browser.visit(request.url.as_str()).await.callback();
+    let other_tokens = sso
+        .exchange(
+            &other,
+            request.code_from(&callback),
+            request.verifier_secret(),
+        )
+        .await
+        .unwrap();
+    let other_hint = {
+        use openidconnect::TokenResponse as _;
+        other_tokens.id_token().unwrap().to_string()
+    };
+    let mut logout = url::Url::parse(&sso.url("/api/v1/sso/logout")).unwrap();
+    logout
+        .query_pairs_mut()
+        .append_pair("id_token_hint", &other_hint);
+    browser.visit(logout.as_str()).await;
+    eventually("Nextcloud got a logout token", || {
+        !down.nc.backchannel_tokens().is_empty()
+    })
+    .await;
+    let (provider, token) = down.nc.backchannel_tokens()[0].clone();
+    assert_eq!(provider, "bheem");
+    let claims: Value = crate::backchannel::accepted_claims(&sso, &token, "bheem-docs").await;
+    assert_eq!(claims["sid"], crate::sso::jwt_payload(&id_token)["sid"]);
+}
+
+/// Two bheem-sso processes on one PostgreSQL, both running workers: every job is done once.
+#[tokio::test]
+async fn two_processes_on_one_postgres_do_each_job_once() {
+    let down = Downstream::start().await;
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let keys = tempfile::tempdir().unwrap();
+    let options = || AppOptions {
+        database_url: db.url.clone(),
+        keys_dir: keys.path().to_owned(),
+        toml: down.config(""),
+        clock: Clock::System,
+    };
+    let a = TestApp::spawn(options()).await.unwrap();
+    let b = TestApp::spawn(options()).await.unwrap();
+    let http = reqwest::Client::new();
+    const USERS: usize = 12;
+    for i in 0..USERS {
+        let email = format!("user{i}@acme.example");
+        add_user(&a, &email, Some(&format!("user{i}")), ACME, PASSWORD).await;
+        let app = if i % 2 == 0 { &a } else { &b };
+        let login = http
+            .post(app.url("/api/v1/auth/login"))
+            .json(&serde_json::json!({"username": email, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(login.status(), 200);
+    }
+    eventually_jobs(&a.state.db, "all jobs done", |jobs| {
+        jobs.len() == 2 * USERS && jobs.iter().all(|j| j.state == "done")
+    })
+    .await;
+    assert_eq!(down.nc_user_count(), USERS);
+    assert_eq!(down.mc.mailboxes().len(), USERS);
+    assert_eq!(
+        down.nc.create_calls(),
+        USERS,
+        "no Nextcloud user created twice"
+    );
+    assert_eq!(down.mc.add_calls(), USERS, "no mailbox added twice");
+    a.stop().await;
+    b.stop().await;
+}
