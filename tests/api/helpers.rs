@@ -112,6 +112,14 @@ pub struct AppOptions {
 impl TestApp {
     /// Binds port 0 first, so the issuer can carry the real port.
     pub async fn spawn(options: AppOptions) -> anyhow::Result<Self> {
+        Self::spawn_with_issuer(options, None).await
+    }
+
+    /// With an issuer of another address (several nodes behind one load balancer).
+    pub async fn spawn_with_issuer(
+        options: AppOptions,
+        issuer: Option<&str>,
+    ) -> anyhow::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let base = format!("http://{addr}");
@@ -122,7 +130,11 @@ impl TestApp {
             options.keys_dir.display(),
             options.toml
         );
-        let config = Config::from_parts(&text, &[], ConfigSource::BuiltInDefaults)?;
+        let env: Vec<(String, String)> = issuer
+            .map(|i| ("BHEEM_SSO_ISSUER".to_owned(), i.to_owned()))
+            .into_iter()
+            .collect();
+        let config = Config::from_parts(&text, &env, ConfigSource::BuiltInDefaults)?;
         let state = AppState::build(config, options.clock).await?;
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(app::serve(state.clone(), listener, async {

@@ -16,4 +16,5 @@ mod keys;
 mod migrations;
 mod negative;
 mod provisioning;
+mod scale_out;
 mod sso;

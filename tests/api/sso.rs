@@ -142,14 +142,7 @@ impl Sso {
     }
 
     pub fn browser(&self) -> Browser {
-        Browser {
-            http: reqwest::Client::builder()
-                .cookie_store(true)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            base: self.h.app.base.clone(),
-        }
+        Browser::new(&self.h.app.base)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -401,6 +394,18 @@ pub struct Browser {
 }
 
 impl Browser {
+    /// A browser for the provider at `base` (its own redirects are followed, others are not).
+    pub fn new(base: &str) -> Self {
+        Browser {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: base.to_owned(),
+        }
+    }
+
     pub async fn visit(&self, url: &str) -> Landing {
         let response = self.http.get(url).send().await.unwrap();
         self.land(response).await
