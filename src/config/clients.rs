@@ -1,0 +1,245 @@
+//! Registered relying parties.
+
+use std::collections::BTreeMap;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use url::Url;
+
+use super::{lookup, ConfigError, ProvisionTarget};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenEndpointAuthMethod {
+    ClientSecretBasic,
+    ClientSecretPost,
+    None,
+}
+
+impl TokenEndpointAuthMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::None => "none",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    AuthorizationCode,
+    RefreshToken,
+    ClientCredentials,
+}
+
+impl GrantType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthorizationCode => "authorization_code",
+            Self::RefreshToken => "refresh_token",
+            Self::ClientCredentials => "client_credentials",
+        }
+    }
+}
+
+/// A relying party registered in the config file.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    pub client_id: String,
+    pub name: String,
+    /// `None` for public clients (`token_endpoint_auth_method = "none"`).
+    pub client_secret: Option<SecretString>,
+    /// As written: redirect URIs are compared as exact strings (RFC 6749 §3.1.2.3).
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub backchannel_logout_uri: Option<String>,
+    pub token_endpoint_auth_method: TokenEndpointAuthMethod,
+    pub grant_types: Vec<GrantType>,
+    pub skip_consent: bool,
+    pub require_pkce: bool,
+    /// Issue refresh tokens without the `offline_access` scope (Mailcow refreshes on every page).
+    pub refresh_without_offline_access: bool,
+    /// Empty: users of every company may use this client.
+    pub allowed_company_ids: Vec<uuid::Uuid>,
+    /// Fixed claims for this client, in its ID tokens and userinfo (e.g. Nextcloud's `quota`).
+    pub extra_claims: BTreeMap<String, String>,
+    /// Claims whose value depends on the user: claim → key → value, the key being the user's
+    /// role, else `company:<company_id>`, else `*` (e.g. Mailcow's `mailcow_template`).
+    pub role_claims: BTreeMap<String, BTreeMap<String, String>>,
+    /// Downstream accounts created when a user first logs in through this client.
+    pub provision: Vec<ProvisionTarget>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawClient {
+    pub(super) client_id: String,
+    pub(super) name: Option<String>,
+    pub(super) client_secret: Option<SecretString>,
+    pub(super) client_secret_env: Option<String>,
+    #[serde(default)]
+    pub(super) redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub(super) post_logout_redirect_uris: Vec<String>,
+    pub(super) backchannel_logout_uri: Option<String>,
+    pub(super) token_endpoint_auth_method: Option<TokenEndpointAuthMethod>,
+    pub(super) grant_types: Option<Vec<GrantType>>,
+    #[serde(default)]
+    pub(super) skip_consent: bool,
+    #[serde(default)]
+    pub(super) require_pkce: bool,
+    #[serde(default)]
+    pub(super) refresh_without_offline_access: bool,
+    #[serde(default)]
+    pub(super) allowed_company_ids: Vec<String>,
+    #[serde(default)]
+    pub(super) extra_claims: BTreeMap<String, String>,
+    #[serde(default)]
+    pub(super) role_claims: BTreeMap<String, BTreeMap<String, String>>,
+    #[serde(default)]
+    pub(super) provision: Vec<ProvisionTarget>,
+}
+
+pub(super) fn validate_client(
+    i: usize,
+    c: RawClient,
+    env: &[(String, String)],
+) -> Result<ClientConfig, ConfigError> {
+    let key = |field: &str| format!("clients[{i}].{field}");
+    if c.client_id.is_empty()
+        || c.client_id.len() > 128
+        || !c.client_id.chars().all(|ch| ch.is_ascii_graphic())
+    {
+        return Err(ConfigError::new(
+            key("client_id"),
+            "must be 1 to 128 visible ASCII characters",
+        ));
+    }
+    let method = c
+        .token_endpoint_auth_method
+        .unwrap_or(TokenEndpointAuthMethod::ClientSecretBasic);
+    let client_secret = match (c.client_secret, c.client_secret_env) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::new(
+                key("client_secret_env"),
+                "give either client_secret or client_secret_env, not both",
+            ))
+        }
+        (Some(secret), None) => Some(secret),
+        (None, Some(var)) => Some(SecretString::from(lookup(env, &var).ok_or_else(|| {
+            ConfigError::new(
+                key("client_secret_env"),
+                format!("environment variable {var} is not set"),
+            )
+        })?)),
+        (None, None) => None,
+    };
+    match (method, &client_secret) {
+        (TokenEndpointAuthMethod::None, Some(_)) => {
+            return Err(ConfigError::new(
+                key("client_secret"),
+                "a public client (token_endpoint_auth_method = \"none\") has no secret",
+            ))
+        }
+        (TokenEndpointAuthMethod::None, None) => {}
+        (_, None) => {
+            return Err(ConfigError::new(
+                key("client_secret"),
+                "missing: a confidential client needs client_secret or client_secret_env",
+            ))
+        }
+        (_, Some(secret)) if secret.expose_secret().len() < 16 => {
+            return Err(ConfigError::new(
+                key("client_secret"),
+                "must be at least 16 characters",
+            ))
+        }
+        _ => {}
+    }
+    let redirect_uris = c
+        .redirect_uris
+        .iter()
+        .map(|u| parse_redirect(u).map_err(|m| ConfigError::new(key("redirect_uris"), m)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let post_logout_redirect_uris = c
+        .post_logout_redirect_uris
+        .iter()
+        .map(|u| {
+            parse_redirect(u).map_err(|m| ConfigError::new(key("post_logout_redirect_uris"), m))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let backchannel_logout_uri = c
+        .backchannel_logout_uri
+        .as_deref()
+        .map(|u| parse_redirect(u).map_err(|m| ConfigError::new(key("backchannel_logout_uri"), m)))
+        .transpose()?;
+    let grant_types = c
+        .grant_types
+        .unwrap_or_else(|| vec![GrantType::AuthorizationCode, GrantType::RefreshToken]);
+    if grant_types.is_empty() {
+        return Err(ConfigError::new(
+            key("grant_types"),
+            "must list at least one grant type",
+        ));
+    }
+    if grant_types.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
+        return Err(ConfigError::new(
+            key("redirect_uris"),
+            "missing: the authorization_code grant needs at least one redirect URI",
+        ));
+    }
+    if grant_types.contains(&GrantType::ClientCredentials)
+        && method == TokenEndpointAuthMethod::None
+    {
+        return Err(ConfigError::new(
+            key("grant_types"),
+            "client_credentials needs a confidential client",
+        ));
+    }
+    let allowed_company_ids = c
+        .allowed_company_ids
+        .iter()
+        .map(|id| {
+            uuid::Uuid::parse_str(id).map_err(|_| {
+                ConfigError::new(key("allowed_company_ids"), format!("`{id}` is not a UUID"))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ClientConfig {
+        name: c.name.unwrap_or_else(|| c.client_id.clone()),
+        client_id: c.client_id,
+        client_secret,
+        redirect_uris,
+        post_logout_redirect_uris,
+        backchannel_logout_uri,
+        token_endpoint_auth_method: method,
+        grant_types,
+        skip_consent: c.skip_consent,
+        require_pkce: c.require_pkce || method == TokenEndpointAuthMethod::None,
+        refresh_without_offline_access: c.refresh_without_offline_access,
+        allowed_company_ids,
+        extra_claims: c.extra_claims,
+        role_claims: c.role_claims,
+        provision: c.provision,
+    })
+}
+
+/// Registered redirect targets: absolute, no fragment (RFC 6749 §3.1.2), http(s) or a
+/// private-use scheme for native apps. Kept as written, for exact comparison.
+pub(super) fn parse_redirect(raw: &str) -> Result<String, String> {
+    let url = Url::parse(raw).map_err(|e| format!("`{raw}` is not a valid absolute URL ({e})"))?;
+    if url.fragment().is_some() {
+        return Err(format!("`{raw}` must not contain a fragment"));
+    }
+    if url.cannot_be_a_base() && !url.scheme().contains('.') {
+        return Err(format!("`{raw}` is not a usable redirect URI"));
+    }
+    if matches!(url.scheme(), "javascript" | "data" | "file" | "vbscript") {
+        return Err(format!(
+            "`{raw}` uses a scheme that is never a redirect target"
+        ));
+    }
+    Ok(raw.to_owned())
+}

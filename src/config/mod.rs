@@ -1,0 +1,516 @@
+//! One `Config`: a TOML file, then `BHEEM_SSO_*` environment overrides, then validation.
+//!
+//! Every error names the key it is about, so that one line tells an operator what to fix.
+//! Secrets (client secrets, database passwords) are wrapped so `Debug` never shows them.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+mod clients;
+mod directory;
+mod provisioning;
+#[cfg(test)]
+mod tests;
+mod values;
+
+pub use clients::{ClientConfig, GrantType, TokenEndpointAuthMethod};
+pub use directory::{DirectoryColumns, DirectoryConfig};
+pub use provisioning::{MailcowConfig, NextcloudConfig, ProvisionTarget, ProvisioningConfig};
+pub use values::{Backend, DatabaseUrl, Issuer};
+
+use clients::{validate_client, RawClient};
+use directory::{validate_directory, RawDirectory};
+use provisioning::{validate_provisioning, RawProvisioning};
+
+/// The environment variable that names the config file when `--config` is not given.
+pub const CONFIG_ENV: &str = "BHEEM_SSO_CONFIG";
+const ENV_PREFIX: &str = "BHEEM_SSO_";
+const DEFAULT_FILE: &str = "bheem-sso.toml";
+
+/// A configuration problem, always about one key.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: `{key}`: {message}")]
+pub struct ConfigError {
+    pub key: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The exact `iss` string; never derived from a request.
+    pub issuer: Issuer,
+    pub listen: SocketAddr,
+    pub database_url: DatabaseUrl,
+    pub keys_dir: PathBuf,
+    /// How long a rotated-out signing key stays published in the JWKS.
+    pub key_grace_seconds: u64,
+    pub password: PasswordConfig,
+    pub session: SessionConfig,
+    pub tokens: TokenConfig,
+    pub login_limits: LoginLimitConfig,
+    pub outbox: OutboxConfig,
+    pub provisioning: ProvisioningConfig,
+    /// `client_id` (and `aud`) of tokens from the first-party JSON login of the workspace SPA.
+    pub first_party_client_id: String,
+    pub directory: Option<DirectoryConfig>,
+    pub clients: Vec<ClientConfig>,
+    /// Where the configuration came from, for the start-up log line.
+    pub source: ConfigSource,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfigSource {
+    File(PathBuf),
+    BuiltInDefaults,
+}
+
+impl fmt::Display for ConfigSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigSource::File(path) => write!(f, "{}", path.display()),
+            ConfigSource::BuiltInDefaults => f.write_str("built-in development defaults"),
+        }
+    }
+}
+
+/// Argon2id parameters for new hashes, and how many hashes may run at once.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordConfig {
+    /// Memory in KiB (OWASP: 19 MiB with 2 passes).
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+    /// Hashes running at once; 0 means one per core.
+    pub max_concurrent: usize,
+}
+
+impl Default for PasswordConfig {
+    fn default() -> Self {
+        Self {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+            parallelism: 1,
+            max_concurrent: 0,
+        }
+    }
+}
+
+/// Lifetimes of the SSO session.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    /// Ends after this long without use.
+    pub idle_seconds: u64,
+    /// Ends this long after login, however busy.
+    pub absolute_seconds: u64,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            idle_seconds: 8 * 3600,
+            absolute_seconds: 7 * 24 * 3600,
+        }
+    }
+}
+
+/// Token lifetimes.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenConfig {
+    pub access_token_seconds: u64,
+    pub id_token_seconds: u64,
+    pub refresh_token_seconds: u64,
+    pub authorization_code_seconds: u64,
+}
+
+impl Default for TokenConfig {
+    fn default() -> Self {
+        Self {
+            access_token_seconds: 600,
+            id_token_seconds: 3600,
+            refresh_token_seconds: 30 * 24 * 3600,
+            authorization_code_seconds: 60,
+        }
+    }
+}
+
+/// Brute-force defence: failed password logins allowed per minute, per account and per IP.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoginLimitConfig {
+    pub per_account_per_minute: u32,
+    pub per_ip_per_minute: u32,
+}
+
+impl Default for LoginLimitConfig {
+    fn default() -> Self {
+        Self {
+            per_account_per_minute: 5,
+            per_ip_per_minute: 30,
+        }
+    }
+}
+
+/// The outbox workers: how often they look, how they back off, when they give up.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxConfig {
+    pub poll_interval_ms: u64,
+    /// First retry after about this long; each further one waits twice as long (with jitter).
+    pub retry_base_seconds: u64,
+    pub retry_max_seconds: u64,
+    /// Attempts before a job is marked failed.
+    pub max_attempts: u32,
+    pub request_timeout_seconds: u64,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        Self {
+            poll_interval_ms: 1000,
+            retry_base_seconds: 5,
+            retry_max_seconds: 3600,
+            max_attempts: 10,
+            request_timeout_seconds: 10,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The file as written: everything optional, unknown keys refused.
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    issuer: Option<String>,
+    listen: Option<String>,
+    database_url: Option<String>,
+    keys_dir: Option<PathBuf>,
+    key_grace_seconds: Option<u64>,
+    password: Option<PasswordConfig>,
+    session: Option<SessionConfig>,
+    tokens: Option<TokenConfig>,
+    login_limits: Option<LoginLimitConfig>,
+    outbox: Option<OutboxConfig>,
+    provisioning: Option<RawProvisioning>,
+    first_party_client_id: Option<String>,
+    directory: Option<RawDirectory>,
+    #[serde(default)]
+    clients: Vec<RawClient>,
+}
+
+impl Config {
+    /// Loads the configuration the way `serve` does: `--config`, else `$BHEEM_SSO_CONFIG`, else
+    /// `./bheem-sso.toml` if present, else the built-in development defaults; then the environment.
+    pub fn load(explicit: Option<&Path>) -> Result<Self, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        let from_env = env
+            .iter()
+            .find(|(k, _)| k == CONFIG_ENV)
+            .map(|(_, v)| PathBuf::from(v));
+        let path = explicit.map(Path::to_path_buf).or(from_env).or_else(|| {
+            let default = PathBuf::from(DEFAULT_FILE);
+            default.exists().then_some(default)
+        });
+        match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    ConfigError::new(
+                        "config file",
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                })?;
+                Self::from_parts(&text, &env, ConfigSource::File(path))
+            }
+            None => Self::from_parts("", &env, ConfigSource::BuiltInDefaults),
+        }
+    }
+
+    /// Parses `toml` text, applies `BHEEM_SSO_*` overrides from `env`, and validates.
+    pub fn from_parts(
+        toml_text: &str,
+        env: &[(String, String)],
+        source: ConfigSource,
+    ) -> Result<Self, ConfigError> {
+        let mut raw: RawConfig = toml::from_str(toml_text).map_err(|e| toml_error(toml_text, e))?;
+        apply_env(&mut raw, env)?;
+        validate(raw, env, source)
+    }
+
+    /// The process environment as the `env` argument of [`Config::from_parts`] wants it.
+    pub fn process_env() -> Vec<(String, String)> {
+        std::env::vars().collect()
+    }
+}
+
+fn toml_error(text: &str, e: toml::de::Error) -> ConfigError {
+    let message = e.message().trim().to_owned();
+    // toml reports unknown fields as "unknown field `x`, expected one of …".
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let field = rest.split('`').next().unwrap_or(rest);
+        let key = match e.span().and_then(|span| key_at(text, span.start)) {
+            Some(path) if path.ends_with(field) => path,
+            _ => field.to_owned(),
+        };
+        return ConfigError::new(key, "unknown key");
+    }
+    let key = e
+        .span()
+        .and_then(|span| key_at(text, span.start))
+        .unwrap_or_else(|| "config file".to_owned());
+    ConfigError::new(key, message)
+}
+
+/// The dotted key whose line holds byte `offset`: `section.key`, or `section` for a table that
+/// is wrong as a whole.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let before = &text[..offset.min(text.len())];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next().unwrap_or("");
+    let section = before[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_owned());
+    let key = line.split_once('=').map(|(k, _)| k.trim().to_owned());
+    match (section, key) {
+        (Some(section), Some(key)) => Some(format!("{section}.{key}")),
+        (None, Some(key)) => Some(key),
+        (Some(section), None) => Some(section),
+        (None, None) => None,
+    }
+}
+
+/// `BHEEM_SSO_<KEY>` overrides the top-level `<key>`; `BHEEM_SSO_DIRECTORY_<KEY>` the
+/// `[directory]` one. An unknown `BHEEM_SSO_` variable is an error: it is almost always a typo.
+fn apply_env(raw: &mut RawConfig, env: &[(String, String)]) -> Result<(), ConfigError> {
+    for (name, value) in env {
+        let Some(key) = name.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        if name == CONFIG_ENV {
+            continue;
+        }
+        let value = value.clone();
+        match key.to_ascii_lowercase().as_str() {
+            "issuer" => raw.issuer = Some(value),
+            "listen" => raw.listen = Some(value),
+            "database_url" => raw.database_url = Some(value),
+            "keys_dir" => raw.keys_dir = Some(PathBuf::from(value)),
+            "key_grace_seconds" => {
+                raw.key_grace_seconds = Some(value.parse().map_err(|_| {
+                    ConfigError::new(name.as_str(), "must be a whole number of seconds")
+                })?)
+            }
+            "directory_url" => raw.directory.get_or_insert_with(Default::default).url = Some(value),
+            "directory_table" => {
+                raw.directory.get_or_insert_with(Default::default).table = Some(value)
+            }
+            "directory_rehash" => {
+                raw.directory.get_or_insert_with(Default::default).rehash = parse_bool(&value)
+                    .ok_or_else(|| ConfigError::new(name.as_str(), "must be true or false"))?
+            }
+            _ => {
+                return Err(ConfigError::new(
+                    name.as_str(),
+                    "unknown environment override",
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+fn parse_bool(value: &str) -> Option<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+fn validate(
+    raw: RawConfig,
+    env: &[(String, String)],
+    source: ConfigSource,
+) -> Result<Config, ConfigError> {
+    let issuer_raw = raw.issuer.as_deref().unwrap_or("http://127.0.0.1:8080");
+    let issuer = Issuer::parse(issuer_raw).map_err(|m| ConfigError::new("issuer", m))?;
+
+    let listen_raw = raw.listen.as_deref().unwrap_or("127.0.0.1:8080");
+    let listen = listen_raw.parse().map_err(|_| {
+        ConfigError::new(
+            "listen",
+            "must be an address and port such as 127.0.0.1:8080",
+        )
+    })?;
+
+    let database_url = DatabaseUrl::parse(
+        raw.database_url
+            .as_deref()
+            .unwrap_or("sqlite://data/bheem-sso.db"),
+    )
+    .map_err(|m| ConfigError::new("database_url", m))?;
+
+    let keys_dir = raw.keys_dir.unwrap_or_else(|| PathBuf::from("keys"));
+    if keys_dir.as_os_str().is_empty() {
+        return Err(ConfigError::new("keys_dir", "must not be empty"));
+    }
+
+    let password = raw.password.unwrap_or_default();
+    validate_password(&password)?;
+
+    let session = raw.session.unwrap_or_default();
+    if session.idle_seconds == 0 || session.absolute_seconds < session.idle_seconds {
+        return Err(ConfigError::new(
+            "session.absolute_seconds",
+            "must be at least session.idle_seconds, and both above 0",
+        ));
+    }
+    let tokens = raw.tokens.unwrap_or_default();
+    for (key, value) in [
+        ("tokens.access_token_seconds", tokens.access_token_seconds),
+        ("tokens.id_token_seconds", tokens.id_token_seconds),
+        ("tokens.refresh_token_seconds", tokens.refresh_token_seconds),
+        (
+            "tokens.authorization_code_seconds",
+            tokens.authorization_code_seconds,
+        ),
+    ] {
+        if value == 0 {
+            return Err(ConfigError::new(key, "must be above 0"));
+        }
+    }
+    if tokens.authorization_code_seconds > 600 {
+        return Err(ConfigError::new(
+            "tokens.authorization_code_seconds",
+            "must be at most 600 (RFC 6749 §4.1.2)",
+        ));
+    }
+    let login_limits = raw.login_limits.unwrap_or_default();
+    if login_limits.per_account_per_minute == 0 || login_limits.per_ip_per_minute == 0 {
+        return Err(ConfigError::new("login_limits", "limits must be above 0"));
+    }
+    let outbox = raw.outbox.unwrap_or_default();
+    if outbox.poll_interval_ms == 0
+        || outbox.max_attempts == 0
+        || outbox.request_timeout_seconds == 0
+    {
+        return Err(ConfigError::new(
+            "outbox",
+            "poll_interval_ms, max_attempts and request_timeout_seconds must be above 0",
+        ));
+    }
+    if outbox.retry_max_seconds < outbox.retry_base_seconds {
+        return Err(ConfigError::new(
+            "outbox.retry_max_seconds",
+            "must be at least retry_base_seconds",
+        ));
+    }
+    let provisioning = validate_provisioning(raw.provisioning.unwrap_or_default(), env)?;
+    let first_party_client_id = raw
+        .first_party_client_id
+        .unwrap_or_else(|| "bheem-workspace".to_owned());
+
+    let directory = raw
+        .directory
+        .map(|d| validate_directory(d, env))
+        .transpose()?;
+
+    let mut seen = HashSet::new();
+    let clients = raw
+        .clients
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if !seen.insert(c.client_id.clone()) {
+                return Err(ConfigError::new(
+                    format!("clients[{i}].client_id"),
+                    format!("`{}` is registered twice", c.client_id),
+                ));
+            }
+            validate_client(i, c, env)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+
+    for (i, c) in clients.iter().enumerate() {
+        for target in &c.provision {
+            let configured = match target {
+                ProvisionTarget::Nextcloud => provisioning.nextcloud.is_some(),
+                ProvisionTarget::Mailcow => provisioning.mailcow.is_some(),
+            };
+            if !configured {
+                return Err(ConfigError::new(
+                    format!("clients[{i}].provision"),
+                    format!(
+                        "{} is listed but [provisioning.{}] is missing",
+                        target.as_str(),
+                        target.as_str()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(Config {
+        issuer,
+        listen,
+        database_url,
+        keys_dir,
+        key_grace_seconds: raw.key_grace_seconds.unwrap_or(7 * 24 * 3600),
+        password,
+        session,
+        tokens,
+        login_limits,
+        outbox,
+        provisioning,
+        first_party_client_id,
+        directory,
+        clients,
+        source,
+    })
+}
+
+fn validate_password(p: &PasswordConfig) -> Result<(), ConfigError> {
+    if p.memory_kib < 8 * 1024 {
+        return Err(ConfigError::new(
+            "password.memory_kib",
+            "must be at least 8192 (OWASP recommends 19456)",
+        ));
+    }
+    if p.iterations == 0 {
+        return Err(ConfigError::new(
+            "password.iterations",
+            "must be at least 1",
+        ));
+    }
+    if p.parallelism == 0 {
+        return Err(ConfigError::new(
+            "password.parallelism",
+            "must be at least 1",
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn lookup(env: &[(String, String)], var: &str) -> Option<String> {
+    env.iter()
+        .find(|(k, _)| k == var)
+        .map(|(_, v)| v.clone())
+        .filter(|v| !v.is_empty())
+}

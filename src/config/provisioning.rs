@@ -1,0 +1,175 @@
+//! Downstream accounts: Nextcloud and Mailcow.
+
+use secrecy::SecretString;
+use serde::Deserialize;
+use url::Url;
+
+use super::{lookup, ConfigError};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProvisionTarget {
+    Nextcloud,
+    Mailcow,
+}
+
+impl ProvisionTarget {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Nextcloud => "nextcloud",
+            Self::Mailcow => "mailcow",
+        }
+    }
+}
+
+/// Downstream accounts made on first login.
+#[derive(Clone, Debug, Default)]
+pub struct ProvisioningConfig {
+    /// Targets for every login, whatever the client.
+    pub targets: Vec<ProvisionTarget>,
+    pub nextcloud: Option<NextcloudConfig>,
+    pub mailcow: Option<MailcowConfig>,
+    /// How often users with downstream accounts are checked for deactivation.
+    pub sweep_interval_seconds: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct NextcloudConfig {
+    pub url: String,
+    pub admin_user: String,
+    pub admin_password: SecretString,
+    /// The claim Nextcloud's user_oidc maps to its user id; the account is created with it.
+    pub uid_claim: String,
+    pub quota: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct MailcowConfig {
+    pub url: String,
+    pub api_key: SecretString,
+    pub domain: String,
+    pub quota_mib: u64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawProvisioning {
+    #[serde(default)]
+    pub(super) targets: Vec<ProvisionTarget>,
+    pub(super) sweep_interval_seconds: Option<u64>,
+    pub(super) nextcloud: Option<RawNextcloud>,
+    pub(super) mailcow: Option<RawMailcow>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNextcloud {
+    pub(super) url: String,
+    pub(super) admin_user: String,
+    pub(super) admin_password: Option<SecretString>,
+    pub(super) admin_password_env: Option<String>,
+    pub(super) uid_claim: Option<String>,
+    pub(super) quota: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMailcow {
+    pub(super) url: String,
+    pub(super) api_key: Option<SecretString>,
+    pub(super) api_key_env: Option<String>,
+    pub(super) domain: String,
+    pub(super) quota_mib: Option<u64>,
+}
+
+pub(super) fn secret_from(
+    env: &[(String, String)],
+    key: &str,
+    value: Option<SecretString>,
+    var: Option<String>,
+) -> Result<SecretString, ConfigError> {
+    match (value, var) {
+        (Some(_), Some(_)) => Err(ConfigError::new(
+            key,
+            "give the value or the _env variable, not both",
+        )),
+        (Some(v), None) => Ok(v),
+        (None, Some(var)) => lookup(env, &var).map(SecretString::from).ok_or_else(|| {
+            ConfigError::new(
+                format!("{key}_env"),
+                format!("environment variable {var} is not set"),
+            )
+        }),
+        (None, None) => Err(ConfigError::new(key, "missing")),
+    }
+}
+
+pub(super) fn base_url(key: &str, raw: &str) -> Result<String, ConfigError> {
+    let url =
+        Url::parse(raw).map_err(|e| ConfigError::new(key, format!("not a valid URL ({e})")))?;
+    if url.scheme() != "https" && url.scheme() != "http" {
+        return Err(ConfigError::new(key, "must be an http:// or https:// URL"));
+    }
+    Ok(raw.trim_end_matches('/').to_owned())
+}
+
+pub(super) fn validate_provisioning(
+    raw: RawProvisioning,
+    env: &[(String, String)],
+) -> Result<ProvisioningConfig, ConfigError> {
+    let nextcloud = match raw.nextcloud {
+        Some(n) => Some(NextcloudConfig {
+            url: base_url("provisioning.nextcloud.url", &n.url)?,
+            admin_password: secret_from(
+                env,
+                "provisioning.nextcloud.admin_password",
+                n.admin_password,
+                n.admin_password_env,
+            )?,
+            admin_user: n.admin_user,
+            uid_claim: match n.uid_claim.as_deref().unwrap_or("preferred_username") {
+                c @ ("sub" | "preferred_username" | "email") => c.to_owned(),
+                other => {
+                    return Err(ConfigError::new(
+                        "provisioning.nextcloud.uid_claim",
+                        format!("`{other}`: use sub, preferred_username or email"),
+                    ))
+                }
+            },
+            quota: n.quota,
+        }),
+        None => None,
+    };
+    let mailcow = match raw.mailcow {
+        Some(m) => Some(MailcowConfig {
+            url: base_url("provisioning.mailcow.url", &m.url)?,
+            api_key: secret_from(
+                env,
+                "provisioning.mailcow.api_key",
+                m.api_key,
+                m.api_key_env,
+            )?,
+            domain: m.domain,
+            quota_mib: m.quota_mib.unwrap_or(1024),
+        }),
+        None => None,
+    };
+    if raw.targets.contains(&ProvisionTarget::Nextcloud) && nextcloud.is_none() {
+        return Err(ConfigError::new(
+            "provisioning.targets",
+            "nextcloud is listed but [provisioning.nextcloud] is missing",
+        ));
+    }
+    if raw.targets.contains(&ProvisionTarget::Mailcow) && mailcow.is_none() {
+        return Err(ConfigError::new(
+            "provisioning.targets",
+            "mailcow is listed but [provisioning.mailcow] is missing",
+        ));
+    }
+    Ok(ProvisioningConfig {
+        targets: raw.targets,
+        nextcloud,
+        mailcow,
+        sweep_interval_seconds: raw.sweep_interval_seconds.unwrap_or(3600),
+    })
+}

@@ -1,0 +1,252 @@
+//! Every kind of invalid value is refused with its key named; secrets never show.
+
+use secrecy::ExposeSecret;
+
+use super::*;
+
+fn load(text: &str) -> Result<Config, ConfigError> {
+    Config::from_parts(text, &[], ConfigSource::BuiltInDefaults)
+}
+
+fn load_env(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let env: Vec<_> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Config::from_parts(text, &env, ConfigSource::BuiltInDefaults)
+}
+
+fn key_of(result: Result<Config, ConfigError>) -> String {
+    result.expect_err("should be rejected").key
+}
+
+#[test]
+fn empty_file_gives_development_defaults() {
+    let config = load("").unwrap();
+    assert_eq!(config.issuer.as_str(), "http://127.0.0.1:8080");
+    assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(config.database_url.backend(), Backend::Sqlite);
+    assert_eq!(config.keys_dir, PathBuf::from("keys"));
+    assert!(config.directory.is_none());
+}
+
+#[test]
+fn unknown_key_is_named() {
+    assert_eq!(
+        key_of(load("issuer = \"http://a\"\nlisen = \"x\"\n")),
+        "lisen"
+    );
+    assert_eq!(
+        key_of(load(
+            "[directory]\nurl = \"postgres://h/db\"\ntabel = \"x\"\n"
+        )),
+        "directory.tabel"
+    );
+}
+
+#[test]
+fn issuer_with_query_or_fragment_is_rejected() {
+    let e = load("issuer = \"https://sso.example.com/?tenant=1\"").unwrap_err();
+    assert_eq!(e.key, "issuer");
+    assert!(e.to_string().contains("query"), "{e}");
+    let e = load("issuer = \"https://sso.example.com/#x\"").unwrap_err();
+    assert!(e.to_string().contains("fragment"), "{e}");
+}
+
+#[test]
+fn malformed_urls_are_rejected_with_their_key() {
+    assert_eq!(key_of(load("issuer = \"not a url\"")), "issuer");
+    assert_eq!(key_of(load("issuer = \"ftp://sso.example.com\"")), "issuer");
+    assert_eq!(
+        key_of(load("database_url = \"mysql://localhost/x\"")),
+        "database_url"
+    );
+    assert_eq!(
+        key_of(load("database_url = \"postgres://\"")),
+        "database_url"
+    );
+    assert_eq!(
+        key_of(load("[directory]\nurl = \"sqlite://x.db\"")),
+        "directory.url"
+    );
+    assert_eq!(key_of(load("listen = \"localhost\"")), "listen");
+    let client = r#"
+        [[clients]]
+        client_id = "docs"
+        client_secret = "0123456789abcdef0123"
+        redirect_uris = ["/relative/path"]
+    "#;
+    assert_eq!(key_of(load(client)), "clients[0].redirect_uris");
+}
+
+#[test]
+fn missing_secret_is_rejected() {
+    let client = r#"
+        [[clients]]
+        client_id = "docs"
+        redirect_uris = ["https://docs.example.com/apps/user_oidc/code"]
+    "#;
+    assert_eq!(key_of(load(client)), "clients[0].client_secret");
+    let from_env = r#"
+        [[clients]]
+        client_id = "docs"
+        client_secret_env = "DOCS_SECRET"
+        redirect_uris = ["https://docs.example.com/apps/user_oidc/code"]
+    "#;
+    assert_eq!(key_of(load(from_env)), "clients[0].client_secret_env");
+    let config = load_env(from_env, &[("DOCS_SECRET", "a-long-enough-secret-value")]).unwrap();
+    assert_eq!(
+        config.clients[0]
+            .client_secret
+            .as_ref()
+            .unwrap()
+            .expose_secret(),
+        "a-long-enough-secret-value"
+    );
+}
+
+#[test]
+fn wrongly_typed_values_are_rejected() {
+    assert_eq!(
+        key_of(load("key_grace_seconds = \"soon\"")),
+        "key_grace_seconds"
+    );
+    assert_eq!(
+        key_of(load("[password]\niterations = -1")),
+        "password.iterations"
+    );
+    assert_eq!(
+        key_of(load_env("", &[("BHEEM_SSO_KEY_GRACE_SECONDS", "soon")])),
+        "BHEEM_SSO_KEY_GRACE_SECONDS"
+    );
+    assert_eq!(
+        key_of(load(
+            "[directory]\nurl = \"postgres://h/erp\"\n[directory.columns]\nemail = \"e; drop\""
+        )),
+        "directory.columns.email"
+    );
+    assert_eq!(
+        key_of(load("[password]\nmemory_kib = 16")),
+        "password.memory_kib"
+    );
+}
+
+#[test]
+fn environment_overrides_the_file() {
+    let config = load_env(
+        "issuer = \"http://a.example\"\n",
+        &[
+            ("BHEEM_SSO_ISSUER", "https://sso.example.com"),
+            ("BHEEM_SSO_DATABASE_URL", "postgres://u:pw@db.example/sso"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(config.issuer.as_str(), "https://sso.example.com");
+    assert_eq!(config.database_url.backend(), Backend::Postgres);
+    assert_eq!(
+        key_of(load_env("", &[("BHEEM_SSO_ISUER", "x")])),
+        "BHEEM_SSO_ISUER"
+    );
+    assert_eq!(
+        key_of(load_env("", &[("BHEEM_SSO_ISSUER", "https://x/?a=b")])),
+        "issuer"
+    );
+}
+
+#[test]
+fn secrets_never_show_in_debug() {
+    let config = load(
+        r#"
+        database_url = "postgres://sso:hunter2-db-password@db.example/sso"
+        [[clients]]
+        client_id = "docs"
+        client_secret = "super-secret-client-value"
+        redirect_uris = ["https://docs.example.com/apps/user_oidc/code"]
+        "#,
+    )
+    .unwrap();
+    let debug = format!("{config:?}");
+    assert!(!debug.contains("hunter2-db-password"), "{debug}");
+    assert!(!debug.contains("super-secret-client-value"), "{debug}");
+    assert!(config.database_url.redacted().contains("***"));
+}
+
+#[test]
+fn the_example_configuration_is_valid() {
+    let env = [
+        ("ERP_DATABASE_URL", "postgres://erp-reader@erp-db/erp"),
+        ("BHEEM_DOCS_CLIENT_SECRET", "placeholder-docs-secret-000"),
+        ("BHEEM_MAIL_CLIENT_SECRET", "placeholder-mail-secret-000"),
+        ("NEXTCLOUD_ADMIN_PASSWORD", "placeholder"),
+        ("MAILCOW_API_KEY", "placeholder"),
+    ];
+    let config = load_env(include_str!("../../bheem-sso.example.toml"), &env).unwrap();
+    let ids: Vec<_> = config
+        .clients
+        .iter()
+        .map(|c| c.client_id.as_str())
+        .collect();
+    assert_eq!(ids, ["bheem-docs", "bheem-mail", "bheem-meet"]);
+    assert!(
+        config.clients[2].require_pkce,
+        "a public client must use PKCE"
+    );
+    assert_eq!(config.clients[0].provision, [ProvisionTarget::Nextcloud]);
+    assert!(config.provisioning.mailcow.is_some());
+}
+
+#[test]
+fn provisioning_targets_need_their_section() {
+    assert_eq!(
+        key_of(load("[provisioning]\ntargets = [\"mailcow\"]\n")),
+        "provisioning.targets"
+    );
+    let client = r#"
+        [[clients]]
+        client_id = "docs"
+        client_secret = "0123456789abcdef0123"
+        redirect_uris = ["https://docs.example.com/apps/user_oidc/code"]
+        provision = ["nextcloud"]
+    "#;
+    assert_eq!(key_of(load(client)), "clients[0].provision");
+}
+
+#[test]
+fn erp_table_and_columns_are_configurable() {
+    let config = load(
+        r#"
+        [directory]
+        url = "postgres://erp@127.0.0.1/erp"
+        table = "auth.users"
+        [directory.columns]
+        password_hash = "password"
+        "#,
+    )
+    .unwrap();
+    let dir = config.directory.unwrap();
+    assert_eq!((dir.schema.as_str(), dir.table.as_str()), ("auth", "users"));
+    assert_eq!(dir.columns.password_hash, "password");
+    assert_eq!(dir.columns.email, "email");
+}
+
+#[test]
+fn public_clients_must_use_pkce_and_have_no_secret() {
+    let config = load(
+        r#"
+        [[clients]]
+        client_id = "bheem-meet"
+        token_endpoint_auth_method = "none"
+        redirect_uris = ["https://meet.example.com/callback"]
+        "#,
+    )
+    .unwrap();
+    assert!(config.clients[0].require_pkce);
+    let with_secret = r#"
+        [[clients]]
+        client_id = "bheem-meet"
+        client_secret = "0123456789abcdef0123"
+        token_endpoint_auth_method = "none"
+        redirect_uris = ["https://meet.example.com/callback"]
+    "#;
+    assert_eq!(key_of(load(with_secret)), "clients[0].client_secret");
+}
