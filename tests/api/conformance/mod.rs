@@ -1,0 +1,22 @@
+//! The OpenID Foundation's Basic OP checks (REFERENCE.md), each its own test, with the
+//! `openidconnect` crate as the relying party, on SQLite and on PostgreSQL.
+
+use crate::sso::Sso;
+
+mod code_flow;
+mod logout;
+mod prompt;
+mod refresh;
+mod requests;
+
+async fn userinfo_json(sso: &Sso, token: &str) -> serde_json::Value {
+    reqwest::Client::new()
+        .get(sso.url("/api/v1/sso/userinfo"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}

@@ -1,0 +1,133 @@
+//! The authorization request itself: its redirect URI, its form, request objects, `claims`.
+
+use openidconnect::{OAuth2TokenResponse, TokenResponse as _};
+
+use super::userinfo_json;
+use crate::helpers::Backend;
+use crate::on_both_backends;
+use crate::sso::{jwt_payload, query, AuthRequest, Sso, PASSWORD, SECRET};
+
+on_both_backends!(
+    parameter_order_does_not_matter,
+    unregistered_redirect_uri_gets_an_error_page_and_no_redirect,
+    missing_redirect_uri_with_several_registered_gets_an_error_page,
+    authorization_request_may_be_a_form_post,
+    request_and_request_uri_are_refused_with_their_errors,
+    claims_parameter_is_honoured,
+);
+
+async fn parameter_order_does_not_matter(backend: Backend) {
+    let Some(sso) = Sso::start(backend).await else {
+        return;
+    };
+    let rp = sso.default_rp();
+    let request = AuthRequest::new(&rp, &["email"]);
+    let mut url = request.url.clone();
+    let mut pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    pairs.reverse();
+    url.query_pairs_mut().clear().extend_pairs(pairs);
+    let browser = sso.browser();
+    let landing = browser.visit(url.as_str()).await;
+    let callback = browser
+        .submit_login(landing.page(), "alice", PASSWORD)
+        .await
+        .callback();
+    sso.exchange(&rp, request.code_from(&callback), request.verifier_secret())
+        .await
+        .unwrap();
+}
+
+async fn unregistered_redirect_uri_gets_an_error_page_and_no_redirect(backend: Backend) {
+    let Some(sso) = Sso::start(backend).await else {
+        return;
+    };
+    let rp = sso.rp("rp", Some(SECRET)).set_redirect_uri(
+        openidconnect::RedirectUrl::new("https://evil.example/callback".into()).unwrap(),
+    );
+    let request = AuthRequest::new(&rp, &[]);
+    let response = sso
+        .browser()
+        .http
+        .get(request.url.as_str())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert!(response.headers().get("location").is_none());
+    let body = response.text().await.unwrap();
+    assert!(body.contains("not registered"), "{body}");
+}
+
+async fn missing_redirect_uri_with_several_registered_gets_an_error_page(backend: Backend) {
+    let Some(sso) = Sso::start(backend).await else {
+        return;
+    };
+    let url = format!(
+        "{}?client_id=multi-rp&response_type=code&scope=openid&state=s1",
+        sso.url("/api/v1/sso/authorize")
+    );
+    let response = sso.browser().http.get(&url).send().await.unwrap();
+    assert_eq!(response.status(), 400);
+    assert!(response.headers().get("location").is_none());
+}
+
+async fn authorization_request_may_be_a_form_post(backend: Backend) {
+    let Some(sso) = Sso::start(backend).await else {
+        return;
+    };
+    let rp = sso.default_rp();
+    let request = AuthRequest::new(&rp, &["email"]);
+    let form: Vec<(String, String)> = request.url.query_pairs().into_owned().collect();
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let browser = sso.browser();
+    let landing = browser.post(&sso.url("/api/v1/sso/authorize"), &form).await;
+    let callback = browser
+        .submit_login(landing.page(), "alice", PASSWORD)
+        .await
+        .callback();
+    sso.exchange(&rp, request.code_from(&callback), request.verifier_secret())
+        .await
+        .unwrap();
+}
+
+async fn request_and_request_uri_are_refused_with_their_errors(backend: Backend) {
+    let Some(sso) = Sso::start(backend).await else {
+        return;
+    };
+    let rp = sso.default_rp();
+    for (param, error) in [
+        ("request", "request_not_supported"),
+        ("request_uri", "request_uri_not_supported"),
+    ] {
+        let request = AuthRequest::build(&rp, &[], true, &[(param, "eyJhbGciOiJub25lIn0.e30.")]);
+        let q = query(&sso.browser().visit(request.url.as_str()).await.callback());
+        assert_eq!(q["error"], error);
+        assert_eq!(q["state"], *request.state.secret());
+    }
+}
+
+async fn claims_parameter_is_honoured(backend: Backend) {
+    let Some(sso) = Sso::start(backend).await else {
+        return;
+    };
+    let rp = sso.default_rp();
+    let claims = r#"{"id_token":{"email":{"essential":true}},"userinfo":{"name":null,"preferred_username":null}}"#;
+    let request = AuthRequest::build(&rp, &[], true, &[("claims", claims)]);
+    let browser = sso.browser();
+    let landing = browser.visit(request.url.as_str()).await;
+    let callback = browser
+        .submit_login(landing.page(), "alice", PASSWORD)
+        .await
+        .callback();
+    let tokens = sso
+        .exchange(&rp, request.code_from(&callback), request.verifier_secret())
+        .await
+        .unwrap();
+    let id = jwt_payload(&tokens.id_token().unwrap().to_string());
+    assert_eq!(id["email"], "alice@acme.example");
+    assert!(id.get("name").is_none());
+    let info = userinfo_json(&sso, tokens.access_token().secret()).await;
+    assert_eq!(info["name"], "Name of alice@acme.example");
+    assert_eq!(info["preferred_username"], "alice");
+    assert!(info.get("email").is_none(), "{info}");
+}
