@@ -194,17 +194,16 @@ impl KeySet {
 fn load_key(path: &Path) -> anyhow::Result<SigningKey> {
     let pem = fs::read_to_string(path)
         .with_context(|| format!("cannot read signing key {}", path.display()))?;
-    let private = if pem.contains("BEGIN RSA PRIVATE KEY") {
-        RsaPrivateKey::from_pkcs1_pem(&pem).map_err(|e| anyhow::anyhow!("{e}"))
-    } else {
-        RsaPrivateKey::from_pkcs8_pem(&pem).map_err(|e| anyhow::anyhow!("{e}"))
-    }
-    .with_context(|| {
-        format!(
-            "signing key {} is not a valid RSA private key in PEM form",
-            path.display()
-        )
-    })?;
+    // PKCS#8 as generated here, or PKCS#1 as `openssl genrsa` writes it.
+    let private = RsaPrivateKey::from_pkcs8_pem(&pem)
+        .or_else(|_| RsaPrivateKey::from_pkcs1_pem(&pem))
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .with_context(|| {
+            format!(
+                "signing key {} is not a valid RSA private key in PEM form",
+                path.display()
+            )
+        })?;
     let bits = private.size() * 8;
     if bits < RSA_BITS {
         bail!(

@@ -74,14 +74,9 @@ async fn nextcloud_logs_in_with_post_auth_pkce_and_claims_and_validates_as_user_
     let request = AuthRequest::build(&rp, &["email", "profile"], true, &[("claims", claims)]);
     let browser = sso.browser();
     let landing = browser.visit(request.url.as_str()).await;
-    let callback = browser
-        .submit_login(landing.page(), "alice", PASSWORD)
-        .await
-        .callback();
     let tokens = sso
-        .exchange(&rp, request.code_from(&callback), request.verifier_secret())
-        .await
-        .unwrap();
+        .finish_login(&browser, &rp, &request, &landing, "alice")
+        .await;
     let id_token = tokens.id_token().unwrap();
     // The library checks signature, kid, alg, iss, aud, azp, exp and nonce.
     id_token

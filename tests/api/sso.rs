@@ -165,6 +165,24 @@ impl Sso {
         SignIn { request, tokens }
     }
 
+    /// Logs in on the login page `landing` as `login`, and exchanges the code that comes back.
+    pub async fn finish_login(
+        &self,
+        browser: &Browser,
+        rp: &Rp,
+        request: &AuthRequest,
+        landing: &Landing,
+        login: &str,
+    ) -> CoreTokenResponse {
+        let callback = browser
+            .submit_login(landing.page(), login, PASSWORD)
+            .await
+            .callback();
+        self.exchange(rp, request.code_from(&callback), request.verifier_secret())
+            .await
+            .expect("code exchange failed")
+    }
+
     pub async fn exchange(
         &self,
         rp: &Rp,

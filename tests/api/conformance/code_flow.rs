@@ -190,14 +190,9 @@ async fn code_flow_without_nonce_succeeds(backend: Backend) {
     url.query_pairs_mut().clear().extend_pairs(kept);
     let browser = sso.browser();
     let landing = browser.visit(url.as_str()).await;
-    let callback = browser
-        .submit_login(landing.page(), "alice", PASSWORD)
-        .await
-        .callback();
     let tokens = sso
-        .exchange(&rp, request.code_from(&callback), request.verifier_secret())
-        .await
-        .unwrap();
+        .finish_login(&browser, &rp, &request, &landing, "alice")
+        .await;
     let id_token = tokens.id_token().unwrap();
     let claims = id_token
         .claims(&rp.id_token_verifier(), |n: Option<&Nonce>| {

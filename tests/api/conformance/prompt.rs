@@ -4,7 +4,7 @@ use openidconnect::TokenResponse as _;
 
 use crate::helpers::Backend;
 use crate::on_both_backends;
-use crate::sso::{jwt_payload, query, AuthRequest, Sso, PASSWORD};
+use crate::sso::{jwt_payload, query, AuthRequest, Sso};
 
 on_both_backends!(
     display_hints_locales_acr_and_unknown_parameters_cause_no_error,
@@ -38,13 +38,8 @@ async fn display_hints_locales_acr_and_unknown_parameters_cause_no_error(backend
         crate::sso::input_value(landing.page(), "login").as_deref(),
         Some("alice@acme.example")
     );
-    let callback = browser
-        .submit_login(landing.page(), "alice@acme.example", PASSWORD)
-        .await
-        .callback();
-    sso.exchange(&rp, request.code_from(&callback), request.verifier_secret())
-        .await
-        .unwrap();
+    sso.finish_login(&browser, &rp, &request, &landing, "alice@acme.example")
+        .await;
 }
 
 async fn prompt_login_forces_a_fresh_login_and_auth_time_increases(backend: Backend) {
@@ -64,14 +59,9 @@ async fn prompt_login_forces_a_fresh_login_and_auth_time_increases(backend: Back
         landing.is_login_page(),
         "prompt=login must show the login page"
     );
-    let callback = browser
-        .submit_login(landing.page(), "alice", PASSWORD)
-        .await
-        .callback();
     let tokens = sso
-        .exchange(&rp, request.code_from(&callback), request.verifier_secret())
-        .await
-        .unwrap();
+        .finish_login(&browser, &rp, &request, &landing, "alice")
+        .await;
     let second_auth = jwt_payload(&tokens.id_token().unwrap().to_string())["auth_time"]
         .as_i64()
         .unwrap();
@@ -117,14 +107,9 @@ async fn max_age_1_forces_a_fresh_login(backend: Backend) {
         landing.is_login_page(),
         "max_age=1 must ask for a fresh login"
     );
-    let callback = browser
-        .submit_login(landing.page(), "alice", PASSWORD)
-        .await
-        .callback();
     let tokens = sso
-        .exchange(&rp, request.code_from(&callback), request.verifier_secret())
-        .await
-        .unwrap();
+        .finish_login(&browser, &rp, &request, &landing, "alice")
+        .await;
     assert!(jwt_payload(&tokens.id_token().unwrap().to_string())["auth_time"].is_i64());
 }
 

@@ -5,7 +5,7 @@ use openidconnect::{OAuth2TokenResponse, TokenResponse as _};
 use super::userinfo_json;
 use crate::helpers::Backend;
 use crate::on_both_backends;
-use crate::sso::{jwt_payload, query, AuthRequest, Sso, PASSWORD, SECRET};
+use crate::sso::{jwt_payload, query, AuthRequest, Sso, SECRET};
 
 on_both_backends!(
     parameter_order_does_not_matter,
@@ -28,13 +28,8 @@ async fn parameter_order_does_not_matter(backend: Backend) {
     url.query_pairs_mut().clear().extend_pairs(pairs);
     let browser = sso.browser();
     let landing = browser.visit(url.as_str()).await;
-    let callback = browser
-        .submit_login(landing.page(), "alice", PASSWORD)
-        .await
-        .callback();
-    sso.exchange(&rp, request.code_from(&callback), request.verifier_secret())
-        .await
-        .unwrap();
+    sso.finish_login(&browser, &rp, &request, &landing, "alice")
+        .await;
 }
 
 async fn unregistered_redirect_uri_gets_an_error_page_and_no_redirect(backend: Backend) {
@@ -81,13 +76,8 @@ async fn authorization_request_may_be_a_form_post(backend: Backend) {
     let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let browser = sso.browser();
     let landing = browser.post(&sso.url("/api/v1/sso/authorize"), &form).await;
-    let callback = browser
-        .submit_login(landing.page(), "alice", PASSWORD)
-        .await
-        .callback();
-    sso.exchange(&rp, request.code_from(&callback), request.verifier_secret())
-        .await
-        .unwrap();
+    sso.finish_login(&browser, &rp, &request, &landing, "alice")
+        .await;
 }
 
 async fn request_and_request_uri_are_refused_with_their_errors(backend: Backend) {
@@ -115,14 +105,9 @@ async fn claims_parameter_is_honoured(backend: Backend) {
     let request = AuthRequest::build(&rp, &[], true, &[("claims", claims)]);
     let browser = sso.browser();
     let landing = browser.visit(request.url.as_str()).await;
-    let callback = browser
-        .submit_login(landing.page(), "alice", PASSWORD)
-        .await
-        .callback();
     let tokens = sso
-        .exchange(&rp, request.code_from(&callback), request.verifier_secret())
-        .await
-        .unwrap();
+        .finish_login(&browser, &rp, &request, &landing, "alice")
+        .await;
     let id = jwt_payload(&tokens.id_token().unwrap().to_string());
     assert_eq!(id["email"], "alice@acme.example");
     assert!(id.get("name").is_none());
