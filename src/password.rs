@@ -3,17 +3,22 @@
 //! New hashes are argon2id. Verification also accepts what an ERP is likely to hold: bcrypt
 //! (`$2a$`, `$2b$`, `$2y$`), passlib's `$pbkdf2-sha256$`/`$pbkdf2-sha512$`, Django's
 //! `pbkdf2_sha256$`, and any argon2 PHC string. Hashing runs on the blocking pool, at most
-//! `max_concurrent` at once, so a burst of logins cannot starve the async runtime or the memory.
+//! `max_concurrent` at once, so a burst of logins cannot starve the async runtime; a login that
+//! would wait longer than `max_queue_ms` for a slot is refused at once ([`Verification::Busy`])
+//! rather than queued without bound. Each slot keeps one argon2 work area (19 MiB by default)
+//! and reuses it, so memory stays at `max_concurrent` work areas however many logins come.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use anyhow::Context;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::config::PasswordConfig;
 
@@ -27,7 +32,14 @@ pub enum Verification {
     Mismatch,
     /// The stored hash is of an unknown format or corrupt: a failed login, never a server error.
     Unusable,
+    /// Every hashing slot is taken and the wait would be too long: nothing was checked.
+    Busy,
 }
+
+/// Every hashing slot is taken and the wait for one would exceed `max_queue_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("too many password checks at once")]
+pub struct Busy;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum HashFormatError {
@@ -41,6 +53,15 @@ pub enum HashFormatError {
 pub struct Passwords {
     params: Params,
     permits: Arc<Semaphore>,
+    slots: usize,
+    /// Callers waiting for a permit now.
+    waiting: Arc<AtomicUsize>,
+    /// The longest wait to let a caller in for, and a moving average of one hash, in µs: their
+    /// ratio times the slots is how many may wait.
+    max_queue_us: u64,
+    hash_us: Arc<AtomicU64>,
+    /// Work areas of the configured size, one per slot at most, reused from hash to hash.
+    work_areas: Arc<Mutex<Vec<Vec<Block>>>>,
     /// Verified against when the user does not exist, so that costs what a real check costs.
     dummy_hash: Arc<str>,
 }
@@ -58,22 +79,43 @@ impl Passwords {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
             n => n,
         };
+        let started = Instant::now();
         let dummy_hash =
             hash_with(&params, b"a password nobody has").context("computing the dummy hash")?;
+        let hash_us = started.elapsed().as_micros().max(1) as u64;
         Ok(Self {
             params,
             permits: Arc::new(Semaphore::new(permits)),
+            slots: permits,
+            waiting: Arc::new(AtomicUsize::new(0)),
+            max_queue_us: config.max_queue_ms.saturating_mul(1000),
+            hash_us: Arc::new(AtomicU64::new(hash_us)),
+            work_areas: Arc::new(Mutex::new(Vec::with_capacity(permits))),
             dummy_hash: dummy_hash.into(),
         })
     }
 
+    /// A slot, at once if one is free; after a wait if few enough are waiting; else `Busy`.
+    async fn slot(&self) -> Result<SemaphorePermit<'_>, Busy> {
+        if let Ok(permit) = self.permits.try_acquire() {
+            return Ok(permit);
+        }
+        // Each slot finishes a hash per `hash_us` on average, so this many waiting callers is a
+        // wait of about `max_queue_ms` for the last of them.
+        let one = self.hash_us.load(Ordering::Relaxed).max(1);
+        let max_waiting = (self.max_queue_us / one).saturating_mul(self.slots as u64);
+        if self.waiting.fetch_add(1, Ordering::AcqRel) as u64 >= max_waiting {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            return Err(Busy);
+        }
+        let permit = self.permits.acquire().await;
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        permit.map_err(|_| Busy)
+    }
+
     /// A new argon2id hash in PHC form.
     pub async fn hash(&self, password: &SecretString) -> anyhow::Result<String> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .context("password hashing pool closed")?;
+        let _permit = self.slot().await?;
         let params = self.params.clone();
         let password = password.clone();
         tokio::task::spawn_blocking(move || hash_with(&params, password.expose_secret().as_bytes()))
@@ -84,17 +126,36 @@ impl Passwords {
     /// Checks `password` against `stored`; with `None` (no such user) it checks against a dummy
     /// hash and reports a mismatch, taking the same time as a real check.
     pub async fn verify(&self, password: &SecretString, stored: Option<&str>) -> Verification {
-        let Ok(_permit) = self.permits.acquire().await else {
-            return Verification::Unusable;
+        let Ok(_permit) = self.slot().await else {
+            return Verification::Busy;
         };
         let params = self.params.clone();
         let password = password.clone();
+        let work_areas = self.work_areas.clone();
+        let hash_us = self.hash_us.clone();
         let (stored, real) = match stored {
             Some(s) => (s.to_owned(), true),
             None => (self.dummy_hash.to_string(), false),
         };
         let outcome = tokio::task::spawn_blocking(move || {
-            verify_hash(password.expose_secret().as_bytes(), &stored, &params)
+            let wanted = params.block_count();
+            let mut memory = work_areas
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop()
+                .unwrap_or_default();
+            let started = Instant::now();
+            let result =
+                verify_hash_in(password.expose_secret().as_bytes(), &stored, &params, &mut memory);
+            // Only hashes with the configured parameters tell the typical cost, and only their
+            // work areas are kept: one that a legacy hash needed is dropped, not kept at its size.
+            if memory.len() == wanted {
+                let took = started.elapsed().as_micros() as u64;
+                let average = hash_us.load(Ordering::Relaxed);
+                hash_us.store((average * 7 + took) / 8, Ordering::Relaxed);
+                work_areas.lock().unwrap_or_else(|e| e.into_inner()).push(memory);
+            }
+            result
         })
         .await;
         match outcome {
@@ -127,9 +188,19 @@ pub fn verify_hash(
     stored: &str,
     current: &Params,
 ) -> Result<Option<bool>, HashFormatError> {
+    verify_hash_in(password, stored, current, &mut Vec::new())
+}
+
+/// [`verify_hash`] with an argon2 work area to reuse: grown to the size a hash needs.
+fn verify_hash_in(
+    password: &[u8],
+    stored: &str,
+    current: &Params,
+    memory: &mut Vec<Block>,
+) -> Result<Option<bool>, HashFormatError> {
     let stored = stored.trim();
     if stored.starts_with("$argon2") {
-        verify_argon2(password, stored, current)
+        verify_argon2(password, stored, current, memory)
     } else if ["$2a$", "$2b$", "$2y$", "$2x$"]
         .iter()
         .any(|p| stored.starts_with(p))
@@ -152,17 +223,33 @@ fn verify_argon2(
     password: &[u8],
     stored: &str,
     current: &Params,
+    memory: &mut Vec<Block>,
 ) -> Result<Option<bool>, HashFormatError> {
-    let hash = PasswordHash::new(stored).map_err(|_| HashFormatError::Corrupt("argon2"))?;
-    let params = Params::try_from(&hash).map_err(|_| HashFormatError::Corrupt("argon2"))?;
-    let weaker = hash.algorithm.as_str() != "argon2id"
+    let corrupt = |_: argon2::password_hash::Error| HashFormatError::Corrupt("argon2");
+    let hash = PasswordHash::new(stored).map_err(corrupt)?;
+    let algorithm = Algorithm::try_from(hash.algorithm).map_err(corrupt)?;
+    let version = hash
+        .version
+        .map_or(Ok(Version::V0x13), Version::try_from)
+        .map_err(|_| HashFormatError::Corrupt("argon2"))?;
+    let params = Params::try_from(&hash).map_err(corrupt)?;
+    let (Some(salt), Some(expected)) = (hash.salt, hash.hash) else {
+        return Err(HashFormatError::Corrupt("argon2"));
+    };
+    let mut salt_bytes = [0u8; 64];
+    let salt = salt.decode_b64(&mut salt_bytes).map_err(corrupt)?;
+    let weaker = algorithm != Algorithm::Argon2id
         || params.m_cost() < current.m_cost()
         || params.t_cost() < current.t_cost();
-    match Argon2::default().verify_password(password, &hash) {
-        Ok(()) => Ok(Some(weaker)),
-        Err(argon2::password_hash::Error::Password) => Ok(None),
-        Err(_) => Err(HashFormatError::Corrupt("argon2")),
+    // The same computation as `Argon2::verify_password`, in a work area that outlives it.
+    if memory.len() != params.block_count() {
+        *memory = vec![Block::default(); params.block_count()];
     }
+    let mut derived = vec![0u8; expected.len()];
+    Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(password, salt, &mut derived, &mut memory[..])
+        .map_err(|_| HashFormatError::Corrupt("argon2"))?;
+    Ok(bool::from(derived.ct_eq(expected.as_bytes())).then_some(weaker))
 }
 
 /// passlib: `$pbkdf2-sha256$<rounds>$<salt>$<checksum>`, salt and checksum in passlib's
@@ -301,6 +388,86 @@ mod tests {
         assert!(check("$pbkdf2-sha256$notanumber$abc$def", "x").is_err());
         assert!(check("$pbkdf2-sha256$1000$!!!$def", "x").is_err());
         assert!(check("$pbkdf2-sha256$1000$kjJmbI0xhhAC4PxfSwkBwA$c2hvcnQ", "x").is_err());
+    }
+
+    // Made by the reference C implementation (node `argon2` 0.45), not by this code.
+    const REFERENCE_ARGON2: [&str; 4] = [
+        "$argon2id$v=19$m=8192,p=1,t=1$H5GU16dHj6Dm/7Z0Hj8oDw$UJ0/ZVDFNaq3a+fC9OoZZwvkvLCiXklApJzEvK3NI/w",
+        "$argon2i$v=19$m=8192,p=1,t=1$zymHPzDIYLTnU1NW/R2q4Q$mHN8BIZWPQzTTyQQZEWoKf3X10DNmwOl+F5KTZt6deY",
+        "$argon2d$v=19$m=8192,p=1,t=1$S9/IdB6JgVcWN+LvDjVotg$svbUtEOzZxswxVoVkzL88SjgPgGqKlUZacwQFxHBteE",
+        "$argon2id$v=19$m=4096,p=2,t=3$wSt3Xo3464D2Z7m5kNagOg$wKpvdlShskQUma9YVr5JBLfQvAnU4JSN",
+    ];
+
+    #[test]
+    fn reference_argon2_hashes_verify_in_one_reused_work_area() {
+        let mut memory = Vec::new();
+        for stored in REFERENCE_ARGON2 {
+            let current = params();
+            let ok = verify_hash_in(b"correct horse", stored, &current, &mut memory);
+            // argon2i/argon2d, and fewer passes or less memory than configured, want a rehash.
+            let weaker = !stored.starts_with("$argon2id$v=19$m=8192");
+            assert_eq!(ok, Ok(Some(weaker)), "{stored}");
+            assert_eq!(
+                verify_hash_in(b"correct horsE", stored, &current, &mut memory),
+                Ok(None),
+                "{stored}"
+            );
+        }
+        // The work area was resized for the last hash's parameters, not kept at the first's.
+        assert_eq!(
+            memory.len(),
+            Params::new(4096, 3, 2, None).unwrap().block_count()
+        );
+    }
+
+    fn small_config(max_concurrent: usize, max_queue_ms: u64) -> PasswordConfig {
+        PasswordConfig {
+            memory_kib: 8 * 1024,
+            iterations: 1,
+            max_concurrent,
+            max_queue_ms,
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_check_that_would_wait_too_long_is_refused_at_once_and_nothing_leaks() {
+        let passwords = Passwords::new(&small_config(1, 0)).unwrap();
+        let secret = SecretString::from("s3cret");
+        let hash = hash_with(&passwords.params, b"s3cret").unwrap();
+        // The first check takes the only slot; the second finds it taken and no room to wait.
+        let (first, second) = tokio::join!(
+            passwords.verify(&secret, Some(&hash)),
+            passwords.verify(&secret, Some(&hash)),
+        );
+        assert_eq!(
+            first,
+            Verification::Match {
+                needs_rehash: false
+            }
+        );
+        assert_eq!(second, Verification::Busy);
+        assert!(passwords.hash(&secret).await.is_ok(), "the slot came back");
+        assert_eq!(passwords.waiting.load(Ordering::Acquire), 0);
+        // One work area of the configured size is kept for the next check.
+        assert_eq!(passwords.work_areas.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn checks_within_the_queue_bound_wait_for_a_slot() {
+        let passwords = Passwords::new(&small_config(1, 60_000)).unwrap();
+        let secret = SecretString::from("s3cret");
+        let hash = hash_with(&passwords.params, b"s3cret").unwrap();
+        let (a, b, unknown) = tokio::join!(
+            passwords.verify(&secret, Some(&hash)),
+            passwords.verify(&secret, Some(&hash)),
+            passwords.verify(&secret, None),
+        );
+        let right = Verification::Match {
+            needs_rehash: false,
+        };
+        assert_eq!((a, b, unknown), (right, right, Verification::Mismatch));
+        assert_eq!(passwords.waiting.load(Ordering::Acquire), 0);
     }
 
     #[tokio::test]

@@ -96,6 +96,9 @@ pub struct PasswordConfig {
     pub parallelism: u32,
     /// Hashes running at once; 0 means one per core.
     pub max_concurrent: usize,
+    /// A login that would wait longer than this for a free hashing slot is refused at once
+    /// (503 with `Retry-After`) instead of joining a queue without bound.
+    pub max_queue_ms: u64,
 }
 
 impl Default for PasswordConfig {
@@ -105,6 +108,7 @@ impl Default for PasswordConfig {
             iterations: 2,
             parallelism: 1,
             max_concurrent: 0,
+            max_queue_ms: 1000,
         }
     }
 }

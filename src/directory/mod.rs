@@ -54,6 +54,8 @@ pub enum AuthOutcome {
     Inactive(User),
     /// Unknown user, wrong password or an unusable stored hash: all look the same outside.
     InvalidCredentials,
+    /// Too many password checks at once: nothing was checked, the caller should come back.
+    Busy,
 }
 
 /// Longest login accepted; anything longer cannot be an account and is not looked up.
@@ -74,8 +76,10 @@ pub async fn authenticate(
         directory.find_by_login(login).await?
     };
     let Some(found) = found else {
-        passwords.verify(password, None).await;
-        return Ok(AuthOutcome::InvalidCredentials);
+        return Ok(match passwords.verify(password, None).await {
+            Verification::Busy => AuthOutcome::Busy,
+            _ => AuthOutcome::InvalidCredentials,
+        });
     };
     let verification = passwords
         .verify(password, found.password_hash.as_deref())
@@ -94,6 +98,7 @@ pub async fn authenticate(
             Ok(AuthOutcome::InvalidCredentials)
         }
         Verification::Mismatch => Ok(AuthOutcome::InvalidCredentials),
+        Verification::Busy => Ok(AuthOutcome::Busy),
     }
 }
 

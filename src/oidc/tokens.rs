@@ -14,7 +14,7 @@ use super::scope::Scope;
 use crate::app::AppState;
 use crate::clock::UnixTime;
 use crate::directory::User;
-use crate::store::sso::{NewAccessToken, NewRefreshToken};
+use crate::store::sso::{GrantRecord, NewAccessToken, NewRefreshToken, Spends};
 
 /// A random secret of 256 bits, base64url: codes, refresh tokens, session ids.
 pub fn new_secret() -> String {
@@ -42,6 +42,9 @@ pub struct Grant<'a> {
     pub nonce: Option<&'a str>,
     pub claims: ClaimsRequest,
     pub code_hash: Option<&'a str>,
+    /// The code or refresh token this grant uses up, spent in the transaction that stores the
+    /// new tokens.
+    pub spends: Spends<'a>,
     /// A rotated refresh token keeps its family.
     pub family_id: Option<&'a str>,
     pub issue_refresh: bool,
@@ -61,6 +64,14 @@ pub struct TokenResponse {
     pub scope: String,
 }
 
+/// The code or refresh token a grant was for had been spent (or revoked) by another request
+/// between its checks and [`issue`]: nothing was issued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the code or refresh token was used by another request meanwhile")]
+pub struct AlreadySpent;
+
+/// Signs the tokens, then records them in one transaction with spending what the grant used up
+/// (an [`AlreadySpent`] error when that lost a race).
 pub async fn issue(state: &AppState, grant: Grant<'_>) -> anyhow::Result<TokenResponse> {
     let now = state.clock.now();
     let lifetimes = &state.config.tokens;
@@ -86,48 +97,6 @@ pub async fn issue(state: &AppState, grant: Grant<'_>) -> anyhow::Result<TokenRe
         auth_time: grant.auth_time,
     };
     let access_token = jwt::sign(&keys, Some(ACCESS_TOKEN_TYPE), &access)?;
-
-    let (refresh_token, family_id) = match (grant.issue_refresh, grant.user) {
-        (true, Some(user)) => {
-            let token = new_secret();
-            let family = grant
-                .family_id
-                .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
-            state
-                .db
-                .insert_refresh_token(&NewRefreshToken {
-                    token_hash: &hash_secret(&token),
-                    family_id: &family,
-                    client_id: audience,
-                    user_id: &user.id,
-                    session_id: grant.session_id,
-                    code_hash: grant.code_hash,
-                    scope: &scope,
-                    claims: claims_json.as_deref(),
-                    auth_time: grant.auth_time,
-                    created_at: now,
-                    expires_at: now + lifetimes.refresh_token_seconds as i64,
-                })
-                .await?;
-            (Some(token), Some(family))
-        }
-        _ => (None, grant.family_id.map(str::to_owned)),
-    };
-
-    state
-        .db
-        .insert_access_token(&NewAccessToken {
-            jti: &access.jti,
-            client_id: audience,
-            user_id: grant.user.map(|u| u.id.as_str()),
-            session_id: grant.session_id,
-            code_hash: grant.code_hash,
-            family_id: family_id.as_deref(),
-            scope: &scope,
-            claims: claims_json.as_deref(),
-            expires_at: access.exp,
-        })
-        .await?;
 
     let id_token = match grant.user {
         Some(user) if grant.scope.contains("openid") => {
@@ -162,8 +131,49 @@ pub async fn issue(state: &AppState, grant: Grant<'_>) -> anyhow::Result<TokenRe
         _ => None,
     };
 
-    if let Some(sid) = grant.session_id {
-        state.db.add_session_client(sid, audience, now).await?;
+    let refresh_token = (grant.issue_refresh && grant.user.is_some()).then(new_secret);
+    let refresh_hash = refresh_token.as_deref().map(hash_secret);
+    let family_id = match (&refresh_token, grant.family_id) {
+        (Some(_), None) => Some(uuid::Uuid::new_v4().to_string()),
+        (_, family) => family.map(str::to_owned),
+    };
+    let refresh = match (&refresh_hash, grant.user, &family_id) {
+        (Some(token_hash), Some(user), Some(family)) => Some(NewRefreshToken {
+            token_hash,
+            family_id: family,
+            client_id: audience,
+            user_id: &user.id,
+            session_id: grant.session_id,
+            code_hash: grant.code_hash,
+            scope: &scope,
+            claims: claims_json.as_deref(),
+            auth_time: grant.auth_time,
+            created_at: now,
+            expires_at: now + lifetimes.refresh_token_seconds as i64,
+        }),
+        _ => None,
+    };
+    let recorded = state
+        .db
+        .record_grant(&GrantRecord {
+            spends: grant.spends,
+            refresh,
+            access: NewAccessToken {
+                jti: &access.jti,
+                client_id: audience,
+                user_id: grant.user.map(|u| u.id.as_str()),
+                session_id: grant.session_id,
+                code_hash: grant.code_hash,
+                family_id: family_id.as_deref(),
+                scope: &scope,
+                claims: claims_json.as_deref(),
+                expires_at: access.exp,
+            },
+            now,
+        })
+        .await?;
+    if !recorded {
+        return Err(AlreadySpent.into());
     }
 
     Ok(TokenResponse {

@@ -63,6 +63,8 @@ pub struct CodeRow {
     pub claims: Option<String>,
     pub auth_time: UnixTime,
     pub expires_at: UnixTime,
+    /// It was issued in an SSO session that has ended (or is gone) since.
+    pub session_over: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -94,6 +96,8 @@ pub struct RefreshRow {
     pub expires_at: UnixTime,
     pub rotated_at: Option<UnixTime>,
     pub revoked_at: Option<UnixTime>,
+    /// It was issued in an SSO session that has ended (or is gone) since.
+    pub session_over: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -107,6 +111,23 @@ pub struct NewAccessToken<'a> {
     pub scope: &'a str,
     pub claims: Option<&'a str>,
     pub expires_at: UnixTime,
+}
+
+/// What a grant used up: nothing (client credentials, a login), a code, or a refresh token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spends<'a> {
+    Nothing,
+    Code(&'a str),
+    RefreshToken(&'a str),
+}
+
+/// Everything [`Db::record_grant`] writes.
+#[derive(Debug, Clone)]
+pub struct GrantRecord<'a> {
+    pub spends: Spends<'a>,
+    pub refresh: Option<NewRefreshToken<'a>>,
+    pub access: NewAccessToken<'a>,
+    pub now: UnixTime,
 }
 
 #[derive(Debug, Clone)]
@@ -143,7 +164,16 @@ fn code_from(row: &AnyRow) -> Result<CodeRow, sqlx::Error> {
         claims: row.try_get("claims")?,
         auth_time: row.try_get("auth_time")?,
         expires_at: row.try_get("expires_at")?,
+        session_over: session_over(row)?,
     })
+}
+
+/// From `LEFT JOIN sso_sessions s` selecting `s.id AS live_session, s.ended_at AS session_ended_at`.
+fn session_over(row: &AnyRow) -> Result<bool, sqlx::Error> {
+    let session_id: Option<String> = row.try_get("session_id")?;
+    let found: Option<String> = row.try_get("live_session")?;
+    let ended: Option<UnixTime> = row.try_get("session_ended_at")?;
+    Ok(session_id.is_some() && (found.is_none() || ended.is_some()))
 }
 
 fn refresh_from(row: &AnyRow) -> Result<RefreshRow, sqlx::Error> {
@@ -160,6 +190,7 @@ fn refresh_from(row: &AnyRow) -> Result<RefreshRow, sqlx::Error> {
         expires_at: row.try_get("expires_at")?,
         rotated_at: row.try_get("rotated_at")?,
         revoked_at: row.try_get("revoked_at")?,
+        session_over: session_over(row)?,
     })
 }
 
@@ -175,7 +206,7 @@ impl Db {
         expires_at: UnixTime,
         jobs: &[NewJob],
     ) -> anyhow::Result<()> {
-        let mut tx = self.pool().begin().await.context("beginning a login")?;
+        let mut tx = self.writer().begin().await.context("beginning a login")?;
         sqlx::query(
             "INSERT INTO sso_sessions (id, user_id, company_id, auth_time, created_at, last_seen_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -221,7 +252,7 @@ impl Db {
         sqlx::query("UPDATE sso_sessions SET last_seen_at = $1 WHERE id = $2 AND ended_at IS NULL")
             .bind(now)
             .bind(id.to_owned())
-            .execute(self.pool())
+            .execute(self.writer())
             .await
             .context("touching an SSO session")?;
         Ok(())
@@ -235,7 +266,7 @@ impl Db {
         reason: &str,
         now: UnixTime,
     ) -> anyhow::Result<bool> {
-        let mut tx = self.pool().begin().await.context("beginning logout")?;
+        let mut tx = self.writer().begin().await.context("beginning logout")?;
         let ended = sqlx::query("UPDATE sso_sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL")
             .bind(now)
             .bind(reason.to_owned())
@@ -293,31 +324,6 @@ impl Db {
         Ok(ended)
     }
 
-    /// Remembers that `client_id` received tokens in the session (for back-channel logout).
-    pub async fn add_session_client(
-        &self,
-        session_id: &str,
-        client_id: &str,
-        now: UnixTime,
-    ) -> anyhow::Result<()> {
-        let sql = match self.backend() {
-            crate::config::Backend::Sqlite => {
-                "INSERT OR IGNORE INTO session_clients (session_id, client_id, first_at) VALUES ($1, $2, $3)"
-            }
-            crate::config::Backend::Postgres => {
-                "INSERT INTO session_clients (session_id, client_id, first_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
-            }
-        };
-        sqlx::query(sql)
-            .bind(session_id.to_owned())
-            .bind(client_id.to_owned())
-            .bind(now)
-            .execute(self.pool())
-            .await
-            .context("recording a session's client")?;
-        Ok(())
-    }
-
     pub async fn insert_code(&self, c: &NewCode<'_>) -> anyhow::Result<()> {
         sqlx::query(
             "INSERT INTO authorization_codes (code_hash, client_id, user_id, session_id, redirect_uri, scope, nonce, \
@@ -337,7 +343,7 @@ impl Db {
         .bind(c.auth_time)
         .bind(c.created_at)
         .bind(c.expires_at)
-        .execute(self.pool())
+        .execute(self.writer())
         .await
         .context("storing an authorization code")?;
         Ok(())
@@ -346,8 +352,9 @@ impl Db {
     /// The code's row, and whether it was already used.
     pub async fn code(&self, code_hash: &str) -> anyhow::Result<Option<(CodeRow, bool)>> {
         let row = sqlx::query(
-            "SELECT client_id, user_id, session_id, redirect_uri, scope, nonce, code_challenge, claims, auth_time, \
-             expires_at, used_at FROM authorization_codes WHERE code_hash = $1",
+            "SELECT c.client_id, c.user_id, c.session_id, c.redirect_uri, c.scope, c.nonce, c.code_challenge, c.claims, \
+             c.auth_time, c.expires_at, c.used_at, s.id AS live_session, s.ended_at AS session_ended_at \
+             FROM authorization_codes c LEFT JOIN sso_sessions s ON s.id = c.session_id WHERE c.code_hash = $1",
         )
         .bind(code_hash.to_owned())
         .fetch_optional(self.pool())
@@ -358,112 +365,65 @@ impl Db {
         Ok(Some((code_from(&row)?, used.is_some())))
     }
 
-    /// Marks a code used, once: false when another request got there first.
-    pub async fn claim_code(&self, code_hash: &str, now: UnixTime) -> anyhow::Result<bool> {
-        Ok(sqlx::query(
-            "UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL",
-        )
-        .bind(now)
-        .bind(code_hash.to_owned())
-        .execute(self.pool())
-        .await
-        .context("redeeming an authorization code")?
-        .rows_affected()
-            == 1)
-    }
-
-    /// Revokes every token issued from a code (RFC 6749 §4.1.2: on a replayed code).
-    pub async fn revoke_code_tokens(&self, code_hash: &str, now: UnixTime) -> anyhow::Result<()> {
-        sqlx::query(
-            "UPDATE refresh_tokens SET revoked_at = $1 WHERE code_hash = $2 AND revoked_at IS NULL",
-        )
-        .bind(now)
-        .bind(code_hash.to_owned())
-        .execute(self.pool())
-        .await
-        .context("revoking refresh tokens of a replayed code")?;
-        sqlx::query(
-            "UPDATE access_tokens SET revoked_at = $1 WHERE revoked_at IS NULL AND (code_hash = $2 OR family_id IN \
-             (SELECT family_id FROM refresh_tokens WHERE code_hash = $3))",
-        )
-        .bind(now)
-        .bind(code_hash.to_owned())
-        .bind(code_hash.to_owned())
-        .execute(self.pool())
-        .await
-        .context("revoking access tokens of a replayed code")?;
-        Ok(())
-    }
-
-    pub async fn insert_refresh_token(&self, t: &NewRefreshToken<'_>) -> anyhow::Result<()> {
-        sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, session_id, code_hash, scope, claims, \
-             auth_time, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(t.token_hash.to_owned())
-        .bind(t.family_id.to_owned())
-        .bind(t.client_id.to_owned())
-        .bind(t.user_id.to_owned())
-        .bind(t.session_id.map(str::to_owned))
-        .bind(t.code_hash.map(str::to_owned))
-        .bind(t.scope.to_owned())
-        .bind(t.claims.map(str::to_owned))
-        .bind(t.auth_time)
-        .bind(t.created_at)
-        .bind(t.expires_at)
-        .execute(self.pool())
-        .await
-        .context("storing a refresh token")?;
-        Ok(())
-    }
-
-    pub async fn refresh_token(&self, token_hash: &str) -> anyhow::Result<Option<RefreshRow>> {
-        let row = sqlx::query(
-            "SELECT family_id, client_id, user_id, session_id, code_hash, scope, claims, auth_time, created_at, \
-             expires_at, rotated_at, revoked_at FROM refresh_tokens WHERE token_hash = $1",
-        )
-        .bind(token_hash.to_owned())
-        .fetch_optional(self.pool())
-        .await
-        .context("loading a refresh token")?;
-        Ok(row.as_ref().map(refresh_from).transpose()?)
-    }
-
-    /// Marks a refresh token as used, once; false means it was used (or revoked) before.
-    pub async fn rotate_refresh_token(
-        &self,
-        token_hash: &str,
-        now: UnixTime,
-    ) -> anyhow::Result<bool> {
-        Ok(sqlx::query(
-            "UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 AND rotated_at IS NULL AND revoked_at IS NULL",
-        )
-        .bind(now)
-        .bind(token_hash.to_owned())
-        .execute(self.pool())
-        .await
-        .context("rotating a refresh token")?
-        .rows_affected()
-            == 1)
-    }
-
-    /// Revokes a whole refresh-token family and the access tokens issued from it.
-    pub async fn revoke_family(&self, family_id: &str, now: UnixTime) -> anyhow::Result<()> {
-        for sql in [
-            "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
-            "UPDATE access_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
-        ] {
-            sqlx::query(sql)
-                .bind(now)
-                .bind(family_id.to_owned())
-                .execute(self.pool())
+    /// Records what a grant gave, in one transaction: spends the code or the refresh token it
+    /// was given for, stores the new refresh token and the access token, and remembers that the
+    /// client got tokens in the session (for back-channel logout). `Ok(false)`, with nothing
+    /// written, when the code or refresh token had been spent (or revoked) meanwhile.
+    pub async fn record_grant(&self, g: &GrantRecord<'_>) -> anyhow::Result<bool> {
+        let mut tx = self.writer().begin().await.context("beginning to record a grant")?;
+        let spent = match g.spends {
+            Spends::Nothing => true,
+            Spends::Code(code_hash) => {
+                sqlx::query(
+                    "UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL",
+                )
+                .bind(g.now)
+                .bind(code_hash.to_owned())
+                .execute(&mut *tx)
                 .await
-                .context("revoking a refresh-token family")?;
+                .context("redeeming an authorization code")?
+                .rows_affected()
+                    == 1
+            }
+            Spends::RefreshToken(token_hash) => {
+                sqlx::query(
+                    "UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 AND rotated_at IS NULL \
+                     AND revoked_at IS NULL",
+                )
+                .bind(g.now)
+                .bind(token_hash.to_owned())
+                .execute(&mut *tx)
+                .await
+                .context("rotating a refresh token")?
+                .rows_affected()
+                    == 1
+            }
+        };
+        if !spent {
+            tx.rollback().await.context("abandoning a grant")?;
+            return Ok(false);
         }
-        Ok(())
-    }
-
-    pub async fn insert_access_token(&self, t: &NewAccessToken<'_>) -> anyhow::Result<()> {
+        if let Some(t) = &g.refresh {
+            sqlx::query(
+                "INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, session_id, code_hash, scope, \
+                 claims, auth_time, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(t.token_hash.to_owned())
+            .bind(t.family_id.to_owned())
+            .bind(t.client_id.to_owned())
+            .bind(t.user_id.to_owned())
+            .bind(t.session_id.map(str::to_owned))
+            .bind(t.code_hash.map(str::to_owned))
+            .bind(t.scope.to_owned())
+            .bind(t.claims.map(str::to_owned))
+            .bind(t.auth_time)
+            .bind(t.created_at)
+            .bind(t.expires_at)
+            .execute(&mut *tx)
+            .await
+            .context("storing a refresh token")?;
+        }
+        let t = &g.access;
         sqlx::query(
             "INSERT INTO access_tokens (jti, client_id, user_id, session_id, code_hash, family_id, scope, claims, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -477,9 +437,81 @@ impl Db {
         .bind(t.scope.to_owned())
         .bind(t.claims.map(str::to_owned))
         .bind(t.expires_at)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .context("registering an access token")?;
+        if let Some(session_id) = t.session_id {
+            let sql = match self.backend() {
+                crate::config::Backend::Sqlite => {
+                    "INSERT OR IGNORE INTO session_clients (session_id, client_id, first_at) VALUES ($1, $2, $3)"
+                }
+                crate::config::Backend::Postgres => {
+                    "INSERT INTO session_clients (session_id, client_id, first_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT DO NOTHING"
+                }
+            };
+            sqlx::query(sql)
+                .bind(session_id.to_owned())
+                .bind(t.client_id.to_owned())
+                .bind(g.now)
+                .execute(&mut *tx)
+                .await
+                .context("recording a session's client")?;
+        }
+        tx.commit().await.context("committing a grant")?;
+        Ok(true)
+    }
+
+    /// Revokes every token issued from a code (RFC 6749 §4.1.2: on a replayed code).
+    pub async fn revoke_code_tokens(&self, code_hash: &str, now: UnixTime) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $1 WHERE code_hash = $2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(code_hash.to_owned())
+        .execute(self.writer())
+        .await
+        .context("revoking refresh tokens of a replayed code")?;
+        sqlx::query(
+            "UPDATE access_tokens SET revoked_at = $1 WHERE revoked_at IS NULL AND (code_hash = $2 OR family_id IN \
+             (SELECT family_id FROM refresh_tokens WHERE code_hash = $3))",
+        )
+        .bind(now)
+        .bind(code_hash.to_owned())
+        .bind(code_hash.to_owned())
+        .execute(self.writer())
+        .await
+        .context("revoking access tokens of a replayed code")?;
+        Ok(())
+    }
+
+    pub async fn refresh_token(&self, token_hash: &str) -> anyhow::Result<Option<RefreshRow>> {
+        let row = sqlx::query(
+            "SELECT r.family_id, r.client_id, r.user_id, r.session_id, r.code_hash, r.scope, r.claims, r.auth_time, \
+             r.created_at, r.expires_at, r.rotated_at, r.revoked_at, s.id AS live_session, \
+             s.ended_at AS session_ended_at \
+             FROM refresh_tokens r LEFT JOIN sso_sessions s ON s.id = r.session_id WHERE r.token_hash = $1",
+        )
+        .bind(token_hash.to_owned())
+        .fetch_optional(self.pool())
+        .await
+        .context("loading a refresh token")?;
+        Ok(row.as_ref().map(refresh_from).transpose()?)
+    }
+
+    /// Revokes a whole refresh-token family and the access tokens issued from it.
+    pub async fn revoke_family(&self, family_id: &str, now: UnixTime) -> anyhow::Result<()> {
+        for sql in [
+            "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
+            "UPDATE access_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
+        ] {
+            sqlx::query(sql)
+                .bind(now)
+                .bind(family_id.to_owned())
+                .execute(self.writer())
+                .await
+                .context("revoking a refresh-token family")?;
+        }
         Ok(())
     }
 
@@ -512,7 +544,7 @@ impl Db {
         )
         .bind(now)
         .bind(jti.to_owned())
-        .execute(self.pool())
+        .execute(self.writer())
         .await
         .context("revoking an access token")?;
         Ok(())
@@ -536,7 +568,7 @@ impl Db {
         scope: &str,
         now: UnixTime,
     ) -> anyhow::Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.writer().begin().await?;
         sqlx::query("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
             .bind(user_id.to_owned())
             .bind(client_id.to_owned())

@@ -123,9 +123,14 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let base = format!("http://{addr}");
+        // Cheap hashes keep the suite fast, unless a test sets its own.
+        let password = if options.toml.contains("[password]") {
+            ""
+        } else {
+            "[password]\nmemory_kib = 8192\niterations = 1\n"
+        };
         let text = format!(
-            "issuer = \"{base}\"\nlisten = \"{addr}\"\ndatabase_url = \"{}\"\nkeys_dir = \"{}\"\n\
-             [password]\nmemory_kib = 8192\niterations = 1\n{}",
+            "issuer = \"{base}\"\nlisten = \"{addr}\"\ndatabase_url = \"{}\"\nkeys_dir = \"{}\"\n{password}{}",
             options.database_url,
             options.keys_dir.display(),
             options.toml

@@ -15,6 +15,7 @@ mod hub;
 mod keys;
 mod migrations;
 mod negative;
+mod overload;
 mod provisioning;
 mod scale_out;
 mod sso;

@@ -41,6 +41,16 @@ fn api_error(status: StatusCode, error: &str, description: &str) -> Response {
     ))
 }
 
+/// An error the client may retry after `seconds` (at least one), said in `Retry-After`.
+fn come_back_later(status: StatusCode, error: &str, description: &str, seconds: u64) -> Response {
+    let mut response = api_error(status, error, description);
+    response.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from(seconds.max(1)),
+    );
+    response
+}
+
 fn user_json(user: &User) -> Value {
     json!({
         "id": user.id,
@@ -81,22 +91,12 @@ async fn login(
     let account = normalize_login(&body.username);
     if let Err(limited) = state.login_limiter.attempt(&account, peer.ip()) {
         tracing::warn!(ip = %peer.ip(), "API login rate-limited");
-        let mut response = api_error(
+        return Ok(come_back_later(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_attempts",
             "too many login attempts; try again later",
-        );
-        response.headers_mut().insert(
-            axum::http::header::RETRY_AFTER,
-            limited
-                .retry_after
-                .as_secs()
-                .max(1)
-                .to_string()
-                .parse()
-                .expect("digits"),
-        );
-        return Ok(response);
+            limited.retry_after.as_secs(),
+        ));
     }
     let outcome = if body.password.len() > 1024 {
         AuthOutcome::InvalidCredentials
@@ -111,6 +111,15 @@ async fn login(
     };
     if let AuthOutcome::Inactive(user) = &outcome {
         deactivated(&state, &user.id).await?;
+    }
+    if outcome == AuthOutcome::Busy {
+        tracing::warn!("API login refused: every password hashing slot is busy");
+        return Ok(come_back_later(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "too many logins at once; try again in a moment",
+            1,
+        ));
     }
     let AuthOutcome::Authenticated(user) = outcome else {
         tracing::info!(ip = %peer.ip(), "API login failed");
@@ -136,6 +145,7 @@ async fn login(
             nonce: None,
             claims: ClaimsRequest::default(),
             code_hash: None,
+            spends: crate::store::sso::Spends::Nothing,
             family_id: None,
             issue_refresh: true,
             audience: None,

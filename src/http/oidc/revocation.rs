@@ -117,18 +117,10 @@ async fn introspect(
     let Some(row) = state.db.refresh_token(&hash_secret(token)).await? else {
         return Ok(inactive());
     };
-    let session_ended = match &row.session_id {
-        Some(sid) => state
-            .db
-            .sso_session(sid)
-            .await?
-            .is_none_or(|s| s.ended_at.is_some()),
-        None => false,
-    };
     if row.revoked_at.is_some()
         || row.rotated_at.is_some()
         || row.expires_at <= now
-        || session_ended
+        || row.session_over
     {
         return Ok(inactive());
     }

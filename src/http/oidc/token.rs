@@ -19,7 +19,8 @@ use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::oidc::paths;
 use crate::oidc::pkce::CodeChallenge;
 use crate::oidc::scope::Scope;
-use crate::oidc::tokens::{hash_secret, issue, Grant};
+use crate::oidc::tokens::{hash_secret, issue, AlreadySpent, Grant};
+use crate::store::sso::Spends;
 
 pub fn router() -> Router<AppState> {
     Router::new().route(paths::TOKEN, post(token).options(options))
@@ -121,18 +122,8 @@ async fn authorization_code(
         }
         (None, None) => {}
     }
-    if !state.db.claim_code(&code_hash, now).await? {
-        return Err(replayed(state, client, &code_hash, now).await);
-    }
-    if let Some(sid) = &row.session_id {
-        let ended = state
-            .db
-            .sso_session(sid)
-            .await?
-            .is_none_or(|s| s.ended_at.is_some());
-        if ended {
-            return Err(OAuthError::invalid_grant("the login session has ended").into());
-        }
+    if row.session_over {
+        return Err(OAuthError::invalid_grant("the login session has ended").into());
     }
     let user = match state.directory.find_by_id(&row.user_id).await? {
         Some(user) if user.active => user,
@@ -140,7 +131,7 @@ async fn authorization_code(
     };
     let scope = Scope::parse(&row.scope).unwrap_or_default();
     let issue_refresh = wants_refresh(client, &scope);
-    Ok(issue(
+    let issued = issue(
         state,
         Grant {
             client,
@@ -151,12 +142,18 @@ async fn authorization_code(
             nonce: row.nonce.as_deref(),
             claims: ClaimsRequest::from_json(row.claims.as_deref()),
             code_hash: Some(&code_hash),
+            spends: Spends::Code(&code_hash),
             family_id: None,
             issue_refresh,
             audience: None,
         },
     )
-    .await?)
+    .await;
+    match issued {
+        // Another request redeemed the code between the checks above and now.
+        Err(e) if e.is::<AlreadySpent>() => Err(replayed(state, client, &code_hash, now).await),
+        other => Ok(other?),
+    }
 }
 
 /// RFC 6749 §4.1.2: a code used twice revokes what it gave.
@@ -198,15 +195,8 @@ pub async fn refresh_grant(
     if row.expires_at <= now {
         return Err(OAuthError::invalid_grant("refresh token expired").into());
     }
-    if let Some(sid) = &row.session_id {
-        if state
-            .db
-            .sso_session(sid)
-            .await?
-            .is_none_or(|s| s.ended_at.is_some())
-        {
-            return Err(OAuthError::invalid_grant("the login session has ended").into());
-        }
+    if row.session_over {
+        return Err(OAuthError::invalid_grant("the login session has ended").into());
     }
     let user = match state.directory.find_by_id(&row.user_id).await? {
         Some(user) if user.active => user,
@@ -231,11 +221,7 @@ pub async fn refresh_grant(
         }
         None => granted,
     };
-    if !state.db.rotate_refresh_token(&token_hash, now).await? {
-        state.db.revoke_family(&row.family_id, now).await?;
-        return Err(OAuthError::invalid_grant("refresh token already used").into());
-    }
-    let tokens = issue(
+    let issued = issue(
         state,
         Grant {
             client,
@@ -246,13 +232,23 @@ pub async fn refresh_grant(
             nonce: None,
             claims: ClaimsRequest::from_json(row.claims.as_deref()),
             code_hash: row.code_hash.as_deref(),
+            spends: Spends::RefreshToken(&token_hash),
             family_id: Some(&row.family_id),
             issue_refresh: true,
             audience,
         },
     )
-    .await?;
-    Ok((tokens, user))
+    .await;
+    match issued {
+        Ok(tokens) => Ok((tokens, user)),
+        // Another request rotated it between the checks above and now: a reuse all the same.
+        Err(e) if e.is::<AlreadySpent>() => {
+            tracing::warn!(client_id = %client.id, family = %row.family_id, "refresh token used twice at once; revoking its family");
+            state.db.revoke_family(&row.family_id, now).await?;
+            Err(OAuthError::invalid_grant("refresh token already used").into())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 async fn refresh_token(
@@ -304,6 +300,7 @@ async fn client_credentials(
             nonce: None,
             claims: ClaimsRequest::default(),
             code_hash: None,
+            spends: Spends::Nothing,
             family_id: None,
             issue_refresh: false,
             audience: None,

@@ -5,7 +5,7 @@ pub mod views;
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Router};
@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
 }
 
 const BAD_CREDENTIALS: &str = "The email, username or password is not right.";
+const BUSY: &str = "Too many people are signing in right now. Try again in a moment.";
 const EXPIRED_FORM: &str = "This form has expired. Go back to the application and start again.";
 const EXPIRED_REQUEST: &str = "This sign-in request has expired or was already used. Go back to the application and start again.";
 
@@ -148,6 +149,18 @@ async fn login(
     };
     let user = match outcome {
         AuthOutcome::Authenticated(user) => user,
+        AuthOutcome::Busy => {
+            tracing::warn!("login refused: every password hashing slot is busy");
+            let mut response = page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                BUSY.into(),
+                browser.csrf_token().await?,
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return Ok(response);
+        }
         failure => {
             if let AuthOutcome::Inactive(user) = &failure {
                 tracing::info!(user_id = %user.id, "login refused: account disabled");
