@@ -31,7 +31,12 @@ pub async fn current_login(
     }
     match state.directory.find_by_id(&session.user_id).await? {
         Some(user) if user.active => {
-            state.db.touch_sso_session(&sid, now).await?;
+            // The idle clock moves in steps small beside the idle lifetime (a sixteenth of it,
+            // a minute at most): a write per step, not one per request.
+            let step = (state.config.session.idle_seconds / 16).clamp(1, 60) as i64;
+            if now - session.last_seen_at >= step {
+                state.db.touch_sso_session(&sid, now).await?;
+            }
             Ok(Some((session, user)))
         }
         _ => {

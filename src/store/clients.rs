@@ -10,7 +10,7 @@ use crate::oidc::client::Clients;
 impl Db {
     /// Makes the `clients` table equal to the configured clients.
     pub async fn sync_clients(&self, clients: &Clients, now: UnixTime) -> anyhow::Result<()> {
-        let mut tx = self.writer().begin().await.context("beginning client sync")?;
+        let mut tx = self.pool().begin().await.context("beginning client sync")?;
         let json = |v: &Vec<String>| serde_json::to_string(v).expect("strings serialise");
         let mut ids = Vec::new();
         for c in clients.iter() {

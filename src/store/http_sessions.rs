@@ -35,7 +35,7 @@ impl DbSessionStore {
         Ok(
             sqlx::query("DELETE FROM http_sessions WHERE expiry_date < $1")
                 .bind(system_now())
-                .execute(self.db.writer())
+                .execute(self.db.pool())
                 .await?
                 .rows_affected(),
         )
@@ -61,7 +61,7 @@ impl SessionStore for DbSessionStore {
             .bind(record.id.to_string())
             .bind(data.clone())
             .bind(record.expiry_date.unix_timestamp())
-            .execute(self.db.writer())
+            .execute(self.db.pool())
             .await;
             match inserted {
                 Ok(_) => return Ok(()),
@@ -79,7 +79,7 @@ impl SessionStore for DbSessionStore {
                 .bind(data.clone())
                 .bind(record.expiry_date.unix_timestamp())
                 .bind(record.id.to_string())
-                .execute(self.db.writer())
+                .execute(self.db.pool())
                 .await
                 .map_err(backend)?;
         if updated.rows_affected() == 0 {
@@ -87,7 +87,7 @@ impl SessionStore for DbSessionStore {
                 .bind(record.id.to_string())
                 .bind(data)
                 .bind(record.expiry_date.unix_timestamp())
-                .execute(self.db.writer())
+                .execute(self.db.pool())
                 .await
                 .map_err(backend)?;
         }
@@ -117,7 +117,7 @@ impl SessionStore for DbSessionStore {
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         sqlx::query("DELETE FROM http_sessions WHERE id = $1")
             .bind(id.to_string())
-            .execute(self.db.writer())
+            .execute(self.db.pool())
             .await
             .map_err(backend)?;
         Ok(())

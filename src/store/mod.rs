@@ -24,11 +24,6 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: AnyPool,
-    /// Where every write goes. SQLite allows one writer at a time and makes the others sleep
-    /// and retry (its busy handler), which at a few dozen concurrent requests costs more than
-    /// the writes; so its writes queue here for one connection instead. On PostgreSQL, and for
-    /// an in-memory SQLite (one connection in all), it is the same pool as `pool`.
-    writer: AnyPool,
     backend: Backend,
 }
 
@@ -39,14 +34,10 @@ impl Db {
         sqlx::any::install_default_drivers();
         let backend = url.backend();
         let mut raw = url.expose().to_owned();
-        let base = || {
-            AnyPoolOptions::new()
-                .acquire_timeout(Duration::from_secs(3))
-                .idle_timeout(Duration::from_secs(300))
-                .min_connections(0)
-        };
-        let mut options = base();
-        let mut separate_writer = false;
+        let mut options = AnyPoolOptions::new()
+            .acquire_timeout(Duration::from_secs(3))
+            .idle_timeout(Duration::from_secs(300))
+            .min_connections(0);
         match backend {
             Backend::Sqlite => {
                 let in_memory = raw.contains(":memory:") || raw.contains("mode=memory");
@@ -66,7 +57,6 @@ impl Db {
                     // Keep the one connection (and so the database) for the life of the pool.
                     options = options.idle_timeout(None).max_lifetime(None);
                 }
-                separate_writer = !in_memory;
             }
             Backend::Postgres => {
                 options = options.max_connections(16);
@@ -76,16 +66,8 @@ impl Db {
             .parse::<AnyConnectOptions>()
             .with_context(|| format!("parsing database_url {}", url.redacted()))?
             .disable_statement_logging();
-        let writer = separate_writer.then(|| {
-            sqlite_setup(base().max_connections(1)).connect_lazy_with(connect_options.clone())
-        });
         let pool = options.connect_lazy_with(connect_options);
-        let writer = writer.unwrap_or_else(|| pool.clone());
-        Ok(Self {
-            pool,
-            writer,
-            backend,
-        })
+        Ok(Self { pool, backend })
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
@@ -94,7 +76,7 @@ impl Db {
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
         migrator
-            .run(&self.writer)
+            .run(&self.pool)
             .await
             .context("running database migrations")
     }
@@ -108,14 +90,8 @@ impl Db {
         Ok(())
     }
 
-    /// For reads.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
-    }
-
-    /// For writes and for transactions that write.
-    pub fn writer(&self) -> &AnyPool {
-        &self.writer
     }
 
     pub fn backend(&self) -> Backend {
@@ -124,7 +100,6 @@ impl Db {
 
     pub async fn close(&self) {
         self.pool.close().await;
-        self.writer.close().await;
     }
 }
 

@@ -91,7 +91,7 @@ impl Db {
             .bind(now)
             .bind(now)
             .bind(limit)
-            .fetch_all(self.writer())
+            .fetch_all(self.pool())
             .await
             .context("claiming outbox jobs")?;
         Ok(rows.iter().map(job_from).collect::<Result<_, _>>()?)
@@ -101,7 +101,7 @@ impl Db {
         sqlx::query("UPDATE outbox SET state = 'done', locked_until = NULL, last_error = NULL, updated_at = $1 WHERE id = $2")
             .bind(now)
             .bind(id.to_owned())
-            .execute(self.writer())
+            .execute(self.pool())
             .await
             .context("completing an outbox job")?;
         Ok(())
@@ -129,7 +129,7 @@ impl Db {
         .bind(error)
         .bind(now)
         .bind(id.to_owned())
-        .execute(self.writer())
+        .execute(self.pool())
         .await
         .context("recording a failed outbox job")?;
         Ok(())
@@ -166,7 +166,7 @@ impl Db {
         now: UnixTime,
     ) -> anyhow::Result<()> {
         let mut tx = self
-            .writer()
+            .pool()
             .begin()
             .await
             .context("beginning to queue jobs")?;
@@ -217,7 +217,7 @@ impl Db {
         .bind(now)
         .bind(pattern.clone())
         .bind(pattern)
-        .execute(self.writer())
+        .execute(self.pool())
         .await
         .context("retrying failed outbox jobs")?
         .rows_affected())

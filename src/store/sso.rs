@@ -1,8 +1,9 @@
 //! SSO sessions, authorization codes, refresh and access tokens, consents.
 
 use anyhow::Context;
-use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::any::{AnyArguments, AnyQueryResult, AnyRow};
+use sqlx::query::Query;
+use sqlx::{Any, AnyPool, Row, Transaction};
 
 use super::Db;
 use crate::clock::UnixTime;
@@ -113,6 +114,41 @@ pub struct NewAccessToken<'a> {
     pub expires_at: UnixTime,
 }
 
+/// Where [`Db::record_grant`] writes: a transaction, or the pool statement by statement.
+enum Writer<'a> {
+    Tx(Transaction<'a, Any>),
+    Pool(&'a AnyPool),
+}
+
+impl Writer<'_> {
+    async fn rollback(self) -> Result<(), sqlx::Error> {
+        match self {
+            Writer::Tx(tx) => tx.rollback().await,
+            Writer::Pool(_) => Ok(()),
+        }
+    }
+
+    async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Writer::Tx(tx) => tx.commit().await,
+            Writer::Pool(_) => Ok(()),
+        }
+    }
+}
+
+trait RunOn<'q> {
+    async fn run(self, w: &mut Writer<'_>) -> Result<AnyQueryResult, sqlx::Error>;
+}
+
+impl<'q> RunOn<'q> for Query<'q, Any, AnyArguments<'q>> {
+    async fn run(self, w: &mut Writer<'_>) -> Result<AnyQueryResult, sqlx::Error> {
+        match w {
+            Writer::Tx(tx) => self.execute(&mut **tx).await,
+            Writer::Pool(pool) => self.execute(*pool).await,
+        }
+    }
+}
+
 /// What a grant used up: nothing (client credentials, a login), a code, or a refresh token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Spends<'a> {
@@ -206,7 +242,7 @@ impl Db {
         expires_at: UnixTime,
         jobs: &[NewJob],
     ) -> anyhow::Result<()> {
-        let mut tx = self.writer().begin().await.context("beginning a login")?;
+        let mut tx = self.pool().begin().await.context("beginning a login")?;
         sqlx::query(
             "INSERT INTO sso_sessions (id, user_id, company_id, auth_time, created_at, last_seen_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -252,7 +288,7 @@ impl Db {
         sqlx::query("UPDATE sso_sessions SET last_seen_at = $1 WHERE id = $2 AND ended_at IS NULL")
             .bind(now)
             .bind(id.to_owned())
-            .execute(self.writer())
+            .execute(self.pool())
             .await
             .context("touching an SSO session")?;
         Ok(())
@@ -266,7 +302,7 @@ impl Db {
         reason: &str,
         now: UnixTime,
     ) -> anyhow::Result<bool> {
-        let mut tx = self.writer().begin().await.context("beginning logout")?;
+        let mut tx = self.pool().begin().await.context("beginning logout")?;
         let ended = sqlx::query("UPDATE sso_sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL")
             .bind(now)
             .bind(reason.to_owned())
@@ -343,7 +379,7 @@ impl Db {
         .bind(c.auth_time)
         .bind(c.created_at)
         .bind(c.expires_at)
-        .execute(self.writer())
+        .execute(self.pool())
         .await
         .context("storing an authorization code")?;
         Ok(())
@@ -370,7 +406,21 @@ impl Db {
     /// client got tokens in the session (for back-channel logout). `Ok(false)`, with nothing
     /// written, when the code or refresh token had been spent (or revoked) meanwhile.
     pub async fn record_grant(&self, g: &GrantRecord<'_>) -> anyhow::Result<bool> {
-        let mut tx = self.writer().begin().await.context("beginning to record a grant")?;
+        // On SQLite the statements go one by one: a transaction would hold its one write lock
+        // across the awaits between statements (while this task waits for a busy runtime), and
+        // every other writer would sleep in SQLite's busy handler meanwhile; measured, that
+        // cost a fifth of the refresh throughput (docs/benchmarks.md). Each statement is atomic
+        // there; what is lost is only that a failure between spending and storing leaves the
+        // code or token spent. On PostgreSQL one transaction is one commit instead of four.
+        let mut w = match self.backend() {
+            crate::config::Backend::Sqlite => Writer::Pool(self.pool()),
+            crate::config::Backend::Postgres => Writer::Tx(
+                self.pool()
+                    .begin()
+                    .await
+                    .context("beginning to record a grant")?,
+            ),
+        };
         let spent = match g.spends {
             Spends::Nothing => true,
             Spends::Code(code_hash) => {
@@ -379,7 +429,7 @@ impl Db {
                 )
                 .bind(g.now)
                 .bind(code_hash.to_owned())
-                .execute(&mut *tx)
+                .run(&mut w)
                 .await
                 .context("redeeming an authorization code")?
                 .rows_affected()
@@ -392,7 +442,7 @@ impl Db {
                 )
                 .bind(g.now)
                 .bind(token_hash.to_owned())
-                .execute(&mut *tx)
+                .run(&mut w)
                 .await
                 .context("rotating a refresh token")?
                 .rows_affected()
@@ -400,7 +450,7 @@ impl Db {
             }
         };
         if !spent {
-            tx.rollback().await.context("abandoning a grant")?;
+            w.rollback().await.context("abandoning a grant")?;
             return Ok(false);
         }
         if let Some(t) = &g.refresh {
@@ -419,7 +469,7 @@ impl Db {
             .bind(t.auth_time)
             .bind(t.created_at)
             .bind(t.expires_at)
-            .execute(&mut *tx)
+            .run(&mut w)
             .await
             .context("storing a refresh token")?;
         }
@@ -437,10 +487,13 @@ impl Db {
         .bind(t.scope.to_owned())
         .bind(t.claims.map(str::to_owned))
         .bind(t.expires_at)
-        .execute(&mut *tx)
+        .run(&mut w)
         .await
         .context("registering an access token")?;
-        if let Some(session_id) = t.session_id {
+        // A rotated refresh token's family began with a grant in the same session, to the same
+        // client, which recorded the pair already.
+        let first_in_family = !matches!(g.spends, Spends::RefreshToken(_));
+        if let (Some(session_id), true) = (t.session_id, first_in_family) {
             let sql = match self.backend() {
                 crate::config::Backend::Sqlite => {
                     "INSERT OR IGNORE INTO session_clients (session_id, client_id, first_at) VALUES ($1, $2, $3)"
@@ -454,11 +507,11 @@ impl Db {
                 .bind(session_id.to_owned())
                 .bind(t.client_id.to_owned())
                 .bind(g.now)
-                .execute(&mut *tx)
+                .run(&mut w)
                 .await
                 .context("recording a session's client")?;
         }
-        tx.commit().await.context("committing a grant")?;
+        w.commit().await.context("committing a grant")?;
         Ok(true)
     }
 
@@ -469,7 +522,7 @@ impl Db {
         )
         .bind(now)
         .bind(code_hash.to_owned())
-        .execute(self.writer())
+        .execute(self.pool())
         .await
         .context("revoking refresh tokens of a replayed code")?;
         sqlx::query(
@@ -479,7 +532,7 @@ impl Db {
         .bind(now)
         .bind(code_hash.to_owned())
         .bind(code_hash.to_owned())
-        .execute(self.writer())
+        .execute(self.pool())
         .await
         .context("revoking access tokens of a replayed code")?;
         Ok(())
@@ -508,7 +561,7 @@ impl Db {
             sqlx::query(sql)
                 .bind(now)
                 .bind(family_id.to_owned())
-                .execute(self.writer())
+                .execute(self.pool())
                 .await
                 .context("revoking a refresh-token family")?;
         }
@@ -544,7 +597,7 @@ impl Db {
         )
         .bind(now)
         .bind(jti.to_owned())
-        .execute(self.writer())
+        .execute(self.pool())
         .await
         .context("revoking an access token")?;
         Ok(())
@@ -568,7 +621,7 @@ impl Db {
         scope: &str,
         now: UnixTime,
     ) -> anyhow::Result<()> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.pool().begin().await?;
         sqlx::query("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
             .bind(user_id.to_owned())
             .bind(client_id.to_owned())

@@ -69,7 +69,7 @@ impl Db {
         .bind(user.password_hash.clone())
         .bind(user.created_at)
         .bind(user.created_at)
-        .execute(self.writer())
+        .execute(self.pool())
         .await;
         match result {
             Ok(_) => Ok(()),
@@ -127,7 +127,7 @@ impl Db {
             .bind(i64::from(active))
             .bind(now)
             .bind(id.to_owned())
-            .execute(self.writer())
+            .execute(self.pool())
             .await
             .with_context(|| format!("setting user {id} active={active}"))?;
         Ok(done.rows_affected() == 1)
@@ -143,7 +143,7 @@ impl Db {
             .bind(hash.to_owned())
             .bind(now)
             .bind(id.to_owned())
-            .execute(self.writer())
+            .execute(self.pool())
             .await
             .with_context(|| format!("replacing the password hash of user {id}"))?;
         Ok(())

@@ -959,9 +959,10 @@ async fn load_async(opts: Opts) {
             std::process::exit(1);
         }
     };
+    // Only the path: a second node serves the issuer's URLs under another address.
     let path_of = |key: &str| -> String {
-        let url = meta[key].as_str().unwrap_or("");
-        url.strip_prefix(&base).unwrap_or(url).to_owned()
+        let raw = meta[key].as_str().unwrap_or("");
+        url::Url::parse(raw).map_or_else(|_| raw.to_owned(), |u| u.path().to_owned())
     };
     let settings = Arc::new(Settings {
         ep: Endpoints {
