@@ -312,8 +312,19 @@ async fn concurrent_workers_claim_each_job_once(backend: Backend) {
         let mut ids = Vec::new();
         loop {
             let jobs = db.claim_jobs(now, 600, 5).await.unwrap();
+            // An empty batch is not "all done": SKIP LOCKED also passes over rows the other
+            // worker is claiming, and a LIMIT can then come back short or empty.
             if jobs.is_empty() {
-                return ids;
+                let pending: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
+                        .fetch_one(db.pool())
+                        .await
+                        .unwrap();
+                if pending == 0 {
+                    return ids;
+                }
+                tokio::task::yield_now().await;
+                continue;
             }
             ids.extend(jobs.into_iter().map(|j| j.id));
         }
