@@ -145,15 +145,22 @@ impl Passwords {
                 .pop()
                 .unwrap_or_default();
             let started = Instant::now();
-            let result =
-                verify_hash_in(password.expose_secret().as_bytes(), &stored, &params, &mut memory);
+            let result = verify_hash(
+                password.expose_secret().as_bytes(),
+                &stored,
+                &params,
+                &mut memory,
+            );
             // Only hashes with the configured parameters tell the typical cost, and only their
             // work areas are kept: one that a legacy hash needed is dropped, not kept at its size.
             if memory.len() == wanted {
                 let took = started.elapsed().as_micros() as u64;
                 let average = hash_us.load(Ordering::Relaxed);
                 hash_us.store((average * 7 + took) / 8, Ordering::Relaxed);
-                work_areas.lock().unwrap_or_else(|e| e.into_inner()).push(memory);
+                work_areas
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(memory);
             }
             result
         })
@@ -182,17 +189,9 @@ fn hash_with(params: &Params, password: &[u8]) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("argon2 hashing failed: {e}"))
 }
 
-/// `Ok(Some(needs_rehash))` on a match, `Ok(None)` on a mismatch.
+/// `Ok(Some(needs_rehash))` on a match, `Ok(None)` on a mismatch. `memory` is an argon2 work area
+/// to reuse, resized to what the hash needs (any empty `Vec` will do).
 pub fn verify_hash(
-    password: &[u8],
-    stored: &str,
-    current: &Params,
-) -> Result<Option<bool>, HashFormatError> {
-    verify_hash_in(password, stored, current, &mut Vec::new())
-}
-
-/// [`verify_hash`] with an argon2 work area to reuse: grown to the size a hash needs.
-fn verify_hash_in(
     password: &[u8],
     stored: &str,
     current: &Params,
@@ -330,7 +329,7 @@ mod tests {
     }
 
     fn check(stored: &str, password: &str) -> Result<Option<bool>, HashFormatError> {
-        verify_hash(password.as_bytes(), stored, &params())
+        verify_hash(password.as_bytes(), stored, &params(), &mut Vec::new())
     }
 
     // Vectors made by Python's passlib 1.7 and bcrypt 4, not by this code.
@@ -373,7 +372,10 @@ mod tests {
         assert_eq!(check(&hash, "s3cret"), Ok(Some(false)));
         assert_eq!(check(&hash, "s3cret!"), Ok(None));
         let stronger = Params::new(16 * 1024, 2, 1, None).unwrap();
-        assert_eq!(verify_hash(b"s3cret", &hash, &stronger), Ok(Some(true)));
+        assert_eq!(
+            verify_hash(b"s3cret", &hash, &stronger, &mut Vec::new()),
+            Ok(Some(true))
+        );
     }
 
     #[test]
@@ -403,12 +405,12 @@ mod tests {
         let mut memory = Vec::new();
         for stored in REFERENCE_ARGON2 {
             let current = params();
-            let ok = verify_hash_in(b"correct horse", stored, &current, &mut memory);
+            let ok = verify_hash(b"correct horse", stored, &current, &mut memory);
             // argon2i/argon2d, and fewer passes or less memory than configured, want a rehash.
             let weaker = !stored.starts_with("$argon2id$v=19$m=8192");
             assert_eq!(ok, Ok(Some(weaker)), "{stored}");
             assert_eq!(
-                verify_hash_in(b"correct horsE", stored, &current, &mut memory),
+                verify_hash(b"correct horsE", stored, &current, &mut memory),
                 Ok(None),
                 "{stored}"
             );

@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;
+use jsonwebtoken::{Algorithm, DecodingKey};
 use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
-use jsonwebtoken::{Algorithm, DecodingKey};
 use rsa::pkcs1::DecodeRsaPrivateKey;
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
 use rsa::traits::PublicKeyParts;
@@ -386,9 +386,11 @@ mod tests {
     fn corrupt_or_weak_key_files_stop_loading_with_the_file_named() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("broken.pem");
+        // PEM armor around text that is not base64: no key at all, only its label.
+        let label = "PRIVATE KEY";
         fs::write(
             &path,
-            "-----BEGIN PRIVATE KEY-----\nnot base64\n-----END PRIVATE KEY-----\n",
+            format!("-----BEGIN {label}-----\nnot base64\n-----END {label}-----\n"),
         )
         .unwrap();
         let err = format!("{:#}", KeySet::load(dir.path(), 60).unwrap_err());

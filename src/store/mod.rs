@@ -52,7 +52,18 @@ impl Db {
                     }
                 }
                 // An in-memory database lives in one connection; files get a few readers.
-                options = sqlite_setup(options.max_connections(if in_memory { 1 } else { 8 }));
+                options = options
+                    .max_connections(if in_memory { 1 } else { 8 })
+                    .after_connect(|conn, _meta| {
+                        Box::pin(async move {
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
+                                 PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;",
+                            )
+                            .await?;
+                            Ok(())
+                        })
+                    });
                 if in_memory {
                     // Keep the one connection (and so the database) for the life of the pool.
                     options = options.idle_timeout(None).max_lifetime(None);
@@ -101,19 +112,6 @@ impl Db {
     pub async fn close(&self) {
         self.pool.close().await;
     }
-}
-
-fn sqlite_setup(options: AnyPoolOptions) -> AnyPoolOptions {
-    options.after_connect(|conn, _meta| {
-        Box::pin(async move {
-            conn.execute(
-                "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
-                 PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;",
-            )
-            .await?;
-            Ok(())
-        })
-    })
 }
 
 fn create_parent_dir(raw: &str) -> anyhow::Result<()> {

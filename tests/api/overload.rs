@@ -10,7 +10,8 @@ use crate::sso::{input_value, AuthRequest, Sso, PASSWORD};
 /// One hashing slot, no waiting, and a hash slow enough (64 MiB, 3 passes) that the requests
 /// sent together all arrive while the first one holds the slot. The brute-force limits, which
 /// answer 429 to the same account, are out of the way: this is about load, not guessing.
-const ONE_SLOT_NO_QUEUE: &str = "[password]\nmemory_kib = 65536\niterations = 3\nmax_concurrent = 1\n\
+const ONE_SLOT_NO_QUEUE: &str =
+    "[password]\nmemory_kib = 65536\niterations = 3\nmax_concurrent = 1\n\
      max_queue_ms = 0\n[login_limits]\nper_account_per_minute = 1000\nper_ip_per_minute = 1000\n";
 
 on_both_backends!(
@@ -40,7 +41,9 @@ async fn api_logins_beyond_the_hashing_slots_get_503_with_retry_after(backend: B
     };
     let before = sessions(&sso).await;
     let url = sso.url("/api/v1/auth/login");
-    let sent: Vec<_> = (0..8).map(|_| tokio::spawn(api_login(url.clone()))).collect();
+    let sent: Vec<_> = (0..8)
+        .map(|_| tokio::spawn(api_login(url.clone())))
+        .collect();
     let mut served = 0;
     let mut refused = 0;
     for response in sent {
@@ -57,7 +60,10 @@ async fn api_logins_beyond_the_hashing_slots_get_503_with_retry_after(backend: B
         }
     }
     assert!(served >= 1, "the login holding the slot is served");
-    assert!(refused >= 1, "logins finding the only slot taken are refused, not queued");
+    assert!(
+        refused >= 1,
+        "logins finding the only slot taken are refused, not queued"
+    );
     assert_eq!(
         sessions(&sso).await - before,
         served,
@@ -98,7 +104,9 @@ async fn a_hosted_login_while_every_slot_is_busy_gets_503_and_can_retry(backend:
     assert!(body.contains("Too many people are signing in"), "{body}");
     assert_eq!(holder.await.unwrap().status(), 200);
     // The refusal spent nothing: the page it showed logs in with a fresh CSRF token.
-    let retry = browser.submit_login(&body, "alice@acme.example", PASSWORD).await;
+    let retry = browser
+        .submit_login(&body, "alice@acme.example", PASSWORD)
+        .await;
     let callback = retry.callback();
     assert!(request.code_from(&callback).len() > 20);
 }

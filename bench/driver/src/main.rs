@@ -109,7 +109,12 @@ fn argon2_time(opts: Opts) {
         rand::rngs::OsRng.fill_bytes(&mut salt);
         let mut out = [0u8; 32];
         Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
-            .hash_password_into_with_memory(b"correct horse battery staple", &salt, &mut out, &mut memory[..])
+            .hash_password_into_with_memory(
+                b"correct horse battery staple",
+                &salt,
+                &mut out,
+                &mut memory[..],
+            )
             .expect("hash");
     };
     let mut memory = Vec::new();
@@ -172,7 +177,8 @@ fn rsa_time(opts: Opts) {
             let rng = ring::rand::SystemRandom::new();
             Arc::new(move |msg: &[u8]| {
                 let mut sig = vec![0u8; key.public().modulus_len()];
-                key.sign(&RSA_PKCS1_SHA256, &rng, msg, &mut sig).expect("sign");
+                key.sign(&RSA_PKCS1_SHA256, &rng, msg, &mut sig)
+                    .expect("sign");
             })
         }
         "openssl" => {
@@ -180,9 +186,7 @@ fn rsa_time(opts: Opts) {
             use openssl::pkey::PKey;
             use openssl::sign::Signer;
             let key = PKey::private_key_from_der(&der)
-                .or_else(|_| {
-                    openssl::rsa::Rsa::private_key_from_der(&der).and_then(PKey::from_rsa)
-                })
+                .or_else(|_| openssl::rsa::Rsa::private_key_from_der(&der).and_then(PKey::from_rsa))
                 .expect("an RSA key, PKCS#8 or PKCS#1 DER");
             Arc::new(move |msg: &[u8]| {
                 let mut signer = Signer::new(MessageDigest::sha256(), &key).expect("signer");
