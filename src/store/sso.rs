@@ -121,13 +121,6 @@ enum Writer<'a> {
 }
 
 impl Writer<'_> {
-    async fn rollback(self) -> Result<(), sqlx::Error> {
-        match self {
-            Writer::Tx(tx) => tx.rollback().await,
-            Writer::Pool(_) => Ok(()),
-        }
-    }
-
     async fn commit(self) -> Result<(), sqlx::Error> {
         match self {
             Writer::Tx(tx) => tx.commit().await,
@@ -401,17 +394,23 @@ impl Db {
         Ok(Some((code_from(&row)?, used.is_some())))
     }
 
-    /// Records what a grant gave, in one transaction: spends the code or the refresh token it
-    /// was given for, stores the new refresh token and the access token, and remembers that the
-    /// client got tokens in the session (for back-channel logout). `Ok(false)`, with nothing
-    /// written, when the code or refresh token had been spent (or revoked) meanwhile.
+    /// Records what a grant gave: stores the new refresh token and the access token, spends the
+    /// code or the refresh token it was given for, and remembers that the client got tokens in
+    /// the session (for back-channel logout). `Ok(false)`, with nothing left written, when the
+    /// code or refresh token had been spent (or revoked) meanwhile.
+    ///
+    /// The tokens are stored before the spending: the request that loses the race for a code or
+    /// a refresh token revokes what it gave (a replay: RFC 6749 §4.1.2, RFC 9700 §4.14.2), and
+    /// it only knows it lost once the winner has spent it, so by then every token of the
+    /// winner's is there to be revoked, also where the statements are not one transaction.
     pub async fn record_grant(&self, g: &GrantRecord<'_>) -> anyhow::Result<bool> {
         // On SQLite the statements go one by one: a transaction would hold its one write lock
         // across the awaits between statements (while this task waits for a busy runtime), and
         // every other writer would sleep in SQLite's busy handler meanwhile; measured, that
-        // cost a fifth of the refresh throughput (docs/benchmarks.md). Each statement is atomic
-        // there; what is lost is only that a failure between spending and storing leaves the
-        // code or token spent. On PostgreSQL one transaction is one commit instead of four.
+        // cost a fifth to a third of the refresh and code-exchange throughput
+        // (docs/benchmarks.md). Each statement is atomic there; a failure after the spending
+        // leaves the code or token spent, and tokens stored before it are ones nobody holds.
+        // On PostgreSQL one transaction is one commit instead of four.
         let mut w = match self.backend() {
             crate::config::Backend::Sqlite => Writer::Pool(self.pool()),
             crate::config::Backend::Postgres => Writer::Tx(
@@ -421,38 +420,6 @@ impl Db {
                     .context("beginning to record a grant")?,
             ),
         };
-        let spent = match g.spends {
-            Spends::Nothing => true,
-            Spends::Code(code_hash) => {
-                sqlx::query(
-                    "UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL",
-                )
-                .bind(g.now)
-                .bind(code_hash.to_owned())
-                .run(&mut w)
-                .await
-                .context("redeeming an authorization code")?
-                .rows_affected()
-                    == 1
-            }
-            Spends::RefreshToken(token_hash) => {
-                sqlx::query(
-                    "UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 AND rotated_at IS NULL \
-                     AND revoked_at IS NULL",
-                )
-                .bind(g.now)
-                .bind(token_hash.to_owned())
-                .run(&mut w)
-                .await
-                .context("rotating a refresh token")?
-                .rows_affected()
-                    == 1
-            }
-        };
-        if !spent {
-            w.rollback().await.context("abandoning a grant")?;
-            return Ok(false);
-        }
         if let Some(t) = &g.refresh {
             sqlx::query(
                 "INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, session_id, code_hash, scope, \
@@ -490,6 +457,55 @@ impl Db {
         .run(&mut w)
         .await
         .context("registering an access token")?;
+        let spent = match g.spends {
+            Spends::Nothing => true,
+            Spends::Code(code_hash) => {
+                sqlx::query(
+                    "UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL",
+                )
+                .bind(g.now)
+                .bind(code_hash.to_owned())
+                .run(&mut w)
+                .await
+                .context("redeeming an authorization code")?
+                .rows_affected()
+                    == 1
+            }
+            Spends::RefreshToken(token_hash) => {
+                sqlx::query(
+                    "UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 AND rotated_at IS NULL \
+                     AND revoked_at IS NULL",
+                )
+                .bind(g.now)
+                .bind(token_hash.to_owned())
+                .run(&mut w)
+                .await
+                .context("rotating a refresh token")?
+                .rows_affected()
+                    == 1
+            }
+        };
+        if !spent {
+            match w {
+                Writer::Tx(tx) => tx.rollback().await.context("abandoning a grant")?,
+                Writer::Pool(pool) => {
+                    // Nobody holds these tokens: the request that spent it first keeps its own.
+                    sqlx::query("DELETE FROM access_tokens WHERE jti = $1")
+                        .bind(g.access.jti.to_owned())
+                        .execute(pool)
+                        .await
+                        .context("abandoning a grant's access token")?;
+                    if let Some(t) = &g.refresh {
+                        sqlx::query("DELETE FROM refresh_tokens WHERE token_hash = $1")
+                            .bind(t.token_hash.to_owned())
+                            .execute(pool)
+                            .await
+                            .context("abandoning a grant's refresh token")?;
+                    }
+                }
+            }
+            return Ok(false);
+        }
         // A rotated refresh token's family began with a grant in the same session, to the same
         // client, which recorded the pair already.
         let first_in_family = !matches!(g.spends, Spends::RefreshToken(_));

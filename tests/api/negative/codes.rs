@@ -16,6 +16,7 @@ on_both_backends!(
     plain_pkce_and_a_public_client_without_pkce_get_no_code,
     refused_code_exchange_leaves_the_code_to_its_client,
     replayed_code_is_refused_and_revokes_what_the_first_use_gave,
+    one_code_redeemed_twice_at_once_gives_tokens_once_and_then_revokes_them,
     expired_code_is_refused_and_issues_nothing,
 );
 
@@ -166,6 +167,39 @@ async fn replayed_code_is_refused_and_revokes_what_the_first_use_gave(backend: B
         1,
         "the replay issued nothing"
     );
+}
+
+async fn one_code_redeemed_twice_at_once_gives_tokens_once_and_then_revokes_them(backend: Backend) {
+    let Some(sso) = Sso::start(backend).await else {
+        return;
+    };
+    let rp = sso.default_rp();
+    let browser = sso.browser();
+    // A few rounds, so that the two requests meet at different points of each other.
+    for round in 1..=3 {
+        let (request, code) = code_for(&browser, &rp, &["offline_access"]).await;
+        let (a, b) = tokio::join!(
+            sso.exchange(&rp, code.clone(), request.verifier_secret()),
+            sso.exchange(&rp, code, request.verifier_secret()),
+        );
+        let (tokens, refused) = match (a, b) {
+            (Ok(tokens), Err(e)) | (Err(e), Ok(tokens)) => (tokens, e),
+            (a, b) => panic!("round {round}: exactly one exchange must win: {a:?} / {b:?}"),
+        };
+        assert_eq!(refused, "invalid_grant");
+        // Whichever came second saw a replay: the winner's tokens are revoked as well.
+        let access = tokens_access(&tokens);
+        assert_eq!(sso.userinfo_status(&access).await, 401, "round {round}");
+        assert_eq!(
+            sso.introspect(&tokens_refresh(&tokens)).await["active"],
+            false
+        );
+        assert_eq!(
+            count(&sso, "access_tokens").await,
+            round,
+            "the loser left no token behind"
+        );
+    }
 }
 
 async fn expired_code_is_refused_and_issues_nothing(backend: Backend) {

@@ -7,6 +7,7 @@ use crate::sso::{Sso, SECRET};
 
 on_both_backends!(
     reused_refresh_token_revokes_its_whole_family,
+    one_refresh_token_sent_twice_at_once_is_answered_once_and_kills_its_family,
     code_of_another_client_is_refused,
     refresh_token_of_another_client_is_refused_and_still_works_for_its_own,
 );
@@ -39,6 +40,51 @@ async fn reused_refresh_token_revokes_its_whole_family(backend: Backend) {
     assert_eq!(sso.introspect(&second).await["active"], false);
     assert_eq!(sso.userinfo_status(&second_access).await, 401);
     assert_eq!(sso.userinfo_status(&sign_in.access_token()).await, 401);
+}
+
+async fn one_refresh_token_sent_twice_at_once_is_answered_once_and_kills_its_family(
+    backend: Backend,
+) {
+    let Some(sso) = Sso::start(backend).await else {
+        return;
+    };
+    // A few families, so that the two requests meet at different points of each other.
+    for round in 1..=3 {
+        let sign_in = sso
+            .sign_in(&sso.browser(), &sso.default_rp(), &["offline_access"])
+            .await;
+        let token = sign_in.refresh_token().unwrap();
+        let (a, b) = tokio::join!(
+            refresh_with(&sso, ("rp", SECRET), &token),
+            refresh_with(&sso, ("rp", SECRET), &token),
+        );
+        let (won, refused) = match (a, b) {
+            (Ok(won), Err(e)) | (Err(e), Ok(won)) => (won, e),
+            (a, b) => panic!("round {round}: exactly one refresh must win: {a:?} / {b:?}"),
+        };
+        assert_eq!(refused, (400, "invalid_grant".into()));
+        // The second use is a reuse whichever it was: what the first got dies with the family.
+        let rotated = won["refresh_token"].as_str().unwrap();
+        assert_eq!(
+            sso.introspect(rotated).await["active"],
+            false,
+            "round {round}"
+        );
+        assert_eq!(
+            sso.userinfo_status(won["access_token"].as_str().unwrap())
+                .await,
+            401
+        );
+        assert_eq!(
+            refresh_with(&sso, ("rp", SECRET), rotated).await,
+            Err((400, "invalid_grant".into()))
+        );
+    }
+    assert_eq!(
+        count(&sso, "refresh_tokens").await,
+        6,
+        "three sign-ins and three rotations; the losers left nothing behind"
+    );
 }
 
 async fn code_of_another_client_is_refused(backend: Backend) {
