@@ -14,12 +14,15 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, ConnectOptions, Executor};
+use sqlx::{AnyPool, ConnectOptions, Connection, Executor};
 
 use crate::config::{Backend, DatabaseUrl};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// How long a PostgreSQL connection may sit in the pool before it is pinged on its next use.
+const POSTGRES_PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Debug)]
 pub struct Db {
@@ -34,10 +37,16 @@ impl Db {
         sqlx::any::install_default_drivers();
         let backend = url.backend();
         let mut raw = url.expose().to_owned();
+        // sqlx pings every connection it hands out (`test_before_acquire`) and again every one
+        // given back. The ping on hand-out is dropped: a SQLite file cannot hang up, and a
+        // PostgreSQL connection is pinged only after it sat idle (see below), as connection pools
+        // such as HikariCP do. Each ping was a round trip to the connection's worker thread or to
+        // PostgreSQL on every query (docs/benchmarks.md).
         let mut options = AnyPoolOptions::new()
             .acquire_timeout(Duration::from_secs(3))
             .idle_timeout(Duration::from_secs(300))
-            .min_connections(0);
+            .min_connections(0)
+            .test_before_acquire(false);
         match backend {
             Backend::Sqlite => {
                 let in_memory = raw.contains(":memory:") || raw.contains("mode=memory");
@@ -70,7 +79,17 @@ impl Db {
                 }
             }
             Backend::Postgres => {
-                options = options.max_connections(16);
+                // A connection idle for a while may have been cut (a restart of PostgreSQL, a
+                // firewall's idle timeout): check it before use, so that costs a retry here and
+                // not a failed request. A connection in steady use is not pinged.
+                options = options.max_connections(16).before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for >= POSTGRES_PING_AFTER_IDLE {
+                            conn.ping().await?;
+                        }
+                        Ok(true)
+                    })
+                });
             }
         }
         let connect_options: AnyConnectOptions = raw
