@@ -1,9 +1,8 @@
 //! SSO sessions, authorization codes, refresh and access tokens, consents.
 
 use anyhow::Context;
-use sqlx::any::{AnyArguments, AnyQueryResult, AnyRow};
-use sqlx::query::Query;
-use sqlx::{Any, AnyPool, Row, Transaction};
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
 
 use super::Db;
 use crate::clock::UnixTime;
@@ -114,30 +113,143 @@ pub struct NewAccessToken<'a> {
     pub expires_at: UnixTime,
 }
 
-/// Where [`Db::record_grant`] writes: a transaction, or the pool statement by statement.
-enum Writer<'a> {
-    Tx(Transaction<'a, Any>),
-    Pool(&'a AnyPool),
+/// A value bound to one of [`GrantWriter`]'s numbered parameters.
+enum Param {
+    Text(Option<String>),
+    Int(Option<i64>),
 }
 
-impl Writer<'_> {
-    async fn commit(self) -> Result<(), sqlx::Error> {
-        match self {
-            Writer::Tx(tx) => tx.commit().await,
-            Writer::Pool(_) => Ok(()),
-        }
+impl Param {
+    fn text(value: &str) -> Self {
+        Param::Text(Some(value.to_owned()))
     }
 }
 
-trait RunOn<'q> {
-    async fn run(self, w: &mut Writer<'_>) -> Result<AnyQueryResult, sqlx::Error>;
+/// Builds [`Db::record_grant`]'s one write: on PostgreSQL a statement of data-modifying CTEs
+/// (`spent`, then one per insert, each inserting only if `spent` has a row), on SQLite a script
+/// in one transaction whose inserts each run only if the statement before changed a row
+/// (`changes()`: the spending, then each insert in turn). Either way it yields a row when the
+/// access token was stored, and nothing at all is written when the spending found nothing.
+struct GrantWriter {
+    postgres: bool,
+    guarded: bool,
+    statements: Vec<String>,
+    /// Which of `statements` stores the access token.
+    answer: Option<usize>,
+    params: Vec<Param>,
 }
 
-impl<'q> RunOn<'q> for Query<'q, Any, AnyArguments<'q>> {
-    async fn run(self, w: &mut Writer<'_>) -> Result<AnyQueryResult, sqlx::Error> {
-        match w {
-            Writer::Tx(tx) => self.execute(&mut **tx).await,
-            Writer::Pool(pool) => self.execute(*pool).await,
+impl GrantWriter {
+    fn new(postgres: bool) -> Self {
+        Self {
+            postgres,
+            guarded: false,
+            statements: Vec::new(),
+            answer: None,
+            params: Vec::new(),
+        }
+    }
+
+    /// `sql` with each `{}` replaced by the next numbered parameter, bound to `params` in turn.
+    fn numbered(&mut self, sql: &str, params: Vec<Param>) -> String {
+        let mut pieces = sql.split("{}");
+        let mut out = pieces.next().unwrap_or_default().to_owned();
+        let mut params = params.into_iter();
+        for piece in pieces {
+            self.params
+                .push(params.next().expect("a value for each placeholder"));
+            out.push_str(&format!("${}{piece}", self.params.len()));
+        }
+        debug_assert!(params.next().is_none(), "a placeholder for each value");
+        out
+    }
+
+    fn spend(&mut self, update: &str, params: Vec<Param>) {
+        let update = self.numbered(update, params);
+        self.statements.push(if self.postgres {
+            format!("spent AS ({update} RETURNING 1)")
+        } else {
+            update
+        });
+        self.guarded = true;
+    }
+
+    /// `INSERT INTO t (columns)` of one row of `params`, then `tail` (a conflict clause).
+    fn insert(&mut self, into: &str, params: Vec<Param>, tail: &str) {
+        let placeholders = vec!["{}"; params.len()].join(", ");
+        let guard = match (self.guarded, self.postgres) {
+            (false, _) => "",
+            (true, true) => " WHERE EXISTS (SELECT 1 FROM spent)",
+            (true, false) => " WHERE changes() = 1",
+        };
+        let sql = self.numbered(
+            &format!("{into} SELECT {placeholders}{guard}{tail}"),
+            params,
+        );
+        let n = self.statements.len();
+        self.statements.push(if self.postgres {
+            format!("i{n} AS ({sql} RETURNING 1)")
+        } else {
+            sql
+        });
+    }
+
+    /// Marks the last insert as the access token's: the row it returns is the answer.
+    fn access_stored(&mut self) {
+        let last = self.statements.len() - 1;
+        self.answer = Some(last);
+        if !self.postgres {
+            self.statements[last].push_str(" RETURNING 1");
+        }
+    }
+
+    fn sql(&self) -> String {
+        let answer = self.answer.expect("record_grant stores an access token");
+        if self.postgres {
+            format!(
+                "WITH {} SELECT 1 FROM i{answer}",
+                self.statements.join(", ")
+            )
+        } else if self.statements.len() == 1 {
+            self.statements[0].clone()
+        } else {
+            format!("BEGIN IMMEDIATE; {}; COMMIT", self.statements.join("; "))
+        }
+    }
+
+    /// Whether the grant was recorded (`false`: the code or token had been spent meanwhile).
+    async fn run(self, pool: &AnyPool) -> Result<bool, sqlx::Error> {
+        let sql = self.sql();
+        let pool = pool.clone();
+        // Spawned so that the script runs to its end even when the request is dropped midway:
+        // sqlx's SQLite worker stops a script whose caller went away, which would leave
+        // `BEGIN IMMEDIATE` open on a pooled connection.
+        let write = tokio::spawn(async move {
+            let mut conn = pool.acquire().await?;
+            let mut query = sqlx::query(&sql);
+            for param in self.params {
+                query = match param {
+                    Param::Text(v) => query.bind(v),
+                    Param::Int(v) => query.bind(v),
+                };
+            }
+            // Every statement runs and its rows are collected (`fetch_optional` would stop the
+            // script at the first row, before COMMIT).
+            match query.fetch_all(&mut *conn).await {
+                Ok(rows) => Ok(!rows.is_empty()),
+                Err(e) => {
+                    // A statement failed midway: closing the connection rolls back whatever
+                    // the script began, instead of handing it back to the pool in a transaction.
+                    if !self.postgres {
+                        let _ = conn.close().await;
+                    }
+                    Err(e)
+                }
+            }
+        });
+        match write.await {
+            Ok(result) => result,
+            Err(join) => Err(sqlx::Error::Protocol(format!("recording a grant: {join}"))),
         }
     }
 }
@@ -404,131 +516,92 @@ impl Db {
     /// it only knows it lost once the winner has spent it, so by then every token of the
     /// winner's is there to be revoked, also where the statements are not one transaction.
     pub async fn record_grant(&self, g: &GrantRecord<'_>) -> anyhow::Result<bool> {
-        // On SQLite the statements go one by one: a transaction would hold its one write lock
-        // across the awaits between statements (while this task waits for a busy runtime), and
-        // every other writer would sleep in SQLite's busy handler meanwhile; measured, that
-        // cost a fifth to a third of the refresh and code-exchange throughput
-        // (docs/benchmarks.md). Each statement is atomic there; a failure after the spending
-        // leaves the code or token spent, and tokens stored before it are ones nobody holds.
-        // On PostgreSQL one transaction is one commit instead of four.
-        let mut w = match self.backend() {
-            crate::config::Backend::Sqlite => Writer::Pool(self.pool()),
-            crate::config::Backend::Postgres => Writer::Tx(
-                self.pool()
-                    .begin()
-                    .await
-                    .context("beginning to record a grant")?,
+        // All of a grant is one atomic write, sent to the database in one piece: spending the
+        // code or refresh token, and only if that succeeds storing the new tokens (and the
+        // session's client). A request that lost the race for the code or token stores nothing,
+        // and one that revokes a family after seeing the token spent sees the new tokens too.
+        //
+        // On PostgreSQL that is one statement of data-modifying CTEs: one round trip, no
+        // BEGIN/COMMIT. On SQLite it is one script, `BEGIN IMMEDIATE … COMMIT`, run in one go
+        // by the connection's worker thread, so the write lock is held for the microseconds the
+        // statements take and never across an await (a transaction statement by statement
+        // held it while its task waited for a busy runtime, and cost a fifth to a third of the
+        // refresh throughput: docs/benchmarks.md).
+        let postgres = self.backend() == crate::config::Backend::Postgres;
+        let mut w = GrantWriter::new(postgres);
+        match g.spends {
+            Spends::Nothing => {}
+            Spends::Code(code_hash) => w.spend(
+                "UPDATE authorization_codes SET used_at = {} WHERE code_hash = {} AND used_at IS NULL",
+                vec![Param::Int(Some(g.now)), Param::text(code_hash)],
             ),
-        };
+            Spends::RefreshToken(token_hash) => w.spend(
+                "UPDATE refresh_tokens SET rotated_at = {} WHERE token_hash = {} AND rotated_at IS NULL \
+                 AND revoked_at IS NULL",
+                vec![Param::Int(Some(g.now)), Param::text(token_hash)],
+            ),
+        }
         if let Some(t) = &g.refresh {
-            sqlx::query(
+            w.insert(
                 "INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, session_id, code_hash, scope, \
-                 claims, auth_time, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            )
-            .bind(t.token_hash.to_owned())
-            .bind(t.family_id.to_owned())
-            .bind(t.client_id.to_owned())
-            .bind(t.user_id.to_owned())
-            .bind(t.session_id.map(str::to_owned))
-            .bind(t.code_hash.map(str::to_owned))
-            .bind(t.scope.to_owned())
-            .bind(t.claims.map(str::to_owned))
-            .bind(t.auth_time)
-            .bind(t.created_at)
-            .bind(t.expires_at)
-            .run(&mut w)
-            .await
-            .context("storing a refresh token")?;
+                 claims, auth_time, created_at, expires_at)",
+                vec![
+                    Param::text(t.token_hash),
+                    Param::text(t.family_id),
+                    Param::text(t.client_id),
+                    Param::text(t.user_id),
+                    Param::Text(t.session_id.map(str::to_owned)),
+                    Param::Text(t.code_hash.map(str::to_owned)),
+                    Param::text(t.scope),
+                    Param::Text(t.claims.map(str::to_owned)),
+                    Param::Int(t.auth_time),
+                    Param::Int(Some(t.created_at)),
+                    Param::Int(Some(t.expires_at)),
+                ],
+                "",
+            );
         }
         let t = &g.access;
-        sqlx::query(
-            "INSERT INTO access_tokens (jti, client_id, user_id, session_id, code_hash, family_id, scope, claims, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(t.jti.to_owned())
-        .bind(t.client_id.to_owned())
-        .bind(t.user_id.map(str::to_owned))
-        .bind(t.session_id.map(str::to_owned))
-        .bind(t.code_hash.map(str::to_owned))
-        .bind(t.family_id.map(str::to_owned))
-        .bind(t.scope.to_owned())
-        .bind(t.claims.map(str::to_owned))
-        .bind(t.expires_at)
-        .run(&mut w)
-        .await
-        .context("registering an access token")?;
-        let spent = match g.spends {
-            Spends::Nothing => true,
-            Spends::Code(code_hash) => {
-                sqlx::query(
-                    "UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL",
-                )
-                .bind(g.now)
-                .bind(code_hash.to_owned())
-                .run(&mut w)
-                .await
-                .context("redeeming an authorization code")?
-                .rows_affected()
-                    == 1
-            }
-            Spends::RefreshToken(token_hash) => {
-                sqlx::query(
-                    "UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 AND rotated_at IS NULL \
-                     AND revoked_at IS NULL",
-                )
-                .bind(g.now)
-                .bind(token_hash.to_owned())
-                .run(&mut w)
-                .await
-                .context("rotating a refresh token")?
-                .rows_affected()
-                    == 1
-            }
-        };
-        if !spent {
-            match w {
-                Writer::Tx(tx) => tx.rollback().await.context("abandoning a grant")?,
-                Writer::Pool(pool) => {
-                    // Nobody holds these tokens: the request that spent it first keeps its own.
-                    sqlx::query("DELETE FROM access_tokens WHERE jti = $1")
-                        .bind(g.access.jti.to_owned())
-                        .execute(pool)
-                        .await
-                        .context("abandoning a grant's access token")?;
-                    if let Some(t) = &g.refresh {
-                        sqlx::query("DELETE FROM refresh_tokens WHERE token_hash = $1")
-                            .bind(t.token_hash.to_owned())
-                            .execute(pool)
-                            .await
-                            .context("abandoning a grant's refresh token")?;
-                    }
-                }
-            }
-            return Ok(false);
-        }
+        w.insert(
+            "INSERT INTO access_tokens (jti, client_id, user_id, session_id, code_hash, family_id, scope, claims, \
+             expires_at)",
+            vec![
+                Param::text(t.jti),
+                Param::text(t.client_id),
+                Param::Text(t.user_id.map(str::to_owned)),
+                Param::Text(t.session_id.map(str::to_owned)),
+                Param::Text(t.code_hash.map(str::to_owned)),
+                Param::Text(t.family_id.map(str::to_owned)),
+                Param::text(t.scope),
+                Param::Text(t.claims.map(str::to_owned)),
+                Param::Int(Some(t.expires_at)),
+            ],
+            "",
+        );
+        w.access_stored();
         // A rotated refresh token's family began with a grant in the same session, to the same
         // client, which recorded the pair already.
         let first_in_family = !matches!(g.spends, Spends::RefreshToken(_));
         if let (Some(session_id), true) = (t.session_id, first_in_family) {
-            let sql = match self.backend() {
-                crate::config::Backend::Sqlite => {
-                    "INSERT OR IGNORE INTO session_clients (session_id, client_id, first_at) VALUES ($1, $2, $3)"
-                }
-                crate::config::Backend::Postgres => {
-                    "INSERT INTO session_clients (session_id, client_id, first_at) VALUES ($1, $2, $3) \
-                     ON CONFLICT DO NOTHING"
-                }
-            };
-            sqlx::query(sql)
-                .bind(session_id.to_owned())
-                .bind(t.client_id.to_owned())
-                .bind(g.now)
-                .run(&mut w)
-                .await
-                .context("recording a session's client")?;
+            w.insert(
+                if postgres {
+                    "INSERT INTO session_clients (session_id, client_id, first_at)"
+                } else {
+                    "INSERT OR IGNORE INTO session_clients (session_id, client_id, first_at)"
+                },
+                vec![
+                    Param::text(session_id),
+                    Param::text(t.client_id),
+                    Param::Int(Some(g.now)),
+                ],
+                if postgres {
+                    " ON CONFLICT DO NOTHING"
+                } else {
+                    ""
+                },
+            );
         }
-        w.commit().await.context("committing a grant")?;
-        Ok(true)
+        w.run(self.pool()).await.context("recording a grant")
     }
 
     /// Revokes every token issued from a code (RFC 6749 §4.1.2: on a replayed code).

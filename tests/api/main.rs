@@ -9,6 +9,7 @@ mod discovery;
 mod erp_directory;
 mod fakes;
 mod flows;
+mod grants;
 mod health;
 mod helpers;
 mod hub;
