@@ -1,6 +1,10 @@
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
+/// See Cargo.toml for why.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = bheem_sso::cli::Cli::parse();
