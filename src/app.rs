@@ -23,6 +23,7 @@ use crate::keys::KeySet;
 use crate::login_limits::LoginLimiter;
 use crate::oidc::client::{Client, Clients};
 use crate::oidc::discovery::provider_metadata;
+use crate::oidc::jwt::{VerifiedAccessTokens, VERIFIED_ACCESS_TOKENS};
 use crate::password::Passwords;
 use crate::store::http_sessions::DbSessionStore;
 use crate::store::Db;
@@ -41,6 +42,8 @@ pub struct AppState {
     /// The workspace SPA's own login (`/api/v1/auth/*`): a public client of its own.
     pub first_party: Arc<Client>,
     pub login_limiter: Arc<LoginLimiter>,
+    /// Access tokens whose signature checked out lately (userinfo, introspection, the APIs).
+    pub verified_tokens: Arc<VerifiedAccessTokens>,
 }
 
 impl AppState {
@@ -87,6 +90,7 @@ impl AppState {
             clients,
             first_party,
             login_limiter,
+            verified_tokens: Arc::new(VerifiedAccessTokens::new(VERIFIED_ACCESS_TOKENS)),
             config: Arc::new(config),
             db,
             directory,

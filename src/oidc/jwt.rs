@@ -136,6 +136,63 @@ pub fn verify_access_token(
     Ok(claims)
 }
 
+/// How many verified access tokens [`VerifiedAccessTokens`] remembers (each about half a KiB).
+pub const VERIFIED_ACCESS_TOKENS: usize = 4096;
+
+/// Access tokens whose signature checked out lately, by the SHA-256 of the whole token, with the
+/// `kid` that signed them. A relying party or resource server presents the same token at
+/// userinfo or introspection many times in its lifetime; checking its RSA signature again each
+/// time was a sixth of the CPU time of such a request (docs/benchmarks.md). A remembered token
+/// still goes through every other check: its key must still be published, its `exp` is checked
+/// against the clock, and the token registry is asked each time (revocation, ended sessions).
+pub struct VerifiedAccessTokens {
+    entries: std::sync::Mutex<hashlink::LruCache<[u8; 32], (String, AccessTokenClaims)>>,
+}
+
+impl VerifiedAccessTokens {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            entries: std::sync::Mutex::new(hashlink::LruCache::new(capacity)),
+        }
+    }
+
+    /// [`verify_access_token`], remembering tokens that pass.
+    pub fn verify(
+        &self,
+        keys: &KeySet,
+        issuer: &str,
+        token: &str,
+        now: UnixTime,
+    ) -> Result<AccessTokenClaims, JwtError> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let remembered = self
+            .entries
+            .lock()
+            .expect("verified-token cache lock poisoned")
+            .get(&digest)
+            .cloned();
+        let claims = match remembered {
+            Some((kid, claims)) if keys.find_published(&kid, now).is_some() => claims,
+            _ => {
+                let (header, claims): (_, AccessTokenClaims) = verify(keys, issuer, token, now)?;
+                if header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
+                    return Err(JwtError::WrongType);
+                }
+                let kid = header.kid.unwrap_or_default();
+                self.entries
+                    .lock()
+                    .expect("verified-token cache lock poisoned")
+                    .insert(digest, (kid, claims.clone()));
+                claims
+            }
+        };
+        if claims.exp <= now {
+            return Err(JwtError::Expired);
+        }
+        Ok(claims)
+    }
+}
+
 /// An ID token of ours, expired or not (OIDC RP-Initiated Logout §2).
 pub fn verify_id_token_hint(
     keys: &KeySet,
@@ -201,6 +258,84 @@ mod tests {
         assert_eq!(
             verify_access_token(&keys, "https://sso.example.com", &forged, 1_100),
             Err(JwtError::Invalid)
+        );
+    }
+
+    fn access_claims(exp: UnixTime) -> AccessTokenClaims {
+        AccessTokenClaims {
+            iss: "https://sso.example.com".into(),
+            sub: "u1".into(),
+            aud: "rp".into(),
+            client_id: "rp".into(),
+            scope: "openid".into(),
+            iat: 1_000,
+            exp,
+            jti: "j1".into(),
+            company_id: Some("c1".into()),
+            sid: None,
+            auth_time: None,
+        }
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires_and_a_forged_one_is_not_taken_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = KeySet::load_or_generate(dir.path(), 60, 1_000).unwrap();
+        let token = sign(&keys, Some(ACCESS_TOKEN_TYPE), &access_claims(1_600)).unwrap();
+        let cache = VerifiedAccessTokens::new(16);
+        let issuer = "https://sso.example.com";
+        assert_eq!(
+            cache.verify(&keys, issuer, &token, 1_100),
+            Ok(access_claims(1_600))
+        );
+        assert_eq!(
+            cache.verify(&keys, issuer, &token, 1_200),
+            Ok(access_claims(1_600))
+        );
+        assert_eq!(
+            cache.verify(&keys, issuer, &token, 1_600),
+            Err(JwtError::Expired)
+        );
+        let mut forged = token.clone().into_bytes();
+        let last = forged.len() - 2;
+        forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
+        let forged = String::from_utf8(forged).unwrap();
+        assert_eq!(
+            cache.verify(&keys, issuer, &forged, 1_100),
+            Err(JwtError::Invalid)
+        );
+        // An ID token is not an access token, remembered or not.
+        let id_token = sign(&keys, None, &access_claims(1_600)).unwrap();
+        assert_eq!(
+            cache.verify(&keys, issuer, &id_token, 1_100),
+            Err(JwtError::WrongType)
+        );
+        assert_eq!(
+            cache.verify(&keys, issuer, &id_token, 1_100),
+            Err(JwtError::WrongType)
+        );
+        // Another issuer's cache entry is never consulted for a token it did not verify.
+        assert_eq!(
+            VerifiedAccessTokens::new(16).verify(&keys, "https://other.example.com", &token, 1_100),
+            Err(JwtError::Invalid)
+        );
+    }
+
+    #[test]
+    fn a_remembered_token_fails_once_its_key_is_no_longer_published() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = KeySet::load_or_generate(dir.path(), 60, 1_000).unwrap();
+        let token = sign(&keys, Some(ACCESS_TOKEN_TYPE), &access_claims(9_000)).unwrap();
+        let cache = VerifiedAccessTokens::new(16);
+        let issuer = "https://sso.example.com";
+        assert!(cache.verify(&keys, issuer, &token, 1_100).is_ok());
+        KeySet::rotate(dir.path(), 2_000).unwrap();
+        let rotated = KeySet::load(dir.path(), 60).unwrap();
+        // In the grace period the old key is still published, so the token still verifies.
+        assert!(cache.verify(&rotated, issuer, &token, 2_030).is_ok());
+        assert_eq!(
+            cache.verify(&rotated, issuer, &token, 2_100),
+            Err(JwtError::UnknownKey)
         );
     }
 

@@ -199,12 +199,15 @@ pub async fn check_access_token(
     token: &str,
 ) -> anyhow::Result<Result<ValidAccessToken, &'static str>> {
     let now = state.clock.now();
-    let claims =
-        match jwt::verify_access_token(&state.keys(), state.config.issuer.as_str(), token, now) {
-            Ok(claims) => claims,
-            Err(jwt::JwtError::Expired) => return Ok(Err("the access token expired")),
-            Err(_) => return Ok(Err("the access token is not valid")),
-        };
+    let verified =
+        state
+            .verified_tokens
+            .verify(&state.keys(), state.config.issuer.as_str(), token, now);
+    let claims = match verified {
+        Ok(claims) => claims,
+        Err(jwt::JwtError::Expired) => return Ok(Err("the access token expired")),
+        Err(_) => return Ok(Err("the access token is not valid")),
+    };
     let Some(registry) = state.db.access_token(&claims.jti).await? else {
         return Ok(Err("the access token is not known"));
     };
