@@ -230,19 +230,7 @@ mod tests {
     fn signed_tokens_verify_with_jsonwebtoken_and_carry_kid_and_typ() {
         let dir = tempfile::tempdir().unwrap();
         let keys = KeySet::load_or_generate(dir.path(), 60, 1_000).unwrap();
-        let claims = AccessTokenClaims {
-            iss: "https://sso.example.com".into(),
-            sub: "u1".into(),
-            aud: "rp".into(),
-            client_id: "rp".into(),
-            scope: "openid".into(),
-            iat: 1_000,
-            exp: 1_600,
-            jti: "j1".into(),
-            company_id: Some("c1".into()),
-            sid: None,
-            auth_time: None,
-        };
+        let claims = access_claims(1_600);
         let token = sign(&keys, Some(ACCESS_TOKEN_TYPE), &claims).unwrap();
         let header = jsonwebtoken::decode_header(&token).unwrap();
         assert_eq!(header.kid.as_deref(), Some(keys.active().kid.as_str()));
@@ -251,14 +239,26 @@ mod tests {
             Ok(claims)
         );
         // One flipped bit in the signature and it no longer verifies.
-        let mut forged = token.into_bytes();
-        let last = forged.len() - 2;
-        forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
-        let forged = String::from_utf8(forged).unwrap();
+        let forged = with_a_flipped_signature_bit(&token);
         assert_eq!(
             verify_access_token(&keys, "https://sso.example.com", &forged, 1_100),
             Err(JwtError::Invalid)
         );
+    }
+
+    fn with_a_flipped_signature_bit(token: &str) -> String {
+        let mut forged = token.as_bytes().to_vec();
+        let last = forged.len() - 2;
+        forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
+        String::from_utf8(forged).unwrap()
+    }
+
+    /// A fresh key set (created at 1,000 with a grace of 60 s) and an access token it signed.
+    fn keys_and_token(exp: UnixTime) -> (tempfile::TempDir, KeySet, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = KeySet::load_or_generate(dir.path(), 60, 1_000).unwrap();
+        let token = sign(&keys, Some(ACCESS_TOKEN_TYPE), &access_claims(exp)).unwrap();
+        (dir, keys, token)
     }
 
     fn access_claims(exp: UnixTime) -> AccessTokenClaims {
@@ -279,9 +279,7 @@ mod tests {
 
     #[test]
     fn a_remembered_token_still_expires_and_a_forged_one_is_not_taken_for_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let keys = KeySet::load_or_generate(dir.path(), 60, 1_000).unwrap();
-        let token = sign(&keys, Some(ACCESS_TOKEN_TYPE), &access_claims(1_600)).unwrap();
+        let (_dir, keys, token) = keys_and_token(1_600);
         let cache = VerifiedAccessTokens::new(16);
         let issuer = "https://sso.example.com";
         assert_eq!(
@@ -296,10 +294,7 @@ mod tests {
             cache.verify(&keys, issuer, &token, 1_600),
             Err(JwtError::Expired)
         );
-        let mut forged = token.clone().into_bytes();
-        let last = forged.len() - 2;
-        forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
-        let forged = String::from_utf8(forged).unwrap();
+        let forged = with_a_flipped_signature_bit(&token);
         assert_eq!(
             cache.verify(&keys, issuer, &forged, 1_100),
             Err(JwtError::Invalid)
@@ -314,7 +309,7 @@ mod tests {
             cache.verify(&keys, issuer, &id_token, 1_100),
             Err(JwtError::WrongType)
         );
-        // Another issuer's cache entry is never consulted for a token it did not verify.
+        // The issuer is checked before a token is remembered.
         assert_eq!(
             VerifiedAccessTokens::new(16).verify(&keys, "https://other.example.com", &token, 1_100),
             Err(JwtError::Invalid)
@@ -323,9 +318,7 @@ mod tests {
 
     #[test]
     fn a_remembered_token_fails_once_its_key_is_no_longer_published() {
-        let dir = tempfile::tempdir().unwrap();
-        let keys = KeySet::load_or_generate(dir.path(), 60, 1_000).unwrap();
-        let token = sign(&keys, Some(ACCESS_TOKEN_TYPE), &access_claims(9_000)).unwrap();
+        let (dir, keys, token) = keys_and_token(9_000);
         let cache = VerifiedAccessTokens::new(16);
         let issuer = "https://sso.example.com";
         assert!(cache.verify(&keys, issuer, &token, 1_100).is_ok());
