@@ -63,6 +63,10 @@ impl Directory for LocalDirectory {
         "local"
     }
 
+    fn in_provider_database(&self) -> bool {
+        true
+    }
+
     async fn ping(&self) -> anyhow::Result<()> {
         self.db.ping().await
     }

@@ -44,6 +44,11 @@ pub trait Directory: Send + Sync {
     fn rehash_enabled(&self) -> bool;
     /// For logs and `/health`: `local` or `erp`.
     fn kind(&self) -> &'static str;
+    /// Whether the users live in the provider's own database, so that a look-up of a token can
+    /// bring its user along in the same statement ([`crate::store::Db::access_token_with_user`]).
+    fn in_provider_database(&self) -> bool {
+        false
+    }
     async fn ping(&self) -> anyhow::Result<()>;
 }
 

@@ -191,6 +191,20 @@ pub async fn issue(state: &AppState, grant: Grant<'_>) -> anyhow::Result<TokenRe
 pub struct ValidAccessToken {
     pub claims: AccessTokenClaims,
     pub registry: crate::store::sso::AccessRow,
+    /// Its user, when the registry look-up brought it along (the provider's own user table).
+    prefetched_user: Option<Option<User>>,
+}
+
+impl ValidAccessToken {
+    /// The token's user as the directory has it now; `None` for a token without a user (client
+    /// credentials) or whose user is gone.
+    pub async fn user(&self, state: &AppState) -> anyhow::Result<Option<User>> {
+        match (&self.prefetched_user, self.registry.user_id.as_deref()) {
+            (Some(user), _) => Ok(user.clone()),
+            (None, Some(user_id)) => state.directory.find_by_id(user_id).await,
+            (None, None) => Ok(None),
+        }
+    }
 }
 
 /// `Ok(Err(reason))` for a token that is not (or no longer) good.
@@ -208,7 +222,20 @@ pub async fn check_access_token(
         Err(jwt::JwtError::Expired) => return Ok(Err("the access token expired")),
         Err(_) => return Ok(Err("the access token is not valid")),
     };
-    let Some(registry) = state.db.access_token(&claims.jti).await? else {
+    let found = if state.directory.in_provider_database() {
+        state
+            .db
+            .access_token_with_user(&claims.jti)
+            .await?
+            .map(|(row, user)| (row, Some(user.map(User::from))))
+    } else {
+        state
+            .db
+            .access_token(&claims.jti)
+            .await?
+            .map(|row| (row, None))
+    };
+    let Some((registry, prefetched_user)) = found else {
         return Ok(Err("the access token is not known"));
     };
     if registry.revoked_at.is_some() {
@@ -217,5 +244,9 @@ pub async fn check_access_token(
     if registry.session_ended_at.is_some() {
         return Ok(Err("the login session has ended"));
     }
-    Ok(Ok(ValidAccessToken { claims, registry }))
+    Ok(Ok(ValidAccessToken {
+        claims,
+        registry,
+        prefetched_user,
+    }))
 }

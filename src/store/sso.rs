@@ -4,6 +4,7 @@ use anyhow::Context;
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
+use super::users::{from_row as user_from_row, LocalUser, JOINED_COLUMNS};
 use super::Db;
 use crate::clock::UnixTime;
 
@@ -659,25 +660,57 @@ impl Db {
 
     /// The registry entry of an access token, with its session's end if it has one.
     pub async fn access_token(&self, jti: &str) -> anyhow::Result<Option<AccessRow>> {
-        let row = sqlx::query(
-            "SELECT a.client_id, a.user_id, a.session_id, a.claims, a.revoked_at, s.ended_at AS session_ended_at \
-             FROM access_tokens a LEFT JOIN sso_sessions s ON s.id = a.session_id WHERE a.jti = $1",
-        )
-        .bind(jti.to_owned())
-        .fetch_optional(self.pool())
-        .await
-        .context("loading an access token")?;
-        Ok(match row {
-            Some(row) => Some(AccessRow {
-                client_id: row.try_get("client_id")?,
-                user_id: row.try_get("user_id")?,
-                session_id: row.try_get("session_id")?,
-                claims: row.try_get("claims")?,
-                revoked_at: row.try_get("revoked_at")?,
-                session_ended_at: row.try_get("session_ended_at")?,
-            }),
-            None => None,
-        })
+        Ok(self.access_token_row(jti, false).await?.map(|(row, _)| row))
+    }
+
+    /// [`Db::access_token`] and, in the same statement, its user from this database's own
+    /// `users` table (`None` when it has no user or the user is gone): one round trip where
+    /// userinfo and introspection made two.
+    pub async fn access_token_with_user(
+        &self,
+        jti: &str,
+    ) -> anyhow::Result<Option<(AccessRow, Option<LocalUser>)>> {
+        self.access_token_row(jti, true).await
+    }
+
+    async fn access_token_row(
+        &self,
+        jti: &str,
+        with_user: bool,
+    ) -> anyhow::Result<Option<(AccessRow, Option<LocalUser>)>> {
+        let columns = "a.client_id, a.user_id, a.session_id, a.claims, a.revoked_at, \
+                       s.ended_at AS session_ended_at";
+        let from = "FROM access_tokens a LEFT JOIN sso_sessions s ON s.id = a.session_id";
+        let sql = if with_user {
+            format!(
+                "SELECT {columns}, {JOINED_COLUMNS} {from} LEFT JOIN users u ON u.id = a.user_id \
+                 WHERE a.jti = $1"
+            )
+        } else {
+            format!("SELECT {columns} {from} WHERE a.jti = $1")
+        };
+        let row = sqlx::query(&sql)
+            .bind(jti.to_owned())
+            .fetch_optional(self.pool())
+            .await
+            .context("loading an access token")?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let access = AccessRow {
+            client_id: row.try_get("client_id")?,
+            user_id: row.try_get("user_id")?,
+            session_id: row.try_get("session_id")?,
+            claims: row.try_get("claims")?,
+            revoked_at: row.try_get("revoked_at")?,
+            session_ended_at: row.try_get("session_ended_at")?,
+        };
+        let user = if with_user && row.try_get::<Option<String>, _>("id")?.is_some() {
+            Some(user_from_row(&row)?)
+        } else {
+            None
+        };
+        Ok(Some((access, user)))
     }
 
     pub async fn revoke_access_token(&self, jti: &str, now: UnixTime) -> anyhow::Result<()> {

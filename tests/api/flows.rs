@@ -391,12 +391,27 @@ async fn a_disabled_user_loses_userinfo_refresh_and_sso(backend: Backend) {
     let browser = sso.browser();
     let sign_in = sso.sign_in(&browser, &rp, &["offline_access"]).await;
     let state = &sso.h.app.state;
+    // Seen once while the user is active, so the token's signature is remembered and the
+    // user's row comes from the same look-up as the token's: neither may hide the change.
+    assert_eq!(sso.userinfo_status(&sign_in.access_token()).await, 200);
+    assert_eq!(
+        sso.introspect(&sign_in.access_token()).await["active"],
+        true
+    );
     state
         .db
         .set_user_active(&sso.alice.id.to_string(), false, state.clock.now())
         .await
         .unwrap();
     assert_eq!(sso.userinfo_status(&sign_in.access_token()).await, 401);
+    assert_eq!(
+        sso.introspect(&sign_in.access_token()).await["active"],
+        false
+    );
+    assert_eq!(
+        sso.introspect(&sign_in.refresh_token().unwrap()).await["active"],
+        false
+    );
     assert!(rp
         .exchange_refresh_token(&RefreshToken::new(sign_in.refresh_token().unwrap()))
         .unwrap()

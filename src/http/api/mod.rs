@@ -181,12 +181,12 @@ async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Respons
     let valid = check_access_token(&state, &token)
         .await?
         .map_err(BearerError::InvalidToken)?;
-    let Some(user_id) = valid.registry.user_id.as_deref() else {
+    if valid.registry.user_id.is_none() {
         return Err(BearerError::InvalidToken(
             "the access token does not belong to a user",
         ));
-    };
-    match state.directory.find_by_id(user_id).await? {
+    }
+    match valid.user(&state).await? {
         Some(user) if user.active => Ok(no_store(Json(user_json(&user)))),
         _ => Err(BearerError::InvalidToken("the user can no longer log in")),
     }

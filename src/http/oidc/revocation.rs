@@ -80,7 +80,7 @@ async fn introspect(
         let Ok(valid) = check_access_token(&state, token).await? else {
             return Ok(inactive());
         };
-        let c = valid.claims;
+        let c = &valid.claims;
         let mut body = json!({
             "active": true,
             "token_type": "Bearer",
@@ -94,14 +94,14 @@ async fn introspect(
             "jti": c.jti,
         });
         let extra = body.as_object_mut().expect("object");
-        if let Some(company) = c.company_id {
+        if let Some(company) = c.company_id.clone() {
             extra.insert("company_id".into(), Value::from(company));
         }
-        if let Some(sid) = c.sid {
+        if let Some(sid) = c.sid.clone() {
             extra.insert("sid".into(), Value::from(sid));
         }
-        if let Some(user_id) = valid.registry.user_id.as_deref() {
-            if let Some(user) = state.directory.find_by_id(user_id).await? {
+        if valid.registry.user_id.is_some() {
+            if let Some(user) = valid.user(&state).await? {
                 if !user.active {
                     return Ok(inactive());
                 }

@@ -70,18 +70,18 @@ async fn userinfo(
     let valid = check_access_token(&state, &token)
         .await?
         .map_err(BearerError::InvalidToken)?;
-    let Some(user_id) = valid.registry.user_id.as_deref() else {
+    if valid.registry.user_id.is_none() {
         return Err(BearerError::InvalidToken(
             "the access token does not belong to a user",
         ));
-    };
+    }
     let scope = Scope::parse(&valid.claims.scope).unwrap_or_default();
     if !scope.contains("openid") {
         return Err(BearerError::InvalidToken(
             "the access token was not issued with the openid scope",
         ));
     }
-    let user = match state.directory.find_by_id(user_id).await? {
+    let user = match valid.user(&state).await? {
         Some(user) if user.active => user,
         _ => return Err(BearerError::InvalidToken("the user can no longer log in")),
     };
