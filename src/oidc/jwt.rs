@@ -116,11 +116,7 @@ pub fn verify_access_token_signature(
     token: &str,
     now: UnixTime,
 ) -> Result<AccessTokenClaims, JwtError> {
-    let (header, claims): (_, AccessTokenClaims) = verify(keys, issuer, token, now)?;
-    if header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
-        return Err(JwtError::WrongType);
-    }
-    Ok(claims)
+    signed_access_token(keys, issuer, token, now).map(|(_, claims)| claims)
 }
 
 pub fn verify_access_token(
@@ -129,7 +125,28 @@ pub fn verify_access_token(
     token: &str,
     now: UnixTime,
 ) -> Result<AccessTokenClaims, JwtError> {
-    let claims = verify_access_token_signature(keys, issuer, token, now)?;
+    unexpired(
+        verify_access_token_signature(keys, issuer, token, now)?,
+        now,
+    )
+}
+
+/// [`verify`] for an access token (`typ` `at+jwt`), with the `kid` that signed it.
+fn signed_access_token(
+    keys: &KeySet,
+    issuer: &str,
+    token: &str,
+    now: UnixTime,
+) -> Result<(String, AccessTokenClaims), JwtError> {
+    let (header, claims): (_, AccessTokenClaims) = verify(keys, issuer, token, now)?;
+    if header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
+        return Err(JwtError::WrongType);
+    }
+    // `verify` found the key by this `kid`, so it is there.
+    Ok((header.kid.unwrap_or_default(), claims))
+}
+
+fn unexpired(claims: AccessTokenClaims, now: UnixTime) -> Result<AccessTokenClaims, JwtError> {
     if claims.exp <= now {
         return Err(JwtError::Expired);
     }
@@ -156,6 +173,11 @@ impl VerifiedAccessTokens {
         }
     }
 
+    #[cfg(test)]
+    fn remembered(&self) -> usize {
+        self.entries.lock().unwrap().len()
+    }
+
     /// [`verify_access_token`], remembering tokens that pass.
     pub fn verify(
         &self,
@@ -171,25 +193,21 @@ impl VerifiedAccessTokens {
             .expect("verified-token cache lock poisoned")
             .get(&digest)
             .cloned();
-        let claims = match remembered {
-            Some((kid, claims)) if keys.find_published(&kid, now).is_some() => claims,
+        match remembered {
+            Some((kid, claims)) if keys.find_published(&kid, now).is_some() => {
+                unexpired(claims, now)
+            }
             _ => {
-                let (header, claims): (_, AccessTokenClaims) = verify(keys, issuer, token, now)?;
-                if header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
-                    return Err(JwtError::WrongType);
-                }
-                let kid = header.kid.unwrap_or_default();
+                let (kid, claims) = signed_access_token(keys, issuer, token, now)?;
+                // An expired token is not kept: it would only push out live ones.
+                let claims = unexpired(claims, now)?;
                 self.entries
                     .lock()
                     .expect("verified-token cache lock poisoned")
                     .insert(digest, (kid, claims.clone()));
-                claims
+                Ok(claims)
             }
-        };
-        if claims.exp <= now {
-            return Err(JwtError::Expired);
         }
-        Ok(claims)
     }
 }
 
@@ -299,6 +317,14 @@ mod tests {
             cache.verify(&keys, issuer, &forged, 1_100),
             Err(JwtError::Invalid)
         );
+        assert_eq!(cache.remembered(), 1);
+        // A token first seen after its expiry is refused and not remembered.
+        let late = VerifiedAccessTokens::new(16);
+        assert_eq!(
+            late.verify(&keys, issuer, &token, 1_700),
+            Err(JwtError::Expired)
+        );
+        assert_eq!(late.remembered(), 0);
         // An ID token is not an access token, remembered or not.
         let id_token = sign(&keys, None, &access_claims(1_600)).unwrap();
         assert_eq!(
