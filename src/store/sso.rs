@@ -1,10 +1,12 @@
 //! SSO sessions, authorization codes, refresh and access tokens, consents.
 
+use std::sync::LazyLock;
+
 use anyhow::Context;
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
-use super::users::{from_row as user_from_row, LocalUser, JOINED_COLUMNS};
+use super::users::{columns_of, from_row as user_from_row, LocalUser};
 use super::Db;
 use crate::clock::UnixTime;
 
@@ -282,6 +284,25 @@ pub struct AccessRow {
     pub session_ended_at: Option<UnixTime>,
 }
 
+/// The look-ups behind [`Db::access_token`] and [`Db::access_token_with_user`], built once (they
+/// run on every userinfo and introspection request).
+static ACCESS_TOKEN: LazyLock<String> = LazyLock::new(|| access_token_sql(false));
+static ACCESS_TOKEN_WITH_USER: LazyLock<String> = LazyLock::new(|| access_token_sql(true));
+
+fn access_token_sql(with_user: bool) -> String {
+    let columns = "a.client_id, a.user_id, a.session_id, a.claims, a.revoked_at, \
+                   s.ended_at AS session_ended_at";
+    let from = "FROM access_tokens a LEFT JOIN sso_sessions s ON s.id = a.session_id";
+    if with_user {
+        format!(
+            "SELECT {columns}, {} {from} LEFT JOIN users u ON u.id = a.user_id WHERE a.jti = $1",
+            columns_of("u")
+        )
+    } else {
+        format!("SELECT {columns} {from} WHERE a.jti = $1")
+    }
+}
+
 fn session_from(row: &AnyRow) -> Result<SsoSession, sqlx::Error> {
     Ok(SsoSession {
         id: row.try_get("id")?,
@@ -507,22 +528,18 @@ impl Db {
         Ok(Some((code_from(&row)?, used.is_some())))
     }
 
-    /// Records what a grant gave: stores the new refresh token and the access token, spends the
-    /// code or the refresh token it was given for, and remembers that the client got tokens in
-    /// the session (for back-channel logout). `Ok(false)`, with nothing left written, when the
-    /// code or refresh token had been spent (or revoked) meanwhile.
+    /// Records what a grant gave: spends the code or the refresh token it was given for, stores
+    /// the new refresh token and the access token, and remembers that the client got tokens in
+    /// the session (for back-channel logout). `Ok(false)`, with nothing written, when the code or
+    /// refresh token had been spent (or revoked) meanwhile.
     ///
-    /// The tokens are stored before the spending: the request that loses the race for a code or
-    /// a refresh token revokes what it gave (a replay: RFC 6749 §4.1.2, RFC 9700 §4.14.2), and
-    /// it only knows it lost once the winner has spent it, so by then every token of the
-    /// winner's is there to be revoked, also where the statements are not one transaction.
+    /// The request that loses the race for a code or a refresh token revokes what the winner got
+    /// (a replay: RFC 6749 §4.1.2, RFC 9700 §4.14.2). It only learns it lost once the winner's
+    /// write has committed, and that write holds the spending and the new tokens together, so
+    /// every token of the winner's is there to be revoked.
     pub async fn record_grant(&self, g: &GrantRecord<'_>) -> anyhow::Result<bool> {
-        // All of a grant is one atomic write, sent to the database in one piece: spending the
-        // code or refresh token, and only if that succeeds storing the new tokens (and the
-        // session's client). A request that lost the race for the code or token stores nothing,
-        // and one that revokes a family after seeing the token spent sees the new tokens too.
-        //
-        // On PostgreSQL that is one statement of data-modifying CTEs: one round trip, no
+        // One atomic write, sent in one piece, storing the tokens only if the spending found its
+        // row. On PostgreSQL that is one statement of data-modifying CTEs: one round trip, no
         // BEGIN/COMMIT. On SQLite it is one script, `BEGIN IMMEDIATE … COMMIT`, run in one go
         // by the connection's worker thread, so the write lock is held for the microseconds the
         // statements take and never across an await (a transaction statement by statement
@@ -678,18 +695,12 @@ impl Db {
         jti: &str,
         with_user: bool,
     ) -> anyhow::Result<Option<(AccessRow, Option<LocalUser>)>> {
-        let columns = "a.client_id, a.user_id, a.session_id, a.claims, a.revoked_at, \
-                       s.ended_at AS session_ended_at";
-        let from = "FROM access_tokens a LEFT JOIN sso_sessions s ON s.id = a.session_id";
         let sql = if with_user {
-            format!(
-                "SELECT {columns}, {JOINED_COLUMNS} {from} LEFT JOIN users u ON u.id = a.user_id \
-                 WHERE a.jti = $1"
-            )
+            ACCESS_TOKEN_WITH_USER.as_str()
         } else {
-            format!("SELECT {columns} {from} WHERE a.jti = $1")
+            ACCESS_TOKEN.as_str()
         };
-        let row = sqlx::query(&sql)
+        let row = sqlx::query(sql)
             .bind(jti.to_owned())
             .fetch_optional(self.pool())
             .await

@@ -32,10 +32,15 @@ pub enum AddUserError {
 const COLUMNS: &str =
     "id, email, username, display_name, company_id, role, active, password_hash, created_at";
 
-/// [`COLUMNS`] of `users u`, for a query that joins a user to a row of another table (none of
-/// these names may clash with that table's selected columns).
-pub(super) const JOINED_COLUMNS: &str = "u.id, u.email, u.username, u.display_name, u.company_id, \
-     u.role, u.active, u.password_hash, u.created_at";
+/// [`COLUMNS`] of the table under `alias`, for a query that joins a user to a row of another
+/// table (none of these names may clash with that table's selected columns).
+pub(super) fn columns_of(alias: &str) -> String {
+    COLUMNS
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 pub(super) fn from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<LocalUser> {
     let id: String = row.try_get("id")?;
