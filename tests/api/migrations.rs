@@ -56,3 +56,36 @@ async fn sqlite_file_is_created_with_wal_and_foreign_keys() {
     assert_eq!(fk, 1);
     db.close().await;
 }
+
+/// PostgreSQL restarted, or a firewall dropped an idle connection: the pool finds out before it
+/// hands the connection to a request, which is served on a fresh one.
+#[tokio::test]
+async fn a_postgres_connection_cut_while_idle_is_replaced_before_use() {
+    let Some(test_db) = TestDb::new(Backend::Postgres).await else {
+        return;
+    };
+    let db = Db::connect(&DatabaseUrl::parse(&test_db.url).unwrap())
+        .await
+        .unwrap();
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&test_db.url)
+        .await
+        .unwrap();
+    let cut: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+        .bind(pid)
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    assert!(cut);
+    // Longer than a connection may sit idle before it is checked.
+    tokio::time::sleep(std::time::Duration::from_millis(1_300)).await;
+    let other: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(db.pool())
+        .await
+        .expect("the cut connection is replaced, not used");
+    assert_ne!(other, pid);
+    db.close().await;
+}
