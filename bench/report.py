@@ -280,12 +280,11 @@ def targets(results, meta, db):
     o = get("login_form_overload", "bheem")
     if o:
         shed = o.get("shed", 0)
-        # Prompt: nearly every refusal (p99; the whole authorize → login page → POST sequence)
-        # arrives sooner than a typical login is served (p50), nothing fails otherwise, and the
-        # logins let in wait under 2 s.
+        # Prompt: nearly every refusal (p99, timed over the whole authorize → login page → POST
+        # sequence) within 100 ms, nothing fails otherwise, and the logins let in wait under 2 s.
         out.append(
             (f"prompt 429/503 under excess load ({o['conns']} connections)",
-             shed > 0 and o["errors"] == 0 and o.get("shed_p99_ms", 1e9) < o["p50_ms"] and o["p99_ms"] < 2000,
+             shed > 0 and o["errors"] == 0 and o.get("shed_p99_ms", 1e9) < 100 and o["p99_ms"] < 2000,
              f"{shed} refused (p99 {ms(o.get('shed_p99_ms'))} ms to the 503), {o['errors']} errors; "
              f"served: {o['rps']:.0f}/s, p50 {ms(o['p50_ms'])} ms, p99 {ms(o['p99_ms'])} ms"
              + (" (requests queue instead of being refused)" if shed == 0 else ""))
