@@ -2,14 +2,17 @@
 //!
 //! New hashes are argon2id. Verification also accepts what an ERP is likely to hold: bcrypt
 //! (`$2a$`, `$2b$`, `$2y$`), passlib's `$pbkdf2-sha256$`/`$pbkdf2-sha512$`, Django's
-//! `pbkdf2_sha256$`, and any argon2 PHC string. Hashing runs on the blocking pool, at most
-//! `max_concurrent` at once, so a burst of logins cannot starve the async runtime; a login that
+//! `pbkdf2_sha256$`, and any argon2 PHC string. Hashing runs on threads of its own, one per
+//! slot (`max_concurrent`), so a burst of logins cannot starve the async runtime; a login that
 //! would wait longer than `max_queue_ms` for a slot is refused at once ([`Verification::Busy`])
-//! rather than queued without bound. Each slot keeps one argon2 work area (19 MiB by default)
-//! and reuses it, so memory stays at `max_concurrent` work areas however many logins come.
+//! rather than queued without bound. Each hashing thread keeps one argon2 work area (19 MiB by
+//! default) and reuses it, so memory stays at `max_concurrent` work areas however many logins
+//! come. On Linux the hashing threads run at a lower scheduling priority (nice +10) than the
+//! threads serving requests: a hash takes the CPU that is left, and a page, a token, or the
+//! prompt refusal of a login is not kept waiting behind one.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -60,8 +63,7 @@ pub struct Passwords {
     /// ratio times the slots is how many may wait.
     max_queue_us: u64,
     hash_us: Arc<AtomicU64>,
-    /// Work areas of the configured size, one per slot at most, reused from hash to hash.
-    work_areas: Arc<Mutex<Vec<Vec<Block>>>>,
+    hashers: Arc<Hashers>,
     /// Verified against when the user does not exist, so that costs what a real check costs.
     dummy_hash: Arc<str>,
 }
@@ -90,7 +92,7 @@ impl Passwords {
             waiting: Arc::new(AtomicUsize::new(0)),
             max_queue_us: config.max_queue_ms.saturating_mul(1000),
             hash_us: Arc::new(AtomicU64::new(hash_us)),
-            work_areas: Arc::new(Mutex::new(Vec::with_capacity(permits))),
+            hashers: Arc::new(Hashers::start(permits)?),
             dummy_hash: dummy_hash.into(),
         })
     }
@@ -118,9 +120,10 @@ impl Passwords {
         let _permit = self.slot().await?;
         let params = self.params.clone();
         let password = password.clone();
-        tokio::task::spawn_blocking(move || hash_with(&params, password.expose_secret().as_bytes()))
+        self.hashers
+            .run(move |_| hash_with(&params, password.expose_secret().as_bytes()))
             .await
-            .context("password hashing task")?
+            .context("password hashing thread")?
     }
 
     /// Checks `password` against `stored`; with `None` (no such user) it checks against a dummy
@@ -131,40 +134,34 @@ impl Passwords {
         };
         let params = self.params.clone();
         let password = password.clone();
-        let work_areas = self.work_areas.clone();
         let hash_us = self.hash_us.clone();
         let (stored, real) = match stored {
             Some(s) => (s.to_owned(), true),
             None => (self.dummy_hash.to_string(), false),
         };
-        let outcome = tokio::task::spawn_blocking(move || {
-            let wanted = params.block_count();
-            let mut memory = work_areas
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .pop()
-                .unwrap_or_default();
-            let started = Instant::now();
-            let result = verify_hash(
-                password.expose_secret().as_bytes(),
-                &stored,
-                &params,
-                &mut memory,
-            );
-            // Only hashes with the configured parameters tell the typical cost, and only their
-            // work areas are kept: one that a legacy hash needed is dropped, not kept at its size.
-            if memory.len() == wanted {
-                let took = started.elapsed().as_micros() as u64;
-                let average = hash_us.load(Ordering::Relaxed);
-                hash_us.store((average * 7 + took) / 8, Ordering::Relaxed);
-                work_areas
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(memory);
-            }
-            result
-        })
-        .await;
+        let outcome = self
+            .hashers
+            .run(move |memory| {
+                let started = Instant::now();
+                let result = verify_hash(
+                    password.expose_secret().as_bytes(),
+                    &stored,
+                    &params,
+                    memory,
+                );
+                // Only hashes with the configured parameters tell the typical cost, and only
+                // their work areas are kept: one that a legacy hash needed is dropped, not kept
+                // at its size.
+                if memory.len() == params.block_count() {
+                    let took = started.elapsed().as_micros() as u64;
+                    let average = hash_us.load(Ordering::Relaxed);
+                    hash_us.store((average * 7 + took) / 8, Ordering::Relaxed);
+                } else {
+                    *memory = Vec::new();
+                }
+                result
+            })
+            .await;
         match outcome {
             Ok(Ok(Some(needs_rehash))) if real => Verification::Match { needs_rehash },
             Ok(Ok(_)) => Verification::Mismatch,
@@ -173,10 +170,78 @@ impl Passwords {
                 Verification::Unusable
             }
             Err(e) => {
-                tracing::error!(error = %e, "password verification task failed");
+                tracing::error!(error = %e, "password verification failed");
                 Verification::Unusable
             }
         }
+    }
+}
+
+/// How much a hashing thread lowers its scheduling priority (Linux keeps a nice value per
+/// thread): a hash then yields the CPU to any request that is ready to run.
+#[cfg(target_os = "linux")]
+const HASHING_NICENESS: i32 = 10;
+
+type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
+
+/// The hashing threads, one per slot, each with its own work area. The slots' semaphore lets
+/// no more jobs in than there are threads, so the channel never holds a queue of its own; the
+/// threads end when the last [`Passwords`] clone is dropped.
+struct Hashers {
+    jobs: mpsc::Sender<Job>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the hashing thread stopped before answering")]
+struct HasherGone;
+
+impl Hashers {
+    fn start(threads: usize) -> anyhow::Result<Self> {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for n in 0..threads {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("bheem-hash-{n}"))
+                .spawn(move || {
+                    lower_priority();
+                    let mut memory = Vec::new();
+                    loop {
+                        let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                        let Ok(job) = job else { return };
+                        // A panic ends the job (its answer is dropped, the caller sees
+                        // `HasherGone`), not the thread; the work area is not trusted after it.
+                        let run = std::panic::AssertUnwindSafe(|| job(&mut memory));
+                        if std::panic::catch_unwind(run).is_err() {
+                            memory = Vec::new();
+                        }
+                    }
+                })
+                .context("starting a password hashing thread")?;
+        }
+        Ok(Self { jobs })
+    }
+
+    /// Runs `work` on a hashing thread, with that thread's work area, and returns its answer.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
+    ) -> Result<T, HasherGone> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |memory| {
+            let _ = answer.send(work(memory));
+        });
+        self.jobs.send(job).map_err(|_| HasherGone)?;
+        answered.await.map_err(|_| HasherGone)
+    }
+}
+
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: nice(2) only changes the calling thread's nice value; -1 with errno set is a
+        // failure, after which the thread runs at its old priority, which is still correct.
+        let _ = unsafe { libc::nice(HASHING_NICENESS) };
     }
 }
 
@@ -451,8 +516,32 @@ mod tests {
         assert_eq!(second, Verification::Busy);
         assert!(passwords.hash(&secret).await.is_ok(), "the slot came back");
         assert_eq!(passwords.waiting.load(Ordering::Acquire), 0);
-        // One work area of the configured size is kept for the next check.
-        assert_eq!(passwords.work_areas.lock().unwrap().len(), 1);
+        // The one hashing thread kept its work area, of the configured size, for the next check.
+        let kept = passwords.hashers.run(|memory| memory.len()).await.unwrap();
+        assert_eq!(kept, passwords.params.block_count());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashing_threads_run_below_the_priority_of_the_request_threads() {
+        let passwords = Passwords::new(&small_config(2, 0)).unwrap();
+        let nice = || {
+            // SAFETY: getpriority(2) reads the calling thread's nice value.
+            unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) }
+        };
+        let here = nice();
+        let there = passwords.hashers.run(move |_| nice()).await.unwrap();
+        assert_eq!(there, (here + HASHING_NICENESS).min(19));
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_is_an_error_and_the_thread_goes_on() {
+        let passwords = Passwords::new(&small_config(1, 0)).unwrap();
+        let panicked = passwords
+            .hashers
+            .run(|_| -> () { panic!("a job that fails") });
+        assert!(panicked.await.is_err());
+        assert_eq!(passwords.hashers.run(|_| 7).await.unwrap(), 7);
     }
 
     #[tokio::test]
