@@ -6,7 +6,7 @@ use anyhow::Context;
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
-use super::users::{columns_of, from_row as user_from_row, LocalUser};
+use super::users::{columns_of, joined_from_row, LocalUser};
 use super::Db;
 use crate::clock::UnixTime;
 
@@ -284,22 +284,80 @@ pub struct AccessRow {
     pub session_ended_at: Option<UnixTime>,
 }
 
-/// The look-ups behind [`Db::access_token`] and [`Db::access_token_with_user`], built once (they
-/// run on every userinfo and introspection request).
-static ACCESS_TOKEN: LazyLock<String> = LazyLock::new(|| access_token_sql(false));
-static ACCESS_TOKEN_WITH_USER: LazyLock<String> = LazyLock::new(|| access_token_sql(true));
+/// The look-ups behind [`Db::access_token`], [`Db::refresh_token`], [`Db::code`] and their
+/// `_with_user` twins, built once (they run on every userinfo, introspection and token request).
+static ACCESS_TOKEN: LazyLock<Lookup> = LazyLock::new(|| {
+    Lookup::new(
+        "a.client_id, a.user_id, a.session_id, a.claims, a.revoked_at, s.ended_at AS session_ended_at",
+        "access_tokens a LEFT JOIN sso_sessions s ON s.id = a.session_id",
+        "a.user_id",
+        "a.jti = $1",
+    )
+});
+static REFRESH_TOKEN: LazyLock<Lookup> = LazyLock::new(|| {
+    Lookup::new(
+        "r.family_id, r.client_id, r.user_id, r.session_id, r.code_hash, r.scope, r.claims, r.auth_time, \
+         r.created_at, r.expires_at, r.rotated_at, r.revoked_at, s.id AS live_session, \
+         s.ended_at AS session_ended_at",
+        "refresh_tokens r LEFT JOIN sso_sessions s ON s.id = r.session_id",
+        "r.user_id",
+        "r.token_hash = $1",
+    )
+});
+static CODE: LazyLock<Lookup> = LazyLock::new(|| {
+    Lookup::new(
+        "c.client_id, c.user_id, c.session_id, c.redirect_uri, c.scope, c.nonce, c.code_challenge, c.claims, \
+         c.auth_time, c.expires_at, c.used_at, s.id AS live_session, s.ended_at AS session_ended_at",
+        "authorization_codes c LEFT JOIN sso_sessions s ON s.id = c.session_id",
+        "c.user_id",
+        "c.code_hash = $1",
+    )
+});
 
-fn access_token_sql(with_user: bool) -> String {
-    let columns = "a.client_id, a.user_id, a.session_id, a.claims, a.revoked_at, \
-                   s.ended_at AS session_ended_at";
-    let from = "FROM access_tokens a LEFT JOIN sso_sessions s ON s.id = a.session_id";
-    if with_user {
-        format!(
-            "SELECT {columns}, {} {from} LEFT JOIN users u ON u.id = a.user_id WHERE a.jti = $1",
-            columns_of("u")
-        )
-    } else {
-        format!("SELECT {columns} {from} WHERE a.jti = $1")
+/// One look-up by key, alone and with its user from the `users` table joined in (for
+/// [`crate::directory::Directory::in_provider_database`]: one round trip where there were two).
+struct Lookup {
+    alone: String,
+    with_user: String,
+}
+
+impl Lookup {
+    fn new(columns: &str, from: &str, user_id: &str, filter: &str) -> Self {
+        Self {
+            alone: format!("SELECT {columns} FROM {from} WHERE {filter}"),
+            with_user: format!(
+                "SELECT {columns}, {} FROM {from} LEFT JOIN users u ON u.id = {user_id} WHERE {filter}",
+                columns_of("u")
+            ),
+        }
+    }
+
+    /// The row under `key`, and its user when `with_user` (`None` when there is no user or the
+    /// user is gone).
+    async fn fetch(
+        &self,
+        db: &Db,
+        key: &str,
+        with_user: bool,
+        what: &'static str,
+    ) -> anyhow::Result<Option<(AnyRow, Option<LocalUser>)>> {
+        let sql = if with_user {
+            &self.with_user
+        } else {
+            &self.alone
+        };
+        let row = sqlx::query(sql)
+            .bind(key.to_owned())
+            .fetch_optional(db.pool())
+            .await
+            .with_context(|| format!("loading {what}"))?;
+        let Some(row) = row else { return Ok(None) };
+        let user = if with_user {
+            joined_from_row(&row, "u")?
+        } else {
+            None
+        };
+        Ok(Some((row, user)))
     }
 }
 
@@ -514,18 +572,31 @@ impl Db {
 
     /// The code's row, and whether it was already used.
     pub async fn code(&self, code_hash: &str) -> anyhow::Result<Option<(CodeRow, bool)>> {
-        let row = sqlx::query(
-            "SELECT c.client_id, c.user_id, c.session_id, c.redirect_uri, c.scope, c.nonce, c.code_challenge, c.claims, \
-             c.auth_time, c.expires_at, c.used_at, s.id AS live_session, s.ended_at AS session_ended_at \
-             FROM authorization_codes c LEFT JOIN sso_sessions s ON s.id = c.session_id WHERE c.code_hash = $1",
-        )
-        .bind(code_hash.to_owned())
-        .fetch_optional(self.pool())
-        .await
-        .context("loading an authorization code")?;
-        let Some(row) = row else { return Ok(None) };
+        let found = self.code_row(code_hash, false).await?;
+        Ok(found.map(|(row, used, _)| (row, used)))
+    }
+
+    /// [`Db::code`] and, in the same statement, its user from this database's `users` table.
+    pub async fn code_with_user(
+        &self,
+        code_hash: &str,
+    ) -> anyhow::Result<Option<(CodeRow, bool, Option<LocalUser>)>> {
+        self.code_row(code_hash, true).await
+    }
+
+    async fn code_row(
+        &self,
+        code_hash: &str,
+        with_user: bool,
+    ) -> anyhow::Result<Option<(CodeRow, bool, Option<LocalUser>)>> {
+        let found = CODE
+            .fetch(self, code_hash, with_user, "an authorization code")
+            .await?;
+        let Some((row, user)) = found else {
+            return Ok(None);
+        };
         let used: Option<UnixTime> = row.try_get("used_at")?;
-        Ok(Some((code_from(&row)?, used.is_some())))
+        Ok(Some((code_from(&row)?, used.is_some(), user)))
     }
 
     /// Records what a grant gave: spends the code or the refresh token it was given for, stores
@@ -646,17 +717,30 @@ impl Db {
     }
 
     pub async fn refresh_token(&self, token_hash: &str) -> anyhow::Result<Option<RefreshRow>> {
-        let row = sqlx::query(
-            "SELECT r.family_id, r.client_id, r.user_id, r.session_id, r.code_hash, r.scope, r.claims, r.auth_time, \
-             r.created_at, r.expires_at, r.rotated_at, r.revoked_at, s.id AS live_session, \
-             s.ended_at AS session_ended_at \
-             FROM refresh_tokens r LEFT JOIN sso_sessions s ON s.id = r.session_id WHERE r.token_hash = $1",
-        )
-        .bind(token_hash.to_owned())
-        .fetch_optional(self.pool())
-        .await
-        .context("loading a refresh token")?;
-        Ok(row.as_ref().map(refresh_from).transpose()?)
+        let found = self.refresh_token_row(token_hash, false).await?;
+        Ok(found.map(|(row, _)| row))
+    }
+
+    /// [`Db::refresh_token`] and, in the same statement, its user from this database's `users`
+    /// table.
+    pub async fn refresh_token_with_user(
+        &self,
+        token_hash: &str,
+    ) -> anyhow::Result<Option<(RefreshRow, Option<LocalUser>)>> {
+        self.refresh_token_row(token_hash, true).await
+    }
+
+    async fn refresh_token_row(
+        &self,
+        token_hash: &str,
+        with_user: bool,
+    ) -> anyhow::Result<Option<(RefreshRow, Option<LocalUser>)>> {
+        let found = REFRESH_TOKEN
+            .fetch(self, token_hash, with_user, "a refresh token")
+            .await?;
+        found
+            .map(|(row, user)| Ok((refresh_from(&row)?, user)))
+            .transpose()
     }
 
     /// Revokes a whole refresh-token family and the access tokens issued from it.
@@ -695,17 +779,10 @@ impl Db {
         jti: &str,
         with_user: bool,
     ) -> anyhow::Result<Option<(AccessRow, Option<LocalUser>)>> {
-        let sql = if with_user {
-            ACCESS_TOKEN_WITH_USER.as_str()
-        } else {
-            ACCESS_TOKEN.as_str()
-        };
-        let row = sqlx::query(sql)
-            .bind(jti.to_owned())
-            .fetch_optional(self.pool())
-            .await
-            .context("loading an access token")?;
-        let Some(row) = row else {
+        let found = ACCESS_TOKEN
+            .fetch(self, jti, with_user, "an access token")
+            .await?;
+        let Some((row, user)) = found else {
             return Ok(None);
         };
         let access = AccessRow {
@@ -715,11 +792,6 @@ impl Db {
             claims: row.try_get("claims")?,
             revoked_at: row.try_get("revoked_at")?,
             session_ended_at: row.try_get("session_ended_at")?,
-        };
-        let user = if with_user && row.try_get::<Option<String>, _>("id")?.is_some() {
-            Some(user_from_row(&row)?)
-        } else {
-            None
         };
         Ok(Some((access, user)))
     }

@@ -1,6 +1,9 @@
 //! Users of the embedded directory (`LocalDirectory`), kept in the provider's own database.
 
+use std::borrow::Cow;
+
 use anyhow::Context;
+use sqlx::any::AnyRow;
 use sqlx::Row;
 use uuid::Uuid;
 
@@ -32,31 +35,50 @@ pub enum AddUserError {
 const COLUMNS: &str =
     "id, email, username, display_name, company_id, role, active, password_hash, created_at";
 
-/// [`COLUMNS`] of the table under `alias`, for a query that joins a user to a row of another
-/// table (none of these names may clash with that table's selected columns).
+/// [`COLUMNS`] of the table under `alias`, each named `{alias}_{column}`, for a query that joins
+/// a user to a row of another table; [`joined_from_row`] reads them back.
 pub(super) fn columns_of(alias: &str) -> String {
     COLUMNS
         .split(", ")
-        .map(|c| format!("{alias}.{c}"))
+        .map(|c| format!("{alias}.{c} AS {alias}_{c}"))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-pub(super) fn from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<LocalUser> {
-    let id: String = row.try_get("id")?;
-    let company_id: String = row.try_get("company_id")?;
-    let email: String = row.try_get("email")?;
+pub(super) fn from_row(row: &AnyRow) -> anyhow::Result<LocalUser> {
+    read(row, |c| c.into())
+}
+
+/// The user that [`columns_of`]`(alias)` selected, `None` when the join found none.
+pub(super) fn joined_from_row(row: &AnyRow, alias: &str) -> anyhow::Result<Option<LocalUser>> {
+    if row
+        .try_get::<Option<String>, _>(format!("{alias}_id").as_str())?
+        .is_none()
+    {
+        return Ok(None);
+    }
+    read(row, |c| format!("{alias}_{c}").into()).map(Some)
+}
+
+fn read(
+    row: &AnyRow,
+    name: impl Fn(&'static str) -> Cow<'static, str>,
+) -> anyhow::Result<LocalUser> {
+    let get_text = |c| row.try_get::<String, _>(name(c).as_ref());
+    let id = get_text("id")?;
+    let company_id = get_text("company_id")?;
+    let email = get_text("email")?;
     Ok(LocalUser {
         id: Uuid::parse_str(&id).with_context(|| format!("user id {id:?} is not a UUID"))?,
         email: Email::parse(&email).map_err(|e| anyhow::anyhow!("user {id}: stored email: {e}"))?,
-        username: row.try_get("username")?,
-        display_name: row.try_get("display_name")?,
+        username: row.try_get(name("username").as_ref())?,
+        display_name: get_text("display_name")?,
         company_id: Uuid::parse_str(&company_id)
             .with_context(|| format!("user {id}: company id {company_id:?} is not a UUID"))?,
-        role: row.try_get("role")?,
-        active: row.try_get::<i64, _>("active")? != 0,
-        password_hash: row.try_get("password_hash")?,
-        created_at: row.try_get("created_at")?,
+        role: get_text("role")?,
+        active: row.try_get::<i64, _>(name("active").as_ref())? != 0,
+        password_hash: get_text("password_hash")?,
+        created_at: row.try_get(name("created_at").as_ref())?,
     })
 }
 
