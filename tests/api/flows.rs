@@ -18,7 +18,7 @@ on_both_backends!(
     revoking_a_refresh_token_revokes_its_family_and_access_tokens,
     revoking_an_access_token_ends_it_and_other_clients_cannot_revoke_it,
     first_party_api_logs_in_refreshes_and_answers_me,
-    a_disabled_user_loses_userinfo_refresh_and_sso,
+    a_disabled_user_loses_userinfo_refresh_a_pending_code_and_sso,
     the_session_cookie_is_http_only_lax_and_renewed_at_login,
     token_responses_are_not_cached_and_options_answers_200,
     repeated_failed_logins_are_rate_limited_with_the_same_page,
@@ -383,7 +383,7 @@ async fn first_party_api_logs_in_refreshes_and_answers_me(backend: Backend) {
     assert_eq!(no_token.status(), 401);
 }
 
-async fn a_disabled_user_loses_userinfo_refresh_and_sso(backend: Backend) {
+async fn a_disabled_user_loses_userinfo_refresh_a_pending_code_and_sso(backend: Backend) {
     let Some(sso) = Sso::start(backend).await else {
         return;
     };
@@ -398,6 +398,9 @@ async fn a_disabled_user_loses_userinfo_refresh_and_sso(backend: Backend) {
         sso.introspect(&sign_in.access_token()).await["active"],
         true
     );
+    // A code issued while the user is active, through the SSO session, redeemed after.
+    let pending = AuthRequest::new(&rp, &[]);
+    let pending_code = pending.code_from(&browser.visit(pending.url.as_str()).await.callback());
     state
         .db
         .set_user_active(&sso.alice.id.to_string(), false, state.clock.now())
@@ -418,6 +421,12 @@ async fn a_disabled_user_loses_userinfo_refresh_and_sso(backend: Backend) {
         .request_async(&sso.http)
         .await
         .is_err());
+    assert_eq!(
+        sso.exchange(&rp, pending_code, pending.verifier_secret())
+            .await
+            .unwrap_err(),
+        "invalid_grant"
+    );
     let request = AuthRequest::build(&rp, &[], true, &[("prompt", "none")]);
     assert_eq!(
         query(&browser.visit(request.url.as_str()).await.callback())["error"],
