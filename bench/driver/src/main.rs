@@ -413,6 +413,9 @@ struct Settings {
     /// access tokens only for a resource server).
     resource: Option<String>,
     api_login: String,
+    /// How a refused client spreads its retry: `true` waits exactly `Retry-After`, so every
+    /// client refused at the same moment comes back at the same moment.
+    lockstep_retries: bool,
 }
 
 impl Settings {
@@ -875,8 +878,11 @@ async fn recover(s: &Settings, scenario: Scenario, client: &mut Client) {
 }
 
 /// An operation refused with 503 or 429 and `Retry-After` (load shed, not an error) ends with an
-/// `Err` that starts with this, followed by the `Retry-After` value; the client then waits that
-/// long (at most 5 s), as a browser showing "try again in a moment" would.
+/// `Err` that starts with this, followed by the `Retry-After` value; the client then waits about
+/// that long (at most 5 s), as a person shown "try again in a moment" would: by default between
+/// half and one and a half times it, at random, as client libraries spread their retries
+/// (`--retries jittered`); with `--retries lockstep`, exactly it, so that the clients refused
+/// together come back together, the worst case of a thundering herd.
 const SHED: &str = "shed, retry after ";
 
 #[derive(Default)]
@@ -988,6 +994,14 @@ async fn load_async(opts: Opts) {
         password: opts.or("password", "bench-password-1"),
         resource: opts.get("resource"),
         api_login: opts.or("api-login", "/api/v1/auth/login"),
+        lockstep_retries: match opts.or("retries", "jittered").as_str() {
+            "jittered" => false,
+            "lockstep" => true,
+            other => {
+                eprintln!("--retries is jittered or lockstep, not {other}");
+                std::process::exit(2)
+            }
+        },
     });
 
     // The one access token of the userinfo and introspection rows, from a login with the code
@@ -1071,7 +1085,13 @@ async fn load_async(opts: Opts) {
                                 .push((done - began).as_micros().min(u32::MAX as u128) as u32);
                         }
                         let secs: f64 = e[SHED.len()..].trim().parse().unwrap_or(1.0);
-                        tokio::time::sleep(Duration::from_secs_f64(secs.clamp(0.0, 5.0))).await;
+                        let spread = if s.lockstep_retries {
+                            1.0
+                        } else {
+                            0.5 + rand::random::<f64>()
+                        };
+                        tokio::time::sleep(Duration::from_secs_f64(secs.clamp(0.0, 5.0) * spread))
+                            .await;
                         recover(&s, scenario, &mut client).await;
                     }
                     Err(e) => {
