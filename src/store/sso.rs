@@ -4,7 +4,7 @@ use std::sync::LazyLock;
 
 use anyhow::Context;
 use sqlx::any::AnyRow;
-use sqlx::{AnyPool, Row};
+use sqlx::Row;
 
 use super::users::{columns_of, joined_from_row, LocalUser};
 use super::Db;
@@ -221,14 +221,14 @@ impl GrantWriter {
     }
 
     /// Whether the grant was recorded (`false`: the code or token had been spent meanwhile).
-    async fn run(self, pool: &AnyPool) -> Result<bool, sqlx::Error> {
+    async fn run(self, db: &Db) -> Result<bool, sqlx::Error> {
         let sql = self.sql();
-        let pool = pool.clone();
+        let db = db.clone();
         // Spawned so that the script runs to its end even when the request is dropped midway:
         // sqlx's SQLite worker stops a script whose caller went away, which would leave
         // `BEGIN IMMEDIATE` open on a pooled connection.
         let write = tokio::spawn(async move {
-            let mut conn = pool.acquire().await?;
+            let mut conn = db.hot_connection().await?;
             let mut query = sqlx::query(&sql);
             for param in self.params {
                 query = match param {
@@ -238,13 +238,16 @@ impl GrantWriter {
             }
             // Every statement runs and its rows are collected (`fetch_optional` would stop the
             // script at the first row, before COMMIT).
-            match query.fetch_all(&mut *conn).await {
-                Ok(rows) => Ok(!rows.is_empty()),
+            match query.fetch_all(conn.conn()).await {
+                Ok(rows) => {
+                    conn.keep();
+                    Ok(!rows.is_empty())
+                }
                 Err(e) => {
                     // A statement failed midway: closing the connection rolls back whatever
                     // the script began, instead of handing it back to the pool in a transaction.
                     if !self.postgres {
-                        let _ = conn.close().await;
+                        conn.close().await;
                     }
                     Err(e)
                 }
@@ -346,11 +349,16 @@ impl Lookup {
         } else {
             &self.alone
         };
-        let row = sqlx::query(sql)
-            .bind(key.to_owned())
-            .fetch_optional(db.pool())
+        let mut conn = db
+            .hot_connection()
             .await
             .with_context(|| format!("loading {what}"))?;
+        let row = sqlx::query(sql)
+            .bind(key.to_owned())
+            .fetch_optional(conn.conn())
+            .await
+            .with_context(|| format!("loading {what}"))?;
+        conn.keep();
         let Some(row) = row else { return Ok(None) };
         let user = if with_user {
             joined_from_row(&row, "u")?
@@ -690,7 +698,7 @@ impl Db {
                 },
             );
         }
-        w.run(self.pool()).await.context("recording a grant")
+        w.run(self).await.context("recording a grant")
     }
 
     /// Revokes every token issued from a code (RFC 6749 §4.1.2: on a replayed code).

@@ -89,3 +89,38 @@ async fn a_postgres_connection_cut_while_idle_is_replaced_before_use() {
     assert_ne!(other, pid);
     db.close().await;
 }
+
+/// The same for a connection kept out of the pool between token look-ups (`Db::hot_connection`):
+/// once it has sat idle past the same second it goes back to the pool, which finds it broken,
+/// instead of being lent to the next look-up.
+#[tokio::test]
+async fn a_kept_postgres_connection_cut_while_idle_is_not_lent_again() {
+    let Some(test_db) = TestDb::new(Backend::Postgres).await else {
+        return;
+    };
+    let db = Db::connect(&DatabaseUrl::parse(&test_db.url).unwrap())
+        .await
+        .unwrap();
+    db.migrate().await.unwrap();
+    // A token look-up keeps its connection for the next one.
+    assert!(db.access_token("no-such-jti").await.unwrap().is_none());
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&test_db.url)
+        .await
+        .unwrap();
+    // In the select list, so that it runs only on the rows the filter kept (not on this one).
+    let cut: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert!(cut.contains(&true), "the pool's connections were cut");
+    tokio::time::sleep(std::time::Duration::from_millis(1_300)).await;
+    let found = db
+        .access_token("no-such-jti")
+        .await
+        .expect("the cut connection is not lent to the look-up");
+    assert!(found.is_none());
+    db.close().await;
+}
