@@ -182,12 +182,15 @@ impl Db {
 /// half, and no hot statement waits behind others that keep finding a kept connection first.
 #[derive(Clone)]
 struct Kept {
-    connections: Arc<Mutex<Vec<(PoolConnection<Any>, Instant)>>>,
+    connections: Arc<Mutex<Vec<KeptConnection>>>,
     turns: Arc<Semaphore>,
     /// False for a pool of one (an in-memory SQLite database): nothing is kept, there are no
     /// turns to take, every connection goes back to the pool.
     keeps: bool,
 }
+
+/// A kept connection and since when.
+type KeptConnection = (PoolConnection<Any>, Instant);
 
 impl std::fmt::Debug for Kept {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -210,7 +213,7 @@ impl Kept {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(PoolConnection<Any>, Instant)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<KeptConnection>> {
         self.connections.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -229,7 +232,7 @@ impl Kept {
         None
     }
 
-    fn drain(&self) -> Vec<(PoolConnection<Any>, Instant)> {
+    fn drain(&self) -> Vec<KeptConnection> {
         self.lock().drain(..).collect()
     }
 
