@@ -868,11 +868,17 @@ async fn operation(
 async fn recover(s: &Settings, scenario: Scenario, client: &mut Client) {
     client.conn.tx = None;
     if matches!(scenario, Scenario::Refresh | Scenario::AuthCode) {
-        for _ in 0..3 {
-            if prepare(s, scenario, client).await.is_ok() {
-                return;
+        // Setting up logs in: when all the clients do it at once, some logins are refused with
+        // Retry-After, and those come back as told, as in the measured loop.
+        for _ in 0..10 {
+            match prepare(s, scenario, client).await {
+                Ok(()) => return,
+                Err(e) if e.starts_with(SHED) => {
+                    let secs: f64 = e[SHED.len()..].trim().parse().unwrap_or(1.0);
+                    tokio::time::sleep(retry_delay(s, secs)).await;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 }
@@ -884,6 +890,16 @@ async fn recover(s: &Settings, scenario: Scenario, client: &mut Client) {
 /// (`--retries jittered`); with `--retries lockstep`, exactly it, so that the clients refused
 /// together come back together, the worst case of a thundering herd.
 const SHED: &str = "shed, retry after ";
+
+/// How long a client refused with `Retry-After: secs` waits (see [`SHED`]).
+fn retry_delay(s: &Settings, secs: f64) -> Duration {
+    let spread = if s.lockstep_retries {
+        1.0
+    } else {
+        0.5 + rand::random::<f64>()
+    };
+    Duration::from_secs_f64(secs.clamp(0.0, 5.0) * spread)
+}
 
 #[derive(Default)]
 struct Tally {
@@ -1085,13 +1101,7 @@ async fn load_async(opts: Opts) {
                                 .push((done - began).as_micros().min(u32::MAX as u128) as u32);
                         }
                         let secs: f64 = e[SHED.len()..].trim().parse().unwrap_or(1.0);
-                        let spread = if s.lockstep_retries {
-                            1.0
-                        } else {
-                            0.5 + rand::random::<f64>()
-                        };
-                        tokio::time::sleep(Duration::from_secs_f64(secs.clamp(0.0, 5.0) * spread))
-                            .await;
+                        tokio::time::sleep(retry_delay(&s, secs)).await;
                         recover(&s, scenario, &mut client).await;
                     }
                     Err(e) => {
