@@ -13,6 +13,7 @@ use secrecy::SecretString;
 use uuid::Uuid;
 
 use crate::password::{Passwords, Verification};
+use crate::store::users::JoinedUser;
 
 /// A person as the directory knows them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,8 +45,8 @@ pub trait Directory: Send + Sync {
     fn rehash_enabled(&self) -> bool;
     /// For logs and `/health`: `local` or `erp`.
     fn kind(&self) -> &'static str;
-    /// Whether the users live in the provider's own database, so that a look-up of a token can
-    /// bring its user along in the same statement ([`crate::store::Db::access_token_with_user`]).
+    /// Whether the users live in the provider's own database, so that a look-up of a token or
+    /// code can bring its user along in the same statement ([`JoinedUser`], [`user_by_id`]).
     fn in_provider_database(&self) -> bool {
         false
     }
@@ -68,6 +69,19 @@ const MAX_LOGIN_LEN: usize = 320;
 
 /// Checks a login and password. An unknown user costs the same as a wrong password; an
 /// unusable stored hash is a failed login and a log line.
+/// The user `id`: the one a look-up brought along when it was asked to ([`JoinedUser`]), else
+/// the directory's answer.
+pub async fn user_by_id(
+    directory: &dyn Directory,
+    joined: JoinedUser,
+    id: &str,
+) -> anyhow::Result<Option<User>> {
+    match joined {
+        Some(user) => Ok(user.map(User::from)),
+        None => directory.find_by_id(id).await,
+    }
+}
+
 pub async fn authenticate(
     directory: &dyn Directory,
     passwords: &Passwords,

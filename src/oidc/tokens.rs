@@ -13,8 +13,9 @@ use super::jwt::{self, AccessTokenClaims, ACCESS_TOKEN_TYPE};
 use super::scope::Scope;
 use crate::app::AppState;
 use crate::clock::UnixTime;
-use crate::directory::User;
+use crate::directory::{user_by_id, User};
 use crate::store::sso::{GrantRecord, NewAccessToken, NewRefreshToken, Spends};
+use crate::store::users::JoinedUser;
 
 /// A random secret of 256 bits, base64url: codes, refresh tokens, session ids.
 pub fn new_secret() -> String {
@@ -192,17 +193,18 @@ pub struct ValidAccessToken {
     pub claims: AccessTokenClaims,
     pub registry: crate::store::sso::AccessRow,
     /// Its user, when the registry look-up brought it along (the provider's own user table).
-    prefetched_user: Option<Option<User>>,
+    joined_user: JoinedUser,
 }
 
 impl ValidAccessToken {
     /// The token's user as the directory has it now; `None` for a token without a user (client
     /// credentials) or whose user is gone.
     pub async fn user(&self, state: &AppState) -> anyhow::Result<Option<User>> {
-        match (&self.prefetched_user, self.registry.user_id.as_deref()) {
-            (Some(user), _) => Ok(user.clone()),
-            (None, Some(user_id)) => state.directory.find_by_id(user_id).await,
-            (None, None) => Ok(None),
+        match self.registry.user_id.as_deref() {
+            Some(user_id) => {
+                user_by_id(state.directory.as_ref(), self.joined_user.clone(), user_id).await
+            }
+            None => Ok(None),
         }
     }
 }
@@ -222,20 +224,11 @@ pub async fn check_access_token(
         Err(jwt::JwtError::Expired) => return Ok(Err("the access token expired")),
         Err(_) => return Ok(Err("the access token is not valid")),
     };
-    let found = if state.directory.in_provider_database() {
-        state
-            .db
-            .access_token_with_user(&claims.jti)
-            .await?
-            .map(|(row, user)| (row, Some(user.map(User::from))))
-    } else {
-        state
-            .db
-            .access_token(&claims.jti)
-            .await?
-            .map(|row| (row, None))
-    };
-    let Some((registry, prefetched_user)) = found else {
+    let found = state
+        .db
+        .access_token_and_user(&claims.jti, state.directory.in_provider_database())
+        .await?;
+    let Some((registry, joined_user)) = found else {
         return Ok(Err("the access token is not known"));
     };
     if registry.revoked_at.is_some() {
@@ -247,6 +240,6 @@ pub async fn check_access_token(
     Ok(Ok(ValidAccessToken {
         claims,
         registry,
-        prefetched_user,
+        joined_user,
     }))
 }

@@ -6,7 +6,7 @@ use anyhow::Context;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::users::{columns_of, joined_from_row, LocalUser};
+use super::users::{columns_of, joined_from_row, JoinedUser};
 use super::Db;
 use crate::clock::UnixTime;
 
@@ -287,8 +287,8 @@ pub struct AccessRow {
     pub session_ended_at: Option<UnixTime>,
 }
 
-/// The look-ups behind [`Db::access_token`], [`Db::refresh_token`], [`Db::code`] and their
-/// `_with_user` twins, built once (they run on every userinfo, introspection and token request).
+/// The look-ups behind [`Db::access_token_and_user`], [`Db::refresh_token_and_user`] and
+/// [`Db::code_and_user`], built once (they run on every userinfo, introspection and token request).
 static ACCESS_TOKEN: LazyLock<Lookup> = LazyLock::new(|| {
     Lookup::new(
         "a.client_id, a.user_id, a.session_id, a.claims, a.revoked_at, s.ended_at AS session_ended_at",
@@ -335,15 +335,14 @@ impl Lookup {
         }
     }
 
-    /// The row under `key`, and its user when `with_user` (`None` when there is no user or the
-    /// user is gone).
+    /// The row under `key`, and its user when `with_user`.
     async fn fetch(
         &self,
         db: &Db,
         key: &str,
         with_user: bool,
         what: &'static str,
-    ) -> anyhow::Result<Option<(AnyRow, Option<LocalUser>)>> {
+    ) -> anyhow::Result<Option<(AnyRow, JoinedUser)>> {
         let sql = if with_user {
             &self.with_user
         } else {
@@ -360,11 +359,7 @@ impl Lookup {
             .with_context(|| format!("loading {what}"))?;
         conn.keep();
         let Some(row) = row else { return Ok(None) };
-        let user = if with_user {
-            joined_from_row(&row, "u")?
-        } else {
-            None
-        };
+        let user = with_user.then(|| joined_from_row(&row, "u")).transpose()?;
         Ok(Some((row, user)))
     }
 }
@@ -580,23 +575,17 @@ impl Db {
 
     /// The code's row, and whether it was already used.
     pub async fn code(&self, code_hash: &str) -> anyhow::Result<Option<(CodeRow, bool)>> {
-        let found = self.code_row(code_hash, false).await?;
+        let found = self.code_and_user(code_hash, false).await?;
         Ok(found.map(|(row, used, _)| (row, used)))
     }
 
-    /// [`Db::code`] and, in the same statement, its user from this database's `users` table.
-    pub async fn code_with_user(
-        &self,
-        code_hash: &str,
-    ) -> anyhow::Result<Option<(CodeRow, bool, Option<LocalUser>)>> {
-        self.code_row(code_hash, true).await
-    }
-
-    async fn code_row(
+    /// [`Db::code`] and, when `with_user`, in the same statement its user from this database's
+    /// `users` table.
+    pub async fn code_and_user(
         &self,
         code_hash: &str,
         with_user: bool,
-    ) -> anyhow::Result<Option<(CodeRow, bool, Option<LocalUser>)>> {
+    ) -> anyhow::Result<Option<(CodeRow, bool, JoinedUser)>> {
         let found = CODE
             .fetch(self, code_hash, with_user, "an authorization code")
             .await?;
@@ -725,24 +714,17 @@ impl Db {
     }
 
     pub async fn refresh_token(&self, token_hash: &str) -> anyhow::Result<Option<RefreshRow>> {
-        let found = self.refresh_token_row(token_hash, false).await?;
+        let found = self.refresh_token_and_user(token_hash, false).await?;
         Ok(found.map(|(row, _)| row))
     }
 
-    /// [`Db::refresh_token`] and, in the same statement, its user from this database's `users`
-    /// table.
-    pub async fn refresh_token_with_user(
-        &self,
-        token_hash: &str,
-    ) -> anyhow::Result<Option<(RefreshRow, Option<LocalUser>)>> {
-        self.refresh_token_row(token_hash, true).await
-    }
-
-    async fn refresh_token_row(
+    /// [`Db::refresh_token`] and, when `with_user`, in the same statement its user from this
+    /// database's `users` table.
+    pub async fn refresh_token_and_user(
         &self,
         token_hash: &str,
         with_user: bool,
-    ) -> anyhow::Result<Option<(RefreshRow, Option<LocalUser>)>> {
+    ) -> anyhow::Result<Option<(RefreshRow, JoinedUser)>> {
         let found = REFRESH_TOKEN
             .fetch(self, token_hash, with_user, "a refresh token")
             .await?;
@@ -769,24 +751,17 @@ impl Db {
 
     /// The registry entry of an access token, with its session's end if it has one.
     pub async fn access_token(&self, jti: &str) -> anyhow::Result<Option<AccessRow>> {
-        Ok(self.access_token_row(jti, false).await?.map(|(row, _)| row))
+        let found = self.access_token_and_user(jti, false).await?;
+        Ok(found.map(|(row, _)| row))
     }
 
-    /// [`Db::access_token`] and, in the same statement, its user from this database's own
-    /// `users` table (`None` when it has no user or the user is gone): one round trip where
-    /// userinfo and introspection made two.
-    pub async fn access_token_with_user(
-        &self,
-        jti: &str,
-    ) -> anyhow::Result<Option<(AccessRow, Option<LocalUser>)>> {
-        self.access_token_row(jti, true).await
-    }
-
-    async fn access_token_row(
+    /// [`Db::access_token`] and, when `with_user`, in the same statement its user from this
+    /// database's `users` table: one round trip where userinfo and introspection made two.
+    pub async fn access_token_and_user(
         &self,
         jti: &str,
         with_user: bool,
-    ) -> anyhow::Result<Option<(AccessRow, Option<LocalUser>)>> {
+    ) -> anyhow::Result<Option<(AccessRow, JoinedUser)>> {
         let found = ACCESS_TOKEN
             .fetch(self, jti, with_user, "an access token")
             .await?;

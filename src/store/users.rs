@@ -24,6 +24,11 @@ pub struct LocalUser {
     pub created_at: UnixTime,
 }
 
+/// The user a look-up brought along from this database's own `users` table: `None` when it was
+/// not asked to (the users live in another directory), `Some(None)` when the row has no user or
+/// the user is gone.
+pub type JoinedUser = Option<Option<LocalUser>>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum AddUserError {
     #[error("a user with this email or username already exists")]

@@ -10,7 +10,7 @@ use axum::{Json, Router};
 
 use crate::app::AppState;
 use crate::config::GrantType;
-use crate::directory::User;
+use crate::directory::{user_by_id, User};
 use crate::http::client_auth::authenticate_client;
 use crate::http::error::{no_store, TokenError};
 use crate::oidc::authorize::collect_params;
@@ -22,7 +22,6 @@ use crate::oidc::pkce::CodeChallenge;
 use crate::oidc::scope::Scope;
 use crate::oidc::tokens::{hash_secret, issue, AlreadySpent, Grant};
 use crate::store::sso::Spends;
-use crate::store::users::LocalUser;
 
 pub fn router() -> Router<AppState> {
     Router::new().route(paths::TOKEN, post(token).options(options))
@@ -86,21 +85,11 @@ async fn authorization_code(
         .ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
     let now = state.clock.now();
     let code_hash = hash_secret(code);
-    let found = if state.directory.in_provider_database() {
-        state
-            .db
-            .code_with_user(&code_hash)
-            .await?
-            .map(|(row, used, user)| (row, used, Some(user)))
-    } else {
-        state
-            .db
-            .code(&code_hash)
-            .await?
-            .map(|(row, used)| (row, used, None))
-    };
-    let (row, used, joined_user) =
-        found.ok_or_else(|| OAuthError::invalid_grant("unknown authorization code"))?;
+    let (row, used, joined_user) = state
+        .db
+        .code_and_user(&code_hash, state.directory.in_provider_database())
+        .await?
+        .ok_or_else(|| OAuthError::invalid_grant("unknown authorization code"))?;
     if used {
         return Err(replayed(state, client, &code_hash, now).await);
     }
@@ -137,7 +126,7 @@ async fn authorization_code(
     if row.session_over {
         return Err(OAuthError::invalid_grant("the login session has ended").into());
     }
-    let user = match user_of(state, joined_user, &row.user_id).await? {
+    let user = match user_by_id(state.directory.as_ref(), joined_user, &row.user_id).await? {
         Some(user) if user.active => user,
         _ => return Err(OAuthError::invalid_grant("the user can no longer log in").into()),
     };
@@ -168,19 +157,6 @@ async fn authorization_code(
     }
 }
 
-/// The grant's user: the one its look-up brought along (`Some`) when the users live in the
-/// provider's own database, else the directory's.
-async fn user_of(
-    state: &AppState,
-    joined: Option<Option<LocalUser>>,
-    user_id: &str,
-) -> anyhow::Result<Option<User>> {
-    match joined {
-        Some(user) => Ok(user.map(User::from)),
-        None => state.directory.find_by_id(user_id).await,
-    }
-}
-
 /// RFC 6749 §4.1.2: a code used twice revokes what it gave.
 async fn replayed(state: &AppState, client: &Client, code_hash: &str, now: i64) -> TokenError {
     tracing::warn!(client_id = %client.id, "authorization code replayed; revoking its tokens");
@@ -201,21 +177,11 @@ pub async fn refresh_grant(
     let now = state.clock.now();
     let token_hash = hash_secret(presented);
     let audience_id = audience.unwrap_or(&client.id);
-    let found = if state.directory.in_provider_database() {
-        state
-            .db
-            .refresh_token_with_user(&token_hash)
-            .await?
-            .map(|(row, user)| (row, Some(user)))
-    } else {
-        state
-            .db
-            .refresh_token(&token_hash)
-            .await?
-            .map(|row| (row, None))
-    };
-    let (row, joined_user) =
-        found.ok_or_else(|| OAuthError::invalid_grant("unknown refresh token"))?;
+    let (row, joined_user) = state
+        .db
+        .refresh_token_and_user(&token_hash, state.directory.in_provider_database())
+        .await?
+        .ok_or_else(|| OAuthError::invalid_grant("unknown refresh token"))?;
     if row.client_id != audience_id {
         return Err(OAuthError::invalid_grant("refresh token was issued to another client").into());
     }
@@ -233,7 +199,7 @@ pub async fn refresh_grant(
     if row.session_over {
         return Err(OAuthError::invalid_grant("the login session has ended").into());
     }
-    let user = match user_of(state, joined_user, &row.user_id).await? {
+    let user = match user_by_id(state.directory.as_ref(), joined_user, &row.user_id).await? {
         Some(user) if user.active => user,
         _ => {
             state.db.revoke_family(&row.family_id, now).await?;
