@@ -5,11 +5,14 @@ use base64::Engine;
 use bheem_sso::config::{Config, ConfigSource};
 use bheem_sso::directory::{authenticate, AuthOutcome, Directory, ErpDirectory};
 use bheem_sso::password::Passwords;
+use openidconnect::{OAuth2TokenResponse, RefreshToken};
 use secrecy::SecretString;
 use sqlx::{Connection, Executor, PgConnection};
 use uuid::Uuid;
 
-use crate::helpers::TestDb;
+use crate::helpers::{Backend, TestDb};
+use crate::on_both_backends;
+use crate::sso::{jwt_payload, AuthRequest, Sso, PASSWORD};
 
 const ACME: &str = "6f1c2a64-8a34-4a8e-9d3c-0c2f5b7e9a11";
 
@@ -328,4 +331,61 @@ async fn column_names_are_configurable() {
     assert_eq!(user.id, "1");
     assert_eq!(user.role, "member");
     assert_eq!(user.name, "grace@acme.example");
+}
+
+on_both_backends!(with_the_erp_as_directory_tokens_follow_the_erp_user);
+
+/// The whole code flow with the ERP as the directory (the production set-up): the token grants,
+/// userinfo and introspection cannot join the user into their look-ups there, so they ask the
+/// ERP; a user deactivated in the ERP loses userinfo, introspection, the refresh grant and a code
+/// issued before.
+async fn with_the_erp_as_directory_tokens_follow_the_erp_user(backend: Backend) {
+    let Some(erp) = Erp::seeded().await else {
+        return;
+    };
+    let mut conn = PgConnection::connect(&erp.db.url).await.unwrap();
+    sqlx::query("UPDATE auth.users SET hashed_password = $1 WHERE email = 'alice@acme.example'")
+        .bind(argon2id(PASSWORD))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let directory = format!(
+        "[directory]\nurl = \"{}\"\ntable = \"auth.users\"\n",
+        erp.db.url
+    );
+    let Some(sso) = Sso::start_with(backend, &directory).await else {
+        return;
+    };
+    let rp = sso.default_rp();
+    let browser = sso.browser();
+    let sign_in = sso.sign_in(&browser, &rp, &["offline_access"]).await;
+    assert_eq!(jwt_payload(&sign_in.access_token())["company_id"], ACME);
+    assert_eq!(sso.userinfo_status(&sign_in.access_token()).await, 200);
+    let refreshed = rp
+        .exchange_refresh_token(&RefreshToken::new(sign_in.refresh_token().unwrap()))
+        .unwrap()
+        .request_async(&sso.http)
+        .await
+        .expect("a refresh while the ERP user is active");
+    let pending = AuthRequest::new(&rp, &[]);
+    let pending_code = pending.code_from(&browser.visit(pending.url.as_str()).await.callback());
+    sqlx::query("UPDATE auth.users SET is_active = FALSE WHERE email = 'alice@acme.example'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let access = refreshed.access_token().secret().clone();
+    assert_eq!(sso.userinfo_status(&access).await, 401);
+    assert_eq!(sso.introspect(&access).await["active"], false);
+    assert!(rp
+        .exchange_refresh_token(refreshed.refresh_token().unwrap())
+        .unwrap()
+        .request_async(&sso.http)
+        .await
+        .is_err());
+    assert_eq!(
+        sso.exchange(&rp, pending_code, pending.verifier_secret())
+            .await
+            .unwrap_err(),
+        "invalid_grant"
+    );
 }
