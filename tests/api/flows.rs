@@ -415,10 +415,8 @@ async fn a_disabled_user_loses_userinfo_refresh_a_pending_code_and_sso(backend: 
         sso.introspect(&sign_in.refresh_token().unwrap()).await["active"],
         false
     );
-    assert!(rp
-        .exchange_refresh_token(&RefreshToken::new(sign_in.refresh_token().unwrap()))
-        .unwrap()
-        .request_async(&sso.http)
+    assert!(sso
+        .refresh(&rp, &sign_in.refresh_token().unwrap())
         .await
         .is_err());
     assert_eq!(

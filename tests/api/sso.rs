@@ -9,7 +9,7 @@ use openidconnect::core::{
 use openidconnect::{
     AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
     EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
-    RedirectUrl, Scope,
+    RedirectUrl, RefreshToken, Scope,
 };
 use secrecy::SecretString;
 use url::Url;
@@ -194,6 +194,18 @@ impl Sso {
             exchange = exchange.set_pkce_verifier(PkceCodeVerifier::new(v));
         }
         exchange
+            .request_async(&self.http)
+            .await
+            .map_err(|e| match e {
+                openidconnect::RequestTokenError::ServerResponse(r) => r.error().to_string(),
+                other => format!("{other:?}"),
+            })
+    }
+
+    /// The refresh grant as the relying party sends it; the error code when refused.
+    pub async fn refresh(&self, rp: &Rp, refresh_token: &str) -> Result<CoreTokenResponse, String> {
+        rp.exchange_refresh_token(&RefreshToken::new(refresh_token.to_owned()))
+            .unwrap()
             .request_async(&self.http)
             .await
             .map_err(|e| match e {
