@@ -97,15 +97,36 @@ impl Passwords {
         })
     }
 
+    /// How many callers may wait for a slot: each slot finishes a hash per `hash_us` on
+    /// average, so this many is a wait of about `max_queue_ms` for the last of them.
+    fn max_waiting(&self) -> u64 {
+        let one = self.hash_us.load(Ordering::Relaxed).max(1);
+        (self.max_queue_us / one).saturating_mul(self.slots as u64)
+    }
+
+    /// Whether a check asked for now would be refused: every slot taken and no room to wait.
+    /// A login looks at this before it looks the user up, so that a refusal costs no database
+    /// round trip; the check itself may still be refused if others got in first.
+    pub fn is_full(&self) -> bool {
+        self.permits.available_permits() == 0
+            && self.waiting.load(Ordering::Acquire) as u64 >= self.max_waiting()
+    }
+
+    /// Takes every slot until the permit is dropped, as a burst of checks would.
+    #[cfg(test)]
+    pub(crate) fn hold_every_slot(&self) -> tokio::sync::OwnedSemaphorePermit {
+        self.permits
+            .clone()
+            .try_acquire_many_owned(self.slots as u32)
+            .expect("no check running")
+    }
+
     /// A slot, at once if one is free; after a wait if few enough are waiting; else `Busy`.
     async fn slot(&self) -> Result<SemaphorePermit<'_>, Busy> {
         if let Ok(permit) = self.permits.try_acquire() {
             return Ok(permit);
         }
-        // Each slot finishes a hash per `hash_us` on average, so this many waiting callers is a
-        // wait of about `max_queue_ms` for the last of them.
-        let one = self.hash_us.load(Ordering::Relaxed).max(1);
-        let max_waiting = (self.max_queue_us / one).saturating_mul(self.slots as u64);
+        let max_waiting = self.max_waiting();
         if self.waiting.fetch_add(1, Ordering::AcqRel) as u64 >= max_waiting {
             self.waiting.fetch_sub(1, Ordering::AcqRel);
             return Err(Busy);
@@ -514,6 +535,7 @@ mod tests {
             }
         );
         assert_eq!(second, Verification::Busy);
+        assert!(!passwords.is_full(), "the slot came back");
         assert!(passwords.hash(&secret).await.is_ok(), "the slot came back");
         assert_eq!(passwords.waiting.load(Ordering::Acquire), 0);
         // The one hashing thread kept its work area, of the configured size, for the next check.

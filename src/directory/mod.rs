@@ -67,8 +67,6 @@ pub enum AuthOutcome {
 /// Longest login accepted; anything longer cannot be an account and is not looked up.
 const MAX_LOGIN_LEN: usize = 320;
 
-/// Checks a login and password. An unknown user costs the same as a wrong password; an
-/// unusable stored hash is a failed login and a log line.
 /// The user `id`: the one a look-up brought along when it was asked to ([`JoinedUser`]), else
 /// the directory's answer.
 pub async fn user_by_id(
@@ -82,12 +80,20 @@ pub async fn user_by_id(
     }
 }
 
+/// Checks a login and password. An unknown user costs the same as a wrong password; an
+/// unusable stored hash is a failed login and a log line.
+///
+/// When every hashing slot is taken and the queue is full, the login is refused before the
+/// user is looked up: a refusal under load costs no directory round trip.
 pub async fn authenticate(
     directory: &dyn Directory,
     passwords: &Passwords,
     login: &str,
     password: &SecretString,
 ) -> anyhow::Result<AuthOutcome> {
+    if passwords.is_full() {
+        return Ok(AuthOutcome::Busy);
+    }
     let login = login.trim();
     let found = if login.is_empty() || login.len() > MAX_LOGIN_LEN {
         None
@@ -137,5 +143,64 @@ async fn rehash(
         Err(e) => {
             tracing::warn!(user_id = %user.id, error = format!("{e:#}"), "password rehash failed")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::config::PasswordConfig;
+
+    /// A directory that knows nobody and counts how often it was asked.
+    #[derive(Default)]
+    struct Counting {
+        lookups: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl Directory for Counting {
+        async fn find_by_login(&self, _login: &str) -> anyhow::Result<Option<Credentials>> {
+            self.lookups.fetch_add(1, Ordering::SeqCst);
+            Ok(None)
+        }
+        async fn find_by_id(&self, _id: &str) -> anyhow::Result<Option<User>> {
+            Ok(None)
+        }
+        async fn replace_password_hash(&self, _id: &str, _hash: &str) -> anyhow::Result<()> {
+            anyhow::bail!("not used")
+        }
+        fn rehash_enabled(&self) -> bool {
+            false
+        }
+        fn kind(&self) -> &'static str {
+            "counting"
+        }
+        async fn ping(&self) -> anyhow::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_login_refused_for_a_full_queue_does_not_look_the_user_up() {
+        let passwords = Passwords::new(&PasswordConfig {
+            memory_kib: 8 * 1024,
+            iterations: 1,
+            max_concurrent: 1,
+            max_queue_ms: 0,
+            ..Default::default()
+        })
+        .unwrap();
+        let directory = Counting::default();
+        let password = SecretString::from("whatever");
+        let held = passwords.hold_every_slot();
+        let outcome = authenticate(&directory, &passwords, "someone", &password).await;
+        assert_eq!(outcome.unwrap(), AuthOutcome::Busy);
+        assert_eq!(directory.lookups.load(Ordering::SeqCst), 0);
+        drop(held);
+        let outcome = authenticate(&directory, &passwords, "someone", &password).await;
+        assert_eq!(outcome.unwrap(), AuthOutcome::InvalidCredentials);
+        assert_eq!(directory.lookups.load(Ordering::SeqCst), 1);
     }
 }
