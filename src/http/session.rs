@@ -73,7 +73,10 @@ impl BrowserSession {
     }
 
     /// Keeps an authorization request for after the login or consent page; returns its id.
+    /// The form token those pages need is made here too if the session has none, so it is
+    /// written with the request and the page only reads the session.
     pub async fn park(&self, request: AuthorizationRequest) -> anyhow::Result<String> {
+        self.csrf_token().await?;
         let mut pending: Pending = self.0.get(PENDING).await?.unwrap_or_default();
         while pending.0.len() >= MAX_PENDING {
             let oldest = pending

@@ -20,6 +20,7 @@ on_both_backends!(
     first_party_api_logs_in_refreshes_and_answers_me,
     a_disabled_user_loses_userinfo_refresh_a_pending_code_and_sso,
     the_session_cookie_is_http_only_lax_and_renewed_at_login,
+    the_login_page_after_authorize_writes_no_session,
     token_responses_are_not_cached_and_options_answers_200,
     repeated_failed_logins_are_rate_limited_with_the_same_page,
     an_idle_session_ends_after_the_idle_lifetime,
@@ -479,6 +480,46 @@ async fn the_session_cookie_is_http_only_lax_and_renewed_at_login(backend: Backe
         value(&after),
         "the session id must change at login"
     );
+}
+
+/// Authorize parks the request and makes the form's CSRF token in the same new session, so the
+/// login page only reads it: a session that was written again would be sent again.
+async fn the_login_page_after_authorize_writes_no_session(backend: Backend) {
+    let Some(sso) = Sso::start(backend).await else {
+        return;
+    };
+    let browser = sso.browser();
+    let request = AuthRequest::new(&sso.default_rp(), &[]);
+    let authorize = browser.http.get(request.url.as_str()).send().await.unwrap();
+    assert_eq!(authorize.status(), 303, "{:?}", authorize.headers());
+    let session_cookies = |r: &reqwest::Response| {
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter(|v| v.to_str().unwrap().starts_with("bheem_sso="))
+            .count()
+    };
+    assert_eq!(
+        session_cookies(&authorize),
+        1,
+        "authorize starts the session"
+    );
+    let location = authorize.headers()["location"].to_str().unwrap().to_owned();
+    let page = browser.http.get(sso.url(&location)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(
+        session_cookies(&page),
+        0,
+        "the login page saved the session"
+    );
+    let page = page.text().await.unwrap();
+    assert!(crate::sso::input_value(&page, "csrf_token").is_some());
+    let landing = browser.submit_login(&page, "alice", PASSWORD).await;
+    let code = request.code_from(&landing.callback());
+    assert!(sso
+        .exchange(&sso.default_rp(), code, request.verifier_secret())
+        .await
+        .is_ok());
 }
 
 async fn token_responses_are_not_cached_and_options_answers_200(backend: Backend) {
