@@ -21,7 +21,6 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
-use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::config::PasswordConfig;
 
@@ -55,10 +54,7 @@ pub enum HashFormatError {
 #[derive(Clone)]
 pub struct Passwords {
     params: Params,
-    permits: Arc<Semaphore>,
     slots: usize,
-    /// Callers waiting for a permit now.
-    waiting: Arc<AtomicUsize>,
     /// The longest wait to let a caller in for, and a moving average of one hash, in µs: their
     /// ratio times the slots is how many may wait.
     max_queue_us: u64,
@@ -87,9 +83,7 @@ impl Passwords {
         let hash_us = started.elapsed().as_micros().max(1) as u64;
         Ok(Self {
             params,
-            permits: Arc::new(Semaphore::new(permits)),
             slots: permits,
-            waiting: Arc::new(AtomicUsize::new(0)),
             max_queue_us: config.max_queue_ms.saturating_mul(1000),
             hash_us: Arc::new(AtomicU64::new(hash_us)),
             hashers: Arc::new(Hashers::start(permits)?),
@@ -97,52 +91,44 @@ impl Passwords {
         })
     }
 
-    /// How many callers may wait for a slot: each slot finishes a hash per `hash_us` on
-    /// average, so this many is a wait of about `max_queue_ms` for the last of them.
-    fn max_waiting(&self) -> u64 {
+    /// How many checks may be let in at once: one per slot, and as many waiting as the slots
+    /// finish within `max_queue_ms` (each finishes a hash per `hash_us` on average).
+    fn max_pending(&self) -> usize {
         let one = self.hash_us.load(Ordering::Relaxed).max(1);
-        (self.max_queue_us / one).saturating_mul(self.slots as u64)
+        let waiting = (self.max_queue_us / one).saturating_mul(self.slots as u64);
+        usize::try_from(waiting)
+            .unwrap_or(usize::MAX)
+            .saturating_add(self.slots)
     }
 
     /// Whether a check asked for now would be refused: every slot taken and no room to wait.
     /// A login looks at this before it looks the user up, so that a refusal costs no database
     /// round trip; the check itself may still be refused if others got in first.
     pub fn is_full(&self) -> bool {
-        self.permits.available_permits() == 0
-            && self.waiting.load(Ordering::Acquire) as u64 >= self.max_waiting()
+        self.hashers.pending() >= self.max_pending()
     }
 
-    /// Takes every slot until the permit is dropped, as a burst of checks would.
+    /// Counts as `slots` checks let in until it is dropped, as a burst of them would.
     #[cfg(test)]
-    pub(crate) fn hold_every_slot(&self) -> tokio::sync::OwnedSemaphorePermit {
-        self.permits
-            .clone()
-            .try_acquire_many_owned(self.slots as u32)
-            .expect("no check running")
-    }
-
-    /// A slot, at once if one is free; after a wait if few enough are waiting; else `Busy`.
-    async fn slot(&self) -> Result<SemaphorePermit<'_>, Busy> {
-        if let Ok(permit) = self.permits.try_acquire() {
-            return Ok(permit);
+    pub(crate) fn hold_every_slot(&self) -> impl Drop + '_ {
+        struct Held<'a>(&'a Hashers, usize);
+        impl Drop for Held<'_> {
+            fn drop(&mut self) {
+                self.0.pending.fetch_sub(self.1, Ordering::AcqRel);
+            }
         }
-        let max_waiting = self.max_waiting();
-        if self.waiting.fetch_add(1, Ordering::AcqRel) as u64 >= max_waiting {
-            self.waiting.fetch_sub(1, Ordering::AcqRel);
-            return Err(Busy);
-        }
-        let permit = self.permits.acquire().await;
-        self.waiting.fetch_sub(1, Ordering::AcqRel);
-        permit.map_err(|_| Busy)
+        self.hashers.pending.fetch_add(self.slots, Ordering::AcqRel);
+        Held(&self.hashers, self.slots)
     }
 
     /// A new argon2id hash in PHC form.
     pub async fn hash(&self, password: &SecretString) -> anyhow::Result<String> {
-        let _permit = self.slot().await?;
         let params = self.params.clone();
         let password = password.clone();
         self.hashers
-            .run(move |_| hash_with(&params, password.expose_secret().as_bytes()))
+            .submit(self.max_pending(), move |_| {
+                hash_with(&params, password.expose_secret().as_bytes())
+            })?
             .await
             .context("password hashing thread")?
     }
@@ -150,9 +136,6 @@ impl Passwords {
     /// Checks `password` against `stored`; with `None` (no such user) it checks against a dummy
     /// hash and reports a mismatch, taking the same time as a real check.
     pub async fn verify(&self, password: &SecretString, stored: Option<&str>) -> Verification {
-        let Ok(_permit) = self.slot().await else {
-            return Verification::Busy;
-        };
         let params = self.params.clone();
         let password = password.clone();
         let hash_us = self.hash_us.clone();
@@ -160,30 +143,30 @@ impl Passwords {
             Some(s) => (s.to_owned(), true),
             None => (self.dummy_hash.to_string(), false),
         };
-        let outcome = self
-            .hashers
-            .run(move |memory| {
-                let started = Instant::now();
-                let result = verify_hash(
-                    password.expose_secret().as_bytes(),
-                    &stored,
-                    &params,
-                    memory,
-                );
-                // Only hashes with the configured parameters tell the typical cost, and only
-                // their work areas are kept: one that a legacy hash needed is dropped, not kept
-                // at its size.
-                if memory.len() == params.block_count() {
-                    let took = started.elapsed().as_micros() as u64;
-                    let average = hash_us.load(Ordering::Relaxed);
-                    hash_us.store((average * 7 + took) / 8, Ordering::Relaxed);
-                } else {
-                    *memory = Vec::new();
-                }
-                result
-            })
-            .await;
-        match outcome {
+        let submitted = self.hashers.submit(self.max_pending(), move |memory| {
+            let started = Instant::now();
+            let result = verify_hash(
+                password.expose_secret().as_bytes(),
+                &stored,
+                &params,
+                memory,
+            );
+            // Only hashes with the configured parameters tell the typical cost, and only
+            // their work areas are kept: one that a legacy hash needed is dropped, not kept
+            // at its size.
+            if memory.len() == params.block_count() {
+                let took = started.elapsed().as_micros() as u64;
+                let average = hash_us.load(Ordering::Relaxed);
+                hash_us.store((average * 7 + took) / 8, Ordering::Relaxed);
+            } else {
+                *memory = Vec::new();
+            }
+            result
+        });
+        let Ok(answer) = submitted else {
+            return Verification::Busy;
+        };
+        match answer.await {
             Ok(Ok(Some(needs_rehash))) if real => Verification::Match { needs_rehash },
             Ok(Ok(_)) => Verification::Mismatch,
             Ok(Err(e)) => {
@@ -203,13 +186,17 @@ impl Passwords {
 #[cfg(target_os = "linux")]
 const HASHING_NICENESS: i32 = 10;
 
-type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
+/// A job returns whether its work panicked, after which its thread drops the work area.
+type Job = Box<dyn FnOnce(&mut Vec<Block>) -> bool + Send>;
 
-/// The hashing threads, one per slot, each with its own work area. The slots' semaphore lets
-/// no more jobs in than there are threads, so the channel never holds a queue of its own; the
+/// The hashing threads, one per slot, each with its own work area, and the queue they take their
+/// jobs from. A thread that finishes a hash takes the next job itself, so no hand-off through the
+/// async runtime (which is busiest exactly when logins queue) stands between two hashes.
+/// `pending` counts the jobs let in and not yet finished: it is what admission looks at. The
 /// threads end when the last [`Passwords`] clone is dropped.
 struct Hashers {
     jobs: mpsc::Sender<Job>,
+    pending: Arc<AtomicUsize>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -230,30 +217,71 @@ impl Hashers {
                     loop {
                         let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
                         let Ok(job) = job else { return };
-                        // A panic ends the job (its answer is dropped, the caller sees
-                        // `HasherGone`), not the thread; the work area is not trusted after it.
-                        let run = std::panic::AssertUnwindSafe(|| job(&mut memory));
-                        if std::panic::catch_unwind(run).is_err() {
+                        if job(&mut memory) {
                             memory = Vec::new();
                         }
                     }
                 })
                 .context("starting a password hashing thread")?;
         }
-        Ok(Self { jobs })
+        Ok(Self {
+            jobs,
+            pending: Arc::new(AtomicUsize::new(0)),
+        })
     }
 
-    /// Runs `work` on a hashing thread, with that thread's work area, and returns its answer.
+    /// Jobs let in and not yet finished, running or queued.
+    fn pending(&self) -> usize {
+        self.pending.load(Ordering::Acquire)
+    }
+
+    /// Lets `work` in if fewer than `limit` jobs are pending, else `Busy`; the answer comes from
+    /// a hashing thread, which lends `work` its work area. A job whose caller has gone (the
+    /// request was dropped while it waited) is skipped. A panic ends the job (the caller sees
+    /// `HasherGone`), not the thread.
+    fn submit<T: Send + 'static>(
+        &self,
+        limit: usize,
+        work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
+    ) -> Result<impl std::future::Future<Output = Result<T, HasherGone>>, Busy> {
+        if self.pending.fetch_add(1, Ordering::AcqRel) >= limit {
+            self.pending.fetch_sub(1, Ordering::AcqRel);
+            return Err(Busy);
+        }
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let pending = self.pending.clone();
+        let job: Job = Box::new(move |memory| {
+            let outcome = (!answer.is_closed())
+                .then(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(memory))));
+            // Finished before it answers: a caller holding its answer is no longer counted.
+            pending.fetch_sub(1, Ordering::AcqRel);
+            match outcome {
+                Some(Ok(value)) => {
+                    let _ = answer.send(value);
+                    false
+                }
+                Some(Err(_)) => true,
+                None => false,
+            }
+        });
+        if self.jobs.send(job).is_err() {
+            // No thread left to run it (they only end with the last sender, so not while this
+            // one lives); the dropped job's answer reads as `HasherGone`.
+            self.pending.fetch_sub(1, Ordering::AcqRel);
+        }
+        Ok(async move { answered.await.map_err(|_| HasherGone) })
+    }
+
+    /// Runs `work` whatever is pending, for tests that look at the threads themselves.
+    #[cfg(test)]
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
     ) -> Result<T, HasherGone> {
-        let (answer, answered) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move |memory| {
-            let _ = answer.send(work(memory));
-        });
-        self.jobs.send(job).map_err(|_| HasherGone)?;
-        answered.await.map_err(|_| HasherGone)
+        match self.submit(usize::MAX, work) {
+            Ok(answer) => answer.await,
+            Err(Busy) => unreachable!("no limit"),
+        }
     }
 }
 
@@ -537,7 +565,7 @@ mod tests {
         assert_eq!(second, Verification::Busy);
         assert!(!passwords.is_full(), "the slot came back");
         assert!(passwords.hash(&secret).await.is_ok(), "the slot came back");
-        assert_eq!(passwords.waiting.load(Ordering::Acquire), 0);
+        assert_eq!(passwords.hashers.pending(), 0);
         // The one hashing thread kept its work area, of the configured size, for the next check.
         let kept = passwords.hashers.run(|memory| memory.len()).await.unwrap();
         assert_eq!(kept, passwords.params.block_count());
@@ -563,7 +591,55 @@ mod tests {
             .hashers
             .run(|_| -> () { panic!("a job that fails") });
         assert!(panicked.await.is_err());
+        assert_eq!(passwords.hashers.pending(), 0);
         assert_eq!(passwords.hashers.run(|_| 7).await.unwrap(), 7);
+    }
+
+    /// The second job starts when the first ends, on the hashing thread, while the runtime that
+    /// submitted both is blocked: no task of the runtime has to run between two hashes.
+    #[tokio::test]
+    async fn a_hashing_thread_takes_the_next_job_without_the_runtime() {
+        let passwords = Passwords::new(&small_config(1, 60_000)).unwrap();
+        let first = passwords
+            .hashers
+            .submit(2, |_| {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            })
+            .unwrap();
+        let second = passwords.hashers.submit(2, |_| Instant::now()).unwrap();
+        // The only runtime thread is blocked here, so nothing of the runtime runs meanwhile.
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let woke = Instant::now();
+        first.await.unwrap();
+        assert!(second.await.unwrap() < woke);
+        assert_eq!(passwords.hashers.pending(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_job_whose_caller_has_gone_is_skipped_and_leaves_the_count() {
+        let passwords = Passwords::new(&small_config(1, 60_000)).unwrap();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let blocker = passwords
+            .hashers
+            .submit(3, move |_| released.recv().unwrap())
+            .unwrap();
+        let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = ran.clone();
+        let abandoned = passwords
+            .hashers
+            .submit(3, move |_| flag.store(true, Ordering::SeqCst))
+            .unwrap();
+        assert_eq!(passwords.hashers.pending(), 2);
+        drop(abandoned);
+        release.send(()).unwrap();
+        blocker.await.unwrap();
+        // Jobs run in order, so the abandoned one has been taken by the time this one answers.
+        passwords.hashers.run(|_| ()).await.unwrap();
+        assert!(
+            !ran.load(Ordering::SeqCst),
+            "a job nobody waits for was run"
+        );
+        assert_eq!(passwords.hashers.pending(), 0);
     }
 
     #[tokio::test]
@@ -580,7 +656,7 @@ mod tests {
             needs_rehash: false,
         };
         assert_eq!((a, b, unknown), (right, right, Verification::Mismatch));
-        assert_eq!(passwords.waiting.load(Ordering::Acquire), 0);
+        assert_eq!(passwords.hashers.pending(), 0);
     }
 
     #[tokio::test]
