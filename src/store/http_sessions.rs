@@ -1,5 +1,7 @@
 //! The tower-sessions store for browser sessions, in the provider's own database, so that any
-//! node behind a load balancer can serve any browser.
+//! node behind a load balancer can serve any browser. Every page of a login reads or writes
+//! its session, so these statements run on kept connections ([`Db::hot_connection`]) as the
+//! token look-ups do, without sqlx's ping each time a connection goes back to the pool.
 
 use async_trait::async_trait;
 use sqlx::Row;
@@ -54,6 +56,7 @@ fn encode(record: &Record) -> session_store::Result<String> {
 impl SessionStore for DbSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         let data = encode(record)?;
+        let mut conn = self.db.hot_connection().await.map_err(backend)?;
         loop {
             let inserted = sqlx::query(
                 "INSERT INTO http_sessions (id, data, expiry_date) VALUES ($1, $2, $3)",
@@ -61,10 +64,13 @@ impl SessionStore for DbSessionStore {
             .bind(record.id.to_string())
             .bind(data.clone())
             .bind(record.expiry_date.unix_timestamp())
-            .execute(self.db.pool())
+            .execute(conn.conn())
             .await;
             match inserted {
-                Ok(_) => return Ok(()),
+                Ok(_) => {
+                    conn.keep();
+                    return Ok(());
+                }
                 // A 128-bit id collided: take another.
                 Err(e) if is_unique_violation(&e) => record.id = Id::default(),
                 Err(e) => return Err(backend(e)),
@@ -74,12 +80,13 @@ impl SessionStore for DbSessionStore {
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let data = encode(record)?;
+        let mut conn = self.db.hot_connection().await.map_err(backend)?;
         let updated =
             sqlx::query("UPDATE http_sessions SET data = $1, expiry_date = $2 WHERE id = $3")
                 .bind(data.clone())
                 .bind(record.expiry_date.unix_timestamp())
                 .bind(record.id.to_string())
-                .execute(self.db.pool())
+                .execute(conn.conn())
                 .await
                 .map_err(backend)?;
         if updated.rows_affected() == 0 {
@@ -87,22 +94,25 @@ impl SessionStore for DbSessionStore {
                 .bind(record.id.to_string())
                 .bind(data)
                 .bind(record.expiry_date.unix_timestamp())
-                .execute(self.db.pool())
+                .execute(conn.conn())
                 .await
                 .map_err(backend)?;
         }
+        conn.keep();
         Ok(())
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        let mut conn = self.db.hot_connection().await.map_err(backend)?;
         let row = sqlx::query(
             "SELECT data, expiry_date FROM http_sessions WHERE id = $1 AND expiry_date > $2",
         )
         .bind(id.to_string())
         .bind(system_now())
-        .fetch_optional(self.db.pool())
+        .fetch_optional(conn.conn())
         .await
         .map_err(backend)?;
+        conn.keep();
         let Some(row) = row else { return Ok(None) };
         let data: String = row.try_get("data").map_err(backend)?;
         let expiry: i64 = row.try_get("expiry_date").map_err(backend)?;

@@ -109,10 +109,11 @@ impl Db {
         })
     }
 
-    /// A connection for one statement on a hot path (a token look-up, a grant's write): one kept
-    /// from an earlier such statement when there is a fresh one, else one from the pool. Give it
-    /// back with [`HotConnection::keep`] once its statement succeeded; dropped instead, it goes
-    /// back to the pool, through sqlx's test, as any pooled connection does.
+    /// A connection for one statement on a hot path (a token look-up, a grant's write, a browser
+    /// session's read or write): one kept from an earlier such statement when there is a fresh
+    /// one, else one from the pool. Give it back with [`HotConnection::keep`] once its statement
+    /// succeeded; dropped instead, it goes back to the pool, through sqlx's test, as any pooled
+    /// connection does.
     pub(crate) async fn hot_connection(&self) -> Result<HotConnection, sqlx::Error> {
         let turn = self
             .kept
@@ -178,7 +179,7 @@ impl Db {
 /// connection is never older news than a pooled one.
 ///
 /// The hot paths take turns for at most half the pool's connections, first come first served
-/// (a fair semaphore), so the other paths (logins, sessions, the outbox) always find the other
+/// (a fair semaphore), so the other paths (user look-ups, SSO sessions, the outbox) always find the other
 /// half, and no hot statement waits behind others that keep finding a kept connection first.
 #[derive(Clone)]
 struct Kept {
