@@ -110,7 +110,9 @@ def table(results, meta, db):
             if not r:
                 return "n/a"
             text = str(r["errors"] + r.get("prep_failures", 0))
-            return text + (f" (+{r['shed']} shed)" if r.get("shed") else "")
+            text += f" (+{r['shed']} shed)" if r.get("shed") else ""
+            # Setting-up logins refused with Retry-After and let in on coming back.
+            return text + (f" (+{r['prep_shed']} shed in setup)" if r.get("prep_shed") else "")
         lines.append(
             f"| {label} | {fmt_rps(b)} | {fmt_rps(p) if p else 'n/a'} | {ratio} | {lat(br)} | {lat(pr)} "
             f"| {err(br)} / {err(pr)} | {mb((b or {}).get('hwm_kb'))} / {mb((p or {}).get('hwm_kb')) if p else 'n/a'} |"
