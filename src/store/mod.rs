@@ -179,8 +179,9 @@ impl Db {
 /// connection is never older news than a pooled one.
 ///
 /// The hot paths take turns for at most half the pool's connections, first come first served
-/// (a fair semaphore), so the other paths (user look-ups, SSO sessions, the outbox) always find the other
-/// half, and no hot statement waits behind others that keep finding a kept connection first.
+/// (a fair semaphore), so the other paths (user look-ups, SSO sessions, the outbox) always find
+/// the other half, and no hot statement waits behind others that keep finding a kept connection
+/// first.
 #[derive(Clone)]
 struct Kept {
     connections: Arc<Mutex<Vec<KeptConnection>>>,

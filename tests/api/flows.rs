@@ -439,6 +439,16 @@ async fn a_disabled_user_loses_userinfo_refresh_a_pending_code_and_sso(backend: 
     assert_eq!(again.status(), 401);
 }
 
+/// The session cookies a response sets (`Set-Cookie: bheem_sso=…`).
+fn session_cookies(r: &reqwest::Response) -> Vec<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .filter(|c| c.starts_with("bheem_sso="))
+        .collect()
+}
+
 async fn the_session_cookie_is_http_only_lax_and_renewed_at_login(backend: Backend) {
     let Some(sso) = Sso::start(backend).await else {
         return;
@@ -446,13 +456,7 @@ async fn the_session_cookie_is_http_only_lax_and_renewed_at_login(backend: Backe
     let browser = sso.browser();
     let request = AuthRequest::new(&sso.default_rp(), &[]);
     let first = browser.http.get(request.url.as_str()).send().await.unwrap();
-    let cookie = |r: &reqwest::Response| {
-        r.headers()
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().unwrap().to_owned())
-            .find(|c| c.starts_with("bheem_sso="))
-    };
+    let cookie = |r: &reqwest::Response| session_cookies(r).into_iter().next();
     let before = cookie(&first).expect("a session cookie");
     assert!(
         before.contains("HttpOnly") && before.contains("SameSite=Lax") && before.contains("Path=/"),
@@ -492,15 +496,8 @@ async fn the_login_page_after_authorize_writes_no_session(backend: Backend) {
     let request = AuthRequest::new(&sso.default_rp(), &[]);
     let authorize = browser.http.get(request.url.as_str()).send().await.unwrap();
     assert_eq!(authorize.status(), 303, "{:?}", authorize.headers());
-    let session_cookies = |r: &reqwest::Response| {
-        r.headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter(|v| v.to_str().unwrap().starts_with("bheem_sso="))
-            .count()
-    };
     assert_eq!(
-        session_cookies(&authorize),
+        session_cookies(&authorize).len(),
         1,
         "authorize starts the session"
     );
@@ -508,7 +505,7 @@ async fn the_login_page_after_authorize_writes_no_session(backend: Backend) {
     let page = browser.http.get(sso.url(&location)).send().await.unwrap();
     assert_eq!(page.status(), 200);
     assert_eq!(
-        session_cookies(&page),
+        session_cookies(&page).len(),
         0,
         "the login page saved the session"
     );
