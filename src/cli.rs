@@ -186,9 +186,14 @@ async fn users(config: Config, command: UsersCommand) -> anyhow::Result<()> {
     if config.directory.is_some() {
         bail!("users are managed in the ERP ([directory] is configured); these commands manage the embedded directory");
     }
-    let db = Db::connect(&config.database_url).await?;
-    db.migrate().await?;
     let clock = Clock::System;
+    // Each command checks its input before it opens the database: bad input fails at once and
+    // touches nothing, not even the database file.
+    let open = || async {
+        let db = Db::connect(&config.database_url).await?;
+        db.migrate().await?;
+        anyhow::Ok(db)
+    };
     match command {
         UsersCommand::Add(add) => {
             let email = Email::parse(&add.email).map_err(|m| anyhow::anyhow!("--email: {m}"))?;
@@ -221,7 +226,7 @@ async fn users(config: Config, command: UsersCommand) -> anyhow::Result<()> {
                 password_hash: passwords.hash(&password).await?,
                 created_at: clock.now(),
             };
-            match db.insert_user(&user).await {
+            match open().await?.insert_user(&user).await {
                 Ok(()) => println!(
                     "added user {} <{}> ({})",
                     user.id, user.email, user.display_name
@@ -238,7 +243,7 @@ async fn users(config: Config, command: UsersCommand) -> anyhow::Result<()> {
                 "{:<36}  {:<30}  {:<16}  {:<36}  {:<10}  state",
                 "id", "email", "username", "company", "role"
             );
-            for u in db.list_users().await? {
+            for u in open().await?.list_users().await? {
                 println!(
                     "{:<36}  {:<30}  {:<16}  {:<36}  {:<10}  {}",
                     u.id,
@@ -250,9 +255,12 @@ async fn users(config: Config, command: UsersCommand) -> anyhow::Result<()> {
                 );
             }
         }
-        UsersCommand::Disable { login } => set_active(&db, &clock, &login, false).await?,
-        UsersCommand::Enable { login } => set_active(&db, &clock, &login, true).await?,
+        UsersCommand::Disable { login } => {
+            set_active(&open().await?, &clock, &login, false).await?
+        }
+        UsersCommand::Enable { login } => set_active(&open().await?, &clock, &login, true).await?,
         UsersCommand::Logout { login } => {
+            let db = open().await?;
             let Some(user) = db.find_user_by_login(&login).await? else {
                 bail!("no user with email or username `{login}`");
             };

@@ -235,6 +235,8 @@ fn users_add_rejects_bad_input_and_changes_nothing() {
             text(&out.stderr)
         );
     }
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "bad input created {left:?}");
     let listed = text(&run(dir.path(), &["users", "list"], "").stdout);
     assert_eq!(listed.lines().count(), 1, "{listed}");
 }
