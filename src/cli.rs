@@ -128,6 +128,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let source = config.source.clone();
     let listen = config.listen;
     let state = AppState::build(config, Clock::System).await?;
+    // Before the port is bound: a signal sent once the server answers must find its handler.
+    let shutdown = app::shutdown_signal()?;
+    spawn_key_reloader(state.clone())?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
@@ -141,8 +144,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         "bheem-sso listening"
     );
     print_first_user_hint(&state).await;
-    spawn_key_reloader(state.clone());
-    app::serve(state, listener, app::shutdown_signal()).await
+    app::serve(state, listener, shutdown).await
 }
 
 /// On the embedded directory with nobody in it, say how to add the first user.
@@ -163,23 +165,30 @@ async fn print_first_user_hint(state: &AppState) {
     }
 }
 
-fn spawn_key_reloader(state: AppState) {
+/// Reloads the signing keys on SIGHUP. The handler is installed before this returns, so a
+/// SIGHUP sent after start-up never meets the default action, which would end the process.
+fn spawn_key_reloader(state: AppState) -> anyhow::Result<()> {
     #[cfg(unix)]
-    tokio::spawn(async move {
-        let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        else {
-            return;
-        };
-        while hangup.recv().await.is_some() {
-            match state.reload_keys() {
-                Ok(()) => tracing::info!(kid = %state.keys().active().kid, "signing keys reloaded"),
-                Err(e) => tracing::error!(
-                    error = format!("{e:#}"),
-                    "reloading signing keys failed; keeping the old set"
-                ),
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut hangup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+        tokio::spawn(async move {
+            while hangup.recv().await.is_some() {
+                match state.reload_keys() {
+                    Ok(()) => {
+                        tracing::info!(kid = %state.keys().active().kid, "signing keys reloaded")
+                    }
+                    Err(e) => tracing::error!(
+                        error = format!("{e:#}"),
+                        "reloading signing keys failed; keeping the old set"
+                    ),
+                }
             }
-        }
-    });
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = state;
+    Ok(())
 }
 
 async fn users(config: Config, command: UsersCommand) -> anyhow::Result<()> {

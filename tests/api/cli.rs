@@ -355,6 +355,54 @@ async fn serve_on_the_embedded_default_answers_discovery_and_prints_the_first_us
     assert!(status.success(), "{status:?}");
 }
 
+/// Signals sent as soon as the port takes connections meet their handlers: SIGHUP (reload the
+/// keys) leaves the server running, SIGTERM shuts it down gracefully. Both used to be installed
+/// only once serving had begun, so an early signal met the default action and killed the process.
+#[tokio::test]
+async fn signals_sent_as_soon_as_the_port_is_open_are_handled() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = bheem_sso(dir.path())
+        .arg("serve")
+        .env("BHEEM_SSO_LISTEN", format!("127.0.0.1:{port}"))
+        .env("BHEEM_SSO_ISSUER", format!("http://127.0.0.1:{port}"))
+        .stderr(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the server never opened its port"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "the server exited");
+    }
+    // At once, not through kill(1): the window this test guards was under a millisecond wide.
+    // SAFETY: kill(2) takes plain integers and touches no memory of ours.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGHUP) }, 0);
+    let doc: serde_json::Value = reqwest::get(format!(
+        "http://127.0.0.1:{port}/.well-known/openid-configuration"
+    ))
+    .await
+    .expect("the server should outlive a SIGHUP")
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(doc["issuer"], format!("http://127.0.0.1:{port}"));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "SIGHUP ended the server"
+    );
+    terminate(child.id());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
 fn terminate(pid: u32) {
     let status = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
