@@ -302,10 +302,10 @@ async fn concurrent_workers_claim_each_job_once(backend: Backend) {
     let db = sso.h.app.state.db.clone();
     // Due an hour from now, and claimed as of then: the server's own worker, whose first round
     // may run late on a loaded machine, claims as of its clock and so never takes one of these.
-    let now = sso.h.app.state.clock.now() + 3600;
+    let due = sso.h.app.state.clock.now() + 3600;
     let mut tx = db.pool().begin().await.unwrap();
     for i in 0..60 {
-        bheem_sso::store::outbox::enqueue(&mut tx, "test", &format!("job-{i}"), "{}", now)
+        bheem_sso::store::outbox::enqueue(&mut tx, "test", &format!("job-{i}"), "{}", due)
             .await
             .unwrap();
     }
@@ -313,7 +313,7 @@ async fn concurrent_workers_claim_each_job_once(backend: Backend) {
     let claim = |db: bheem_sso::store::Db| async move {
         let mut ids = Vec::new();
         loop {
-            let jobs = db.claim_jobs(now, 600, 5).await.unwrap();
+            let jobs = db.claim_jobs(due, 600, 5).await.unwrap();
             // An empty batch is not "all done": SKIP LOCKED also passes over rows the other
             // worker is claiming, and a LIMIT can then come back short or empty.
             if jobs.is_empty() {
