@@ -37,7 +37,25 @@ def load(out):
         r = json.loads(line)
         results[(r["db"], r["row"], r["server"])] = r
     meta = json.loads((out / "meta.json").read_text())
+    near = {}
+    path = out / "argon2.jsonl"
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if line.strip():
+                a = json.loads(line)
+                near.setdefault(a["db"], {})[a["when"]] = a["argon2"]
+    meta["argon2_near"] = near
     return results, meta
+
+
+def argon2_limit(meta, db):
+    """The argon2 limit a database's login rows are judged by: the higher of the two taken beside
+    them (before and after), the stricter bound; the start of the run's in a run without them."""
+    near = meta.get("argon2_near", {}).get(db, {})
+    if not near:
+        return meta["argon2"], "at the start of the run"
+    when, a = max(near.items(), key=lambda kv: kv[1]["limit_per_s"])
+    return a, f"{when} this database's login rows (the higher of the figures taken before and after them)"
 
 
 def mb(kb):
@@ -210,15 +228,24 @@ def ceilings(results, meta, db):
         lines.append(
             f"| {label} | {sigs} | {ceiling:,.0f} | {fmt_rps(b)} | {bp} | {fmt_rps(p) if p else 'n/a'} | {pp} |"
         )
-    a = meta["argon2"]
+    a, when = argon2_limit(meta, db)
     lines.append("")
     limit = a["limit_per_s"]
     lines.append(
         f"argon2id m={a['memory_kib']} KiB, t={a['iterations']}, p={a['parallelism']}: one hash "
-        f"{a['hash_ms_median']} ms (RustCrypto `argon2`, bheem-sso's implementation), so the limit is "
-        f"{cores} cores ÷ {a['hash_ms_median']} ms = **{limit:.1f} logins/s** "
+        f"{a['hash_ms_median']} ms (RustCrypto `argon2`, bheem-sso's implementation), timed {when}, "
+        f"so the limit is {cores} cores ÷ {a['hash_ms_median']} ms = **{limit:.1f} logins/s** "
         f"(all cores hashing at once measured {a['all_cores_measured_per_s']:.1f}/s)."
     )
+    taken = [("at the start of the run", meta["argon2"])] + [
+        (f"{w} the login rows", x) for w, x in sorted(meta.get("argon2_near", {}).get(db, {}).items(), reverse=True)
+    ]
+    if len(taken) > 1:
+        lines.append(
+            "One hash as timed "
+            + "; ".join(f"{w}: {x['hash_ms_median']} ms ({x['limit_per_s']:.1f}/s)" for w, x in taken)
+            + "."
+        )
     peer_hash = meta.get("peer_argon2_ms")
     for key in ("login_form", "login_api"):
         b = results.get((db, key, "bheem"))
@@ -276,7 +303,7 @@ def targets(results, meta, db):
     out.append(("peak RSS < 50 MB idle", idle < 50 * 1024, f"{mb(idle)} MB"))
     peak = max((r["hwm_kb"] for (d, _, s), r in results.items() if d == db and s == "bheem"), default=0)
     out.append(("peak RSS < 150 MB under load", peak < 150 * 1024, f"{mb(peak)} MB"))
-    limit = meta["argon2"]["limit_per_s"]
+    limit = argon2_limit(meta, db)[0]["limit_per_s"]
     for key in ("login_form", "login_api"):
         b = get(key, "bheem")
         if b:
