@@ -70,8 +70,20 @@ pub async fn proceed(
     request: AuthorizationRequest,
     consented_now: bool,
 ) -> Result<Response, PageError> {
-    let now = state.clock.now();
     let login = current_login(state, browser).await?;
+    proceed_as(state, browser, request, consented_now, login).await
+}
+
+/// [`proceed`] with the browser's login already in hand (as [`current_login`] gives it), as
+/// the login form has it right after a login: two reads fewer.
+pub async fn proceed_as(
+    state: &AppState,
+    browser: &BrowserSession,
+    request: AuthorizationRequest,
+    consented_now: bool,
+    login: Option<(SsoSession, User)>,
+) -> Result<Response, PageError> {
+    let now = state.clock.now();
     let must_log_in = match &login {
         None => true,
         Some((session, user)) => {

@@ -8,7 +8,7 @@ use crate::app::AppState;
 use crate::config::ProvisionTarget;
 use crate::directory::User;
 use crate::oidc::client::Client;
-use crate::store::sso::NewJob;
+use crate::store::sso::{NewJob, SsoSession};
 
 pub const CREATE_NEXTCLOUD: &str = "provision_nextcloud";
 pub const CREATE_MAILCOW: &str = "provision_mailcow";
@@ -66,12 +66,12 @@ fn jobs_for_login(state: &AppState, user: &User, client: Option<&Client>) -> Vec
 }
 
 /// Records a login: a new SSO session, and in the same transaction the accounts it calls for.
-/// Returns the session id (`sid`).
+/// Returns the session, as [`crate::store::Db::sso_session`] would now read it.
 pub async fn record_login(
     state: &AppState,
     user: &User,
     client: Option<&Client>,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<SsoSession> {
     let now = state.clock.now();
     let sid = crate::oidc::tokens::new_secret();
     let expires_at = now + state.config.session.absolute_seconds as i64;
@@ -87,7 +87,15 @@ pub async fn record_login(
             &jobs,
         )
         .await?;
-    Ok(sid)
+    Ok(SsoSession {
+        id: sid,
+        user_id: user.id.clone(),
+        company_id: user.company_id.to_string(),
+        auth_time: now,
+        last_seen_at: now,
+        expires_at,
+        ended_at: None,
+    })
 }
 
 /// The user a provisioning job is about, read from the directory now.

@@ -132,7 +132,7 @@ async fn login(
     };
     state.login_limiter.succeeded(&account);
     let now = state.clock.now();
-    let sid = record_login(&state, &user, None).await?;
+    let sid = record_login(&state, &user, None).await?.id;
     let client = state.first_party.clone();
     let tokens = issue(
         &state,

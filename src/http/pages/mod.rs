@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use self::views::{render, render_status, ConsentPage, LoginPage, ScopeLine, SignedInPage};
 use super::error::PageError;
-use super::flow::{current_login, proceed, redirect_error};
+use super::flow::{current_login, proceed, proceed_as, redirect_error};
 use super::session::BrowserSession;
 use crate::app::AppState;
 use crate::directory::{authenticate, AuthOutcome};
@@ -187,8 +187,8 @@ async fn login(
     let client = request
         .as_ref()
         .and_then(|r| state.clients.get(&r.client_id));
-    let sid = record_login(&state, &user, client.as_deref()).await?;
-    browser.log_in(&sid).await?;
+    let session = record_login(&state, &user, client.as_deref()).await?;
+    browser.log_in(&session.id).await?;
     tracing::info!(user_id = %user.id, "logged in");
     let Some(mut request) = request else {
         return Ok(Redirect::to(paths::LOGIN_PAGE).into_response());
@@ -199,7 +199,8 @@ async fn login(
     request.prompt.select_account = false;
     request.max_age = None;
     request.hint_sub = None;
-    proceed(&state, &browser, request, false).await
+    // The session and the user just made and checked: not read back from the database.
+    proceed_as(&state, &browser, request, false, Some((session, user))).await
 }
 
 async fn consent_page(
