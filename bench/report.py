@@ -55,7 +55,8 @@ def argon2_limit(meta, db):
     if not near:
         return meta["argon2"], "at the start of the run"
     when, a = max(near.items(), key=lambda kv: kv[1]["limit_per_s"])
-    return a, f"{when} this database's login rows (the higher of the figures taken before and after them)"
+    both = " (the higher of the figures taken before and after them)" if len(near) > 1 else ""
+    return a, f"{when} this database's login rows{both}"
 
 
 def mb(kb):

@@ -73,29 +73,16 @@ pub async fn record_login(
     client: Option<&Client>,
 ) -> anyhow::Result<SsoSession> {
     let now = state.clock.now();
-    let sid = crate::oidc::tokens::new_secret();
-    let expires_at = now + state.config.session.absolute_seconds as i64;
+    let session = SsoSession::started(
+        crate::oidc::tokens::new_secret(),
+        user.id.clone(),
+        user.company_id.to_string(),
+        now,
+        now + state.config.session.absolute_seconds as i64,
+    );
     let jobs = jobs_for_login(state, user, client);
-    state
-        .db
-        .create_sso_session(
-            &sid,
-            &user.id,
-            &user.company_id.to_string(),
-            now,
-            expires_at,
-            &jobs,
-        )
-        .await?;
-    Ok(SsoSession {
-        id: sid,
-        user_id: user.id.clone(),
-        company_id: user.company_id.to_string(),
-        auth_time: now,
-        last_seen_at: now,
-        expires_at,
-        ended_at: None,
-    })
+    state.db.create_sso_session(&session, &jobs).await?;
+    Ok(session)
 }
 
 /// The user a provisioning job is about, read from the directory now.

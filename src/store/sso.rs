@@ -22,6 +22,26 @@ pub struct SsoSession {
 }
 
 impl SsoSession {
+    /// A session that begins with a login at `now`, as [`Db::sso_session`] reads it once
+    /// [`Db::create_sso_session`] has written it.
+    pub fn started(
+        id: String,
+        user_id: String,
+        company_id: String,
+        now: UnixTime,
+        expires_at: UnixTime,
+    ) -> Self {
+        Self {
+            id,
+            user_id,
+            company_id,
+            auth_time: now,
+            last_seen_at: now,
+            expires_at,
+            ended_at: None,
+        }
+    }
+
     /// Alive: not ended, not past its absolute end, used within the idle limit.
     pub fn is_live(&self, now: UnixTime, idle_seconds: u64) -> bool {
         self.ended_at.is_none()
@@ -423,24 +443,21 @@ impl Db {
     /// (downstream accounts on first login).
     pub async fn create_sso_session(
         &self,
-        id: &str,
-        user_id: &str,
-        company_id: &str,
-        now: UnixTime,
-        expires_at: UnixTime,
+        session: &SsoSession,
         jobs: &[NewJob],
     ) -> anyhow::Result<()> {
+        let now = session.auth_time;
         let insert = sqlx::query(
             "INSERT INTO sso_sessions (id, user_id, company_id, auth_time, created_at, last_seen_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
-        .bind(id.to_owned())
-        .bind(user_id.to_owned())
-        .bind(company_id.to_owned())
+        .bind(session.id.clone())
+        .bind(session.user_id.clone())
+        .bind(session.company_id.clone())
         .bind(now)
         .bind(now)
-        .bind(now)
-        .bind(expires_at);
+        .bind(session.last_seen_at)
+        .bind(session.expires_at);
         if jobs.is_empty() {
             // One statement is atomic by itself: no BEGIN and COMMIT, two round trips fewer on
             // a login that provisions nothing (no targets for it in the configuration).

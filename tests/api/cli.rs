@@ -9,6 +9,7 @@ use bheem_sso::clock::Clock;
 use bheem_sso::config::DatabaseUrl;
 use bheem_sso::directory::{authenticate, AuthOutcome, LocalDirectory};
 use bheem_sso::password::Passwords;
+use bheem_sso::store::sso::SsoSession;
 use bheem_sso::store::Db;
 use secrecy::SecretString;
 
@@ -137,9 +138,8 @@ async fn users_add_reads_the_password_from_stdin_and_the_user_can_log_in() {
     );
 
     // An operator ends the user's sessions.
-    db.create_sso_session("sid-1", &user.id, COMPANY, 1, i64::MAX, &[])
-        .await
-        .unwrap();
+    let session = SsoSession::started("sid-1".into(), user.id.clone(), COMPANY.into(), 1, i64::MAX);
+    db.create_sso_session(&session, &[]).await.unwrap();
     let logout = run(dir.path(), &["users", "logout", "ada@example.com"], "");
     assert!(
         text(&logout.stdout).contains("ended 1 session"),
