@@ -3,6 +3,7 @@
 //! Unix seconds in 64-bit integers, flags are 0/1 integers, so both backends read the same.
 
 pub mod clients;
+mod grants;
 pub mod http_sessions;
 pub mod outbox;
 pub mod sso;
@@ -32,6 +33,7 @@ pub struct Db {
     pool: AnyPool,
     backend: Backend,
     kept: Kept,
+    grants: grants::GrantQueue,
 }
 
 impl Db {
@@ -106,6 +108,7 @@ impl Db {
             pool,
             backend,
             kept,
+            grants: grants::GrantQueue::default(),
         })
     }
 

@@ -6,6 +6,7 @@ use anyhow::Context;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use super::grants::{GrantWrite, Param};
 use super::users::{columns_of, joined_from_row, JoinedUser};
 use super::Db;
 use crate::clock::UnixTime;
@@ -134,150 +135,6 @@ pub struct NewAccessToken<'a> {
     pub scope: &'a str,
     pub claims: Option<&'a str>,
     pub expires_at: UnixTime,
-}
-
-/// A value bound to one of [`GrantWriter`]'s numbered parameters.
-enum Param {
-    Text(Option<String>),
-    Int(Option<i64>),
-}
-
-impl Param {
-    fn text(value: &str) -> Self {
-        Param::Text(Some(value.to_owned()))
-    }
-}
-
-/// Builds [`Db::record_grant`]'s one write: on PostgreSQL a statement of data-modifying CTEs
-/// (`spent`, then one per insert, each inserting only if `spent` has a row), on SQLite a script
-/// in one transaction whose inserts each run only if the statement before changed a row
-/// (`changes()`: the spending, then each insert in turn). Either way it yields a row when the
-/// access token was stored, and nothing at all is written when the spending found nothing.
-struct GrantWriter {
-    postgres: bool,
-    guarded: bool,
-    statements: Vec<String>,
-    /// Which of `statements` stores the access token.
-    answer: Option<usize>,
-    params: Vec<Param>,
-}
-
-impl GrantWriter {
-    fn new(postgres: bool) -> Self {
-        Self {
-            postgres,
-            guarded: false,
-            statements: Vec::new(),
-            answer: None,
-            params: Vec::new(),
-        }
-    }
-
-    /// `sql` with each `{}` replaced by the next numbered parameter, bound to `params` in turn.
-    fn numbered(&mut self, sql: &str, params: Vec<Param>) -> String {
-        let mut pieces = sql.split("{}");
-        let mut out = pieces.next().unwrap_or_default().to_owned();
-        let mut params = params.into_iter();
-        for piece in pieces {
-            self.params
-                .push(params.next().expect("a value for each placeholder"));
-            out.push_str(&format!("${}{piece}", self.params.len()));
-        }
-        debug_assert!(params.next().is_none(), "a placeholder for each value");
-        out
-    }
-
-    fn spend(&mut self, update: &str, params: Vec<Param>) {
-        let update = self.numbered(update, params);
-        self.statements.push(if self.postgres {
-            format!("spent AS ({update} RETURNING 1)")
-        } else {
-            update
-        });
-        self.guarded = true;
-    }
-
-    /// `INSERT INTO t (columns)` of one row of `params`, then `tail` (a conflict clause).
-    fn insert(&mut self, into: &str, params: Vec<Param>, tail: &str) {
-        let placeholders = vec!["{}"; params.len()].join(", ");
-        let guard = match (self.guarded, self.postgres) {
-            (false, _) => "",
-            (true, true) => " WHERE EXISTS (SELECT 1 FROM spent)",
-            (true, false) => " WHERE changes() = 1",
-        };
-        let sql = self.numbered(
-            &format!("{into} SELECT {placeholders}{guard}{tail}"),
-            params,
-        );
-        let n = self.statements.len();
-        self.statements.push(if self.postgres {
-            format!("i{n} AS ({sql} RETURNING 1)")
-        } else {
-            sql
-        });
-    }
-
-    /// Marks the last insert as the access token's: the row it returns is the answer.
-    fn access_stored(&mut self) {
-        let last = self.statements.len() - 1;
-        self.answer = Some(last);
-        if !self.postgres {
-            self.statements[last].push_str(" RETURNING 1");
-        }
-    }
-
-    fn sql(&self) -> String {
-        let answer = self.answer.expect("record_grant stores an access token");
-        if self.postgres {
-            format!(
-                "WITH {} SELECT 1 FROM i{answer}",
-                self.statements.join(", ")
-            )
-        } else if self.statements.len() == 1 {
-            self.statements[0].clone()
-        } else {
-            format!("BEGIN IMMEDIATE; {}; COMMIT", self.statements.join("; "))
-        }
-    }
-
-    /// Whether the grant was recorded (`false`: the code or token had been spent meanwhile).
-    async fn run(self, db: &Db) -> Result<bool, sqlx::Error> {
-        let sql = self.sql();
-        let db = db.clone();
-        // Spawned so that the script runs to its end even when the request is dropped midway:
-        // sqlx's SQLite worker stops a script whose caller went away, which would leave
-        // `BEGIN IMMEDIATE` open on a pooled connection.
-        let write = tokio::spawn(async move {
-            let mut conn = db.hot_connection().await?;
-            let mut query = sqlx::query(&sql);
-            for param in self.params {
-                query = match param {
-                    Param::Text(v) => query.bind(v),
-                    Param::Int(v) => query.bind(v),
-                };
-            }
-            // Every statement runs and its rows are collected (`fetch_optional` would stop the
-            // script at the first row, before COMMIT).
-            match query.fetch_all(conn.conn()).await {
-                Ok(rows) => {
-                    conn.keep();
-                    Ok(!rows.is_empty())
-                }
-                Err(e) => {
-                    // A statement failed midway: closing the connection rolls back whatever
-                    // the script began, instead of handing it back to the pool in a transaction.
-                    if !self.postgres {
-                        conn.close().await;
-                    }
-                    Err(e)
-                }
-            }
-        });
-        match write.await {
-            Ok(result) => result,
-            Err(join) => Err(sqlx::Error::Protocol(format!("recording a grant: {join}"))),
-        }
-    }
 }
 
 /// What a grant used up: nothing (client credentials, a login), a code, or a refresh token.
@@ -633,22 +490,24 @@ impl Db {
     /// write has committed, and that write holds the spending and the new tokens together, so
     /// every token of the winner's is there to be revoked.
     pub async fn record_grant(&self, g: &GrantRecord<'_>) -> anyhow::Result<bool> {
-        // One atomic write, sent in one piece, storing the tokens only if the spending found its
-        // row. On PostgreSQL that is one statement of data-modifying CTEs: one round trip, no
-        // BEGIN/COMMIT. On SQLite it is one script, `BEGIN IMMEDIATE … COMMIT`, run in one go
-        // by the connection's worker thread, so the write lock is held for the microseconds the
-        // statements take and never across an await (a transaction statement by statement
-        // held it while its task waited for a busy runtime, and cost a fifth to a third of the
-        // refresh throughput: docs/benchmarks.md).
+        // One atomic write per grant, sent with the others waiting at the time (group commit,
+        // `grants.rs`): on PostgreSQL one statement of data-modifying CTEs, no BEGIN/COMMIT; on
+        // SQLite one `BEGIN IMMEDIATE … COMMIT` script run in one go by the connection's worker
+        // thread, so the write lock is held for the microseconds the statements take and never
+        // across an await (a transaction statement by statement held it while its task waited
+        // for a busy runtime, and cost a fifth to a third of the refresh throughput:
+        // docs/benchmarks.md).
         let postgres = self.backend() == crate::config::Backend::Postgres;
-        let mut w = GrantWriter::new(postgres);
+        let mut w = GrantWrite::new();
         match g.spends {
             Spends::Nothing => {}
             Spends::Code(code_hash) => w.spend(
+                format!("code {code_hash}"),
                 "UPDATE authorization_codes SET used_at = {} WHERE code_hash = {} AND used_at IS NULL",
                 vec![Param::Int(Some(g.now)), Param::text(code_hash)],
             ),
             Spends::RefreshToken(token_hash) => w.spend(
+                format!("refresh {token_hash}"),
                 "UPDATE refresh_tokens SET rotated_at = {} WHERE token_hash = {} AND rotated_at IS NULL \
                  AND revoked_at IS NULL",
                 vec![Param::Int(Some(g.now)), Param::text(token_hash)],
@@ -714,7 +573,10 @@ impl Db {
                 },
             );
         }
-        w.run(self).await.context("recording a grant")
+        self.grants
+            .record(self, w)
+            .await
+            .context("recording a grant")
     }
 
     /// Revokes every token issued from a code (RFC 6749 §4.1.2: on a replayed code).

@@ -10,6 +10,7 @@ use crate::on_both_backends;
 on_both_backends!(
     a_grant_that_fails_midway_spends_nothing_and_leaves_the_pool_usable,
     a_grant_whose_refresh_token_was_spent_meanwhile_writes_nothing,
+    grants_written_together_keep_each_grant_whole_and_one_spending_per_token,
 );
 
 const NOW: i64 = 1_000_000;
@@ -157,4 +158,153 @@ async fn a_grant_whose_refresh_token_was_spent_meanwhile_writes_nothing(backend:
     assert!(!db.record_grant(&spend_revoked).await.unwrap());
     assert!(db.refresh_token("r4").await.unwrap().is_none());
     db.close().await;
+}
+
+/// Token requests that arrive together are written together (group commit): 49 grants handed to
+/// the writer while the first write is in flight. Each must come out as if written alone: of 16
+/// rotations of one refresh token exactly one wins, 16 rotations of different tokens and 16 new
+/// access tokens all go through, and a grant whose access token id is taken fails alone.
+async fn grants_written_together_keep_each_grant_whole_and_one_spending_per_token(
+    backend: Backend,
+) {
+    let Some((_test_db, db)) = open(backend).await else {
+        return;
+    };
+    first_grant(&db).await;
+    let ids = |prefix: &str| (0..16).map(|i| format!("{prefix}{i}")).collect::<Vec<_>>();
+    let (d, d_setup, d_new, d_access) = (ids("d"), ids("ds"), ids("dn"), ids("da"));
+    let (x, x_access, c) = (ids("x"), ids("xa"), ids("c"));
+    for (token, jti) in d.iter().zip(&d_setup) {
+        assert!(db
+            .record_grant(&GrantRecord {
+                spends: Spends::Nothing,
+                refresh: Some(refresh(token)),
+                access: access(jti),
+                now: NOW,
+            })
+            .await
+            .unwrap());
+    }
+    let mut grants = Vec::new();
+    for i in 0..16 {
+        grants.push(OwnedGrant::rotating("r1", &x[i], &x_access[i]));
+        grants.push(OwnedGrant::rotating(&d[i], &d_new[i], &d_access[i]));
+        grants.push(OwnedGrant::access_only(&c[i]));
+    }
+    // The same access token id as c0's.
+    grants.push(OwnedGrant::access_only("c0"));
+    // Each grant in a task of its own, all queued before the first write is polled (the test's
+    // runtime has one thread), as many requests at once would queue.
+    let mut tasks = tokio::task::JoinSet::new();
+    for (n, grant) in grants.into_iter().enumerate() {
+        let db = db.clone();
+        tasks.spawn(async move { (n, db.record_grant(&grant.record()).await) });
+    }
+    let mut results = vec![None; 49];
+    while let Some(joined) = tasks.join_next().await {
+        let (n, result) = joined.unwrap();
+        results[n] = Some(result.map_err(|e| format!("{e:#}")));
+    }
+    let results: Vec<Result<bool, String>> = results.into_iter().map(Option::unwrap).collect();
+    let rotations_of_r1: Vec<_> = (0..16).map(|i| results[3 * i].clone()).collect();
+    assert_eq!(
+        rotations_of_r1.iter().filter(|r| *r == &Ok(true)).count(),
+        1,
+        "exactly one rotation of r1 wins: {rotations_of_r1:?}"
+    );
+    assert_eq!(
+        rotations_of_r1.iter().filter(|r| *r == &Ok(false)).count(),
+        15,
+        "the others see r1 spent: {rotations_of_r1:?}"
+    );
+    for i in 0..16 {
+        assert_eq!(results[3 * i + 1], Ok(true), "rotation of {}", d[i]);
+    }
+    let c0s = [&results[2], &results[48]];
+    assert_eq!(
+        c0s.iter().filter(|r| ***r == Ok(true)).count(),
+        1,
+        "one of the two grants of access token c0 is recorded: {c0s:?}"
+    );
+    assert!(c0s.iter().any(|r| r.is_err()), "the other fails: {c0s:?}");
+    for i in 1..16 {
+        assert_eq!(results[3 * i + 2], Ok(true), "grant of {}", c[i]);
+    }
+    // What is stored is exactly what the grants that were recorded wrote.
+    let winner = (0..16).find(|i| results[3 * i] == Ok(true)).unwrap();
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM refresh_tokens").await,
+        1 + 16 + 1 + 16
+    );
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM access_tokens").await,
+        1 + 16 + 1 + 16 + 16
+    );
+    for i in 0..16 {
+        assert_eq!(
+            db.refresh_token(&x[i]).await.unwrap().is_some(),
+            i == winner
+        );
+        assert_eq!(
+            count(
+                &db,
+                &format!(
+                    "SELECT COUNT(*) FROM access_tokens WHERE jti = '{}'",
+                    x_access[i]
+                )
+            )
+            .await,
+            i64::from(i == winner)
+        );
+        assert!(db
+            .refresh_token(&d[i])
+            .await
+            .unwrap()
+            .unwrap()
+            .rotated_at
+            .is_some());
+    }
+    db.close().await;
+}
+
+/// A grant's strings, owned, so that it can move into a task of its own.
+struct OwnedGrant {
+    spends: Option<String>,
+    refresh: Option<String>,
+    jti: String,
+}
+
+impl OwnedGrant {
+    /// Spends refresh token `spends` for a new one and an access token.
+    fn rotating(spends: &str, refresh: &str, jti: &str) -> Self {
+        Self {
+            spends: Some(spends.to_owned()),
+            refresh: Some(refresh.to_owned()),
+            jti: jti.to_owned(),
+        }
+    }
+
+    /// Spends nothing, stores an access token only (as client credentials do).
+    fn access_only(jti: &str) -> Self {
+        Self {
+            spends: None,
+            refresh: None,
+            jti: jti.to_owned(),
+        }
+    }
+
+    fn record(&self) -> GrantRecord<'_> {
+        GrantRecord {
+            spends: self
+                .spends
+                .as_deref()
+                .map_or(Spends::Nothing, Spends::RefreshToken),
+            refresh: self.refresh.as_deref().map(refresh),
+            access: NewAccessToken {
+                family_id: self.refresh.as_ref().map(|_| "f1"),
+                ..access(&self.jti)
+            },
+            now: NOW + 1,
+        }
+    }
 }
