@@ -11,6 +11,7 @@ on_both_backends!(
     a_grant_that_fails_midway_spends_nothing_and_leaves_the_pool_usable,
     a_grant_whose_refresh_token_was_spent_meanwhile_writes_nothing,
     grants_written_together_keep_each_grant_whole_and_one_spending_per_token,
+    grants_written_together_in_one_session_record_its_client_once,
 );
 
 const NOW: i64 = 1_000_000;
@@ -264,6 +265,63 @@ async fn grants_written_together_keep_each_grant_whole_and_one_spending_per_toke
             .rotated_at
             .is_some());
     }
+    db.close().await;
+}
+
+/// Four token requests of one SSO session to one client, written together: each records the
+/// session's client (for back-channel logout), so the one write holds four inserts of the same
+/// `session_clients` row, and all four grants must still be recorded, with the row stored once.
+async fn grants_written_together_in_one_session_record_its_client_once(backend: Backend) {
+    let Some((_test_db, db)) = open(backend).await else {
+        return;
+    };
+    sqlx::query(
+        "INSERT INTO sso_sessions (id, user_id, company_id, auth_time, created_at, last_seen_at, expires_at) \
+         VALUES ('s1', 'u1', 'co1', $1, $1, $1, $2)",
+    )
+    .bind(NOW)
+    .bind(NOW + 3_600)
+    .execute(db.pool())
+    .await
+    .unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..4 {
+        let db = db.clone();
+        tasks.spawn(async move {
+            let jti = format!("s1a{i}");
+            db.record_grant(&GrantRecord {
+                spends: Spends::Nothing,
+                refresh: None,
+                access: NewAccessToken {
+                    session_id: Some("s1"),
+                    family_id: None,
+                    ..access(&jti)
+                },
+                now: NOW,
+            })
+            .await
+            .map_err(|e| format!("{e:#}"))
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        assert_eq!(joined.unwrap(), Ok(true));
+    }
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM access_tokens WHERE session_id = 's1'"
+        )
+        .await,
+        4
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM session_clients WHERE session_id = 's1'"
+        )
+        .await,
+        1
+    );
     db.close().await;
 }
 
