@@ -324,9 +324,11 @@ const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 impl Chromium {
     async fn get(&self, path: &str) -> Value {
-        command(self.http.get(format!("{}{path}", self.session)))
-            .await
-            .unwrap()
+        self.try_get(path).await.unwrap()
+    }
+
+    async fn try_get(&self, path: &str) -> Result<Value, String> {
+        command(self.http.get(format!("{}{path}", self.session))).await
     }
 
     async fn post(&self, path: &str, body: Value) -> Result<Value, String> {
@@ -394,11 +396,16 @@ impl Chromium {
     }
 
     async fn text(&self, element: &Element) -> String {
-        self.get(&format!("/element/{}/text", element.0))
-            .await
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        self.try_text(element).await.unwrap()
+    }
+
+    /// The element's text, or the error that says it is gone: an element found just before the
+    /// browser moved on to the next page is stale by the time its text is asked for.
+    async fn try_text(&self, element: &Element) -> Result<String, String> {
+        let text = self
+            .try_get(&format!("/element/{}/text", element.0))
+            .await?;
+        Ok(text.as_str().unwrap_or_default().to_owned())
     }
 
     async fn screenshot(&self) -> Vec<u8> {
@@ -412,9 +419,11 @@ impl Chromium {
     async fn wait_for_page_at(&self, prefix: &str) -> String {
         let deadline = Instant::now() + PATIENCE;
         loop {
+            // While the login's redirects are followed, the page can change between any two of
+            // these commands, so an element gone stale only means "not there yet".
             let url = self.current_url().await;
             let text = match self.find("body").await {
-                Ok(body) => self.text(&body).await,
+                Ok(body) => self.try_text(&body).await.unwrap_or_default(),
                 Err(_) => String::new(),
             };
             if url.starts_with(prefix) && !text.is_empty() {
