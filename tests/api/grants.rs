@@ -1,7 +1,7 @@
 //! `Db::record_grant` on a real database: a grant is written whole or not at all.
 
 use bheem_sso::config::DatabaseUrl;
-use bheem_sso::store::sso::{GrantRecord, NewAccessToken, NewRefreshToken, Spends};
+use bheem_sso::store::sso::{GrantRecord, NewAccessToken, NewRefreshToken, Spends, SsoSession};
 use bheem_sso::store::Db;
 
 use crate::helpers::{Backend, TestDb};
@@ -275,15 +275,8 @@ async fn grants_written_together_in_one_session_record_its_client_once(backend: 
     let Some((_test_db, db)) = open(backend).await else {
         return;
     };
-    sqlx::query(
-        "INSERT INTO sso_sessions (id, user_id, company_id, auth_time, created_at, last_seen_at, expires_at) \
-         VALUES ('s1', 'u1', 'co1', $1, $1, $1, $2)",
-    )
-    .bind(NOW)
-    .bind(NOW + 3_600)
-    .execute(db.pool())
-    .await
-    .unwrap();
+    let session = SsoSession::started("s1".into(), "u1".into(), "co1".into(), NOW, NOW + 3_600);
+    db.create_sso_session(&session, &[]).await.unwrap();
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..4 {
         let db = db.clone();
