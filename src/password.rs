@@ -13,7 +13,7 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, SaltString};
@@ -62,6 +62,8 @@ pub struct Passwords {
     hashers: Arc<Hashers>,
     /// Verified against when the user does not exist, so that costs what a real check costs.
     dummy_hash: Arc<str>,
+    /// Every check takes at least this long (µs); 0: as long as the average check, `hash_us`.
+    min_verify_us: u64,
 }
 
 impl Passwords {
@@ -88,6 +90,16 @@ impl Passwords {
             hash_us: Arc::new(AtomicU64::new(hash_us)),
             hashers: Arc::new(Hashers::start(permits)?),
             dummy_hash: dummy_hash.into(),
+            min_verify_us: config.min_verify_ms.saturating_mul(1000),
+        })
+    }
+
+    /// How long a password check takes at least: what an argon2id check with the configured
+    /// parameters takes on average here, or the configured floor.
+    pub fn verify_floor(&self) -> Duration {
+        Duration::from_micros(match self.min_verify_us {
+            0 => self.hash_us.load(Ordering::Relaxed),
+            floor => floor,
         })
     }
 
@@ -135,7 +147,28 @@ impl Passwords {
 
     /// Checks `password` against `stored`; with `None` (no such user) it checks against a dummy
     /// hash and reports a mismatch, taking the same time as a real check.
+    ///
+    /// Whatever the stored hash, the answer comes no sooner than [`Passwords::verify_floor`]
+    /// after the check began: a bcrypt or pbkdf2 hash from the ERP, or a corrupt one, is checked
+    /// in a fraction of an argon2id check's time, and would otherwise tell who has an account
+    /// and what kind (Rauthy pads its logins the same way). The padding is a sleep on the async
+    /// side, after the hashing thread is free again, so it costs no hashing capacity.
     pub async fn verify(&self, password: &SecretString, stored: Option<&str>) -> Verification {
+        let (verification, took) = self.verify_timed(password, stored).await;
+        if verification != Verification::Busy {
+            if let Some(rest) = self.verify_floor().checked_sub(took) {
+                tokio::time::sleep(rest).await;
+            }
+        }
+        verification
+    }
+
+    /// [`Passwords::verify`] without the floor, with how long the check itself took.
+    async fn verify_timed(
+        &self,
+        password: &SecretString,
+        stored: Option<&str>,
+    ) -> (Verification, Duration) {
         let params = self.params.clone();
         let password = password.clone();
         let hash_us = self.hash_us.clone();
@@ -151,31 +184,35 @@ impl Passwords {
                 &params,
                 memory,
             );
-            // Only hashes with the configured parameters tell the typical cost, and only
-            // their work areas are kept: one that a legacy hash needed is dropped, not kept
-            // at its size.
-            if memory.len() == params.block_count() {
+            // Only argon2 hashes with the configured parameters tell the typical cost (a bcrypt
+            // or pbkdf2 check leaves the work area as it was, and is faster: counted, it pulled
+            // the average, and so the floor, down), and only their work areas are kept: one
+            // that a legacy hash needed is dropped, not kept at its size.
+            if has_params(&stored, &params) {
                 let took = started.elapsed().as_micros() as u64;
                 let average = hash_us.load(Ordering::Relaxed);
                 hash_us.store((average * 7 + took) / 8, Ordering::Relaxed);
-            } else {
+            }
+            if memory.len() != params.block_count() {
                 *memory = Vec::new();
             }
-            result
+            (result, started.elapsed())
         });
         let Ok(answer) = submitted else {
-            return Verification::Busy;
+            return (Verification::Busy, Duration::ZERO);
         };
         match answer.await {
-            Ok(Ok(Some(needs_rehash))) if real => Verification::Match { needs_rehash },
-            Ok(Ok(_)) => Verification::Mismatch,
-            Ok(Err(e)) => {
+            Ok((Ok(Some(needs_rehash)), took)) if real => {
+                (Verification::Match { needs_rehash }, took)
+            }
+            Ok((Ok(_), took)) => (Verification::Mismatch, took),
+            Ok((Err(e), took)) => {
                 tracing::warn!(error = %e, "stored password hash cannot be used; login refused");
-                Verification::Unusable
+                (Verification::Unusable, took)
             }
             Err(e) => {
                 tracing::error!(error = %e, "password verification failed");
-                Verification::Unusable
+                (Verification::Unusable, Duration::ZERO)
             }
         }
     }
@@ -363,6 +400,18 @@ fn verify_argon2(
         .hash_password_into_with_memory(password, salt, &mut derived, &mut memory[..])
         .map_err(|_| HashFormatError::Corrupt("argon2"))?;
     Ok(bool::from(derived.ct_eq(expected.as_bytes())).then_some(weaker))
+}
+
+/// Whether `stored` is an argon2id hash made with `params`, so its check costs what a check
+/// of a hash made here costs.
+fn has_params(stored: &str, params: &Params) -> bool {
+    PasswordHash::new(stored.trim()).is_ok_and(|hash| {
+        Algorithm::try_from(hash.algorithm) == Ok(Algorithm::Argon2id)
+            && Params::try_from(&hash).is_ok_and(|p| {
+                (p.m_cost(), p.t_cost(), p.p_cost())
+                    == (params.m_cost(), params.t_cost(), params.p_cost())
+            })
+    })
 }
 
 /// passlib: `$pbkdf2-sha256$<rounds>$<salt>$<checksum>`, salt and checksum in passlib's
@@ -682,6 +731,58 @@ mod tests {
         assert_eq!(
             passwords.verify(&secret, Some("garbage")).await,
             Verification::Unusable
+        );
+    }
+
+    /// Every kind of check answers after the floor: an argon2id user, an unknown user (the dummy
+    /// hash), a bcrypt and a pbkdf2 user from the ERP, and a corrupt hash. Lower bounds only,
+    /// which a loaded machine cannot break.
+    #[tokio::test]
+    async fn every_check_answers_no_sooner_than_the_floor() {
+        let passwords = Passwords::new(&PasswordConfig {
+            min_verify_ms: 300,
+            ..small_config(2, 10_000)
+        })
+        .unwrap();
+        let secret = SecretString::from("correct horse");
+        let argon = passwords.hash(&secret).await.unwrap();
+        for stored in [
+            Some(argon.as_str()),
+            None,
+            Some(BCRYPT_2A),
+            Some(PASSLIB_PBKDF2),
+            Some(DJANGO_PBKDF2),
+            Some("$2b$04$corrupt"),
+        ] {
+            let started = Instant::now();
+            passwords.verify(&secret, stored).await;
+            let took = started.elapsed();
+            assert!(
+                took >= Duration::from_millis(300),
+                "{stored:?} answered after {took:?}"
+            );
+        }
+    }
+
+    /// Without a configured floor, a fast legacy hash takes as long as the average argon2id check.
+    #[tokio::test]
+    async fn by_default_the_floor_is_the_average_argon2_check() {
+        let passwords = Passwords::new(&small_config(2, 10_000)).unwrap();
+        let secret = SecretString::from("correct horse");
+        for _ in 0..4 {
+            passwords.verify(&secret, None).await;
+        }
+        let floor = passwords.verify_floor();
+        assert!(floor > Duration::ZERO);
+        let started = Instant::now();
+        let verification = passwords.verify(&secret, Some(BCRYPT_2A)).await;
+        assert_eq!(verification, Verification::Match { needs_rehash: true });
+        // The average moves only with argon2 checks of the configured parameters.
+        assert_eq!(passwords.verify_floor(), floor);
+        assert!(
+            started.elapsed() >= floor,
+            "{:?} < {floor:?}",
+            started.elapsed()
         );
     }
 }

@@ -61,6 +61,10 @@ pub struct Config {
     pub session: SessionConfig,
     pub tokens: TokenConfig,
     pub login_limits: LoginLimitConfig,
+    /// Peers whose `X-Forwarded-For` (or `Forwarded`) header says who the client is.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Which header the trusted proxies set.
+    pub forwarded_header: ForwardedHeader,
     pub outbox: OutboxConfig,
     pub provisioning: ProvisioningConfig,
     /// `client_id` (and `aud`) of tokens from the first-party JSON login of the workspace SPA.
@@ -96,6 +100,11 @@ pub struct PasswordConfig {
     pub parallelism: u32,
     /// Hashes running at once; 0 means one per core.
     pub max_concurrent: usize,
+    /// Every password check answers after at least this long, whatever the stored hash (bcrypt
+    /// and pbkdf2 are faster than argon2id) or whether the user exists, so timing does not tell
+    /// who has an account. 0: the moving average of an argon2id check with the parameters
+    /// above, measured as the server runs.
+    pub min_verify_ms: u64,
     /// A login that would wait longer than this for a free hashing slot is refused at once
     /// (503 with `Retry-After`) instead of joining a queue without bound.
     pub max_queue_ms: u64,
@@ -108,9 +117,21 @@ impl Default for PasswordConfig {
             iterations: 2,
             parallelism: 1,
             max_concurrent: 0,
+            min_verify_ms: 0,
             max_queue_ms: 1000,
         }
     }
+}
+
+/// The header a trusted proxy says the client's address in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For`, as nginx's `$proxy_add_x_forwarded_for` and most balancers set it.
+    #[default]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=…`.
+    Forwarded,
 }
 
 /// Lifetimes of the SSO session.
@@ -153,12 +174,23 @@ impl Default for TokenConfig {
     }
 }
 
-/// Brute-force defence: failed password logins allowed per minute, per account and per IP.
+/// Brute-force defence: failed password logins allowed per minute. Only failures count, so a
+/// busy office behind one address is never throttled by its own successful logins.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LoginLimitConfig {
+    /// Failures against one account from one client address, or from one browser that has
+    /// logged in to that account before (its device cookie).
     pub per_account_per_minute: u32,
+    /// Failures from one client address, whatever the account (password spraying).
     pub per_ip_per_minute: u32,
+    /// Failures against one account from all addresses together (a distributed attack). It
+    /// holds back only browsers without the account's device cookie, so an attacker can't lock
+    /// the owner out, and must be above `per_account_per_minute` so that one address can't
+    /// reach it alone. Unset (0): four times `per_account_per_minute`.
+    pub per_account_all_addresses_per_minute: u32,
+    /// How long a device cookie keeps a browser known to an account.
+    pub device_cookie_days: u32,
 }
 
 impl Default for LoginLimitConfig {
@@ -166,6 +198,8 @@ impl Default for LoginLimitConfig {
         Self {
             per_account_per_minute: 5,
             per_ip_per_minute: 30,
+            per_account_all_addresses_per_minute: 0,
+            device_cookie_days: 90,
         }
     }
 }
@@ -210,6 +244,9 @@ struct RawConfig {
     session: Option<SessionConfig>,
     tokens: Option<TokenConfig>,
     login_limits: Option<LoginLimitConfig>,
+    #[serde(default)]
+    trusted_proxies: Vec<String>,
+    forwarded_header: Option<ForwardedHeader>,
     outbox: Option<OutboxConfig>,
     provisioning: Option<RawProvisioning>,
     first_party_client_id: Option<String>,
@@ -317,6 +354,14 @@ fn apply_env(raw: &mut RawConfig, env: &[(String, String)]) -> Result<(), Config
             "listen" => raw.listen = Some(value),
             "database_url" => raw.database_url = Some(value),
             "keys_dir" => raw.keys_dir = Some(PathBuf::from(value)),
+            "trusted_proxies" => {
+                raw.trusted_proxies = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            }
             "key_grace_seconds" => {
                 raw.key_grace_seconds = Some(value.parse().map_err(|_| {
                     ConfigError::new(name.as_str(), "must be a whole number of seconds")
@@ -407,10 +452,36 @@ fn validate(
             "must be at most 600 (RFC 6749 §4.1.2)",
         ));
     }
-    let login_limits = raw.login_limits.unwrap_or_default();
-    if login_limits.per_account_per_minute == 0 || login_limits.per_ip_per_minute == 0 {
+    let mut login_limits = raw.login_limits.unwrap_or_default();
+    if login_limits.per_account_all_addresses_per_minute == 0 {
+        login_limits.per_account_all_addresses_per_minute =
+            login_limits.per_account_per_minute.saturating_mul(4);
+    }
+    if login_limits.per_account_per_minute == 0
+        || login_limits.per_ip_per_minute == 0
+        || login_limits.device_cookie_days == 0
+    {
         return Err(ConfigError::new("login_limits", "limits must be above 0"));
     }
+    if login_limits.per_account_all_addresses_per_minute <= login_limits.per_account_per_minute {
+        return Err(ConfigError::new(
+            "login_limits.per_account_all_addresses_per_minute",
+            "must be above per_account_per_minute, or one address could lock an account alone",
+        ));
+    }
+    let trusted_proxies = raw
+        .trusted_proxies
+        .iter()
+        .enumerate()
+        .map(|(i, raw)| {
+            parse_network(raw).ok_or_else(|| {
+                ConfigError::new(
+                    format!("trusted_proxies[{i}]"),
+                    format!("`{raw}` is not an address or a CIDR network such as 10.0.0.0/8"),
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let outbox = raw.outbox.unwrap_or_default();
     if outbox.poll_interval_ms == 0
         || outbox.max_attempts == 0
@@ -481,6 +552,8 @@ fn validate(
         session,
         tokens,
         login_limits,
+        trusted_proxies,
+        forwarded_header: raw.forwarded_header.unwrap_or_default(),
         outbox,
         provisioning,
         first_party_client_id,
@@ -488,6 +561,15 @@ fn validate(
         clients,
         source,
     })
+}
+
+/// A CIDR network, or a single address as the network of just that address.
+fn parse_network(raw: &str) -> Option<ipnet::IpNet> {
+    let raw = raw.trim();
+    raw.parse::<ipnet::IpNet>()
+        .ok()
+        .map(|net| net.trunc())
+        .or_else(|| raw.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
 }
 
 fn validate_password(p: &PasswordConfig) -> Result<(), ConfigError> {

@@ -8,10 +8,14 @@ mod local;
 pub use erp::ErpDirectory;
 pub use local::LocalDirectory;
 
+use std::net::IpAddr;
+
 use async_trait::async_trait;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
+use crate::domain::normalize_login;
+use crate::login_limits::{Attempt, Limited, LoginLimiter};
 use crate::password::{Passwords, Verification};
 use crate::store::users::JoinedUser;
 
@@ -60,12 +64,26 @@ pub enum AuthOutcome {
     Inactive(User),
     /// Unknown user, wrong password or an unusable stored hash: all look the same outside.
     InvalidCredentials,
+    /// Too many failures lately for this account or address: nothing was checked.
+    Limited(Limited),
     /// Too many password checks at once: nothing was checked, the caller should come back.
     Busy,
 }
 
+/// Where a login attempt comes from, for the limits.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginFrom<'a> {
+    /// The client's address (`trusted_proxies` aware).
+    pub ip: IpAddr,
+    /// The browser's device cookie, if it has a valid one: the user it was issued for and its id.
+    pub device: Option<(&'a str, &'a str)>,
+}
+
 /// Longest login accepted; anything longer cannot be an account and is not looked up.
 const MAX_LOGIN_LEN: usize = 320;
+/// Longest password checked; a longer one is a failed login without hashing it (argon2 would
+/// take it, but it only costs time).
+const MAX_PASSWORD_LEN: usize = 1024;
 
 /// The user `id`: the one a look-up brought along when it was asked to ([`JoinedUser`]), else
 /// the directory's answer.
@@ -80,14 +98,22 @@ pub async fn user_by_id(
     }
 }
 
-/// Checks a login and password. An unknown user costs the same as a wrong password; an
-/// unusable stored hash is a failed login and a log line.
+/// Checks a login and password: the one password-login sequence, for the hosted page and the
+/// first-party API alike. An unknown user costs the same as a wrong password; an unusable
+/// stored hash is a failed login and a log line.
+///
+/// The limits ([`LoginLimiter`]) are asked once the login is resolved, so an account is one key
+/// whether it is named by email or by username (its user id), and a login that names nobody is
+/// keyed by its folded form. Only failures are counted, and a failure answers after the
+/// limiter's escalating delay.
 ///
 /// When every hashing slot is taken and the queue is full, the login is refused before the
 /// user is looked up: a refusal under load costs no directory round trip.
 pub async fn authenticate(
     directory: &dyn Directory,
     passwords: &Passwords,
+    limiter: &LoginLimiter,
+    from: &LoginFrom<'_>,
     login: &str,
     password: &SecretString,
 ) -> anyhow::Result<AuthOutcome> {
@@ -100,30 +126,71 @@ pub async fn authenticate(
     } else {
         directory.find_by_login(login).await?
     };
+    let account = match &found {
+        Some(found) => found.user.id.clone(),
+        None => format!(
+            "login:{}",
+            normalize_login(&login.chars().take(MAX_LOGIN_LEN).collect::<String>())
+        ),
+    };
+    let attempt = Attempt {
+        account: &account,
+        ip: from.ip,
+        device: from
+            .device
+            .filter(|(user_id, _)| *user_id == account)
+            .map(|(_, id)| id),
+    };
+    if let Err(limited) = limiter.attempt(&attempt) {
+        return Ok(AuthOutcome::Limited(limited));
+    }
+    let outcome = if password.expose_secret().len() > MAX_PASSWORD_LEN {
+        AuthOutcome::InvalidCredentials
+    } else {
+        check_password(directory, passwords, found, password).await
+    };
+    match &outcome {
+        AuthOutcome::Inactive(_) | AuthOutcome::InvalidCredentials => {
+            tokio::time::sleep(limiter.failed(&attempt)).await;
+        }
+        AuthOutcome::Authenticated(_) => limiter.succeeded(&attempt),
+        AuthOutcome::Busy => limiter.not_checked(&attempt),
+        AuthOutcome::Limited(_) => {}
+    }
+    Ok(outcome)
+}
+
+/// The password against the stored hash of `found`, or against the dummy hash for nobody.
+async fn check_password(
+    directory: &dyn Directory,
+    passwords: &Passwords,
+    found: Option<Credentials>,
+    password: &SecretString,
+) -> AuthOutcome {
     let Some(found) = found else {
-        return Ok(match passwords.verify(password, None).await {
+        return match passwords.verify(password, None).await {
             Verification::Busy => AuthOutcome::Busy,
             _ => AuthOutcome::InvalidCredentials,
-        });
+        };
     };
     let verification = passwords
         .verify(password, found.password_hash.as_deref())
         .await;
     let user = found.user;
     match verification {
-        Verification::Match { .. } if !user.active => Ok(AuthOutcome::Inactive(user)),
+        Verification::Match { .. } if !user.active => AuthOutcome::Inactive(user),
         Verification::Match { needs_rehash } => {
             if needs_rehash && directory.rehash_enabled() {
                 rehash(directory, passwords, &user, password).await;
             }
-            Ok(AuthOutcome::Authenticated(user))
+            AuthOutcome::Authenticated(user)
         }
         Verification::Unusable => {
             tracing::warn!(user_id = %user.id, directory = directory.kind(), "login refused: stored password hash unusable");
-            Ok(AuthOutcome::InvalidCredentials)
+            AuthOutcome::InvalidCredentials
         }
-        Verification::Mismatch => Ok(AuthOutcome::InvalidCredentials),
-        Verification::Busy => Ok(AuthOutcome::Busy),
+        Verification::Mismatch => AuthOutcome::InvalidCredentials,
+        Verification::Busy => AuthOutcome::Busy,
     }
 }
 
@@ -193,13 +260,24 @@ mod tests {
         })
         .unwrap();
         let directory = Counting::default();
+        let limiter = LoginLimiter::new(&Default::default());
+        let from = LoginFrom {
+            ip: IpAddr::from([192, 0, 2, 1]),
+            device: None,
+        };
         let password = SecretString::from("whatever");
         let held = passwords.hold_every_slot();
-        let outcome = authenticate(&directory, &passwords, "someone", &password).await;
+        let outcome = authenticate(
+            &directory, &passwords, &limiter, &from, "someone", &password,
+        )
+        .await;
         assert_eq!(outcome.unwrap(), AuthOutcome::Busy);
         assert_eq!(directory.lookups.load(Ordering::SeqCst), 0);
         drop(held);
-        let outcome = authenticate(&directory, &passwords, "someone", &password).await;
+        let outcome = authenticate(
+            &directory, &passwords, &limiter, &from, "someone", &password,
+        )
+        .await;
         assert_eq!(outcome.unwrap(), AuthOutcome::InvalidCredentials);
         assert_eq!(directory.lookups.load(Ordering::SeqCst), 1);
     }

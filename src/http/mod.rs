@@ -1,7 +1,9 @@
 //! axum handlers only: extract, call the domain, render.
 
 mod api;
+pub mod client_addr;
 mod client_auth;
+mod device_cookie;
 pub mod error;
 mod flow;
 mod health;

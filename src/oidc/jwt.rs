@@ -153,6 +153,22 @@ fn unexpired(claims: AccessTokenClaims, now: UnixTime) -> Result<AccessTokenClai
     Ok(claims)
 }
 
+/// A token of ours whose header `typ` is `typ`, signature and issuer checked; `exp` is the
+/// caller's business.
+pub fn verify_typed<T: DeserializeOwned>(
+    keys: &KeySet,
+    issuer: &str,
+    token: &str,
+    now: UnixTime,
+    typ: &str,
+) -> Result<T, JwtError> {
+    let (header, claims) = verify(keys, issuer, token, now)?;
+    if header.typ.as_deref() != Some(typ) {
+        return Err(JwtError::WrongType);
+    }
+    Ok(claims)
+}
+
 /// How many verified access tokens [`VerifiedAccessTokens`] remembers (each about half a KiB).
 pub const VERIFIED_ACCESS_TOKENS: usize = 4096;
 

@@ -5,13 +5,13 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::helpers::check_login;
 use bheem_sso::clock::Clock;
 use bheem_sso::config::DatabaseUrl;
-use bheem_sso::directory::{authenticate, AuthOutcome, LocalDirectory};
+use bheem_sso::directory::{AuthOutcome, LocalDirectory};
 use bheem_sso::password::Passwords;
 use bheem_sso::store::sso::SsoSession;
 use bheem_sso::store::Db;
-use secrecy::SecretString;
 
 const COMPANY: &str = "0b6c1f0e-2f57-4f43-9a49-6a0e2f1f3c55";
 
@@ -121,11 +121,7 @@ async fn users_add_reads_the_password_from_stdin_and_the_user_can_log_in() {
     let passwords = Passwords::new(&Default::default()).unwrap();
     let login = |who: &'static str, pw: &'static str| {
         let (directory, passwords) = (directory.clone(), passwords.clone());
-        async move {
-            authenticate(&directory, &passwords, who, &SecretString::from(pw))
-                .await
-                .unwrap()
-        }
+        async move { check_login(&directory, &passwords, who, pw).await }
     };
     let AuthOutcome::Authenticated(user) = login("ADA", "correct horse battery").await else {
         panic!("login failed")

@@ -3,14 +3,13 @@
 use argon2::password_hash::{PasswordHasher, SaltString};
 use base64::Engine;
 use bheem_sso::config::{Config, ConfigSource};
-use bheem_sso::directory::{authenticate, AuthOutcome, Directory, ErpDirectory};
+use bheem_sso::directory::{AuthOutcome, Directory, ErpDirectory};
 use bheem_sso::password::Passwords;
 use openidconnect::OAuth2TokenResponse;
-use secrecy::SecretString;
 use sqlx::{Connection, Executor, PgConnection};
 use uuid::Uuid;
 
-use crate::helpers::{Backend, TestDb};
+use crate::helpers::{check_login, Backend, TestDb};
 use crate::on_both_backends;
 use crate::sso::{jwt_payload, AuthRequest, Sso, PASSWORD};
 
@@ -143,14 +142,7 @@ impl Erp {
     }
 
     async fn login(&self, directory: &ErpDirectory, login: &str, password: &str) -> AuthOutcome {
-        authenticate(
-            directory,
-            &self.passwords,
-            login,
-            &SecretString::from(password.to_owned()),
-        )
-        .await
-        .unwrap()
+        check_login(directory, &self.passwords, login, password).await
     }
 
     async fn stored_hash(&self, email: &str) -> String {
@@ -317,14 +309,7 @@ async fn column_names_are_configurable() {
     let config = Config::from_parts(&toml, &[], ConfigSource::BuiltInDefaults).unwrap();
     let dir = ErpDirectory::connect(config.directory.as_ref().unwrap()).unwrap();
     let passwords = Passwords::new(&Default::default()).unwrap();
-    let outcome = authenticate(
-        &dir,
-        &passwords,
-        "Grace@acme.example",
-        &SecretString::from("grace-pw"),
-    )
-    .await
-    .unwrap();
+    let outcome = check_login(&dir, &passwords, "Grace@acme.example", "grace-pw").await;
     let AuthOutcome::Authenticated(user) = outcome else {
         panic!("{outcome:?}")
     };

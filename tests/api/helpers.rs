@@ -130,7 +130,8 @@ impl TestApp {
             "[password]\nmemory_kib = 8192\niterations = 1\n"
         };
         let text = format!(
-            "issuer = \"{base}\"\nlisten = \"{addr}\"\ndatabase_url = \"{}\"\nkeys_dir = \"{}\"\n{password}{}",
+            // The test's own text first, so its top-level keys are not read into [password].
+            "issuer = \"{base}\"\nlisten = \"{addr}\"\ndatabase_url = \"{}\"\nkeys_dir = \"{}\"\n{}\n{password}",
             options.database_url,
             options.keys_dir.display(),
             options.toml
@@ -209,4 +210,29 @@ pub async fn spawn_app_with_clock(backend: Backend, toml: &str, clock: Clock) ->
     .await
     .unwrap();
     Some(Harness { app, db, keys })
+}
+
+/// [`bheem_sso::directory::authenticate`] as a login from one address, with limits too generous
+/// to get in the way: for tests of the directories themselves.
+pub async fn check_login(
+    directory: &dyn bheem_sso::directory::Directory,
+    passwords: &bheem_sso::password::Passwords,
+    login: &str,
+    password: &str,
+) -> bheem_sso::directory::AuthOutcome {
+    let limiter =
+        bheem_sso::login_limits::LoginLimiter::new(&bheem_sso::config::LoginLimitConfig {
+            per_account_per_minute: 1000,
+            per_ip_per_minute: 1000,
+            per_account_all_addresses_per_minute: 4000,
+            device_cookie_days: 1,
+        });
+    let from = bheem_sso::directory::LoginFrom {
+        ip: std::net::Ipv4Addr::LOCALHOST.into(),
+        device: None,
+    };
+    let password = secrecy::SecretString::from(password.to_owned());
+    bheem_sso::directory::authenticate(directory, passwords, &limiter, &from, login, &password)
+        .await
+        .unwrap()
 }

@@ -14,6 +14,7 @@ mod health;
 mod helpers;
 mod hub;
 mod keys;
+mod login_limits;
 mod migrations;
 mod negative;
 mod overload;

@@ -1,11 +1,9 @@
 //! The first-party JSON login kept for the existing workspace SPA. Same directory, same rate
 //! limits, same token formats as the OIDC endpoints.
 
-use std::net::SocketAddr;
-
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -13,12 +11,13 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::client_addr::ClientAddr;
+use super::device_cookie;
 use super::error::{no_store, BearerError, TokenError};
 use super::oidc::token::refresh_grant;
 use super::oidc::userinfo::bearer_token;
 use crate::app::AppState;
-use crate::directory::{authenticate, AuthOutcome, User};
-use crate::domain::normalize_login;
+use crate::directory::{authenticate, AuthOutcome, LoginFrom, User};
 use crate::oidc::claims::ClaimsRequest;
 use crate::oidc::paths;
 use crate::oidc::scope::Scope;
@@ -78,7 +77,8 @@ struct LoginRequest {
 
 async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(ip): ClientAddr,
+    headers: HeaderMap,
     body: Result<Json<LoginRequest>, JsonRejection>,
 ) -> Result<Response, TokenError> {
     let Ok(Json(body)) = body else {
@@ -88,49 +88,55 @@ async fn login(
             "send JSON {\"username\": …, \"password\": …}",
         ));
     };
-    let account = normalize_login(&body.username);
-    if let Err(limited) = state.login_limiter.attempt(&account, peer.ip()) {
-        tracing::warn!(ip = %peer.ip(), "API login rate-limited");
-        return Ok(come_back_later(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
-            "too many login attempts; try again later",
-            limited.retry_after.as_secs(),
-        ));
-    }
-    let outcome = if body.password.len() > 1024 {
-        AuthOutcome::InvalidCredentials
-    } else {
-        authenticate(
-            state.directory.as_ref(),
-            &state.passwords,
-            &body.username,
-            &SecretString::from(body.password),
-        )
-        .await?
+    // The SPA served from this site sends the device cookie along like the login page does.
+    let device = device_cookie::presented(&state, &headers);
+    let from = LoginFrom {
+        ip,
+        device: device.as_ref().map(|d| (d.user_id.as_str(), d.id.as_str())),
     };
-    if let AuthOutcome::Inactive(user) = &outcome {
-        deactivated(&state, &user.id).await?;
-    }
-    if outcome == AuthOutcome::Busy {
-        tracing::warn!("API login refused: every password hashing slot is busy");
-        return Ok(come_back_later(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "temporarily_unavailable",
-            "too many logins at once; try again in a moment",
-            1,
-        ));
-    }
-    let AuthOutcome::Authenticated(user) = outcome else {
-        tracing::info!(ip = %peer.ip(), "API login failed");
-        tokio::time::sleep(state.login_limiter.failed(&account)).await;
-        return Ok(api_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_credentials",
-            "wrong username or password",
-        ));
+    let outcome = authenticate(
+        state.directory.as_ref(),
+        &state.passwords,
+        &state.login_limiter,
+        &from,
+        &body.username,
+        &SecretString::from(body.password),
+    )
+    .await?;
+    let user = match outcome {
+        AuthOutcome::Authenticated(user) => user,
+        AuthOutcome::Limited(limited) => {
+            tracing::warn!(%ip, "API login rate-limited");
+            return Ok(come_back_later(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                "too many login attempts; try again later",
+                limited.retry_after.as_secs(),
+            ));
+        }
+        AuthOutcome::Busy => {
+            tracing::warn!("API login refused: every password hashing slot is busy");
+            return Ok(come_back_later(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "too many logins at once; try again in a moment",
+                1,
+            ));
+        }
+        failure => {
+            if let AuthOutcome::Inactive(user) = &failure {
+                tracing::info!(user_id = %user.id, "API login refused: account disabled");
+                deactivated(&state, &user.id).await?;
+            } else {
+                tracing::info!(%ip, "API login failed");
+            }
+            return Ok(api_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "wrong username or password",
+            ));
+        }
     };
-    state.login_limiter.succeeded(&account);
     let now = state.clock.now();
     let sid = record_login(&state, &user, None).await?.id;
     let client = state.first_party.clone();
@@ -152,7 +158,11 @@ async fn login(
         },
     )
     .await?;
-    Ok(with_user(tokens, &user))
+    let mut response = with_user(tokens, &user);
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, device_cookie::issue(&state, &user.id)?);
+    Ok(response)
 }
 
 #[derive(Deserialize)]

@@ -2,10 +2,8 @@
 
 pub mod views;
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Router};
@@ -13,12 +11,13 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use self::views::{render, render_status, ConsentPage, LoginPage, ScopeLine, SignedInPage};
+use super::client_addr::ClientAddr;
+use super::device_cookie;
 use super::error::PageError;
 use super::flow::{current_login, proceed, proceed_as, redirect_error};
 use super::session::BrowserSession;
 use crate::app::AppState;
-use crate::directory::{authenticate, AuthOutcome};
-use crate::domain::normalize_login;
+use crate::directory::{authenticate, AuthOutcome, LoginFrom};
 use crate::oidc::error::ErrorCode;
 use crate::oidc::paths;
 use crate::oidc::scope::describe;
@@ -94,7 +93,8 @@ struct LoginForm {
 async fn login(
     State(state): State<AppState>,
     browser: BrowserSession,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(ip): ClientAddr,
+    headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PageError> {
     if !browser.csrf_matches(&form.csrf_token).await? {
@@ -125,30 +125,36 @@ async fn login(
             },
         )
     };
-    let account = normalize_login(&form.login);
-    if let Err(limited) = state.login_limiter.attempt(&account, peer.ip()) {
-        tracing::warn!(ip = %peer.ip(), "login rate-limited");
-        let wait = limited.retry_after.as_secs().max(1);
-        return Ok(page(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!("Too many sign-in attempts. Wait {wait} seconds and try again."),
-            browser.csrf_token().await?,
-        ));
-    }
-    let password = SecretString::from(form.password.clone());
-    let outcome = if form.password.len() > 1024 {
-        AuthOutcome::InvalidCredentials
-    } else {
-        authenticate(
-            state.directory.as_ref(),
-            &state.passwords,
-            &form.login,
-            &password,
-        )
-        .await?
+    let device = device_cookie::presented(&state, &headers);
+    let from = LoginFrom {
+        ip,
+        device: device.as_ref().map(|d| (d.user_id.as_str(), d.id.as_str())),
     };
+    let password = SecretString::from(form.password.clone());
+    let outcome = authenticate(
+        state.directory.as_ref(),
+        &state.passwords,
+        &state.login_limiter,
+        &from,
+        &form.login,
+        &password,
+    )
+    .await?;
     let user = match outcome {
         AuthOutcome::Authenticated(user) => user,
+        AuthOutcome::Limited(limited) => {
+            tracing::warn!(%ip, "login rate-limited");
+            let wait = limited.retry_after.as_secs().max(1);
+            let mut response = page(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("Too many sign-in attempts. Wait {wait} seconds and try again."),
+                browser.csrf_token().await?,
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+            return Ok(response);
+        }
         AuthOutcome::Busy => {
             tracing::warn!("login refused: every password hashing slot is busy");
             let mut response = page(
@@ -166,9 +172,8 @@ async fn login(
                 tracing::info!(user_id = %user.id, "login refused: account disabled");
                 deactivated(&state, &user.id).await?;
             } else {
-                tracing::info!(ip = %peer.ip(), "login failed");
+                tracing::info!(%ip, "login failed");
             }
-            tokio::time::sleep(state.login_limiter.failed(&account)).await;
             return Ok(page(
                 StatusCode::UNAUTHORIZED,
                 BAD_CREDENTIALS.into(),
@@ -176,7 +181,6 @@ async fn login(
             ));
         }
     };
-    state.login_limiter.succeeded(&account);
     let now = state.clock.now();
     if let Some(previous) = browser.sso_session_id().await? {
         state
@@ -189,18 +193,24 @@ async fn login(
         .and_then(|r| state.clients.get(&r.client_id));
     let session = record_login(&state, &user, client.as_deref()).await?;
     browser.log_in(&session.id).await?;
-    tracing::info!(user_id = %user.id, "logged in");
-    let Some(mut request) = request else {
-        return Ok(Redirect::to(paths::LOGIN_PAGE).into_response());
+    tracing::info!(user_id = %user.id, %ip, "logged in");
+    // This browser now knows the account: other people's failures no longer hold it back.
+    let device = device_cookie::issue(&state, &user.id)?;
+    let mut response = match request {
+        None => Redirect::to(paths::LOGIN_PAGE).into_response(),
+        Some(mut request) => {
+            browser.unpark(&form.req).await?;
+            // The login asked for has happened: nothing below may ask for it again.
+            request.prompt.login = false;
+            request.prompt.select_account = false;
+            request.max_age = None;
+            request.hint_sub = None;
+            // The session and the user just made and checked: not read back from the database.
+            proceed_as(&state, &browser, request, false, Some((session, user))).await?
+        }
     };
-    browser.unpark(&form.req).await?;
-    // The login asked for has happened: nothing below may ask for it again.
-    request.prompt.login = false;
-    request.prompt.select_account = false;
-    request.max_age = None;
-    request.hint_sub = None;
-    // The session and the user just made and checked: not read back from the database.
-    proceed_as(&state, &browser, request, false, Some((session, user))).await
+    response.headers_mut().append(header::SET_COOKIE, device);
+    Ok(response)
 }
 
 async fn consent_page(

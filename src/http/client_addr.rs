@@ -1,0 +1,259 @@
+//! Who the client is: the peer's address, or, when the peer is one of the `trusted_proxies`, the
+//! address the proxy says it forwarded for. Limits, logs and audit all use this one.
+//!
+//! The forwarding header is a list that each proxy appends to, so only its right-hand end can
+//! be believed: the right-most entry was written by the trusted peer itself, and each entry to
+//! its left is believed only while the entry to its right is another trusted proxy. The first
+//! address from the right that is not a trusted proxy is the client; anything a client wrote
+//! itself sits further left and is never read.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderName, StatusCode};
+
+use crate::app::AppState;
+use crate::config::ForwardedHeader;
+
+/// The client's address, as far as it can be known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientAddr(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = (StatusCode, &'static str);
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let ConnectInfo(peer) = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .copied()
+            .ok_or((StatusCode::INTERNAL_SERVER_ERROR, "no peer address"))?;
+        Ok(ClientAddr(client_addr(
+            peer.ip(),
+            &parts.headers,
+            &state.config.trusted_proxies,
+            state.config.forwarded_header,
+        )))
+    }
+}
+
+/// The client behind `peer`; `peer` itself unless it is trusted and its header says more.
+pub fn client_addr(
+    peer: IpAddr,
+    headers: &HeaderMap,
+    trusted: &[ipnet::IpNet],
+    header: ForwardedHeader,
+) -> IpAddr {
+    let peer = canonical(peer);
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|net| net.contains(&ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let (name, parse): (HeaderName, fn(&str) -> Vec<Option<IpAddr>>) = match header {
+        ForwardedHeader::XForwardedFor => {
+            (HeaderName::from_static("x-forwarded-for"), x_forwarded_for)
+        }
+        ForwardedHeader::Forwarded => (HeaderName::from_static("forwarded"), forwarded_for),
+    };
+    // Several header lines are one list, in order (RFC 9110 §5.3).
+    let mut hops: Vec<Option<IpAddr>> = Vec::new();
+    for value in headers.get_all(&name) {
+        match value.to_str() {
+            Ok(v) => hops.extend(parse(v)),
+            // Not text: nothing in it can be read, so nothing past it can be believed.
+            Err(_) => hops.push(None),
+        }
+    }
+    let mut client = peer;
+    for hop in hops.into_iter().rev() {
+        match hop {
+            Some(ip) => {
+                client = ip;
+                if !is_trusted(ip) {
+                    break;
+                }
+            }
+            // An entry that is not an address ("unknown", an obfuscated name): who sent it to
+            // the last trusted hop is not known, so that hop is the client as far as we know.
+            None => break,
+        }
+    }
+    client
+}
+
+/// IPv4 peers of a dual-stack listener arrive as `::ffff:a.b.c.d`; compare them as IPv4.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// An address as a proxy writes it: bare, `[v6]`, with or without a port.
+fn parse_node(raw: &str) -> Option<IpAddr> {
+    let raw = raw.trim().trim_matches('"');
+    if let Ok(ip) = raw.parse::<IpAddr>() {
+        return Some(canonical(ip));
+    }
+    if let Ok(addr) = raw.parse::<SocketAddr>() {
+        return Some(canonical(addr.ip()));
+    }
+    // `[2001:db8::1]` without a port.
+    raw.strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .and_then(|r| r.parse::<IpAddr>().ok())
+        .map(canonical)
+}
+
+/// `X-Forwarded-For: client, proxy1, proxy2`.
+fn x_forwarded_for(value: &str) -> Vec<Option<IpAddr>> {
+    value
+        .split(',')
+        .filter(|hop| !hop.trim().is_empty())
+        .map(parse_node)
+        .collect()
+}
+
+/// RFC 7239 §4: `Forwarded: for=192.0.2.60;proto=http;by=203.0.113.43, for="[2001:db8::1]:47"`.
+/// An element without `for` says nothing about who sent it: it reads as an unknown hop.
+fn forwarded_for(value: &str) -> Vec<Option<IpAddr>> {
+    value
+        .split(',')
+        .filter(|element| !element.trim().is_empty())
+        .map(|element| {
+            element.split(';').find_map(|pair| {
+                let (name, value) = pair.split_once('=')?;
+                name.trim()
+                    .eq_ignore_ascii_case("for")
+                    .then(|| parse_node(value))
+            })?
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nets(list: &[&str]) -> Vec<ipnet::IpNet> {
+        list.iter().map(|n| n.parse().unwrap()).collect()
+    }
+
+    fn with(name: &'static str, values: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for v in values {
+            headers.append(name, v.parse().unwrap());
+        }
+        headers
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    const XFF: ForwardedHeader = ForwardedHeader::XForwardedFor;
+
+    #[test]
+    fn an_untrusted_peer_is_the_client_whatever_it_says() {
+        let headers = with("x-forwarded-for", &["203.0.113.9"]);
+        assert_eq!(
+            client_addr(ip("198.51.100.1"), &headers, &[], XFF),
+            ip("198.51.100.1")
+        );
+        let trusted = nets(&["10.0.0.0/8"]);
+        assert_eq!(
+            client_addr(ip("198.51.100.1"), &headers, &trusted, XFF),
+            ip("198.51.100.1")
+        );
+    }
+
+    #[test]
+    fn the_right_most_untrusted_address_is_the_client() {
+        let trusted = nets(&["10.0.0.0/8"]);
+        // The client forged the first entry; the proxy appended the address it saw.
+        let headers = with("x-forwarded-for", &["192.0.2.1, 203.0.113.9"]);
+        assert_eq!(
+            client_addr(ip("10.0.0.2"), &headers, &trusted, XFF),
+            ip("203.0.113.9")
+        );
+        // Two proxies of ours: the address the outer one saw.
+        let headers = with("x-forwarded-for", &["192.0.2.1, 203.0.113.9, 10.0.0.7"]);
+        assert_eq!(
+            client_addr(ip("10.0.0.2"), &headers, &trusted, XFF),
+            ip("203.0.113.9")
+        );
+        // Several header lines are one list.
+        let headers = with("x-forwarded-for", &["192.0.2.1", "203.0.113.9, 10.0.0.7"]);
+        assert_eq!(
+            client_addr(ip("10.0.0.2"), &headers, &trusted, XFF),
+            ip("203.0.113.9")
+        );
+    }
+
+    #[test]
+    fn without_a_usable_header_the_trusted_peer_is_the_client() {
+        let trusted = nets(&["10.0.0.0/8"]);
+        assert_eq!(
+            client_addr(ip("10.0.0.2"), &HeaderMap::new(), &trusted, XFF),
+            ip("10.0.0.2")
+        );
+        let headers = with("x-forwarded-for", &["203.0.113.9, unknown"]);
+        assert_eq!(
+            client_addr(ip("10.0.0.2"), &headers, &trusted, XFF),
+            ip("10.0.0.2")
+        );
+        // Every hop is ours: the left-most is as far as anyone knows.
+        let headers = with("x-forwarded-for", &["10.1.1.1, 10.0.0.7"]);
+        assert_eq!(
+            client_addr(ip("10.0.0.2"), &headers, &trusted, XFF),
+            ip("10.1.1.1")
+        );
+    }
+
+    #[test]
+    fn the_forwarded_header_is_read_only_when_configured() {
+        let trusted = nets(&["10.0.0.0/8", "fd00::/8"]);
+        let headers = with(
+            "forwarded",
+            &["for=192.0.2.1;proto=https, for=\"[2001:db8:cafe::17]:4711\";by=10.0.0.2"],
+        );
+        assert_eq!(
+            client_addr(
+                ip("fd00::1"),
+                &headers,
+                &trusted,
+                ForwardedHeader::Forwarded
+            ),
+            ip("2001:db8:cafe::17")
+        );
+        // A proxy that sets X-Forwarded-For passes a client's own `Forwarded` through.
+        assert_eq!(
+            client_addr(ip("10.0.0.2"), &headers, &trusted, XFF),
+            ip("10.0.0.2")
+        );
+        let headers = with("forwarded", &["for=_hidden, for=203.0.113.4:80"]);
+        assert_eq!(
+            client_addr(
+                ip("10.0.0.2"),
+                &headers,
+                &trusted,
+                ForwardedHeader::Forwarded
+            ),
+            ip("203.0.113.4")
+        );
+    }
+
+    #[test]
+    fn mapped_ipv4_peers_match_ipv4_networks() {
+        let trusted = nets(&["127.0.0.1/32"]);
+        let headers = with("x-forwarded-for", &["203.0.113.9"]);
+        assert_eq!(
+            client_addr(ip("::ffff:127.0.0.1"), &headers, &trusted, XFF),
+            ip("203.0.113.9")
+        );
+    }
+}
