@@ -10,12 +10,13 @@ use serde_json::json;
 
 use crate::helpers::Backend;
 use crate::on_both_backends;
-use crate::sso::{add_user, Sso, ACME, PASSWORD};
+use crate::sso::{add_user, input_value, Sso, ACME, PASSWORD};
 
 on_both_backends!(
     an_office_behind_one_address_is_never_throttled_by_its_own_logins,
     failures_from_one_address_do_not_lock_the_owner_out_from_another,
     a_browser_that_logged_in_before_is_not_held_back_by_a_distributed_attack,
+    the_hosted_login_page_gives_the_browser_its_device_cookie,
     an_account_is_one_key_whether_named_by_email_or_username,
     forwarded_addresses_are_believed_only_from_trusted_proxies,
     unknown_users_and_legacy_hashes_answer_no_sooner_than_the_floor,
@@ -253,5 +254,53 @@ async fn unknown_users_and_legacy_hashes_answer_no_sooner_than_the_floor(backend
             took >= Duration::from_millis(400),
             "{login} answered after {took:?}, before the floor"
         );
+    }
+}
+
+async fn the_hosted_login_page_gives_the_browser_its_device_cookie(backend: Backend) {
+    let Some(sso) = Sso::start(backend).await else {
+        return;
+    };
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = browser.get(sso.url("/login")).send().await.unwrap();
+    let page = page.text().await.unwrap();
+    let csrf = input_value(&page, "csrf_token").unwrap();
+    let form = |password: &'static str| {
+        vec![
+            ("csrf_token", csrf.clone()),
+            ("login", "alice".to_owned()),
+            ("password", password.to_owned()),
+        ]
+    };
+    let device_cookie = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .find(|c| c.starts_with("bheem_device="))
+    };
+    let failed = browser
+        .post(sso.url("/login"))
+        .form(&form("wrong"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(failed.status(), 401);
+    assert_eq!(device_cookie(&failed), None, "a failed login makes no device known");
+    let signed_in = browser
+        .post(sso.url("/login"))
+        .form(&form(PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert!(signed_in.status().is_redirection());
+    let cookie = device_cookie(&signed_in).expect("a device cookie after the login");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age="] {
+        assert!(cookie.contains(attribute), "{attribute} missing from {cookie}");
     }
 }
