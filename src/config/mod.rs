@@ -19,7 +19,9 @@ mod values;
 
 pub use clients::{ClientConfig, GrantType, TokenEndpointAuthMethod};
 pub use directory::{DirectoryColumns, DirectoryConfig};
-pub use provisioning::{MailcowConfig, NextcloudConfig, ProvisionTarget, ProvisioningConfig};
+pub use provisioning::{
+    InstanceAdminRoles, MailcowConfig, NextcloudConfig, ProvisionTarget, ProvisioningConfig,
+};
 pub use values::{Backend, DatabaseUrl, Issuer};
 
 use clients::{validate_client, RawClient};

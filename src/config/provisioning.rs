@@ -1,8 +1,11 @@
 //! Downstream accounts: Nextcloud and Mailcow.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use secrecy::SecretString;
 use serde::Deserialize;
 use url::Url;
+use uuid::Uuid;
 
 use super::{lookup, ConfigError};
 
@@ -41,6 +44,30 @@ pub struct NextcloudConfig {
     /// The claim Nextcloud's user_oidc maps to its user id; the account is created with it.
     pub uid_claim: String,
     pub quota: Option<String>,
+    /// Which company roles are put into Nextcloud's own `admin` group.
+    pub instance_admin_roles: InstanceAdminRoles,
+}
+
+/// Company roles whose members become administrators of the whole Nextcloud instance (its
+/// `admin` group), across every company. Empty unless the operator lists them, per company:
+/// a company's own `admin` role is otherwise only a company-scoped group.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InstanceAdminRoles(BTreeMap<Uuid, BTreeSet<String>>);
+
+static NO_INSTANCE_ADMINS: InstanceAdminRoles = InstanceAdminRoles(BTreeMap::new());
+
+impl InstanceAdminRoles {
+    /// Nothing listed: nobody is made an instance administrator.
+    pub fn none() -> &'static Self {
+        &NO_INSTANCE_ADMINS
+    }
+
+    /// Roles are matched ignoring case and surrounding blanks, as the groups fold them.
+    pub fn includes(&self, company: Uuid, role: &str) -> bool {
+        self.0
+            .get(&company)
+            .is_some_and(|roles| roles.contains(&role.trim().to_lowercase()))
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -49,6 +76,15 @@ pub struct MailcowConfig {
     pub api_key: SecretString,
     pub domain: String,
     pub quota_mib: u64,
+}
+
+impl ProvisioningConfig {
+    /// [`NextcloudConfig::instance_admin_roles`], or none without a Nextcloud section.
+    pub fn instance_admin_roles(&self) -> &InstanceAdminRoles {
+        self.nextcloud
+            .as_ref()
+            .map_or(InstanceAdminRoles::none(), |n| &n.instance_admin_roles)
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -70,6 +106,8 @@ pub(super) struct RawNextcloud {
     pub(super) admin_password_env: Option<String>,
     pub(super) uid_claim: Option<String>,
     pub(super) quota: Option<String>,
+    #[serde(default)]
+    pub(super) instance_admin_roles: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -113,6 +151,31 @@ pub(super) fn base_url(key: &str, raw: &str) -> Result<String, ConfigError> {
     Ok(raw.trim_end_matches('/').to_owned())
 }
 
+fn company_id(key: &str, raw: &str) -> Result<Uuid, ConfigError> {
+    Uuid::parse_str(raw)
+        .map_err(|_| ConfigError::new(key, format!("`{raw}` is not a company UUID")))
+}
+
+/// `instance_admin_roles = { "<company UUID>" = ["role", …] }`.
+fn instance_admin_roles(
+    raw: BTreeMap<String, Vec<String>>,
+) -> Result<InstanceAdminRoles, ConfigError> {
+    let key = "provisioning.nextcloud.instance_admin_roles";
+    let mut by_company = BTreeMap::new();
+    for (company, roles) in raw {
+        let company = company_id(key, &company)?;
+        let roles: BTreeSet<String> = roles.iter().map(|r| r.trim().to_lowercase()).collect();
+        if roles.is_empty() || roles.contains("") {
+            return Err(ConfigError::new(
+                key,
+                format!("company {company}: list one or more non-empty role names"),
+            ));
+        }
+        by_company.insert(company, roles);
+    }
+    Ok(InstanceAdminRoles(by_company))
+}
+
 pub(super) fn validate_provisioning(
     raw: RawProvisioning,
     env: &[(String, String)],
@@ -137,6 +200,7 @@ pub(super) fn validate_provisioning(
                 }
             },
             quota: n.quota,
+            instance_admin_roles: instance_admin_roles(n.instance_admin_roles)?,
         }),
         None => None,
     };

@@ -250,3 +250,37 @@ fn public_clients_must_use_pkce_and_have_no_secret() {
     "#;
     assert_eq!(key_of(load(with_secret)), "clients[0].client_secret");
 }
+
+const NEXTCLOUD: &str = r#"
+[provisioning.nextcloud]
+url = "https://docs.example.com"
+admin_user = "admin"
+admin_password = "nc-password"
+"#;
+
+#[test]
+fn instance_admin_roles_are_per_company_and_off_by_default() {
+    let acme = uuid::Uuid::from_u128(1);
+    let config = load(NEXTCLOUD).unwrap();
+    assert!(!config
+        .provisioning
+        .instance_admin_roles()
+        .includes(acme, "admin"));
+    let config = load(&format!(
+        "{NEXTCLOUD}instance_admin_roles = {{ \"{acme}\" = [\"IT Admin\"] }}\n"
+    ))
+    .unwrap();
+    let roles = config.provisioning.instance_admin_roles();
+    assert!(roles.includes(acme, " it admin"));
+    assert!(!roles.includes(acme, "admin"));
+    assert!(!roles.includes(uuid::Uuid::from_u128(2), "IT Admin"));
+    for bad in [
+        "instance_admin_roles = { \"acme\" = [\"admin\"] }",
+        "instance_admin_roles = { \"00000000-0000-0000-0000-000000000001\" = [] }",
+        "instance_admin_roles = { \"00000000-0000-0000-0000-000000000001\" = [\" \"] }",
+        "instance_admin_roles = [\"admin\"]",
+    ] {
+        let key = key_of(load(&format!("{NEXTCLOUD}{bad}\n")));
+        assert!(key.starts_with("provisioning.nextcloud"), "{bad}: {key}");
+    }
+}
