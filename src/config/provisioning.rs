@@ -74,8 +74,20 @@ impl InstanceAdminRoles {
 pub struct MailcowConfig {
     pub url: String,
     pub api_key: SecretString,
+    /// The mail domain of companies without one of their own in `company_domains`.
     pub domain: String,
+    /// Each company's own mail domain, so that two companies' `john@` are two mailboxes.
+    pub company_domains: BTreeMap<Uuid, String>,
     pub quota_mib: u64,
+}
+
+impl MailcowConfig {
+    /// The mail domain of `company`'s mailboxes.
+    pub fn domain_of(&self, company: Uuid) -> &str {
+        self.company_domains
+            .get(&company)
+            .map_or(self.domain.as_str(), String::as_str)
+    }
 }
 
 impl ProvisioningConfig {
@@ -117,6 +129,8 @@ pub(super) struct RawMailcow {
     pub(super) api_key: Option<SecretString>,
     pub(super) api_key_env: Option<String>,
     pub(super) domain: String,
+    #[serde(default)]
+    pub(super) company_domains: BTreeMap<String, String>,
     pub(super) quota_mib: Option<u64>,
 }
 
@@ -154,6 +168,25 @@ pub(super) fn base_url(key: &str, raw: &str) -> Result<String, ConfigError> {
 fn company_id(key: &str, raw: &str) -> Result<Uuid, ConfigError> {
     Uuid::parse_str(raw)
         .map_err(|_| ConfigError::new(key, format!("`{raw}` is not a company UUID")))
+}
+
+/// A mail domain as Mailcow takes it: lower case, dot-separated labels of letters, digits and
+/// inner hyphens (RFC 1035 §2.3.1), at most 253 characters.
+fn mail_domain(key: &str, raw: &str) -> Result<String, ConfigError> {
+    let domain = raw.trim().to_lowercase();
+    let label_ok = |l: &str| {
+        (1..=63).contains(&l.len())
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if domain.len() > 253 || !domain.contains('.') || !domain.split('.').all(label_ok) {
+        return Err(ConfigError::new(
+            key,
+            format!("`{raw}` is not a mail domain such as example.com"),
+        ));
+    }
+    Ok(domain)
 }
 
 /// `instance_admin_roles = { "<company UUID>" = ["role", …] }`.
@@ -213,7 +246,15 @@ pub(super) fn validate_provisioning(
                 m.api_key,
                 m.api_key_env,
             )?,
-            domain: m.domain,
+            domain: mail_domain("provisioning.mailcow.domain", &m.domain)?,
+            company_domains: m
+                .company_domains
+                .iter()
+                .map(|(company, domain)| {
+                    let key = "provisioning.mailcow.company_domains";
+                    Ok((company_id(key, company)?, mail_domain(key, domain)?))
+                })
+                .collect::<Result<_, ConfigError>>()?,
             quota_mib: m.quota_mib.unwrap_or(1024),
         }),
         None => None,

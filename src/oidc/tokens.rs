@@ -112,6 +112,13 @@ pub async fn issue(state: &AppState, grant: Grant<'_>) -> anyhow::Result<TokenRe
                     state.config.provisioning.instance_admin_roles(),
                 ),
             ));
+            crate::provisioning::mailcow::email_from_mailbox(
+                state,
+                grant.client,
+                user,
+                &mut claims,
+            )
+            .await?;
             let standard = serde_json::json!({
                 "iss": issuer,
                 "sub": user.id,

@@ -96,6 +96,10 @@ async fn userinfo(
         state.config.provisioning.instance_admin_roles(),
     );
     claims.extend(user_claims(&user, &scope, &request, Target::Userinfo, &release));
+    if let Some(client) = &client {
+        crate::provisioning::mailcow::email_from_mailbox(&state, client, &user, &mut claims)
+            .await?;
+    }
     claims.insert("sub".into(), Value::from(user.id.clone()));
     Ok(no_store(Json(claims)))
 }
