@@ -86,7 +86,10 @@ const MAX_GROUP_ID: usize = 64;
 /// for roles the operator lists in `instance_admin_roles`.
 pub fn groups(user: &User, instance_admins: &InstanceAdminRoles) -> Vec<String> {
     let company = format!("company-{}", user.company_id);
-    let role = format!("{company}-{}", role_slug(&user.role, MAX_GROUP_ID - company.len() - 1));
+    let role = format!(
+        "{company}-{}",
+        role_slug(&user.role, MAX_GROUP_ID - company.len() - 1)
+    );
     let mut groups = vec![company, role];
     if instance_admins.includes(user.company_id, &user.role) {
         groups.push(NEXTCLOUD_ADMIN_GROUP.to_owned());
@@ -252,11 +255,13 @@ mod tests {
 
     #[test]
     fn claims_parameter_releases_only_what_the_scopes_cover_for_a_consenting_client() {
-        let request =
-            ClaimsRequest::parse(r#"{"userinfo":{"email":null,"name":null}}"#).unwrap();
+        let request = ClaimsRequest::parse(r#"{"userinfo":{"email":null,"name":null}}"#).unwrap();
         let openid = Scope::parse("openid").unwrap();
         let info = user_claims(&user(), &openid, &request, Target::Userinfo, &consenting());
-        assert!(info.get("email").is_none() && info.get("name").is_none(), "{info:?}");
+        assert!(
+            info.get("email").is_none() && info.get("name").is_none(),
+            "{info:?}"
+        );
         assert_eq!(info["role"], "admin", "company_id and role as before");
         let email = Scope::parse("openid email").unwrap();
         let info = user_claims(&user(), &email, &request, Target::Userinfo, &consenting());
@@ -299,7 +304,10 @@ mod tests {
             },
             InstanceAdminRoles::none(),
         );
-        assert!(longest.iter().all(|g| g.len() <= MAX_GROUP_ID), "{longest:?}");
+        assert!(
+            longest.iter().all(|g| g.len() <= MAX_GROUP_ID),
+            "{longest:?}"
+        );
     }
 
     #[test]

@@ -10,7 +10,9 @@ use uuid::Uuid;
 
 use serde_json::{Map, Value};
 
-use crate::config::{ClientConfig, EmailClaim, GrantType, ProvisionTarget, TokenEndpointAuthMethod};
+use crate::config::{
+    ClientConfig, EmailClaim, GrantType, ProvisionTarget, TokenEndpointAuthMethod,
+};
 use crate::directory::User;
 
 #[derive(Debug)]

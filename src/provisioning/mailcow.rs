@@ -164,16 +164,17 @@ pub async fn create(state: &AppState, http: &reqwest::Client, payload: &str) -> 
         Ok((kind, _)) if kind == "success" => None,
         // Already there: this user's only if an earlier attempt of theirs made it (its tag);
         // otherwise someone made it by hand or for another user, and it is not theirs.
-        Ok((_, msg)) if msg == "object_exists" => match mailbox_tags(http, config, &address).await
-        {
-            Ok(tags) if tags.contains(&tag) => None,
-            Ok(_) => Some(format!(
+        Ok((_, msg)) if msg == "object_exists" => {
+            match mailbox_tags(http, config, &address).await {
+                Ok(tags) if tags.contains(&tag) => None,
+                Ok(_) => Some(format!(
                 "mailbox {address} exists in Mailcow but bheem-sso did not make it for user {}; \
                  refusing to give it to them",
                 user.id
             )),
-            Err(o) => return o,
-        },
+                Err(o) => return o,
+            }
+        }
         Ok((kind, msg)) => Some(format!("adding mailbox {address}: {kind} {msg}")),
         Err(o) => return o,
     };

@@ -78,11 +78,11 @@ impl Db {
         sqlx::query(
             "DELETE FROM mailboxes WHERE address = $1 AND user_id = $2 AND confirmed_at IS NULL",
         )
-            .bind(address.to_owned())
-            .bind(user_id.to_owned())
-            .execute(self.pool())
-            .await
-            .with_context(|| format!("releasing mailbox {address}"))?;
+        .bind(address.to_owned())
+        .bind(user_id.to_owned())
+        .execute(self.pool())
+        .await
+        .with_context(|| format!("releasing mailbox {address}"))?;
         Ok(())
     }
 

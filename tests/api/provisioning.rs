@@ -138,7 +138,10 @@ async fn first_login_creates_the_nextcloud_user_and_the_mailbox_once(backend: Ba
     assert_eq!(user.quota, "5 GB");
     assert_eq!(
         user.groups,
-        [format!("company-{ACME}"), format!("company-{ACME}-employee")]
+        [
+            format!("company-{ACME}"),
+            format!("company-{ACME}-employee")
+        ]
     );
     let mailbox = down.mc.mailboxes()["alice@acme.example"].clone();
     assert_eq!(mailbox.authsource, "generic-oidc");
@@ -578,8 +581,14 @@ async fn instance_admin_roles_make_only_the_listed_companys_role_nextcloud_admin
     eventually("all three in Nextcloud", || down.nc_user_count() == 3).await;
     let users = down.nc.users();
     assert!(users["alice"].groups.contains(&"admin".to_owned()));
-    assert!(!users["bob"].groups.iter().any(|g| is_nextcloud_admin_group(g)));
-    assert!(!users["carol"].groups.iter().any(|g| is_nextcloud_admin_group(g)));
+    assert!(!users["bob"]
+        .groups
+        .iter()
+        .any(|g| is_nextcloud_admin_group(g)));
+    assert!(!users["carol"]
+        .groups
+        .iter()
+        .any(|g| is_nextcloud_admin_group(g)));
     let [id, _] = claims_of(&sso, &sso.default_rp(), "alice", &["company"]).await;
     assert_eq!(id["groups"], serde_json::json!(users["alice"].groups));
     let [id, _] = claims_of(&sso, &sso.default_rp(), "bob", &["company"]).await;
@@ -626,7 +635,10 @@ async fn the_same_local_part_in_two_companies_on_one_domain_is_refused_and_the_f
     assert_eq!(api_login(&sso, "john1").await, 200);
     let job = ended_job(&sso, &format!("mailcow:create:{first}")).await;
     assert_eq!(job.state, "done", "{job:?}");
-    let before = down.mc.mailbox("john@acme.example").expect("john1's mailbox");
+    let before = down
+        .mc
+        .mailbox("john@acme.example")
+        .expect("john1's mailbox");
     assert_eq!(down.mc.add_calls(), 1);
 
     assert_eq!(api_login(&sso, "john2").await, 200);
@@ -641,7 +653,10 @@ async fn the_same_local_part_in_two_companies_on_one_domain_is_refused_and_the_f
     assert_eq!(down.mc.mailbox("john@acme.example"), Some(before.clone()));
     // Mailcow would open the mailbox named by `email`: john2 gets none.
     let [id, info] = claims_of(&sso, &mail_rp(&sso), "john2", &["email"]).await;
-    assert!(id.get("email").is_none() && info.get("email").is_none(), "{info}");
+    assert!(
+        id.get("email").is_none() && info.get("email").is_none(),
+        "{info}"
+    );
     let [_, info] = claims_of(&sso, &mail_rp(&sso), "john1", &["email"]).await;
     assert_eq!(info["email"], "john@acme.example");
 
@@ -662,14 +677,12 @@ async fn with_a_domain_per_company_each_gets_their_own_mailbox_and_mailcow_gets_
     backend: Backend,
 ) {
     let down = Downstream::start().await;
-    down.mc
-        .set_domain_limits("globex.example", crate::fakes::mailcow::DomainLimits::default());
-    let mailcow = format!("company_domains = {{ \"{GLOBEX}\" = \"Globex.Example\" }}");
-    let config = format!(
-        "{}\n{}",
-        down.config_with("", "", &mailcow),
-        mail_client()
+    down.mc.set_domain_limits(
+        "globex.example",
+        crate::fakes::mailcow::DomainLimits::default(),
     );
+    let mailcow = format!("company_domains = {{ \"{GLOBEX}\" = \"Globex.Example\" }}");
+    let config = format!("{}\n{}", down.config_with("", "", &mailcow), mail_client());
     let Some(sso) = Sso::start_with(backend, &config).await else {
         return;
     };

@@ -95,7 +95,13 @@ async fn userinfo(
         client.as_deref(),
         state.config.provisioning.instance_admin_roles(),
     );
-    claims.extend(user_claims(&user, &scope, &request, Target::Userinfo, &release));
+    claims.extend(user_claims(
+        &user,
+        &scope,
+        &request,
+        Target::Userinfo,
+        &release,
+    ));
     if let Some(client) = &client {
         crate::provisioning::mailcow::email_from_mailbox(&state, client, &user, &mut claims)
             .await?;
