@@ -84,6 +84,7 @@ impl AppState {
             extra_claims: Default::default(),
             role_claims: Default::default(),
             provision: Vec::new(),
+            email_claim: crate::config::EmailClaim::Directory,
         }));
         let login_limiter = Arc::new(LoginLimiter::new(&config.login_limits));
         Ok(Self {

@@ -44,6 +44,19 @@ impl GrantType {
     }
 }
 
+/// Which address a client receives as `email`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmailClaim {
+    /// The user's address in the directory.
+    #[default]
+    Directory,
+    /// The address of the Mailcow mailbox the hub made for this user, and no `email` at all
+    /// while there is none: Mailcow opens the mailbox named by `email`, so it must never be
+    /// an address the user does not own.
+    Mailbox,
+}
+
 /// A relying party registered in the config file.
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
@@ -70,6 +83,7 @@ pub struct ClientConfig {
     pub role_claims: BTreeMap<String, BTreeMap<String, String>>,
     /// Downstream accounts created when a user first logs in through this client.
     pub provision: Vec<ProvisionTarget>,
+    pub email_claim: EmailClaim,
 }
 
 #[derive(Debug, Deserialize)]
@@ -100,6 +114,8 @@ pub(super) struct RawClient {
     pub(super) role_claims: BTreeMap<String, BTreeMap<String, String>>,
     #[serde(default)]
     pub(super) provision: Vec<ProvisionTarget>,
+    #[serde(default)]
+    pub(super) email_claim: EmailClaim,
 }
 
 pub(super) fn validate_client(
@@ -223,6 +239,7 @@ pub(super) fn validate_client(
         extra_claims: c.extra_claims,
         role_claims: c.role_claims,
         provision: c.provision,
+        email_claim: c.email_claim,
     })
 }
 

@@ -17,9 +17,11 @@ mod provisioning;
 mod tests;
 mod values;
 
-pub use clients::{ClientConfig, GrantType, TokenEndpointAuthMethod};
+pub use clients::{ClientConfig, EmailClaim, GrantType, TokenEndpointAuthMethod};
 pub use directory::{DirectoryColumns, DirectoryConfig};
-pub use provisioning::{MailcowConfig, NextcloudConfig, ProvisionTarget, ProvisioningConfig};
+pub use provisioning::{
+    InstanceAdminRoles, MailcowConfig, NextcloudConfig, ProvisionTarget, ProvisioningConfig,
+};
 pub use values::{Backend, DatabaseUrl, Issuer};
 
 use clients::{validate_client, RawClient};
@@ -540,6 +542,12 @@ fn validate(
                     ),
                 ));
             }
+        }
+        if c.email_claim == EmailClaim::Mailbox && provisioning.mailcow.is_none() {
+            return Err(ConfigError::new(
+                format!("clients[{i}].email_claim"),
+                "\"mailbox\" needs [provisioning.mailcow], which makes the mailboxes",
+            ));
         }
     }
     Ok(Config {

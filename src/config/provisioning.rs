@@ -1,8 +1,11 @@
 //! Downstream accounts: Nextcloud and Mailcow.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use secrecy::SecretString;
 use serde::Deserialize;
 use url::Url;
+use uuid::Uuid;
 
 use super::{lookup, ConfigError};
 
@@ -41,14 +44,59 @@ pub struct NextcloudConfig {
     /// The claim Nextcloud's user_oidc maps to its user id; the account is created with it.
     pub uid_claim: String,
     pub quota: Option<String>,
+    /// Which company roles are put into Nextcloud's own `admin` group.
+    pub instance_admin_roles: InstanceAdminRoles,
+}
+
+/// Company roles whose members become administrators of the whole Nextcloud instance (its
+/// `admin` group), across every company. Empty unless the operator lists them, per company:
+/// a company's own `admin` role is otherwise only a company-scoped group.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InstanceAdminRoles(BTreeMap<Uuid, BTreeSet<String>>);
+
+static NO_INSTANCE_ADMINS: InstanceAdminRoles = InstanceAdminRoles(BTreeMap::new());
+
+impl InstanceAdminRoles {
+    /// Nothing listed: nobody is made an instance administrator.
+    pub fn none() -> &'static Self {
+        &NO_INSTANCE_ADMINS
+    }
+
+    /// Roles are matched ignoring case and surrounding blanks, as the groups fold them.
+    pub fn includes(&self, company: Uuid, role: &str) -> bool {
+        self.0
+            .get(&company)
+            .is_some_and(|roles| roles.contains(&role.trim().to_lowercase()))
+    }
 }
 
 #[derive(Clone, Debug)]
 pub struct MailcowConfig {
     pub url: String,
     pub api_key: SecretString,
+    /// The mail domain of companies without one of their own in `company_domains`.
     pub domain: String,
+    /// Each company's own mail domain, so that two companies' `john@` are two mailboxes.
+    pub company_domains: BTreeMap<Uuid, String>,
     pub quota_mib: u64,
+}
+
+impl MailcowConfig {
+    /// The mail domain of `company`'s mailboxes.
+    pub fn domain_of(&self, company: Uuid) -> &str {
+        self.company_domains
+            .get(&company)
+            .map_or(self.domain.as_str(), String::as_str)
+    }
+}
+
+impl ProvisioningConfig {
+    /// [`NextcloudConfig::instance_admin_roles`], or none without a Nextcloud section.
+    pub fn instance_admin_roles(&self) -> &InstanceAdminRoles {
+        self.nextcloud
+            .as_ref()
+            .map_or(InstanceAdminRoles::none(), |n| &n.instance_admin_roles)
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -70,6 +118,8 @@ pub(super) struct RawNextcloud {
     pub(super) admin_password_env: Option<String>,
     pub(super) uid_claim: Option<String>,
     pub(super) quota: Option<String>,
+    #[serde(default)]
+    pub(super) instance_admin_roles: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -79,6 +129,8 @@ pub(super) struct RawMailcow {
     pub(super) api_key: Option<SecretString>,
     pub(super) api_key_env: Option<String>,
     pub(super) domain: String,
+    #[serde(default)]
+    pub(super) company_domains: BTreeMap<String, String>,
     pub(super) quota_mib: Option<u64>,
 }
 
@@ -113,6 +165,50 @@ pub(super) fn base_url(key: &str, raw: &str) -> Result<String, ConfigError> {
     Ok(raw.trim_end_matches('/').to_owned())
 }
 
+fn company_id(key: &str, raw: &str) -> Result<Uuid, ConfigError> {
+    Uuid::parse_str(raw)
+        .map_err(|_| ConfigError::new(key, format!("`{raw}` is not a company UUID")))
+}
+
+/// A mail domain as Mailcow takes it: lower case, dot-separated labels of letters, digits and
+/// inner hyphens (RFC 1035 §2.3.1), at most 253 characters.
+fn mail_domain(key: &str, raw: &str) -> Result<String, ConfigError> {
+    let domain = raw.trim().to_lowercase();
+    let label_ok = |l: &str| {
+        (1..=63).contains(&l.len())
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if domain.len() > 253 || !domain.contains('.') || !domain.split('.').all(label_ok) {
+        return Err(ConfigError::new(
+            key,
+            format!("`{raw}` is not a mail domain such as example.com"),
+        ));
+    }
+    Ok(domain)
+}
+
+/// `instance_admin_roles = { "<company UUID>" = ["role", …] }`.
+fn instance_admin_roles(
+    raw: BTreeMap<String, Vec<String>>,
+) -> Result<InstanceAdminRoles, ConfigError> {
+    let key = "provisioning.nextcloud.instance_admin_roles";
+    let mut by_company = BTreeMap::new();
+    for (company, roles) in raw {
+        let company = company_id(key, &company)?;
+        let roles: BTreeSet<String> = roles.iter().map(|r| r.trim().to_lowercase()).collect();
+        if roles.is_empty() || roles.contains("") {
+            return Err(ConfigError::new(
+                key,
+                format!("company {company}: list one or more non-empty role names"),
+            ));
+        }
+        by_company.insert(company, roles);
+    }
+    Ok(InstanceAdminRoles(by_company))
+}
+
 pub(super) fn validate_provisioning(
     raw: RawProvisioning,
     env: &[(String, String)],
@@ -137,6 +233,7 @@ pub(super) fn validate_provisioning(
                 }
             },
             quota: n.quota,
+            instance_admin_roles: instance_admin_roles(n.instance_admin_roles)?,
         }),
         None => None,
     };
@@ -149,7 +246,15 @@ pub(super) fn validate_provisioning(
                 m.api_key,
                 m.api_key_env,
             )?,
-            domain: m.domain,
+            domain: mail_domain("provisioning.mailcow.domain", &m.domain)?,
+            company_domains: m
+                .company_domains
+                .iter()
+                .map(|(company, domain)| {
+                    let key = "provisioning.mailcow.company_domains";
+                    Ok((company_id(key, company)?, mail_domain(key, domain)?))
+                })
+                .collect::<Result<_, ConfigError>>()?,
             quota_mib: m.quota_mib.unwrap_or(1024),
         }),
         None => None,

@@ -250,3 +250,93 @@ fn public_clients_must_use_pkce_and_have_no_secret() {
     "#;
     assert_eq!(key_of(load(with_secret)), "clients[0].client_secret");
 }
+
+const NEXTCLOUD: &str = r#"
+[provisioning.nextcloud]
+url = "https://docs.example.com"
+admin_user = "admin"
+admin_password = "nc-password"
+"#;
+
+const MAILCOW: &str = r#"
+[provisioning.mailcow]
+url = "https://mail.example.com"
+api_key = "mailcow-api-key"
+domain = "Example.COM"
+"#;
+
+#[test]
+fn instance_admin_roles_are_per_company_and_off_by_default() {
+    let acme = uuid::Uuid::from_u128(1);
+    let config = load(NEXTCLOUD).unwrap();
+    assert!(!config
+        .provisioning
+        .instance_admin_roles()
+        .includes(acme, "admin"));
+    let config = load(&format!(
+        "{NEXTCLOUD}instance_admin_roles = {{ \"{acme}\" = [\"IT Admin\"] }}\n"
+    ))
+    .unwrap();
+    let roles = config.provisioning.instance_admin_roles();
+    assert!(roles.includes(acme, " it admin"));
+    assert!(!roles.includes(acme, "admin"));
+    assert!(!roles.includes(uuid::Uuid::from_u128(2), "IT Admin"));
+    for bad in [
+        "instance_admin_roles = { \"acme\" = [\"admin\"] }",
+        "instance_admin_roles = { \"00000000-0000-0000-0000-000000000001\" = [] }",
+        "instance_admin_roles = { \"00000000-0000-0000-0000-000000000001\" = [\" \"] }",
+        "instance_admin_roles = [\"admin\"]",
+    ] {
+        let key = key_of(load(&format!("{NEXTCLOUD}{bad}\n")));
+        assert!(key.starts_with("provisioning.nextcloud"), "{bad}: {key}");
+    }
+}
+
+#[test]
+fn mail_domains_are_checked_and_kept_per_company() {
+    let globex = uuid::Uuid::from_u128(9);
+    let config = load(&format!(
+        "{MAILCOW}[provisioning.mailcow.company_domains]\n\"{globex}\" = \"Globex.example\"\n"
+    ))
+    .unwrap();
+    let mailcow = config.provisioning.mailcow.unwrap();
+    assert_eq!(mailcow.domain_of(globex), "globex.example");
+    assert_eq!(mailcow.domain_of(uuid::Uuid::from_u128(1)), "example.com");
+    for bad in [
+        "\"not-a-uuid\" = \"globex.example\"",
+        "\"00000000-0000-0000-0000-000000000009\" = \"globex\"",
+        "\"00000000-0000-0000-0000-000000000009\" = \"-globex.example\"",
+        "\"00000000-0000-0000-0000-000000000009\" = \"globex.example/x\"",
+    ] {
+        assert_eq!(
+            key_of(load(&format!(
+                "{MAILCOW}[provisioning.mailcow.company_domains]\n{bad}\n"
+            ))),
+            "provisioning.mailcow.company_domains",
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        key_of(load(&MAILCOW.replace("Example.COM", "user@example.com"))),
+        "provisioning.mailcow.domain"
+    );
+}
+
+#[test]
+fn the_mailbox_email_claim_needs_mailcow() {
+    let client = r#"
+        [[clients]]
+        client_id = "mail"
+        client_secret = "0123456789abcdef0123"
+        redirect_uris = ["https://mail.example.com"]
+        email_claim = "mailbox"
+    "#;
+    assert_eq!(key_of(load(client)), "clients[0].email_claim");
+    let config = load(&format!("{MAILCOW}{client}")).unwrap();
+    assert_eq!(config.clients[0].email_claim, EmailClaim::Mailbox);
+    let unknown = key_of(load(&format!(
+        "{MAILCOW}{}",
+        client.replace("\"mailbox\"", "\"inbox\"")
+    )));
+    assert!(unknown.ends_with("email_claim"), "{unknown}");
+}

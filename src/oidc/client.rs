@@ -10,7 +10,9 @@ use uuid::Uuid;
 
 use serde_json::{Map, Value};
 
-use crate::config::{ClientConfig, GrantType, ProvisionTarget, TokenEndpointAuthMethod};
+use crate::config::{
+    ClientConfig, EmailClaim, GrantType, ProvisionTarget, TokenEndpointAuthMethod,
+};
 use crate::directory::User;
 
 #[derive(Debug)]
@@ -32,6 +34,7 @@ pub struct Client {
     pub extra_claims: BTreeMap<String, String>,
     pub role_claims: BTreeMap<String, BTreeMap<String, String>>,
     pub provision: Vec<ProvisionTarget>,
+    pub email_claim: EmailClaim,
 }
 
 impl Client {
@@ -76,6 +79,7 @@ impl Client {
             extra_claims: c.extra_claims.clone(),
             role_claims: c.role_claims.clone(),
             provision: c.provision.clone(),
+            email_claim: c.email_claim,
         }
     }
 

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::claims::{user_claims, ClaimsRequest, Target};
+use super::claims::{user_claims, ClaimsRequest, Release, Target};
 use super::client::Client;
 use super::jwt::{self, AccessTokenClaims, ACCESS_TOKEN_TYPE};
 use super::scope::Scope;
@@ -107,7 +107,18 @@ pub async fn issue(state: &AppState, grant: Grant<'_>) -> anyhow::Result<TokenRe
                 &grant.scope,
                 &grant.claims,
                 Target::IdToken,
+                &Release::for_client(
+                    Some(grant.client),
+                    state.config.provisioning.instance_admin_roles(),
+                ),
             ));
+            crate::provisioning::mailcow::email_from_mailbox(
+                state,
+                grant.client,
+                user,
+                &mut claims,
+            )
+            .await?;
             let standard = serde_json::json!({
                 "iss": issuer,
                 "sub": user.id,

@@ -2,13 +2,15 @@
 //! to Mailcow through bheem-sso.
 
 use secrecy::ExposeSecret;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::accounts::job_user;
 use super::Outcome;
 use crate::app::AppState;
-use crate::config::MailcowConfig;
+use crate::config::{EmailClaim, MailcowConfig};
 use crate::directory::User;
+use crate::oidc::client::Client;
+use crate::store::mailboxes::MailboxClaim;
 
 /// Mailcow answers 200 with `[{"type": "success"|"danger"|"error", "msg": [key, …]}]`.
 fn first_result(body: &Value) -> (String, String) {
@@ -69,7 +71,9 @@ async fn prepare<'a>(
     Ok((config, job_user(state, payload).await?))
 }
 
-/// The mailbox: the local part of the user's email (or their username) at the mail domain.
+/// The mailbox: the local part of the user's email (or their username) at their company's mail
+/// domain. Two users may come to the same address (john@acme.com and john@other.com sharing
+/// the default domain); the `mailboxes` table gives it to the first, and the other is refused.
 pub fn mailbox_for(config: &MailcowConfig, user: &User) -> (String, String) {
     let local = user
         .email
@@ -78,7 +82,47 @@ pub fn mailbox_for(config: &MailcowConfig, user: &User) -> (String, String) {
         .or_else(|| user.username.clone())
         .unwrap_or_else(|| user.id.clone())
         .to_lowercase();
-    (local, config.domain.clone())
+    (local, config.domain_of(user.company_id).to_owned())
+}
+
+/// The tag a mailbox made for `user` carries, by which a retried job knows its own mailbox
+/// (Mailcow's `object_exists` says only that the address is taken, not by whom).
+fn owner_tag(user: &User) -> String {
+    format!("bheem-sso:{}", user.id)
+}
+
+/// `GET /api/v1/get/mailbox/{address}`: the mailbox, or `{}` when there is none.
+async fn mailbox_tags(
+    http: &reqwest::Client,
+    config: &MailcowConfig,
+    address: &str,
+) -> Result<Vec<String>, Outcome> {
+    let path = format!("/api/v1/get/mailbox/{}", urlencode(address));
+    let response = http
+        .get(format!("{}{path}", config.url))
+        .header("X-API-Key", config.api_key.expose_secret())
+        .send()
+        .await
+        .map_err(|e| Outcome::Retry(format!("Mailcow {path}: {e}")))?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(Outcome::Retry(format!("Mailcow {path} answered {status}")));
+    }
+    let body: Value = response
+        .json()
+        .await
+        .map_err(|e| Outcome::Retry(format!("Mailcow {path}: unreadable answer: {e}")))?;
+    Ok(body["tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect())
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 pub async fn create(state: &AppState, http: &reqwest::Client, payload: &str) -> Outcome {
@@ -87,6 +131,26 @@ pub async fn create(state: &AppState, http: &reqwest::Client, payload: &str) -> 
         Err(o) => return o,
     };
     let (local_part, domain) = mailbox_for(config, &user);
+    let address = format!("{local_part}@{domain}");
+    // Claimed before Mailcow is asked: another user's job finds it taken even while this one
+    // is in flight, and a crash after Mailcow's answer leaves the claim for the retry.
+    let company = user.company_id.to_string();
+    let claim = state
+        .db
+        .claim_mailbox(&address, &user.id, &company, state.clock.now())
+        .await;
+    match claim {
+        Ok(MailboxClaim::Ours) => {}
+        Ok(MailboxClaim::Taken { user_id }) => {
+            return Outcome::Fail(format!(
+                "mailbox {address} belongs to user {user_id}, so user {} cannot have it; \
+                 give their company its own domain in [provisioning.mailcow.company_domains]",
+                user.id
+            ))
+        }
+        Err(e) => return Outcome::Retry(format!("{e:#}")),
+    }
+    let tag = owner_tag(&user);
     let body = json!({
         "local_part": local_part,
         "domain": domain,
@@ -94,29 +158,96 @@ pub async fn create(state: &AppState, http: &reqwest::Client, payload: &str) -> 
         "quota": config.quota_mib,
         "active": "1",
         "authsource": "generic-oidc",
+        "tags": [tag],
     });
-    match call(http, config, "/api/v1/add/mailbox", &body).await {
-        Ok((kind, _)) if kind == "success" => Outcome::Done,
-        // Already there: what this job wanted.
-        Ok((_, msg)) if msg == "object_exists" => Outcome::Done,
-        Ok((kind, msg)) => Outcome::Fail(format!(
-            "adding mailbox {local_part}@{domain}: {kind} {msg}"
-        )),
-        Err(o) => o,
+    let refusal = match call(http, config, "/api/v1/add/mailbox", &body).await {
+        Ok((kind, _)) if kind == "success" => None,
+        // Already there: this user's only if an earlier attempt of theirs made it (its tag);
+        // otherwise someone made it by hand or for another user, and it is not theirs.
+        Ok((_, msg)) if msg == "object_exists" => {
+            match mailbox_tags(http, config, &address).await {
+                Ok(tags) if tags.contains(&tag) => None,
+                Ok(_) => Some(format!(
+                "mailbox {address} exists in Mailcow but bheem-sso did not make it for user {}; \
+                 refusing to give it to them",
+                user.id
+            )),
+                Err(o) => return o,
+            }
+        }
+        Ok((kind, msg)) => Some(format!("adding mailbox {address}: {kind} {msg}")),
+        Err(o) => return o,
+    };
+    let recorded = match &refusal {
+        None => {
+            state
+                .db
+                .confirm_mailbox(&address, &user.id, state.clock.now())
+                .await
+        }
+        Some(_) => state.db.release_mailbox(&address, &user.id).await,
+    };
+    match (recorded, refusal) {
+        (Err(e), _) => Outcome::Retry(format!("{e:#}")),
+        (Ok(()), None) => Outcome::Done,
+        (Ok(()), Some(why)) => Outcome::Fail(why),
     }
 }
 
+/// Disables the mailboxes made for this user, and only those: an address computed from the
+/// user's email may be someone else's.
 pub async fn disable(state: &AppState, http: &reqwest::Client, payload: &str) -> Outcome {
     let (config, user) = match prepare(state, payload).await {
         Ok(found) => found,
         Err(o) => return o,
     };
-    let (local_part, domain) = mailbox_for(config, &user);
-    let address = format!("{local_part}@{domain}");
-    let body = json!({ "attr": { "active": "0" }, "items": [address] });
-    match call(http, config, "/api/v1/edit/mailbox", &body).await {
-        Ok((kind, _)) if kind == "success" => Outcome::Done,
-        Ok((kind, msg)) => Outcome::Fail(format!("disabling mailbox {address}: {kind} {msg}")),
-        Err(o) => o,
+    let addresses = match state.db.confirmed_mailboxes(&user.id).await {
+        Ok(addresses) => addresses,
+        Err(e) => return Outcome::Retry(format!("{e:#}")),
+    };
+    for address in addresses {
+        let body = json!({ "attr": { "active": "0" }, "items": [address] });
+        match call(http, config, "/api/v1/edit/mailbox", &body).await {
+            Ok((kind, _)) if kind == "success" => {}
+            Ok((kind, msg)) => {
+                return Outcome::Fail(format!("disabling mailbox {address}: {kind} {msg}"))
+            }
+            Err(o) => return o,
+        }
     }
+    Outcome::Done
+}
+
+/// For a client with `email_claim = "mailbox"`: `email` becomes the address of the user's own
+/// mailbox, or goes when the hub has made none for them (yet), since Mailcow opens whatever
+/// mailbox `email` names.
+pub async fn email_from_mailbox(
+    state: &AppState,
+    client: &Client,
+    user: &User,
+    claims: &mut Map<String, Value>,
+) -> anyhow::Result<()> {
+    if client.email_claim != EmailClaim::Mailbox || !claims.contains_key("email") {
+        return Ok(());
+    }
+    let mailboxes = state.db.confirmed_mailboxes(&user.id).await?;
+    // The one at the user's present address if Mailcow has it, else the first made.
+    let current = state.config.provisioning.mailcow.as_ref().map(|config| {
+        let (local_part, domain) = mailbox_for(config, user);
+        format!("{local_part}@{domain}")
+    });
+    let address = mailboxes
+        .iter()
+        .find(|a| Some(*a) == current.as_ref())
+        .or_else(|| mailboxes.first());
+    match address {
+        Some(address) => {
+            claims.insert("email".into(), Value::from(address.clone()));
+        }
+        None => {
+            claims.remove("email");
+            claims.remove("email_verified");
+        }
+    }
+    Ok(())
 }

@@ -88,7 +88,7 @@ pub async fn create(state: &AppState, http: &reqwest::Client, payload: &str) -> 
         Ok(u) => u,
         Err(o) => return o,
     };
-    let user_groups = groups(&user);
+    let user_groups = groups(&user, &config.instance_admin_roles);
     for group in &user_groups {
         match ocs(
             http,

@@ -5,6 +5,7 @@
 pub mod clients;
 mod grants;
 pub mod http_sessions;
+pub mod mailboxes;
 pub mod outbox;
 pub mod sso;
 pub mod users;

@@ -102,7 +102,10 @@ async fn nextcloud_logs_in_with_post_auth_pkce_and_claims_and_validates_as_user_
     assert_eq!(claims["quota"], "5 GB");
     assert_eq!(
         claims["groups"],
-        serde_json::json!([format!("company-{}", crate::sso::ACME), "employee"])
+        serde_json::json!([
+            format!("company-{}", crate::sso::ACME),
+            format!("company-{}-employee", crate::sso::ACME)
+        ])
     );
     assert!(claims["sid"].is_string(), "kept for back-channel logout");
     // Bearer validation on Nextcloud's APIs: a JWT access token whose aud is the client.

@@ -11,7 +11,7 @@ use crate::fakes::nextcloud::FakeNextcloud;
 use crate::fakes::Fault;
 use crate::helpers::{AppOptions, Backend, TestApp, TestDb};
 use crate::on_both_backends;
-use crate::sso::{add_user, Sso, ACME, PASSWORD};
+use crate::sso::{add_user, Sso, ACME, GLOBEX, PASSWORD};
 
 const NC_ADMIN: (&str, &str) = ("admin", "nc-admin-password");
 const MC_KEY: &str = "mailcow-api-key-0123";
@@ -30,6 +30,12 @@ impl Downstream {
     }
 
     fn config(&self, extra: &str) -> String {
+        self.config_with(extra, "", "")
+    }
+
+    /// The configuration with `extra` in `[provisioning]`, `nextcloud` in its section and
+    /// `mailcow` in its own.
+    fn config_with(&self, extra: &str, nextcloud: &str, mailcow: &str) -> String {
         format!(
             r#"
 [outbox]
@@ -49,12 +55,14 @@ admin_user = "{}"
 admin_password = "{}"
 uid_claim = "preferred_username"
 quota = "5 GB"
+{nextcloud}
 
 [provisioning.mailcow]
 url = "{}"
 api_key = "{MC_KEY}"
 domain = "acme.example"
 quota_mib = 2048
+{mailcow}
 "#,
             self.nc.url(),
             NC_ADMIN.0,
@@ -106,6 +114,12 @@ on_both_backends!(
     a_user_disabled_in_the_directory_loses_the_downstream_accounts_at_the_next_login_attempt,
     the_sweep_finds_disabled_users_without_a_login,
     logout_reaches_nextclouds_back_channel_endpoint_with_a_token_it_accepts,
+    a_companys_admins_get_a_company_group_and_never_nextclouds_admin_group,
+    instance_admin_roles_make_only_the_listed_companys_role_nextcloud_admins,
+    the_same_local_part_in_two_companies_on_one_domain_is_refused_and_the_first_untouched,
+    with_a_domain_per_company_each_gets_their_own_mailbox_and_mailcow_gets_its_address,
+    a_mailbox_not_made_by_the_hub_is_refused,
+    a_retried_job_whose_earlier_attempt_made_the_mailbox_is_done,
 );
 
 async fn first_login_creates_the_nextcloud_user_and_the_mailbox_once(backend: Backend) {
@@ -122,9 +136,12 @@ async fn first_login_creates_the_nextcloud_user_and_the_mailbox_once(backend: Ba
     assert_eq!(user.display_name, "Name of alice@acme.example");
     assert_eq!(user.email.as_deref(), Some("alice@acme.example"));
     assert_eq!(user.quota, "5 GB");
-    assert!(
-        user.groups.contains(&"employee".to_owned())
-            && user.groups.contains(&format!("company-{ACME}"))
+    assert_eq!(
+        user.groups,
+        [
+            format!("company-{ACME}"),
+            format!("company-{ACME}-employee")
+        ]
     );
     let mailbox = down.mc.mailboxes()["alice@acme.example"].clone();
     assert_eq!(mailbox.authsource, "generic-oidc");
@@ -439,4 +456,320 @@ async fn two_processes_on_one_postgres_do_each_job_once() {
     assert_eq!(down.mc.add_calls(), USERS, "no mailbox added twice");
     a.stop().await;
     b.stop().await;
+}
+
+async fn add_user_with_role(
+    sso: &Sso,
+    email: &str,
+    username: &str,
+    company: &str,
+    role: &str,
+) -> uuid::Uuid {
+    let user = add_user(&sso.h.app, email, Some(username), company, PASSWORD).await;
+    set_role(sso, user.id, role).await;
+    user.id
+}
+
+async fn set_role(sso: &Sso, user: uuid::Uuid, role: &str) {
+    sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
+        .bind(role.to_owned())
+        .bind(user.to_string())
+        .execute(sso.h.app.state.db.pool())
+        .await
+        .unwrap();
+}
+
+/// Logs in through the first-party API, which provisions the global targets.
+async fn api_login(sso: &Sso, login: &str) -> u16 {
+    reqwest::Client::new()
+        .post(sso.url("/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": login, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// The ID token's claims and userinfo of `login` signing in through `rp`.
+async fn claims_of(sso: &Sso, rp: &crate::sso::Rp, login: &str, scopes: &[&str]) -> [Value; 2] {
+    use openidconnect::{OAuth2TokenResponse as _, TokenResponse as _};
+    let browser = sso.browser();
+    let request = crate::sso::AuthRequest::new(rp, scopes);
+    let landing = browser.visit(request.url.as_str()).await;
+    let tokens = sso
+        .finish_login(&browser, rp, &request, &landing, login)
+        .await;
+    let id = crate::sso::jwt_payload(&tokens.id_token().unwrap().to_string());
+    let info: Value = reqwest::Client::new()
+        .get(sso.url("/api/v1/sso/userinfo"))
+        .bearer_auth(tokens.access_token().secret())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    [id, info]
+}
+
+/// The outbox job with this dedupe key once it has ended (done or failed for good).
+async fn ended_job(sso: &Sso, key: &str) -> bheem_sso::store::outbox::JobStatus {
+    let db = &sso.h.app.state.db;
+    eventually_jobs(db, &format!("job {key} ended"), |jobs| {
+        jobs.iter()
+            .any(|j| j.dedupe_key == key && (j.state == "done" || j.state == "failed"))
+    })
+    .await;
+    jobs(sso)
+        .await
+        .into_iter()
+        .find(|j| j.dedupe_key == key)
+        .unwrap()
+}
+
+fn is_nextcloud_admin_group(group: &str) -> bool {
+    group.eq_ignore_ascii_case("admin")
+}
+
+async fn a_companys_admins_get_a_company_group_and_never_nextclouds_admin_group(backend: Backend) {
+    let down = Downstream::start().await;
+    let Some(sso) = Sso::start_with(backend, &down.config("")).await else {
+        return;
+    };
+    set_role(&sso, sso.alice.id, "admin").await;
+    add_user_with_role(&sso, "bob@globex.example", "bob", GLOBEX, "Admin").await;
+    assert_eq!(api_login(&sso, "alice").await, 200);
+    assert_eq!(api_login(&sso, "bob").await, 200);
+    eventually("alice and bob in Nextcloud", || {
+        let users = down.nc.users();
+        users.contains_key("alice") && users.contains_key("bob")
+    })
+    .await;
+    let alice = down.nc.users()["alice"].groups.clone();
+    let bob = down.nc.users()["bob"].groups.clone();
+    assert_eq!(
+        alice,
+        [format!("company-{ACME}"), format!("company-{ACME}-admin")]
+    );
+    assert!(!bob.iter().any(|g| is_nextcloud_admin_group(g)), "{bob:?}");
+    assert!(
+        !alice.iter().any(|g| bob.contains(g)),
+        "two companies share no group: {alice:?} {bob:?}"
+    );
+    // user_oidc maps the same groups from the claim.
+    let [id, info] = claims_of(&sso, &sso.default_rp(), "alice", &["company"]).await;
+    assert_eq!(id["groups"], serde_json::json!(alice));
+    assert_eq!(info["groups"], serde_json::json!(alice));
+    assert_eq!(info["role"], "admin", "the role claim itself is unchanged");
+}
+
+async fn instance_admin_roles_make_only_the_listed_companys_role_nextcloud_admins(
+    backend: Backend,
+) {
+    let down = Downstream::start().await;
+    let nextcloud = format!("instance_admin_roles = {{ \"{ACME}\" = [\"Admin\"] }}");
+    let Some(sso) = Sso::start_with(backend, &down.config_with("", &nextcloud, "")).await else {
+        return;
+    };
+    set_role(&sso, sso.alice.id, "admin").await;
+    add_user_with_role(&sso, "bob@globex.example", "bob", GLOBEX, "admin").await;
+    add_user_with_role(&sso, "carol@acme.example", "carol", ACME, "employee").await;
+    for login in ["alice", "bob", "carol"] {
+        assert_eq!(api_login(&sso, login).await, 200);
+    }
+    eventually("all three in Nextcloud", || down.nc_user_count() == 3).await;
+    let users = down.nc.users();
+    assert!(users["alice"].groups.contains(&"admin".to_owned()));
+    assert!(!users["bob"]
+        .groups
+        .iter()
+        .any(|g| is_nextcloud_admin_group(g)));
+    assert!(!users["carol"]
+        .groups
+        .iter()
+        .any(|g| is_nextcloud_admin_group(g)));
+    let [id, _] = claims_of(&sso, &sso.default_rp(), "alice", &["company"]).await;
+    assert_eq!(id["groups"], serde_json::json!(users["alice"].groups));
+    let [id, _] = claims_of(&sso, &sso.default_rp(), "bob", &["company"]).await;
+    assert!(!id["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|g| is_nextcloud_admin_group(g.as_str().unwrap())));
+}
+
+const MAIL_SECRET: &str = "mail-secret-0123456789";
+
+/// Mailcow's client: its `email` is the user's mailbox.
+fn mail_client() -> String {
+    format!(
+        r#"
+[[clients]]
+client_id = "bheem-mail"
+client_secret = "{MAIL_SECRET}"
+redirect_uris = ["{}"]
+token_endpoint_auth_method = "client_secret_post"
+skip_consent = true
+email_claim = "mailbox"
+"#,
+        crate::sso::CALLBACK
+    )
+}
+
+fn mail_rp(sso: &Sso) -> crate::sso::Rp {
+    sso.rp("bheem-mail", Some(MAIL_SECRET))
+        .set_auth_type(openidconnect::AuthType::RequestBody)
+}
+
+async fn the_same_local_part_in_two_companies_on_one_domain_is_refused_and_the_first_untouched(
+    backend: Backend,
+) {
+    let down = Downstream::start().await;
+    let config = format!("{}\n{}", down.config(""), mail_client());
+    let Some(sso) = Sso::start_with(backend, &config).await else {
+        return;
+    };
+    let first = add_user_with_role(&sso, "john@acme.com", "john1", ACME, "employee").await;
+    let second = add_user_with_role(&sso, "john@other.com", "john2", GLOBEX, "employee").await;
+    assert_eq!(api_login(&sso, "john1").await, 200);
+    let job = ended_job(&sso, &format!("mailcow:create:{first}")).await;
+    assert_eq!(job.state, "done", "{job:?}");
+    let before = down
+        .mc
+        .mailbox("john@acme.example")
+        .expect("john1's mailbox");
+    assert_eq!(down.mc.add_calls(), 1);
+
+    assert_eq!(api_login(&sso, "john2").await, 200);
+    let job = ended_job(&sso, &format!("mailcow:create:{second}")).await;
+    assert_eq!(job.state, "failed", "{job:?}");
+    let error = job.last_error.unwrap();
+    assert!(
+        error.contains("john@acme.example") && error.contains("belongs to"),
+        "{error}"
+    );
+    assert_eq!(down.mc.add_calls(), 1, "refused before asking Mailcow");
+    assert_eq!(down.mc.mailbox("john@acme.example"), Some(before.clone()));
+    // Mailcow would open the mailbox named by `email`: john2 gets none.
+    let [id, info] = claims_of(&sso, &mail_rp(&sso), "john2", &["email"]).await;
+    assert!(
+        id.get("email").is_none() && info.get("email").is_none(),
+        "{info}"
+    );
+    let [_, info] = claims_of(&sso, &mail_rp(&sso), "john1", &["email"]).await;
+    assert_eq!(info["email"], "john@acme.example");
+
+    // Disabling john2 disables nothing of john1's.
+    let state = &sso.h.app.state;
+    state
+        .db
+        .set_user_active(&second.to_string(), false, state.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(api_login(&sso, "john2").await, 401);
+    let job = ended_job(&sso, &format!("mailcow:disable:{second}")).await;
+    assert_eq!(job.state, "done", "{job:?}");
+    assert_eq!(down.mc.mailbox("john@acme.example"), Some(before));
+}
+
+async fn with_a_domain_per_company_each_gets_their_own_mailbox_and_mailcow_gets_its_address(
+    backend: Backend,
+) {
+    let down = Downstream::start().await;
+    down.mc.set_domain_limits(
+        "globex.example",
+        crate::fakes::mailcow::DomainLimits::default(),
+    );
+    let mailcow = format!("company_domains = {{ \"{GLOBEX}\" = \"Globex.Example\" }}");
+    let config = format!("{}\n{}", down.config_with("", "", &mailcow), mail_client());
+    let Some(sso) = Sso::start_with(backend, &config).await else {
+        return;
+    };
+    let first = add_user_with_role(&sso, "john@acme.com", "john1", ACME, "employee").await;
+    let second = add_user_with_role(&sso, "john@other.com", "john2", GLOBEX, "employee").await;
+    assert_eq!(api_login(&sso, "john1").await, 200);
+    assert_eq!(api_login(&sso, "john2").await, 200);
+    for user in [first, second] {
+        let job = ended_job(&sso, &format!("mailcow:create:{user}")).await;
+        assert_eq!(job.state, "done", "{job:?}");
+    }
+    assert_eq!(
+        down.mc.mailbox("john@acme.example").unwrap().name,
+        "Name of john@acme.com"
+    );
+    assert_eq!(
+        down.mc.mailbox("john@globex.example").unwrap().name,
+        "Name of john@other.com"
+    );
+    let [id, info] = claims_of(&sso, &mail_rp(&sso), "john2", &["email", "profile"]).await;
+    assert_eq!(id["email"], "john@globex.example");
+    assert_eq!(info["email"], "john@globex.example");
+    // Other clients still get the directory's address.
+    let [_, info] = claims_of(&sso, &sso.default_rp(), "john2", &["email"]).await;
+    assert_eq!(info["email"], "john@other.com");
+}
+
+async fn a_mailbox_not_made_by_the_hub_is_refused(backend: Backend) {
+    let down = Downstream::start().await;
+    let config = format!("{}\n{}", down.config(""), mail_client());
+    let Some(sso) = Sso::start_with(backend, &config).await else {
+        return;
+    };
+    let by_hand = crate::fakes::mailcow::Mailbox {
+        username: "alice@acme.example".into(),
+        local_part: "alice".into(),
+        domain: "acme.example".into(),
+        name: "Someone else".into(),
+        quota_mib: 1024,
+        active: true,
+        authsource: "generic-oidc".into(),
+        password: None,
+        tags: Vec::new(),
+    };
+    down.mc.put_mailbox(by_hand.clone());
+    assert_eq!(api_login(&sso, "alice").await, 200);
+    let job = ended_job(&sso, &format!("mailcow:create:{}", sso.alice.id)).await;
+    assert_eq!(job.state, "failed", "{job:?}");
+    let error = job.last_error.unwrap();
+    assert!(
+        error.contains("alice@acme.example") && error.contains("did not make it"),
+        "{error}"
+    );
+    assert_eq!(down.mc.mailbox("alice@acme.example"), Some(by_hand));
+    let [_, info] = claims_of(&sso, &mail_rp(&sso), "alice", &["email"]).await;
+    assert!(info.get("email").is_none(), "{info}");
+}
+
+/// The crash between Mailcow's success and the job's record: the claim and the mailbox are
+/// there, the job is not done; its retry must end as done.
+async fn a_retried_job_whose_earlier_attempt_made_the_mailbox_is_done(backend: Backend) {
+    let down = Downstream::start().await;
+    let config = format!("{}\n{}", down.config(""), mail_client());
+    let Some(sso) = Sso::start_with(backend, &config).await else {
+        return;
+    };
+    let alice = sso.alice.id.to_string();
+    let state = &sso.h.app.state;
+    state
+        .db
+        .claim_mailbox("alice@acme.example", &alice, ACME, state.clock.now())
+        .await
+        .unwrap();
+    down.mc.put_mailbox(crate::fakes::mailcow::Mailbox {
+        username: "alice@acme.example".into(),
+        local_part: "alice".into(),
+        domain: "acme.example".into(),
+        name: "Name of alice@acme.example".into(),
+        quota_mib: 2048,
+        active: true,
+        authsource: "generic-oidc".into(),
+        password: None,
+        tags: vec![format!("bheem-sso:{alice}")],
+    });
+    assert_eq!(api_login(&sso, "alice").await, 200);
+    let job = ended_job(&sso, &format!("mailcow:create:{alice}")).await;
+    assert_eq!(job.state, "done", "{job:?}");
+    let [_, info] = claims_of(&sso, &mail_rp(&sso), "alice", &["email"]).await;
+    assert_eq!(info["email"], "alice@acme.example");
 }

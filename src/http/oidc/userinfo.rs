@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::app::AppState;
 use crate::http::error::{no_store, BearerError};
-use crate::oidc::claims::{user_claims, ClaimsRequest, Target};
+use crate::oidc::claims::{user_claims, ClaimsRequest, Release, Target};
 use crate::oidc::paths;
 use crate::oidc::scope::Scope;
 use crate::oidc::tokens::check_access_token;
@@ -86,12 +86,26 @@ async fn userinfo(
         _ => return Err(BearerError::InvalidToken("the user can no longer log in")),
     };
     let request = ClaimsRequest::from_json(valid.registry.claims.as_deref());
-    let mut claims = state
-        .clients
-        .get(&valid.registry.client_id)
+    let client = state.clients.get(&valid.registry.client_id);
+    let mut claims = client
+        .as_deref()
         .map(|c| c.claims_for(&user))
         .unwrap_or_default();
-    claims.extend(user_claims(&user, &scope, &request, Target::Userinfo));
+    let release = Release::for_client(
+        client.as_deref(),
+        state.config.provisioning.instance_admin_roles(),
+    );
+    claims.extend(user_claims(
+        &user,
+        &scope,
+        &request,
+        Target::Userinfo,
+        &release,
+    ));
+    if let Some(client) = &client {
+        crate::provisioning::mailcow::email_from_mailbox(&state, client, &user, &mut claims)
+            .await?;
+    }
     claims.insert("sub".into(), Value::from(user.id.clone()));
     Ok(no_store(Json(claims)))
 }

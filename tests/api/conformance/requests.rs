@@ -14,6 +14,7 @@ on_both_backends!(
     authorization_request_may_be_a_form_post,
     request_and_request_uri_are_refused_with_their_errors,
     claims_parameter_is_honoured,
+    claims_parameter_releases_only_what_a_consenting_user_granted,
 );
 
 async fn parameter_order_does_not_matter(backend: Backend) {
@@ -115,4 +116,51 @@ async fn claims_parameter_is_honoured(backend: Backend) {
     assert_eq!(info["name"], "Name of alice@acme.example");
     assert_eq!(info["preferred_username"], "alice");
     assert!(info.get("email").is_none(), "{info}");
+}
+
+/// A client that asks for consent gets, by name, only claims that a granted scope covers: the
+/// user consented to scopes, not to whatever `claims` lists. A first-party client that skips
+/// consent still gets what it names (`claims_parameter_is_honoured` above).
+async fn claims_parameter_releases_only_what_a_consenting_user_granted(backend: Backend) {
+    let Some(sso) = Sso::start(backend).await else {
+        return;
+    };
+    let rp = sso
+        .rp("consent-rp", Some(SECRET))
+        .set_auth_type(openidconnect::AuthType::RequestBody);
+    let claims = r#"{"userinfo":{"email":null,"name":null},"id_token":{"email":null,"name":null}}"#;
+    let browser = sso.browser();
+    for (scopes, email_released) in [(&[][..], false), (&["email"][..], true)] {
+        let request = AuthRequest::build(&rp, scopes, true, &[("claims", claims)]);
+        let landing = browser.visit(request.url.as_str()).await;
+        let landing = if landing.is_login_page() {
+            browser
+                .submit_login(landing.page(), "alice", crate::sso::PASSWORD)
+                .await
+        } else {
+            landing
+        };
+        let callback = match landing {
+            crate::sso::Landing::Callback(url) => url,
+            consent => browser
+                .submit_consent(consent.page(), "allow")
+                .await
+                .callback(),
+        };
+        let tokens = sso
+            .exchange(&rp, request.code_from(&callback), request.verifier_secret())
+            .await
+            .unwrap();
+        let info = userinfo_json(&sso, tokens.access_token().secret()).await;
+        let id = jwt_payload(&tokens.id_token().unwrap().to_string());
+        for claims in [&info, &id] {
+            assert!(claims.get("name").is_none(), "{scopes:?}: {claims}");
+            assert_eq!(
+                claims.get("email").is_some(),
+                email_released,
+                "{scopes:?}: {claims}"
+            );
+            assert_eq!(claims["company_id"], crate::sso::ACME);
+        }
+    }
 }
