@@ -200,7 +200,8 @@ impl LoginLimiter {
             Some(device) => self.per_device.give_back(&device.to_owned()),
             None => {
                 self.per_ip.give_back(&attempt.ip);
-                self.per_account_at.give_back(&(account.clone(), attempt.ip));
+                self.per_account_at
+                    .give_back(&(account.clone(), attempt.ip));
                 self.per_account.give_back(&account);
             }
         }

@@ -126,11 +126,22 @@ fn urlencode(s: &str) -> String {
 }
 
 pub async fn create(state: &AppState, http: &reqwest::Client, payload: &str) -> Outcome {
-    let (config, user) = match prepare(state, payload).await {
-        Ok(found) => found,
-        Err(o) => return o,
-    };
-    let (local_part, domain) = mailbox_for(config, &user);
+    match prepare(state, payload).await {
+        Ok((config, user)) => ensure_mailbox(state, http, config, &user).await,
+        Err(o) => o,
+    }
+}
+
+/// Makes the user's mailbox unless Mailcow has it for them already, and records it as theirs.
+/// Run by the outbox job, and at once by [`email_from_mailbox`] when the Mailcow client asks for
+/// a user's `email` before the job has run; the two may run together, and both end as done.
+async fn ensure_mailbox(
+    state: &AppState,
+    http: &reqwest::Client,
+    config: &MailcowConfig,
+    user: &User,
+) -> Outcome {
+    let (local_part, domain) = mailbox_for(config, user);
     let address = format!("{local_part}@{domain}");
     // Claimed before Mailcow is asked: another user's job finds it taken even while this one
     // is in flight, and a crash after Mailcow's answer leaves the claim for the retry.
@@ -150,7 +161,7 @@ pub async fn create(state: &AppState, http: &reqwest::Client, payload: &str) -> 
         }
         Err(e) => return Outcome::Retry(format!("{e:#}")),
     }
-    let tag = owner_tag(&user);
+    let tag = owner_tag(user);
     let body = json!({
         "local_part": local_part,
         "domain": domain,
@@ -168,10 +179,10 @@ pub async fn create(state: &AppState, http: &reqwest::Client, payload: &str) -> 
             match mailbox_tags(http, config, &address).await {
                 Ok(tags) if tags.contains(&tag) => None,
                 Ok(_) => Some(format!(
-                "mailbox {address} exists in Mailcow but bheem-sso did not make it for user {}; \
-                 refusing to give it to them",
-                user.id
-            )),
+                    "mailbox {address} exists in Mailcow but bheem-sso did not make it for \
+                     user {}; refusing to give it to them",
+                    user.id
+                )),
                 Err(o) => return o,
             }
         }
@@ -219,8 +230,10 @@ pub async fn disable(state: &AppState, http: &reqwest::Client, payload: &str) ->
 }
 
 /// For a client with `email_claim = "mailbox"`: `email` becomes the address of the user's own
-/// mailbox, or goes when the hub has made none for them (yet), since Mailcow opens whatever
-/// mailbox `email` names.
+/// mailbox, or goes when the hub has none for them, since Mailcow opens whatever mailbox
+/// `email` names. On a user's first login through Mailcow it asks for the `email` within a
+/// second of the login, before the outbox has made the mailbox, so a user who has none yet gets
+/// it made here and now (the outbox job, running too, finds it done).
 pub async fn email_from_mailbox(
     state: &AppState,
     client: &Client,
@@ -230,7 +243,15 @@ pub async fn email_from_mailbox(
     if client.email_claim != EmailClaim::Mailbox || !claims.contains_key("email") {
         return Ok(());
     }
-    let mailboxes = state.db.confirmed_mailboxes(&user.id).await?;
+    let mut mailboxes = state.db.confirmed_mailboxes(&user.id).await?;
+    if let (true, Some(config)) = (mailboxes.is_empty(), &state.config.provisioning.mailcow) {
+        match ensure_mailbox(state, &super::http_client(state), config, user).await {
+            Outcome::Done => mailboxes = state.db.confirmed_mailboxes(&user.id).await?,
+            Outcome::Retry(why) | Outcome::Fail(why) => {
+                tracing::warn!(user_id = %user.id, error = %why, "no mailbox for the Mailcow client's email claim")
+            }
+        }
+    }
     // The one at the user's present address if Mailcow has it, else the first made.
     let current = state.config.provisioning.mailcow.as_ref().map(|config| {
         let (local_part, domain) = mailbox_for(config, user);

@@ -291,7 +291,11 @@ async fn the_hosted_login_page_gives_the_browser_its_device_cookie(backend: Back
         .await
         .unwrap();
     assert_eq!(failed.status(), 401);
-    assert_eq!(device_cookie(&failed), None, "a failed login makes no device known");
+    assert_eq!(
+        device_cookie(&failed),
+        None,
+        "a failed login makes no device known"
+    );
     let signed_in = browser
         .post(sso.url("/login"))
         .form(&form(PASSWORD))
@@ -301,6 +305,9 @@ async fn the_hosted_login_page_gives_the_browser_its_device_cookie(backend: Back
     assert!(signed_in.status().is_redirection());
     let cookie = device_cookie(&signed_in).expect("a device cookie after the login");
     for attribute in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age="] {
-        assert!(cookie.contains(attribute), "{attribute} missing from {cookie}");
+        assert!(
+            cookie.contains(attribute),
+            "{attribute} missing from {cookie}"
+        );
     }
 }

@@ -117,6 +117,7 @@ on_both_backends!(
     a_companys_admins_get_a_company_group_and_never_nextclouds_admin_group,
     instance_admin_roles_make_only_the_listed_companys_role_nextcloud_admins,
     the_same_local_part_in_two_companies_on_one_domain_is_refused_and_the_first_untouched,
+    a_first_login_through_mailcow_gets_its_mailbox_as_email_before_the_outbox_runs,
     with_a_domain_per_company_each_gets_their_own_mailbox_and_mailcow_gets_its_address,
     a_mailbox_not_made_by_the_hub_is_refused,
     a_retried_job_whose_earlier_attempt_made_the_mailbox_is_done,
@@ -671,6 +672,29 @@ async fn the_same_local_part_in_two_companies_on_one_domain_is_refused_and_the_f
     let job = ended_job(&sso, &format!("mailcow:disable:{second}")).await;
     assert_eq!(job.state, "done", "{job:?}");
     assert_eq!(down.mc.mailbox("john@acme.example"), Some(before));
+}
+
+/// Mailcow asks for userinfo within a second of the login, before the outbox has made the
+/// mailbox: it is made then and there, so the first login through Mailcow works.
+async fn a_first_login_through_mailcow_gets_its_mailbox_as_email_before_the_outbox_runs(
+    backend: Backend,
+) {
+    let down = Downstream::start().await;
+    let config = format!("{}\n{}", down.config(""), mail_client())
+        .replace("poll_interval_ms = 100", "poll_interval_ms = 3600000");
+    let Some(sso) = Sso::start_with(backend, &config).await else {
+        return;
+    };
+    add_user_with_role(&sso, "john@acme.com", "john1", ACME, "employee").await;
+    let [id, info] = claims_of(&sso, &mail_rp(&sso), "john1", &["email"]).await;
+    assert_eq!(id["email"], "john@acme.example");
+    assert_eq!(info["email"], "john@acme.example");
+    let mailbox = down
+        .mc
+        .mailbox("john@acme.example")
+        .expect("made at the login");
+    assert_eq!(mailbox.authsource, "generic-oidc");
+    assert_eq!(down.mc.add_calls(), 1, "made once, and then known as made");
 }
 
 async fn with_a_domain_per_company_each_gets_their_own_mailbox_and_mailcow_gets_its_address(
