@@ -10,3 +10,4 @@ mod helpers;
 mod input;
 mod redirects;
 mod refresh;
+mod token_kinds;
