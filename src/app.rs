@@ -19,11 +19,12 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use tower_sessions::cookie::SameSite;
-use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions::SessionManagerLayer;
 
 use crate::clock::Clock;
 use crate::config::{ClientConfig, Config, GrantType, TokenEndpointAuthMethod};
 use crate::directory::{Directory, ErpDirectory, LocalDirectory};
+use crate::http::session::ANONYMOUS_SESSION;
 use crate::keys::KeySet;
 use crate::login_limits::LoginLimiter;
 use crate::oidc::client::{Client, Clients};
@@ -137,11 +138,8 @@ pub fn build_router(state: AppState) -> Router {
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_path("/")
-        .with_expiry(Expiry::OnInactivity(
-            tower_sessions::cookie::time::Duration::seconds(
-                state.config.session.idle_seconds as i64,
-            ),
-        ));
+        // Short until a login: `BrowserSession::log_in` gives the session its full lifetime.
+        .with_expiry(ANONYMOUS_SESSION);
     crate::http::router()
         .layer(sessions)
         .layer(TimeoutLayer::with_status_code(

@@ -7,7 +7,7 @@ mod flow;
 mod health;
 mod oidc;
 pub mod pages;
-mod session;
+pub(crate) mod session;
 
 use axum::Router;
 
