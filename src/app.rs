@@ -24,6 +24,7 @@ use tower_sessions::SessionManagerLayer;
 use crate::clock::Clock;
 use crate::config::{ClientConfig, Config, GrantType, TokenEndpointAuthMethod};
 use crate::directory::{Directory, ErpDirectory, LocalDirectory};
+use crate::http::refusals::RefusalsLayer;
 use crate::http::session::ANONYMOUS_SESSION;
 use crate::keys::KeySet;
 use crate::login_limits::LoginLimiter;
@@ -147,6 +148,8 @@ pub fn build_router(state: AppState) -> Router {
             Duration::from_secs(30),
         ))
         .layer(RequestBodyLimitLayer::new(64 * 1024))
+        // Outside every layer that can refuse, so their refusals are rendered too.
+        .layer(RefusalsLayer)
         .layer(TraceLayer::new_for_http())
         .layer(SetSensitiveHeadersLayer::new([
             header::AUTHORIZATION,

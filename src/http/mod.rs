@@ -7,6 +7,7 @@ mod flow;
 mod health;
 mod oidc;
 pub mod pages;
+pub(crate) mod refusals;
 pub(crate) mod session;
 
 use axum::Router;
