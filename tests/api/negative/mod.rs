@@ -11,4 +11,5 @@ mod helpers;
 mod input;
 mod redirects;
 mod refresh;
+mod refusals;
 mod token_kinds;
