@@ -165,12 +165,20 @@ fn refusal(status: StatusCode) -> Refusal {
         ),
         // A form, query or JSON body that does not parse (422 from `Form` for a repeated field,
         // 400 from `Query` and the others): RFC 6749 §3.1 makes every one invalid_request.
-        _ => (
+        StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST => (
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "the request is malformed (a parameter repeated, or a body that does not parse)",
             "This request cannot be completed",
             MALFORMED,
+        ),
+        // None is made today; should a layer add one (429…), its status is kept.
+        other => (
+            other,
+            "invalid_request",
+            "the request was refused",
+            "This request cannot be completed",
+            "The request was refused. Go back to the application and start again.",
         ),
     };
     Refusal {
@@ -204,8 +212,10 @@ fn render(reader: Reader, response: Response) -> Response {
             },
         ),
     };
-    if let Some(allow) = response.headers().get(header::ALLOW) {
-        rendered.headers_mut().insert(header::ALLOW, allow.clone());
+    for name in [header::ALLOW, header::RETRY_AFTER] {
+        if let Some(value) = response.headers().get(&name) {
+            rendered.headers_mut().insert(name, value.clone());
+        }
     }
     rendered.into_response()
 }
@@ -228,8 +238,8 @@ mod tests {
         response.headers()[header::CONTENT_TYPE].to_str().unwrap()
     }
 
-    #[test]
-    fn each_refusal_becomes_an_oauth_error_for_a_client() {
+    #[tokio::test]
+    async fn each_refusal_becomes_an_oauth_error_for_a_client() {
         for (given, status, code) in [
             (plain(StatusCode::UNSUPPORTED_MEDIA_TYPE), 400, "invalid_request"),
             (plain(StatusCode::UNPROCESSABLE_ENTITY), 400, "invalid_request"),
@@ -238,11 +248,15 @@ mod tests {
             (empty(StatusCode::METHOD_NOT_ALLOWED), 405, "invalid_request"),
             (empty(StatusCode::SERVICE_UNAVAILABLE), 503, "temporarily_unavailable"),
             (empty(StatusCode::INTERNAL_SERVER_ERROR), 500, "server_error"),
+            (plain(StatusCode::TOO_MANY_REQUESTS), 429, "invalid_request"),
         ] {
             let response = render(Reader::Client, given);
             assert_eq!(response.status(), status, "{code}");
             assert_eq!(content_type(&response), "application/json");
             assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+            let body = axum::body::to_bytes(response.into_body(), 4096).await.unwrap();
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(body["error"], code);
         }
     }
 
