@@ -7,10 +7,10 @@ use anyhow::Context;
 use axum::extract::ConnectInfo;
 use axum::http::header;
 use axum::Router;
+use bytes::Bytes;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use bytes::Bytes;
 use tokio::net::TcpListener;
 use tower::Layer;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -197,9 +197,8 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         // What `into_make_service_with_connect_info` does for each connection.
-        let service = TowerToHyperService::new(
-            axum::Extension(ConnectInfo(peer)).layer(app.clone()),
-        );
+        let service =
+            TowerToHyperService::new(axum::Extension(ConnectInfo(peer)).layer(app.clone()));
         let connection = connections.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
             if let Err(e) = connection.await {

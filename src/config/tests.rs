@@ -258,7 +258,9 @@ fn the_header_read_timeout_has_a_default_and_a_sane_range() {
     assert_eq!(config.http.header_read_timeout_seconds, 30);
     for bad in ["0", "301"] {
         assert_eq!(
-            key_of(load(&format!("[http]\nheader_read_timeout_seconds = {bad}\n"))),
+            key_of(load(&format!(
+                "[http]\nheader_read_timeout_seconds = {bad}\n"
+            ))),
             "http.header_read_timeout_seconds"
         );
     }

@@ -119,8 +119,7 @@ struct Refusal {
     message: &'static str,
 }
 
-const MALFORMED: &str =
-    "The request is malformed. Go back to the application and start again.";
+const MALFORMED: &str = "The request is malformed. Go back to the application and start again.";
 
 fn refusal(status: StatusCode) -> Refusal {
     let (status, code, description, title, message) = match status {
@@ -225,7 +224,11 @@ mod tests {
     use super::*;
 
     fn plain(status: StatusCode) -> Response {
-        (status, "Failed to deserialize form body: duplicate field `req`").into_response()
+        (
+            status,
+            "Failed to deserialize form body: duplicate field `req`",
+        )
+            .into_response()
     }
 
     fn empty(status: StatusCode) -> Response {
@@ -241,20 +244,42 @@ mod tests {
     #[tokio::test]
     async fn each_refusal_becomes_an_oauth_error_for_a_client() {
         for (given, status, code) in [
-            (plain(StatusCode::UNSUPPORTED_MEDIA_TYPE), 400, "invalid_request"),
-            (plain(StatusCode::UNPROCESSABLE_ENTITY), 400, "invalid_request"),
+            (
+                plain(StatusCode::UNSUPPORTED_MEDIA_TYPE),
+                400,
+                "invalid_request",
+            ),
+            (
+                plain(StatusCode::UNPROCESSABLE_ENTITY),
+                400,
+                "invalid_request",
+            ),
             (plain(StatusCode::BAD_REQUEST), 400, "invalid_request"),
             (plain(StatusCode::PAYLOAD_TOO_LARGE), 413, "invalid_request"),
-            (empty(StatusCode::METHOD_NOT_ALLOWED), 405, "invalid_request"),
-            (empty(StatusCode::SERVICE_UNAVAILABLE), 503, "temporarily_unavailable"),
-            (empty(StatusCode::INTERNAL_SERVER_ERROR), 500, "server_error"),
+            (
+                empty(StatusCode::METHOD_NOT_ALLOWED),
+                405,
+                "invalid_request",
+            ),
+            (
+                empty(StatusCode::SERVICE_UNAVAILABLE),
+                503,
+                "temporarily_unavailable",
+            ),
+            (
+                empty(StatusCode::INTERNAL_SERVER_ERROR),
+                500,
+                "server_error",
+            ),
             (plain(StatusCode::TOO_MANY_REQUESTS), 429, "invalid_request"),
         ] {
             let response = render(Reader::Client, given);
             assert_eq!(response.status(), status, "{code}");
             assert_eq!(content_type(&response), "application/json");
             assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
-            let body = axum::body::to_bytes(response.into_body(), 4096).await.unwrap();
+            let body = axum::body::to_bytes(response.into_body(), 4096)
+                .await
+                .unwrap();
             let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
             assert_eq!(body["error"], code);
         }
@@ -279,7 +304,10 @@ mod tests {
 
     #[test]
     fn answers_already_rendered_and_successes_pass_untouched() {
-        let json = (StatusCode::UNAUTHORIZED, Json(json!({"error": "invalid_client"})));
+        let json = (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "invalid_client"})),
+        );
         let response = render(Reader::Client, json.into_response());
         assert_eq!(response.status(), 401);
         let redirect = empty(StatusCode::SEE_OTHER);

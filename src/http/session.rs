@@ -30,7 +30,8 @@ pub const PARKED_REQUEST_SECONDS: i64 = 600;
 /// The lifetime of a browser session without a login (a CSRF token and parked requests): every
 /// cookie-less visit to authorize or the login page makes one, so it goes soon after the sign-in
 /// it was made for. A login gives the session the SSO session's idle lifetime.
-pub const ANONYMOUS_SESSION: Expiry = Expiry::OnInactivity(Duration::seconds(PARKED_REQUEST_SECONDS));
+pub const ANONYMOUS_SESSION: Expiry =
+    Expiry::OnInactivity(Duration::seconds(PARKED_REQUEST_SECONDS));
 
 pub struct BrowserSession {
     session: Session,

@@ -67,7 +67,10 @@ async fn an_idle_kept_alive_connection_is_closed_after_its_request() {
     // A normal request on the same server is answered as ever, and its connection kept alive
     // (no `Connection: close`) until it idles out.
     assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
-    assert!(!answer.to_ascii_lowercase().contains("connection: close"), "{answer}");
+    assert!(
+        !answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
     assert!(answer.contains("\"issuer\""), "{answer}");
     assert!(started.elapsed() >= TIMEOUT, "closed before the timeout");
     h.app.stop().await;
@@ -82,6 +85,12 @@ async fn a_connection_that_never_sends_a_byte_is_closed() {
     assert!(started.elapsed() >= TIMEOUT, "closed before the timeout");
     assert_eq!(answer, "");
     // The server still serves.
-    assert_eq!(h.app.get("/.well-known/openid-configuration").await.status(), 200);
+    assert_eq!(
+        h.app
+            .get("/.well-known/openid-configuration")
+            .await
+            .status(),
+        200
+    );
     h.app.stop().await;
 }

@@ -92,7 +92,9 @@ async fn a_parked_request_expires_after_ten_minutes(backend: Backend) {
     let page = late.visit(&sso.url(&format!("/login?req={req}"))).await;
     assert_eq!(page.status(), 400, "{page:?}");
     assert!(page.page().contains("has expired"), "{}", page.page());
-    let refused = late.submit_login(late_login.page(), "alice", PASSWORD).await;
+    let refused = late
+        .submit_login(late_login.page(), "alice", PASSWORD)
+        .await;
     assert_eq!(refused.status(), 400, "{refused:?}");
     assert!(refused.page().contains("has expired"), "{}", refused.page());
     assert_eq!(count(&sso, "sso_sessions").await, 1, "only the early login");
@@ -108,9 +110,17 @@ async fn an_anonymous_browser_session_lives_minutes_and_a_login_gives_it_hours(b
     sso.browser().visit(&sso.url("/login")).await;
     let before = system_now();
     let anonymous = session_expiries(&sso).await;
-    assert_eq!(anonymous.len(), 2, "authorize and the login page each made one");
+    assert_eq!(
+        anonymous.len(),
+        2,
+        "authorize and the login page each made one"
+    );
     for expiry in anonymous {
-        assert!(expiry <= before + 600 + 5, "{expiry} is {}s away", expiry - before);
+        assert!(
+            expiry <= before + 600 + 5,
+            "{expiry} is {}s away",
+            expiry - before
+        );
     }
 
     let callback = browser
@@ -129,5 +139,9 @@ async fn an_anonymous_browser_session_lives_minutes_and_a_login_gives_it_hours(b
     let again = AuthRequest::build(&sso.default_rp(), &[], true, &[("prompt", "login")]);
     assert!(browser.visit(again.url.as_str()).await.is_login_page());
     let longest = session_expiries(&sso).await.into_iter().max().unwrap();
-    assert!(longest >= before + 8 * 3600 - 60, "{}s away", longest - before);
+    assert!(
+        longest >= before + 8 * 3600 - 60,
+        "{}s away",
+        longest - before
+    );
 }

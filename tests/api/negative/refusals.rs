@@ -25,7 +25,11 @@ async fn assert_oauth_error(what: &str, response: reqwest::Response, status: u16
     assert_eq!(response.status(), status, "{what}");
     let content_type = header(&response, "content-type").unwrap_or_default();
     assert_eq!(content_type, "application/json", "{what}");
-    assert_eq!(header(&response, "cache-control").as_deref(), Some("no-store"), "{what}");
+    assert_eq!(
+        header(&response, "cache-control").as_deref(),
+        Some("no-store"),
+        "{what}"
+    );
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], error, "{what}: {body}");
     assert!(body["error_description"].is_string(), "{what}: {body}");
@@ -36,10 +40,24 @@ async fn assert_error_page(what: &str, response: reqwest::Response, status: u16)
     assert_eq!(response.status(), status, "{what}");
     assert!(header(&response, "location").is_none(), "{what} redirected");
     let content_type = header(&response, "content-type").unwrap_or_default();
-    assert!(content_type.starts_with("text/html"), "{what}: {content_type}");
-    assert_eq!(header(&response, "x-frame-options").as_deref(), Some("DENY"), "{what}");
-    assert_eq!(header(&response, "cache-control").as_deref(), Some("no-store"), "{what}");
-    assert!(header(&response, "content-security-policy").is_some(), "{what}");
+    assert!(
+        content_type.starts_with("text/html"),
+        "{what}: {content_type}"
+    );
+    assert_eq!(
+        header(&response, "x-frame-options").as_deref(),
+        Some("DENY"),
+        "{what}"
+    );
+    assert_eq!(
+        header(&response, "cache-control").as_deref(),
+        Some("no-store"),
+        "{what}"
+    );
+    assert!(
+        header(&response, "content-security-policy").is_some(),
+        "{what}"
+    );
     let page = response.text().await.unwrap();
     assert!(page.contains("<h1>"), "{what}: {page}");
 }
@@ -69,9 +87,7 @@ async fn chunked_post(sso: &Sso, path: &str, size: usize) -> (u16, String) {
     (status, answer)
 }
 
-async fn refusals_at_the_oauth_endpoints_are_oauth_json_errors_and_spend_nothing(
-    backend: Backend,
-) {
+async fn refusals_at_the_oauth_endpoints_are_oauth_json_errors_and_spend_nothing(backend: Backend) {
     let Some(sso) = Sso::start(backend).await else {
         return;
     };
@@ -85,7 +101,12 @@ async fn refusals_at_the_oauth_endpoints_are_oauth_json_errors_and_spend_nothing
     let url = |path: &str| sso.url(path);
     let form: String = code_form(&code, &verifier)
         .iter()
-        .map(|(k, v)| format!("{k}={}", url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()))
+        .map(|(k, v)| {
+            format!(
+                "{k}={}",
+                url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
+            )
+        })
         .collect::<Vec<_>>()
         .join("&");
     let padding = "x".repeat(BIG);
@@ -122,7 +143,13 @@ async fn refusals_at_the_oauth_endpoints_are_oauth_json_errors_and_spend_nothing
             .send()
             .await
             .unwrap();
-        assert_oauth_error(&format!("{path}, too large"), response, 413, "invalid_request").await;
+        assert_oauth_error(
+            &format!("{path}, too large"),
+            response,
+            413,
+            "invalid_request",
+        )
+        .await;
     }
     let (status, answer) = chunked_post(&sso, "/api/v1/sso/token", BIG).await;
     assert_eq!(status, 413, "{answer}");
@@ -132,9 +159,19 @@ async fn refusals_at_the_oauth_endpoints_are_oauth_json_errors_and_spend_nothing
         (reqwest::Method::DELETE, "/api/v1/sso/userinfo"),
         (reqwest::Method::GET, "/api/v1/sso/revoke"),
     ] {
-        let response = http.request(method.clone(), url(path)).send().await.unwrap();
+        let response = http
+            .request(method.clone(), url(path))
+            .send()
+            .await
+            .unwrap();
         assert!(header(&response, "allow").is_some(), "{method} {path}");
-        assert_oauth_error(&format!("{method} {path}"), response, 405, "invalid_request").await;
+        assert_oauth_error(
+            &format!("{method} {path}"),
+            response,
+            405,
+            "invalid_request",
+        )
+        .await;
     }
 
     // None of it spent the code or revoked the token.
@@ -159,12 +196,37 @@ async fn refusals_at_the_hosted_pages_are_the_error_page_and_change_nothing(back
 
     let cases = [
         ("/login", "application/json", good.clone(), 400),
-        ("/login", "application/x-www-form-urlencoded", format!("{good}&login=bob"), 400),
-        ("/login", "application/x-www-form-urlencoded", format!("{good}&padding={padding}"), 413),
-        ("/consent", "text/plain", format!("csrf_token={csrf}&req={req}&decision=allow"), 400),
-        ("/logout", "application/json", format!("csrf_token={csrf}&confirm=yes"), 400),
+        (
+            "/login",
+            "application/x-www-form-urlencoded",
+            format!("{good}&login=bob"),
+            400,
+        ),
+        (
+            "/login",
+            "application/x-www-form-urlencoded",
+            format!("{good}&padding={padding}"),
+            413,
+        ),
+        (
+            "/consent",
+            "text/plain",
+            format!("csrf_token={csrf}&req={req}&decision=allow"),
+            400,
+        ),
+        (
+            "/logout",
+            "application/json",
+            format!("csrf_token={csrf}&confirm=yes"),
+            400,
+        ),
         ("/api/v1/sso/logout", "application/json", String::new(), 400),
-        ("/api/v1/sso/authorize", "application/json", "client_id=rp".to_owned(), 400),
+        (
+            "/api/v1/sso/authorize",
+            "application/json",
+            "client_id=rp".to_owned(),
+            400,
+        ),
     ];
     for (path, content_type, body, status) in cases {
         let response = http
@@ -179,7 +241,11 @@ async fn refusals_at_the_hosted_pages_are_the_error_page_and_change_nothing(back
     let (status, answer) = chunked_post(&sso, "/login", BIG).await;
     assert_eq!(status, 413, "{answer}");
     assert!(answer.contains("text/html"), "{answer}");
-    let repeated = http.get(url(&format!("/login?req={req}&req={req}"))).send().await.unwrap();
+    let repeated = http
+        .get(url(&format!("/login?req={req}&req={req}")))
+        .send()
+        .await
+        .unwrap();
     assert_error_page("a repeated req", repeated, 400).await;
     let put = http.put(url("/login")).send().await.unwrap();
     assert!(header(&put, "allow").is_some());
@@ -203,7 +269,13 @@ async fn a_failing_session_store_shows_the_error_page(backend: Backend) {
         .execute(sso.h.app.state.db.pool())
         .await
         .unwrap();
-    let response = sso.browser().http.get(sso.url("/login")).send().await.unwrap();
+    let response = sso
+        .browser()
+        .http
+        .get(sso.url("/login"))
+        .send()
+        .await
+        .unwrap();
     assert_error_page("the session not saved", response, 500).await;
 }
 
@@ -218,8 +290,14 @@ async fn a_protected_resource_asked_without_a_token_answers_with_a_bare_challeng
     for path in ["/api/v1/sso/userinfo", "/api/v1/auth/me"] {
         let requests = [
             ("no header", http.get(url(path))),
-            ("an empty header", http.get(url(path)).header("authorization", "")),
-            ("another scheme", http.get(url(path)).basic_auth("rp", Some(SECRET))),
+            (
+                "an empty header",
+                http.get(url(path)).header("authorization", ""),
+            ),
+            (
+                "another scheme",
+                http.get(url(path)).basic_auth("rp", Some(SECRET)),
+            ),
         ];
         for (what, request) in requests {
             let response = request.send().await.unwrap();

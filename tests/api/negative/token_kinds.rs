@@ -5,8 +5,8 @@ use bheem_sso::provisioning::backchannel::{logout_token, Payload};
 use serde_json::Value;
 use url::Url;
 
-use crate::helpers::Backend;
 use super::helpers::{authorize_url, error_at_callback, error_page, signed_in};
+use crate::helpers::Backend;
 use crate::on_both_backends;
 use crate::sso::{jwt_payload, query, AuthRequest, Sso, LOGOUT_RETURN, PASSWORD};
 
@@ -29,10 +29,7 @@ async fn the_workspace_api_refuses_a_relying_partys_access_token(backend: Backen
     let refused = me(sign_in.access_token()).await.unwrap();
     assert_eq!(refused.status(), 401);
     let challenge = refused.headers()["www-authenticate"].to_str().unwrap();
-    assert!(
-        challenge.contains("error=\"invalid_token\""),
-        "{challenge}"
-    );
+    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
     let body: Value = refused.json().await.unwrap();
     assert_eq!(body["error"], "invalid_token");
     // The relying party's token still works where it belongs.
@@ -79,7 +76,10 @@ async fn a_logout_token_or_access_token_is_no_id_token_hint_at_authorize_or_logo
     let logout_token = logout_token_for(&sso, &sign_in.id_token());
     let access_token = sign_in.access_token();
 
-    for (kind, hint) in [("logout token", &logout_token), ("access token", &access_token)] {
+    for (kind, hint) in [
+        ("logout token", &logout_token),
+        ("access token", &access_token),
+    ] {
         // At authorize the client is known, so the refusal goes back to it.
         let url = authorize_url(
             &sso,
