@@ -4,21 +4,28 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::extract::ConnectInfo;
 use axum::http::header;
 use axum::Router;
 use bytes::Bytes;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tower::Layer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::sensitive_headers::SetSensitiveHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use tower_sessions::cookie::SameSite;
-use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions::SessionManagerLayer;
 
 use crate::clock::Clock;
 use crate::config::{ClientConfig, Config, GrantType, TokenEndpointAuthMethod};
 use crate::directory::{Directory, ErpDirectory, LocalDirectory};
+use crate::http::refusals::RefusalsLayer;
+use crate::http::session::ANONYMOUS_SESSION;
 use crate::keys::KeySet;
 use crate::login_limits::LoginLimiter;
 use crate::oidc::client::{Client, Clients};
@@ -133,11 +140,8 @@ pub fn build_router(state: AppState) -> Router {
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_path("/")
-        .with_expiry(Expiry::OnInactivity(
-            tower_sessions::cookie::time::Duration::seconds(
-                state.config.session.idle_seconds as i64,
-            ),
-        ));
+        // Short until a login: `BrowserSession::log_in` gives the session its full lifetime.
+        .with_expiry(ANONYMOUS_SESSION);
     crate::http::router()
         .layer(sessions)
         .layer(TimeoutLayer::with_status_code(
@@ -145,6 +149,8 @@ pub fn build_router(state: AppState) -> Router {
             Duration::from_secs(30),
         ))
         .layer(RequestBodyLimitLayer::new(64 * 1024))
+        // Outside every layer that can refuse, so their refusals are rendered too.
+        .layer(RefusalsLayer)
         .layer(TraceLayer::new_for_http())
         .layer(SetSensitiveHeadersLayer::new([
             header::AUTHORIZATION,
@@ -155,6 +161,11 @@ pub fn build_router(state: AppState) -> Router {
 }
 
 /// Serves until `shutdown` completes, then finishes the requests in flight.
+///
+/// hyper's own HTTP/1 connection rather than `axum::serve`, which offers no header read
+/// timeout: without one a client that trickles its request head, or leaves a kept-alive
+/// connection idle, holds the connection for as long as it likes. Like `axum::serve` (built
+/// without HTTP/2), this speaks HTTP/1.1 only.
 pub async fn serve(
     state: AppState,
     listener: TcpListener,
@@ -164,19 +175,60 @@ pub async fn serve(
     let maintenance = tokio::spawn(maintain(state.clone()));
     let worker = tokio::spawn(crate::provisioning::run_worker(state.clone()));
     let sweeper = tokio::spawn(crate::provisioning::run_sweeper(state.clone()));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    // hyper 1.x starts this timer when the connection opens and again each time it goes idle
+    // after a response, so it bounds the wait for the next request on a kept-alive connection
+    // as well as a slow head.
+    http.timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(
+            state.config.http.header_read_timeout_seconds,
+        ));
     let app = build_router(state);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .context("serving HTTP")?;
+    let connections = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    accept_failed(e).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // What `into_make_service_with_connect_info` does for each connection.
+        let service =
+            TowerToHyperService::new(axum::Extension(ConnectInfo(peer)).layer(app.clone()));
+        let connection = connections.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    // Idle connections close now; those with a request in flight once it is answered.
+    connections.shutdown().await;
     maintenance.abort();
     worker.abort();
     sweeper.abort();
     db.close().await;
     Ok(())
+}
+
+/// As `axum::serve` does: a reset before accept is the client's business; anything else (out
+/// of file descriptors) is logged, and the loop waits a second for connections to close.
+async fn accept_failed(e: std::io::Error) {
+    use std::io::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::ConnectionRefused | ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!(error = %e, "accepting a connection failed");
+    tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
 /// Now and then: drop expired browser sessions, forget idle rate-limit keys.
@@ -197,9 +249,9 @@ async fn maintain(state: AppState) {
 
 /// Resolves on Ctrl-C or SIGTERM.
 ///
-/// The handlers are installed here, before the future is first polled: axum polls it on a task of
-/// its own, which may run after the first requests are answered, and a SIGTERM arriving before a
-/// handler is installed would kill the process without the graceful shutdown.
+/// The handlers are installed here, before the future is first polled: `serve` polls it only
+/// once its accept loop runs, and a SIGTERM arriving before a handler is installed would kill
+/// the process without the graceful shutdown.
 pub fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
     {

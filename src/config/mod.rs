@@ -68,6 +68,7 @@ pub struct Config {
     /// Which header the trusted proxies set.
     pub forwarded_header: ForwardedHeader,
     pub outbox: OutboxConfig,
+    pub http: HttpConfig,
     pub provisioning: ProvisioningConfig,
     /// `client_id` (and `aud`) of tokens from the first-party JSON login of the workspace SPA.
     pub first_party_client_id: String,
@@ -231,6 +232,25 @@ impl Default for OutboxConfig {
     }
 }
 
+/// The HTTP connections themselves, below any request.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// A connection must deliver a complete request head within this long, counted from the
+    /// moment it opens or its previous response went out; otherwise it is closed. So it bounds
+    /// both a client that trickles its headers and a kept-alive connection left idle (hyper
+    /// starts this timer again whenever a connection goes idle).
+    pub header_read_timeout_seconds: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            header_read_timeout_seconds: 10,
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The file as written: everything optional, unknown keys refused.
 
@@ -250,6 +270,7 @@ struct RawConfig {
     trusted_proxies: Vec<String>,
     forwarded_header: Option<ForwardedHeader>,
     outbox: Option<OutboxConfig>,
+    http: Option<HttpConfig>,
     provisioning: Option<RawProvisioning>,
     first_party_client_id: Option<String>,
     directory: Option<RawDirectory>,
@@ -500,6 +521,13 @@ fn validate(
             "must be at least retry_base_seconds",
         ));
     }
+    let http = raw.http.unwrap_or_default();
+    if !(1..=300).contains(&http.header_read_timeout_seconds) {
+        return Err(ConfigError::new(
+            "http.header_read_timeout_seconds",
+            "must be between 1 and 300",
+        ));
+    }
     let provisioning = validate_provisioning(raw.provisioning.unwrap_or_default(), env)?;
     let first_party_client_id = raw
         .first_party_client_id
@@ -563,6 +591,7 @@ fn validate(
         trusted_proxies,
         forwarded_header: raw.forwarded_header.unwrap_or_default(),
         outbox,
+        http,
         provisioning,
         first_party_client_id,
         directory,

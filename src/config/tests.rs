@@ -340,3 +340,21 @@ fn the_mailbox_email_claim_needs_mailcow() {
     )));
     assert!(unknown.ends_with("email_claim"), "{unknown}");
 }
+#[test]
+fn the_header_read_timeout_has_a_default_and_a_sane_range() {
+    assert_eq!(load("").unwrap().http.header_read_timeout_seconds, 10);
+    let config = load("[http]\nheader_read_timeout_seconds = 30\n").unwrap();
+    assert_eq!(config.http.header_read_timeout_seconds, 30);
+    for bad in ["0", "301"] {
+        assert_eq!(
+            key_of(load(&format!(
+                "[http]\nheader_read_timeout_seconds = {bad}\n"
+            ))),
+            "http.header_read_timeout_seconds"
+        );
+    }
+    assert_eq!(
+        key_of(load("[http]\nidle_seconds = 5\n")),
+        "http.idle_seconds"
+    );
+}

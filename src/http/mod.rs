@@ -9,7 +9,8 @@ mod flow;
 mod health;
 mod oidc;
 pub mod pages;
-mod session;
+pub(crate) mod refusals;
+pub(crate) mod session;
 
 use axum::Router;
 

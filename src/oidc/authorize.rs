@@ -13,8 +13,43 @@ use super::scope::Scope;
 use crate::clock::UnixTime;
 use crate::keys::KeySet;
 
-/// Longest value accepted for any parameter.
-const MAX_PARAM: usize = 4096;
+/// The longest value taken for each parameter, in bytes. A request that needs a login is kept
+/// in the browser session until the login, and anyone can send one, so what it may store is
+/// bounded here. The bounds leave room for what real clients send: the openidconnect crate and
+/// Nextcloud's user_oidc send a `state` and `nonce` of 22-64 characters, Mailcow 32; a `state`
+/// that carries a return address (oauth2-proxy) stays well within 2 KiB.
+const MAX_PARAM_LEN: &[(&str, usize)] = &[
+    ("client_id", 255),
+    ("redirect_uri", 2048),
+    ("response_type", 64),
+    ("scope", 1024),
+    ("state", 2048),
+    ("nonce", 512),
+    ("code_challenge", 128),
+    ("code_challenge_method", 16),
+    ("prompt", 64),
+    ("max_age", 20),
+    // An email address is at most 254 bytes (RFC 5321 §4.5.3.1).
+    ("login_hint", 320),
+    ("claims", 2048),
+    // Not kept: an ID token with a company's extra claims.
+    ("id_token_hint", 8192),
+];
+/// Any other parameter (RFC 6749 §3.1: unknown ones are ignored, but still bounded).
+const MAX_OTHER_PARAM_LEN: usize = 1024;
+/// The whole request: every name and value together.
+pub const MAX_REQUEST_LEN: usize = 16 * 1024;
+
+fn max_len(name: &str) -> usize {
+    MAX_PARAM_LEN
+        .iter()
+        .find(|(known, _)| *known == name)
+        .map_or(MAX_OTHER_PARAM_LEN, |(_, max)| *max)
+}
+
+fn state_limit() -> usize {
+    max_len("state")
+}
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Prompt {
@@ -108,14 +143,24 @@ pub fn parse(
     let state = get("state").map(str::to_owned);
     let fail = |code: ErrorCode, description: &str| AuthorizeFailure::Redirect {
         redirect_uri: redirect_uri.to_owned(),
-        state: state.clone().filter(|s| s.len() <= MAX_PARAM),
+        // An oversized state is not echoed: it would make the redirect oversized too.
+        state: state.clone().filter(|s| s.len() <= state_limit()),
         error: OAuthError::new(code, description),
     };
 
-    if let Some((name, _)) = params.iter().find(|(_, v)| v.len() > MAX_PARAM) {
+    let total: usize = params.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if total > MAX_REQUEST_LEN {
+        return Err(fail(ErrorCode::InvalidRequest, "the request is too long"));
+    }
+    if let Some((name, _)) = params.iter().find(|(k, v)| v.len() > max_len(k)) {
+        // The name is echoed only when it is one of ours, so no sent text comes back.
+        let name = MAX_PARAM_LEN
+            .iter()
+            .find(|(known, _)| known == name)
+            .map_or("a parameter", |(known, _)| known);
         return Err(fail(
             ErrorCode::InvalidRequest,
-            &format!("parameter {name} is too long"),
+            &format!("{name} is too long"),
         ));
     }
     if get("request").is_some() {

@@ -228,6 +228,12 @@ impl VerifiedAccessTokens {
 }
 
 /// An ID token of ours, expired or not (OIDC RP-Initiated Logout §2).
+///
+/// Every token this provider signs verifies with the same keys, so the kind is checked here:
+/// only an ID token may stand for the user. ID tokens go out with `typ` `JWT`; access tokens
+/// carry `at+jwt` (RFC 9068 §2.1) and logout tokens `logout+jwt` with an `events` claim
+/// (OIDC Back-Channel Logout §2.4, which also says a logout token must never be taken for an
+/// ID token). An ID token always has `sub`, `aud`, `exp` and `iat` (OIDC Core §2).
 pub fn verify_id_token_hint(
     keys: &KeySet,
     issuer: &str,
@@ -235,8 +241,21 @@ pub fn verify_id_token_hint(
     now: UnixTime,
 ) -> Result<IdTokenHint, JwtError> {
     let (header, claims): (_, Map<String, Value>) = verify(keys, issuer, token, now)?;
-    if header.typ.as_deref() == Some(ACCESS_TOKEN_TYPE) {
+    if !header
+        .typ
+        .as_deref()
+        .is_none_or(|typ| typ.eq_ignore_ascii_case("JWT"))
+    {
         return Err(JwtError::WrongType);
+    }
+    if claims.contains_key("events") {
+        return Err(JwtError::WrongType);
+    }
+    if !["exp", "iat"]
+        .iter()
+        .all(|name| claims.get(*name).is_some_and(Value::is_i64))
+    {
+        return Err(JwtError::Malformed);
     }
     let sub = claims
         .get("sub")
@@ -372,6 +391,72 @@ mod tests {
             cache.verify(&rotated, issuer, &token, 2_100),
             Err(JwtError::UnknownKey)
         );
+    }
+
+    fn id_claims() -> Value {
+        serde_json::json!({
+            "iss": "https://sso.example.com",
+            "sub": "u1",
+            "aud": "rp",
+            "iat": 1_000,
+            "exp": 4_600,
+            "sid": "s1",
+        })
+    }
+
+    fn hint(keys: &KeySet, typ: Option<&str>, claims: &Value) -> Result<IdTokenHint, JwtError> {
+        let token = sign(keys, typ, claims).unwrap();
+        verify_id_token_hint(keys, "https://sso.example.com", &token, 1_100)
+    }
+
+    #[test]
+    fn only_an_id_token_is_taken_as_id_token_hint() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = KeySet::load_or_generate(dir.path(), 60, 1_000).unwrap();
+        let expected = IdTokenHint {
+            sub: "u1".into(),
+            aud: vec!["rp".into()],
+            sid: Some("s1".into()),
+        };
+        assert_eq!(hint(&keys, None, &id_claims()), Ok(expected.clone()));
+        // RFC 7515 §4.1.9: the media type is compared without regard to case.
+        assert_eq!(hint(&keys, Some("jwt"), &id_claims()), Ok(expected));
+
+        // A logout token as the back-channel sends it (OIDC Back-Channel Logout §2.4).
+        let mut logout = id_claims();
+        logout["events"] =
+            serde_json::json!({ "http://schemas.openid.net/event/backchannel-logout": {} });
+        logout["jti"] = "j1".into();
+        assert_eq!(
+            hint(&keys, Some("logout+jwt"), &logout),
+            Err(JwtError::WrongType)
+        );
+        // Its `events` claim gives it away even under an ID token's `typ`.
+        assert_eq!(hint(&keys, None, &logout), Err(JwtError::WrongType));
+        // An access token.
+        let access = serde_json::to_value(access_claims(4_600)).unwrap();
+        assert_eq!(
+            hint(&keys, Some(ACCESS_TOKEN_TYPE), &access),
+            Err(JwtError::WrongType)
+        );
+        assert_eq!(
+            hint(&keys, Some("application/jose"), &id_claims()),
+            Err(JwtError::WrongType)
+        );
+        // Every claim an ID token always has must be there.
+        for missing in ["sub", "aud", "exp", "iat"] {
+            let mut claims = id_claims();
+            claims.as_object_mut().unwrap().remove(missing);
+            assert_eq!(
+                hint(&keys, None, &claims),
+                Err(JwtError::Malformed),
+                "without {missing}"
+            );
+        }
+        // Expired is fine (RP-Initiated Logout §2).
+        let mut expired = id_claims();
+        expired["exp"] = 1_050.into();
+        assert!(hint(&keys, None, &expired).is_ok());
     }
 
     #[test]

@@ -20,4 +20,5 @@ mod negative;
 mod overload;
 mod provisioning;
 mod scale_out;
+mod slow_clients;
 mod sso;

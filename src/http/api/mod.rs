@@ -191,6 +191,13 @@ async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Respons
     let valid = check_access_token(&state, &token)
         .await?
         .map_err(BearerError::InvalidToken)?;
+    // This API belongs to the workspace SPA alone: a relying party's access token is meant for
+    // that party (RFC 9068 §4: a resource server checks the token was issued for it).
+    if valid.claims.client_id != state.first_party.id {
+        return Err(BearerError::InvalidToken(
+            "the access token was not issued to the workspace",
+        ));
+    }
     if valid.registry.user_id.is_none() {
         return Err(BearerError::InvalidToken(
             "the access token does not belong to a user",

@@ -20,23 +20,27 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The Bearer token from the header (RFC 6750 §2.1) or a form body (§2.2), not both.
+///
+/// An empty Authorization header, or one of another scheme, carries no Bearer token: like no
+/// header at all it gets the bare challenge (§3.1: a request "attempted using an unsupported
+/// authentication method" is one that lacks authentication information).
 pub fn bearer_token(headers: &HeaderMap, form_body: &[u8]) -> Result<String, BearerError> {
     let from_header = match headers.get(header::AUTHORIZATION) {
         Some(value) => {
             let value = value
                 .to_str()
-                .map_err(|_| BearerError::InvalidRequest("malformed Authorization header"))?;
-            match value.split_once(' ') {
-                Some((scheme, token))
-                    if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
-                {
-                    Some(token.trim().to_owned())
-                }
-                _ => {
+                .map_err(|_| BearerError::InvalidRequest("malformed Authorization header"))?
+                .trim();
+            let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+            match scheme {
+                "" => None,
+                scheme if !scheme.eq_ignore_ascii_case("bearer") => None,
+                _ if token.trim().is_empty() => {
                     return Err(BearerError::InvalidRequest(
-                        "the Authorization header is not a Bearer token",
+                        "the Authorization header has no Bearer token",
                     ))
                 }
+                _ => Some(token.trim().to_owned()),
             }
         }
         None => None,

@@ -2,6 +2,7 @@
 //! refusal changed nothing (the code still works, no token was issued, the session lives on,
 //! the browser was not sent anywhere).
 
+mod anonymous;
 mod client_auth;
 mod codes;
 mod forged_tokens;
@@ -10,3 +11,5 @@ mod helpers;
 mod input;
 mod redirects;
 mod refresh;
+mod refusals;
+mod token_kinds;
