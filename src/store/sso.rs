@@ -117,7 +117,10 @@ pub struct RefreshRow {
     pub claims: Option<String>,
     pub auth_time: Option<UnixTime>,
     pub created_at: UnixTime,
+    /// Its own end, or its family's when that comes first.
     pub expires_at: UnixTime,
+    /// The end of its family: the family's first grant plus the refresh token lifetime then.
+    pub family_expires_at: UnixTime,
     pub rotated_at: Option<UnixTime>,
     /// Its own revocation, or its family's.
     pub revoked_at: Option<UnixTime>,
@@ -186,7 +189,8 @@ static ACCESS_TOKEN: LazyLock<Lookup> = LazyLock::new(|| {
 static REFRESH_TOKEN: LazyLock<Lookup> = LazyLock::new(|| {
     Lookup::new(
         "r.family_id, r.client_id, r.user_id, r.session_id, r.code_hash, r.scope, r.claims, r.auth_time, \
-         r.created_at, r.expires_at, r.rotated_at, COALESCE(r.revoked_at, f.revoked_at) AS revoked_at, \
+         r.created_at, CASE WHEN f.expires_at < r.expires_at THEN f.expires_at ELSE r.expires_at END AS expires_at, \
+         f.expires_at AS family_expires_at, r.rotated_at, COALESCE(r.revoked_at, f.revoked_at) AS revoked_at, \
          s.id AS live_session, s.ended_at AS session_ended_at",
         "refresh_tokens r JOIN refresh_families f ON f.family_id = r.family_id \
          LEFT JOIN sso_sessions s ON s.id = r.session_id",
@@ -363,6 +367,7 @@ fn refresh_from(row: &AnyRow) -> Result<RefreshRow, sqlx::Error> {
         auth_time: row.try_get("auth_time")?,
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
+        family_expires_at: row.try_get("family_expires_at")?,
         rotated_at: row.try_get("rotated_at")?,
         revoked_at: row.try_get("revoked_at")?,
         session_over: session_over(row)?,

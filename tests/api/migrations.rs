@@ -124,7 +124,10 @@ async fn stored_refresh_tokens_get_their_families(backend: Backend) {
 
     let kept = db.refresh_token("k2").await.unwrap().expect("still found");
     assert_eq!(kept.revoked_at, None);
-    assert_eq!(kept.expires_at, NOW + 110);
+    assert_eq!(
+        (kept.expires_at, kept.family_expires_at),
+        (NOW + 110, NOW + 110)
+    );
     assert_eq!(
         db.access_token("a-kept").await.unwrap().unwrap().revoked_at,
         None

@@ -3,6 +3,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use bheem_sso::clock::Clock;
 use bheem_sso::oidc::claims::ClaimsRequest;
 use bheem_sso::oidc::scope::Scope;
 use bheem_sso::oidc::tokens::{check_access_token, hash_secret, issue, Grant};
@@ -19,6 +20,7 @@ on_both_backends!(
     reused_refresh_token_revokes_its_whole_family,
     one_refresh_token_sent_twice_at_once_is_answered_once_and_kills_its_family,
     a_replayed_refresh_token_ends_its_family_while_a_thief_keeps_rotating_it,
+    a_rotated_refresh_token_ends_with_its_family_however_recently_it_was_issued,
     code_of_another_client_is_refused,
     refresh_token_of_another_client_is_refused_and_still_works_for_its_own,
 );
@@ -180,7 +182,7 @@ async fn a_replayed_refresh_token_ends_its_family_while_a_thief_keeps_rotating_i
                 claims: ClaimsRequest::default(),
                 code_hash: None,
                 spends: Spends::Nothing,
-                family_id: None,
+                family: None,
                 issue_refresh: true,
                 audience: None,
             },
@@ -264,4 +266,41 @@ async fn a_replayed_refresh_token_ends_its_family_while_a_thief_keeps_rotating_i
             );
         }
     }
+}
+
+/// A family ends `refresh_token_seconds` after its first grant: a client that refreshes every
+/// day must not keep its user signed in for ever. A token rotated just before the family's end
+/// is refused at that end, though it was issued seconds before.
+async fn a_rotated_refresh_token_ends_with_its_family_however_recently_it_was_issued(
+    backend: Backend,
+) {
+    let clock = Clock::manual(Clock::System.now());
+    let config = "[tokens]\nrefresh_token_seconds = 3600\n";
+    let Some(sso) = Sso::start_with_clock(backend, config, clock.clone()).await else {
+        return;
+    };
+    let start = clock.now();
+    let sign_in = sso
+        .sign_in(&sso.browser(), &sso.default_rp(), &["offline_access"])
+        .await;
+    clock.advance(3590);
+    let rotated = refresh_with(&sso, ("rp", SECRET), &sign_in.refresh_token().unwrap())
+        .await
+        .expect("within the family's lifetime");
+    let last = rotated["refresh_token"].as_str().unwrap().to_owned();
+    let described = sso.introspect(&last).await;
+    assert_eq!(described["active"], true);
+    assert_eq!(
+        described["exp"],
+        start + 3600,
+        "the family's end, not an hour from now"
+    );
+
+    clock.advance(10);
+    assert_eq!(
+        refresh_with(&sso, ("rp", SECRET), &last).await,
+        Err((400, "invalid_grant".into())),
+        "issued 10 s ago, but its family began an hour ago"
+    );
+    assert_eq!(sso.introspect(&last).await["active"], false);
 }
