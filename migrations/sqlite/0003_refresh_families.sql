@@ -25,3 +25,8 @@ SELECT family_id, MIN(client_id), MIN(user_id), MIN(session_id), MIN(code_hash),
 FROM refresh_tokens
 GROUP BY family_id;
 
+-- Browser sessions are looked up by a SHA-256 hash of the cookie's id from now on, so that a
+-- read of this table gives no live cookie. The ids stored so far are the cookies themselves and
+-- cannot be hashed here (SQLite has no SHA-256): those sessions end, and their browsers log in
+-- again. SSO sessions and tokens already issued to relying parties are not touched.
+DELETE FROM http_sessions;

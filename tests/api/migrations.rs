@@ -5,7 +5,7 @@ use bheem_sso::store::Db;
 use crate::helpers::{Backend, TestDb};
 use crate::on_both_backends;
 
-on_both_backends!(stored_refresh_tokens_get_their_families,);
+on_both_backends!(stored_refresh_tokens_get_their_families_and_clear_session_ids_go,);
 
 async fn migrations_apply_twice(backend: Backend) {
     let Some(test_db) = TestDb::new(backend).await else {
@@ -63,8 +63,9 @@ async fn sqlite_file_is_created_with_wal_and_foreign_keys() {
 
 /// A database made before refresh-token families (migrations 0001 and 0002) is upgraded: each
 /// stored family gets its row and keeps working until its newest token's end; a family with a
-/// revoked token is revoked whole, so a token that outran the revocation is dead.
-async fn stored_refresh_tokens_get_their_families(backend: Backend) {
+/// revoked token is revoked whole, so a token that outran the revocation is dead; browser
+/// sessions stored under their clear ids are removed (their users log in again).
+async fn stored_refresh_tokens_get_their_families_and_clear_session_ids_go(backend: Backend) {
     const NOW: i64 = 1_000_000;
     let Some(test_db) = TestDb::new(backend).await else {
         return;
@@ -120,6 +121,12 @@ async fn stored_refresh_tokens_get_their_families(backend: Backend) {
         .await
         .unwrap();
     }
+    sqlx::query("INSERT INTO http_sessions (id, data, expiry_date) VALUES ('clear-id', '{}', $1)")
+        .bind(NOW * 2)
+        .execute(db.pool())
+        .await
+        .unwrap();
+
     db.migrate().await.unwrap();
 
     let kept = db.refresh_token("k2").await.unwrap().expect("still found");
@@ -142,6 +149,11 @@ async fn stored_refresh_tokens_get_their_families(backend: Backend) {
             .revoked_at,
         Some(NOW + 20)
     );
+    let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM http_sessions")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(sessions, 0);
     // The kept family rotates on, within its end.
     let rotated = db
         .record_grant(&GrantRecord {
