@@ -61,6 +61,29 @@ async fn sqlite_file_is_created_with_wal_and_foreign_keys() {
     db.close().await;
 }
 
+/// The database holds password hashes, e-mail addresses and the hashes of live tokens: a new
+/// SQLite file, and the -wal and -shm files SQLite makes beside it, are its owner's only.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_new_sqlite_database_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let url = DatabaseUrl::parse(&format!("sqlite://{}/sso.db", dir.path().display())).unwrap();
+    let db = Db::connect(&url).await.unwrap();
+    db.migrate().await.unwrap();
+    let mut files = Vec::new();
+    for name in ["sso.db", "sso.db-wal", "sso.db-shm"] {
+        if let Ok(meta) = std::fs::metadata(dir.path().join(name)) {
+            files.push((name, meta.permissions().mode() & 0o777));
+        }
+    }
+    assert!(files.len() >= 2, "the database and its WAL: {files:?}");
+    for (name, mode) in files {
+        assert_eq!(mode & 0o077, 0, "{name} has mode {mode:o}");
+    }
+    db.close().await;
+}
+
 /// A database made before refresh-token families (migrations 0001 and 0002) is upgraded: each
 /// stored family gets its row and keeps working until its newest token's end; a family with a
 /// revoked token is revoked whole, so a token that outran the revocation is dead; browser
