@@ -7,7 +7,7 @@ use bheem_sso::clock::Clock;
 use bheem_sso::oidc::claims::ClaimsRequest;
 use bheem_sso::oidc::scope::Scope;
 use bheem_sso::oidc::tokens::{check_access_token, hash_secret, issue, Grant};
-use bheem_sso::store::sso::Spends;
+use bheem_sso::store::sso::{Spends, SsoSession};
 use serde_json::Value;
 use tokio::sync::Notify;
 
@@ -20,6 +20,8 @@ on_both_backends!(
     reused_refresh_token_revokes_its_whole_family,
     one_refresh_token_sent_twice_at_once_is_answered_once_and_kills_its_family,
     a_replayed_refresh_token_ends_its_family_while_a_thief_keeps_rotating_it,
+    a_revoked_refresh_token_ends_its_family_while_a_thief_keeps_rotating_it,
+    a_logout_ends_the_sessions_families_while_a_thief_keeps_rotating_one,
     a_rotated_refresh_token_ends_with_its_family_however_recently_it_was_issued,
     code_of_another_client_is_refused,
     refresh_token_of_another_client_is_refused_and_still_works_for_its_own,
@@ -145,6 +147,17 @@ impl Stolen {
     }
 }
 
+/// How the victim's side ends a family that a thief keeps rotating.
+#[derive(Debug, Clone, Copy)]
+enum Ending {
+    /// The client replays the family's first, already rotated, token (RFC 9700 §4.14.2).
+    Replay,
+    /// The client revokes that token at the revocation endpoint (RFC 7009 §2.1: the whole grant).
+    Revocation,
+    /// The SSO session the family was issued in ends, as at logout or for a disabled user.
+    Logout,
+}
+
 /// RFC 9700 §4.14.2: a replayed refresh token ends its whole family. A thief keeps rotating a
 /// stolen family as fast as the token endpoint answers while the victim replays the family's
 /// first, already rotated, token. Whatever rotation is in flight when the replay is handled, once
@@ -154,7 +167,20 @@ impl Stolen {
 async fn a_replayed_refresh_token_ends_its_family_while_a_thief_keeps_rotating_it(
     backend: Backend,
 ) {
-    const TRIALS: usize = 200;
+    race_a_thief(backend, Ending::Replay, 200).await;
+}
+
+/// The same race against a revocation at the revocation endpoint.
+async fn a_revoked_refresh_token_ends_its_family_while_a_thief_keeps_rotating_it(backend: Backend) {
+    race_a_thief(backend, Ending::Revocation, 100).await;
+}
+
+/// The same race against the end of the family's SSO session.
+async fn a_logout_ends_the_sessions_families_while_a_thief_keeps_rotating_one(backend: Backend) {
+    race_a_thief(backend, Ending::Logout, 100).await;
+}
+
+async fn race_a_thief(backend: Backend, ending: Ending, trials: usize) {
     let Some(sso) = Sso::start(backend).await else {
         return;
     };
@@ -167,17 +193,27 @@ async fn a_replayed_refresh_token_ends_its_family_while_a_thief_keeps_rotating_i
         .await
         .unwrap()
         .unwrap();
-    for trial in 0..TRIALS {
-        // A family as a code exchange starts it (without the browser's round trips, to keep 200
-        // trials fast), and one rotation, so that its first token is a spent one.
+    for trial in 0..trials {
+        // A family as a code exchange in an SSO session starts it (without the browser's round
+        // trips, to keep the trials fast), and one rotation, so that its first token is spent.
+        let now = state.clock.now();
+        let sid = uuid::Uuid::new_v4().to_string();
+        let session = SsoSession::started(
+            sid.clone(),
+            alice.id.clone(),
+            alice.company_id.to_string(),
+            now,
+            now + 3600,
+        );
+        state.db.create_sso_session(&session, &[]).await.unwrap();
         let first = issue(
             state,
             Grant {
                 client: &rp,
                 user: Some(&alice),
                 scope: Scope::parse("offline_access").unwrap(),
-                session_id: None,
-                auth_time: Some(state.clock.now()),
+                session_id: Some(&sid),
+                auth_time: Some(now),
                 nonce: None,
                 claims: ClaimsRequest::default(),
                 code_hash: None,
@@ -193,20 +229,20 @@ async fn a_replayed_refresh_token_ends_its_family_while_a_thief_keeps_rotating_i
         let mut stolen = Stolen::default();
         stolen.took(&refresh_with(&sso, ("rp", SECRET), &first).await.unwrap());
 
-        let replayed = Arc::new(AtomicBool::new(false));
+        let ended = Arc::new(AtomicBool::new(false));
         let rotating = Arc::new(Notify::new());
         let thief = tokio::spawn({
-            let (sso, replayed, rotating) = (sso.clone(), replayed.clone(), rotating.clone());
+            let (sso, ended, rotating) = (sso.clone(), ended.clone(), rotating.clone());
             async move {
                 loop {
-                    let after_replay = replayed.load(Ordering::SeqCst);
+                    let after_end = ended.load(Ordering::SeqCst);
                     let latest = stolen.refresh.last().unwrap().clone();
                     match refresh_with(&sso, ("rp", SECRET), &latest).await {
                         Ok(tokens) => {
                             assert!(
-                                !after_replay,
-                                "trial {trial}: a rotation sent after the replay was answered \
-                                 went through"
+                                !after_end,
+                                "trial {trial}: a rotation sent after the {ending:?} was \\
+                                 answered went through"
                             );
                             stolen.took(&tokens);
                             rotating.notify_one();
@@ -219,14 +255,31 @@ async fn a_replayed_refresh_token_ends_its_family_while_a_thief_keeps_rotating_i
                 }
             }
         });
-        // The thief is rotating: the replay meets one of its rotations somewhere on its way.
+        // The thief is rotating: the ending meets one of its rotations somewhere on its way.
         rotating.notified().await;
-        assert_eq!(
-            refresh_with(&sso, ("rp", SECRET), &first).await,
-            Err((400, "invalid_grant".into())),
-            "trial {trial}: the replay"
-        );
-        replayed.store(true, Ordering::SeqCst);
+        match ending {
+            Ending::Replay => assert_eq!(
+                refresh_with(&sso, ("rp", SECRET), &first).await,
+                Err((400, "invalid_grant".into())),
+                "trial {trial}: the replay"
+            ),
+            Ending::Revocation => {
+                let revoked = reqwest::Client::new()
+                    .post(sso.url("/api/v1/sso/revoke"))
+                    .basic_auth("rp", Some(SECRET))
+                    .form(&[("token", first.as_str())])
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(revoked.status(), 200, "trial {trial}: the revocation");
+            }
+            Ending::Logout => assert!(state
+                .db
+                .end_sso_session(&sid, "logout", state.clock.now())
+                .await
+                .unwrap()),
+        }
+        ended.store(true, Ordering::SeqCst);
         let stolen = thief.await.unwrap();
 
         // And the rows say so themselves: the revocation saw every rotation that went through.
@@ -247,21 +300,21 @@ async fn a_replayed_refresh_token_ends_its_family_while_a_thief_keeps_rotating_i
             .unwrap();
             assert_eq!(
                 unrevoked, 0,
-                "trial {trial}: {table} of the family not marked"
+                "trial {trial}: {table} of the family not marked after the {ending:?}"
             );
         }
         for (n, token) in stolen.refresh.iter().enumerate() {
             let row = state.db.refresh_token(&hash_secret(token)).await.unwrap();
             assert!(
                 row.unwrap().revoked_at.is_some(),
-                "trial {trial}: refresh token {n} of {} survived the replay",
+                "trial {trial}: refresh token {n} of {} survived the {ending:?}",
                 stolen.refresh.len()
             );
         }
         for (n, token) in stolen.access.iter().enumerate() {
             assert!(
                 check_access_token(state, token).await.unwrap().is_err(),
-                "trial {trial}: access token {n} of {} survived the replay",
+                "trial {trial}: access token {n} of {} survived the {ending:?}",
                 stolen.access.len()
             );
         }
