@@ -46,11 +46,26 @@ pub struct Grant<'a> {
     /// The code or refresh token this grant uses up, spent in the transaction that stores the
     /// new tokens.
     pub spends: Spends<'a>,
-    /// A rotated refresh token keeps its family.
-    pub family_id: Option<&'a str>,
+    /// A rotated refresh token keeps its family, and its family's end.
+    pub family: Option<Family<'a>>,
     pub issue_refresh: bool,
     /// `aud` and `client_id` when it is not the client's id (first-party API).
     pub audience: Option<&'a str>,
+}
+
+/// The refresh-token family a rotation stays in.
+#[derive(Debug, Clone, Copy)]
+pub struct Family<'a> {
+    pub id: &'a str,
+    /// When the family ends: its first grant plus `refresh_token_seconds`. A rotated token
+    /// expires then at the latest: rotation (RFC 9700 §4.14.2) replaces a token, it does not
+    /// extend the login it came from, so a family used every day still ends and its user logs
+    /// in again. It is not bound by the SSO session's absolute lifetime: a refresh token is what
+    /// `offline_access` asks for, access while the user is not logged in (OIDC Core 1.0 §11),
+    /// and the browser session's lifetime is a matter of days where the family's is weeks. A
+    /// session that is ended (logout, a disabled user, an operator) ends its families all the
+    /// same.
+    pub expires_at: UnixTime,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -145,9 +160,13 @@ pub async fn issue(state: &AppState, grant: Grant<'_>) -> anyhow::Result<TokenRe
 
     let refresh_token = (grant.issue_refresh && grant.user.is_some()).then(new_secret);
     let refresh_hash = refresh_token.as_deref().map(hash_secret);
-    let family_id = match (&refresh_token, grant.family_id) {
+    let family_id = match (&refresh_token, grant.family) {
         (Some(_), None) => Some(uuid::Uuid::new_v4().to_string()),
-        (_, family) => family.map(str::to_owned),
+        (_, family) => family.map(|f| f.id.to_owned()),
+    };
+    let refresh_expires_at = {
+        let full = now + lifetimes.refresh_token_seconds as i64;
+        grant.family.map_or(full, |f| full.min(f.expires_at))
     };
     let refresh = match (&refresh_hash, grant.user, &family_id) {
         (Some(token_hash), Some(user), Some(family)) => Some(NewRefreshToken {
@@ -161,7 +180,7 @@ pub async fn issue(state: &AppState, grant: Grant<'_>) -> anyhow::Result<TokenRe
             claims: claims_json.as_deref(),
             auth_time: grant.auth_time,
             created_at: now,
-            expires_at: now + lifetimes.refresh_token_seconds as i64,
+            expires_at: refresh_expires_at,
         }),
         _ => None,
     };

@@ -2,8 +2,14 @@
 //! node behind a load balancer can serve any browser. Every page of a login reads or writes
 //! its session, so these statements run on kept connections ([`Db::hot_connection`]) as the
 //! token look-ups do, without sqlx's ping each time a connection goes back to the pool.
+//!
+//! A record is stored under the SHA-256 of its id, never the id itself: the id is the cookie,
+//! so a copy of the table (a backup, a read-only SQL injection, a dump) would otherwise be a
+//! list of live sessions to put in a browser. The id has 128 random bits, so a plain hash is
+//! enough: there is nothing to guess from it.
 
 use async_trait::async_trait;
+use sha2::{Digest, Sha256};
 use sqlx::Row;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
@@ -44,6 +50,15 @@ impl DbSessionStore {
     }
 }
 
+/// The key a record is stored under, as `crate::oidc::tokens::hash_secret` hashes codes and
+/// refresh tokens (the store does not depend on `oidc`).
+fn stored_id(id: &Id) -> String {
+    Sha256::digest(id.to_string().as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 fn backend(e: impl std::fmt::Display) -> session_store::Error {
     session_store::Error::Backend(e.to_string())
 }
@@ -61,7 +76,7 @@ impl SessionStore for DbSessionStore {
             let inserted = sqlx::query(
                 "INSERT INTO http_sessions (id, data, expiry_date) VALUES ($1, $2, $3)",
             )
-            .bind(record.id.to_string())
+            .bind(stored_id(&record.id))
             .bind(data.clone())
             .bind(record.expiry_date.unix_timestamp())
             .execute(conn.conn())
@@ -85,13 +100,13 @@ impl SessionStore for DbSessionStore {
             sqlx::query("UPDATE http_sessions SET data = $1, expiry_date = $2 WHERE id = $3")
                 .bind(data.clone())
                 .bind(record.expiry_date.unix_timestamp())
-                .bind(record.id.to_string())
+                .bind(stored_id(&record.id))
                 .execute(conn.conn())
                 .await
                 .map_err(backend)?;
         if updated.rows_affected() == 0 {
             sqlx::query("INSERT INTO http_sessions (id, data, expiry_date) VALUES ($1, $2, $3)")
-                .bind(record.id.to_string())
+                .bind(stored_id(&record.id))
                 .bind(data)
                 .bind(record.expiry_date.unix_timestamp())
                 .execute(conn.conn())
@@ -107,7 +122,7 @@ impl SessionStore for DbSessionStore {
         let row = sqlx::query(
             "SELECT data, expiry_date FROM http_sessions WHERE id = $1 AND expiry_date > $2",
         )
-        .bind(id.to_string())
+        .bind(stored_id(id))
         .bind(system_now())
         .fetch_optional(conn.conn())
         .await
@@ -126,7 +141,7 @@ impl SessionStore for DbSessionStore {
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         sqlx::query("DELETE FROM http_sessions WHERE id = $1")
-            .bind(id.to_string())
+            .bind(stored_id(id))
             .execute(self.db.pool())
             .await
             .map_err(backend)?;

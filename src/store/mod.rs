@@ -38,8 +38,9 @@ pub struct Db {
 }
 
 impl Db {
-    /// Opens the pool. The SQLite file (and its folder) is created when missing. Connections
-    /// are made lazily, so a database that is down at start gives 503s until it is back.
+    /// Opens the pool. The SQLite file (and its folder) is created when missing, readable by its
+    /// owner only. Connections are made lazily, so a database that is down at start gives 503s
+    /// until it is back.
     pub async fn connect(url: &DatabaseUrl) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
         let backend = url.backend();
@@ -59,6 +60,13 @@ impl Db {
                 let in_memory = raw.contains(":memory:") || raw.contains("mode=memory");
                 if !in_memory {
                     create_parent_dir(&raw)?;
+                    // sqlx would create a missing file with SQLite's default mode, 0644 under
+                    // the usual umask: tokens' and sessions' hashes, users' password hashes and
+                    // e-mail addresses readable by every local user. Made here 0600 instead, and
+                    // SQLite gives its -wal and -shm files the database file's mode.
+                    if !raw.contains("mode=") || raw.contains("mode=rwc") {
+                        create_private_file(sqlite_path(&raw))?;
+                    }
                     if !raw.contains("mode=") {
                         raw.push_str(if raw.contains('?') {
                             "&mode=rwc"
@@ -279,13 +287,17 @@ impl HotConnection {
     }
 }
 
-fn create_parent_dir(raw: &str) -> anyhow::Result<()> {
-    let path = raw
-        .trim_start_matches("sqlite:")
+/// The file a `sqlite:` URL names.
+fn sqlite_path(raw: &str) -> &str {
+    raw.trim_start_matches("sqlite:")
         .trim_start_matches("//")
         .split('?')
         .next()
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+fn create_parent_dir(raw: &str) -> anyhow::Result<()> {
+    let path = sqlite_path(raw);
     if let Some(parent) = Path::new(path)
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -293,6 +305,42 @@ fn create_parent_dir(raw: &str) -> anyhow::Result<()> {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("creating the database folder {}", parent.display()))?;
     }
+    Ok(())
+}
+
+/// Creates the database file empty (which SQLite reads as an empty database), readable and
+/// writable by its owner only, unless it exists: an existing file is left as it is (an operator
+/// may have reasons), and a warning says so when other users may read or write it.
+fn create_private_file(path: &str) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let created = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path);
+        match created {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                if let Ok(meta) = std::fs::metadata(path) {
+                    let mode = meta.permissions().mode() & 0o777;
+                    if mode & 0o077 != 0 {
+                        tracing::warn!(
+                            path,
+                            mode = format!("{mode:o}"),
+                            "the database file is open to other users; chmod 600 it"
+                        );
+                    }
+                }
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("creating the database file {path}"));
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
     Ok(())
 }
 

@@ -117,8 +117,12 @@ pub struct RefreshRow {
     pub claims: Option<String>,
     pub auth_time: Option<UnixTime>,
     pub created_at: UnixTime,
+    /// Its own end, or its family's when that comes first.
     pub expires_at: UnixTime,
+    /// The end of its family: the family's first grant plus the refresh token lifetime then.
+    pub family_expires_at: UnixTime,
     pub rotated_at: Option<UnixTime>,
+    /// Its own revocation, or its family's.
     pub revoked_at: Option<UnixTime>,
     /// It was issued in an SSO session that has ended (or is gone) since.
     pub session_over: bool,
@@ -160,16 +164,24 @@ pub struct AccessRow {
     pub user_id: Option<String>,
     pub session_id: Option<String>,
     pub claims: Option<String>,
+    /// Its own revocation, or its refresh-token family's.
     pub revoked_at: Option<UnixTime>,
     pub session_ended_at: Option<UnixTime>,
 }
 
 /// The look-ups behind [`Db::access_token_and_user`], [`Db::refresh_token_and_user`] and
 /// [`Db::code_and_user`], built once (they run on every userinfo, introspection and token request).
+///
+/// A token of a revoked refresh-token family reads as revoked, whatever its own row says: a
+/// revocation ends the family first (see [`revoke_families`]), so a token that a rotation wrote
+/// while the revocation ran is dead even before its own row is marked. A refresh token whose
+/// family row is missing is not found at all (every write stores the family with its first token).
 static ACCESS_TOKEN: LazyLock<Lookup> = LazyLock::new(|| {
     Lookup::new(
-        "a.client_id, a.user_id, a.session_id, a.claims, a.revoked_at, s.ended_at AS session_ended_at",
-        "access_tokens a LEFT JOIN sso_sessions s ON s.id = a.session_id",
+        "a.client_id, a.user_id, a.session_id, a.claims, COALESCE(a.revoked_at, f.revoked_at) AS revoked_at, \
+         s.ended_at AS session_ended_at",
+        "access_tokens a LEFT JOIN refresh_families f ON f.family_id = a.family_id \
+         LEFT JOIN sso_sessions s ON s.id = a.session_id",
         "a.user_id",
         "a.jti = $1",
     )
@@ -177,9 +189,11 @@ static ACCESS_TOKEN: LazyLock<Lookup> = LazyLock::new(|| {
 static REFRESH_TOKEN: LazyLock<Lookup> = LazyLock::new(|| {
     Lookup::new(
         "r.family_id, r.client_id, r.user_id, r.session_id, r.code_hash, r.scope, r.claims, r.auth_time, \
-         r.created_at, r.expires_at, r.rotated_at, r.revoked_at, s.id AS live_session, \
-         s.ended_at AS session_ended_at",
-        "refresh_tokens r LEFT JOIN sso_sessions s ON s.id = r.session_id",
+         r.created_at, CASE WHEN f.expires_at < r.expires_at THEN f.expires_at ELSE r.expires_at END AS expires_at, \
+         f.expires_at AS family_expires_at, r.rotated_at, COALESCE(r.revoked_at, f.revoked_at) AS revoked_at, \
+         s.id AS live_session, s.ended_at AS session_ended_at",
+        "refresh_tokens r JOIN refresh_families f ON f.family_id = r.family_id \
+         LEFT JOIN sso_sessions s ON s.id = r.session_id",
         "r.user_id",
         "r.token_hash = $1",
     )
@@ -241,6 +255,70 @@ impl Lookup {
     }
 }
 
+/// The spending of a refresh token, guarded by its family (see [`Db::record_grant`]).
+const ROTATE_POSTGRES: &str = "UPDATE refresh_tokens SET rotated_at = {} WHERE token_hash = {} \
+     AND rotated_at IS NULL AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM refresh_families f \
+     WHERE f.family_id = refresh_tokens.family_id AND f.revoked_at IS NULL FOR SHARE)";
+/// On SQLite the grant's `BEGIN IMMEDIATE` holds the database's one write lock already.
+const ROTATE_SQLITE: &str = "UPDATE refresh_tokens SET rotated_at = {} WHERE token_hash = {} \
+     AND rotated_at IS NULL AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM refresh_families f \
+     WHERE f.family_id = refresh_tokens.family_id AND f.revoked_at IS NULL)";
+
+/// The refresh-token families a revocation ends: one, those a code started, those of an SSO
+/// session.
+#[derive(Debug, Clone)]
+enum Families {
+    Id(String),
+    OfCode(String),
+    OfSession(String),
+}
+
+/// Revokes `families` and every refresh and access token issued in them, within `tx`.
+///
+/// RFC 9700 §4.14.2 wants a reused refresh token to end its whole family, and a thief keeps
+/// rotating it meanwhile. The family rows are marked first: on PostgreSQL that waits for every
+/// rotation that holds a family's row (each rotation share-locks it before it spends its token,
+/// `Db::record_grant`), and any rotation after it finds the family revoked and writes nothing.
+/// The token rows are marked by later statements, which under READ COMMITTED each see what was
+/// committed before they began: the tokens of the rotations waited for included. One statement
+/// could not do it all: it would see only what was committed when it began. On SQLite, writes
+/// take turns on the database's one write lock, so no rotation runs in between at all.
+async fn revoke_families(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    families: &Families,
+    now: UnixTime,
+) -> anyhow::Result<()> {
+    let (column, key) = match families {
+        Families::Id(key) => ("family_id", key),
+        Families::OfCode(key) => ("code_hash", key),
+        Families::OfSession(key) => ("session_id", key),
+    };
+    let of_families =
+        format!("family_id IN (SELECT family_id FROM refresh_families WHERE {column} = $2)");
+    for (sql, what) in [
+        (
+            format!("UPDATE refresh_families SET revoked_at = $1 WHERE {column} = $2 AND revoked_at IS NULL"),
+            "revoking refresh-token families",
+        ),
+        (
+            format!("UPDATE refresh_tokens SET revoked_at = $1 WHERE {of_families} AND revoked_at IS NULL"),
+            "revoking the families' refresh tokens",
+        ),
+        (
+            format!("UPDATE access_tokens SET revoked_at = $1 WHERE {of_families} AND revoked_at IS NULL"),
+            "revoking the families' access tokens",
+        ),
+    ] {
+        sqlx::query(&sql)
+            .bind(now)
+            .bind(key.clone())
+            .execute(&mut **tx)
+            .await
+            .context(what)?;
+    }
+    Ok(())
+}
+
 fn session_from(row: &AnyRow) -> Result<SsoSession, sqlx::Error> {
     Ok(SsoSession {
         id: row.try_get("id")?,
@@ -289,6 +367,7 @@ fn refresh_from(row: &AnyRow) -> Result<RefreshRow, sqlx::Error> {
         auth_time: row.try_get("auth_time")?,
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
+        family_expires_at: row.try_get("family_expires_at")?,
         rotated_at: row.try_get("rotated_at")?,
         revoked_at: row.try_get("revoked_at")?,
         session_over: session_over(row)?,
@@ -384,6 +463,9 @@ impl Db {
             .context("ending an SSO session")?
             .rows_affected()
             == 1;
+        // The session's refresh-token families first, so that a rotation in flight cannot add a
+        // token the statements below miss (see `revoke_families`).
+        revoke_families(&mut tx, &Families::OfSession(id.to_owned()), now).await?;
         sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE session_id = $2 AND revoked_at IS NULL")
             .bind(now)
             .bind(id.to_owned())
@@ -498,6 +580,7 @@ impl Db {
         // for a busy runtime, and cost a fifth to a third of the refresh throughput:
         // docs/benchmarks.md).
         let postgres = self.backend() == crate::config::Backend::Postgres;
+        let first_in_family = !matches!(g.spends, Spends::RefreshToken(_));
         let mut w = GrantWrite::new();
         match g.spends {
             Spends::Nothing => {}
@@ -506,12 +589,47 @@ impl Db {
                 "UPDATE authorization_codes SET used_at = {} WHERE code_hash = {} AND used_at IS NULL",
                 vec![Param::Int(Some(g.now)), Param::text(code_hash)],
             ),
+            // The family's row is checked and, on PostgreSQL, share-locked before the token's
+            // row is spent. A revocation marks the family first, so it either waits for this
+            // write to commit and then sees its new tokens in its later statements, or this
+            // write waits for it and then finds the family revoked (READ COMMITTED re-checks
+            // a locked row once its locker commits) and spends nothing. A share lock, not an
+            // update: rotations of one family never wait for each other here.
             Spends::RefreshToken(token_hash) => w.spend(
                 format!("refresh {token_hash}"),
-                "UPDATE refresh_tokens SET rotated_at = {} WHERE token_hash = {} AND rotated_at IS NULL \
-                 AND revoked_at IS NULL",
+                if postgres {
+                    ROTATE_POSTGRES
+                } else {
+                    ROTATE_SQLITE
+                },
                 vec![Param::Int(Some(g.now)), Param::text(token_hash)],
             ),
+        }
+        // A first grant starts the family; its end is the first token's.
+        if let (Some(t), true) = (&g.refresh, first_in_family) {
+            w.insert(
+                if postgres {
+                    "INSERT INTO refresh_families (family_id, client_id, user_id, session_id, code_hash, \
+                     created_at, expires_at)"
+                } else {
+                    "INSERT OR IGNORE INTO refresh_families (family_id, client_id, user_id, session_id, \
+                     code_hash, created_at, expires_at)"
+                },
+                vec![
+                    Param::text(t.family_id),
+                    Param::text(t.client_id),
+                    Param::text(t.user_id),
+                    Param::Text(t.session_id.map(str::to_owned)),
+                    Param::Text(t.code_hash.map(str::to_owned)),
+                    Param::Int(Some(t.created_at)),
+                    Param::Int(Some(t.expires_at)),
+                ],
+                if postgres {
+                    " ON CONFLICT DO NOTHING"
+                } else {
+                    ""
+                },
+            );
         }
         if let Some(t) = &g.refresh {
             w.insert(
@@ -553,7 +671,6 @@ impl Db {
         w.access_stored();
         // A rotated refresh token's family began with a grant in the same session, to the same
         // client, which recorded the pair already.
-        let first_in_family = !matches!(g.spends, Spends::RefreshToken(_));
         if let (Some(session_id), true) = (t.session_id, first_in_family) {
             w.insert(
                 if postgres {
@@ -579,27 +696,12 @@ impl Db {
             .context("recording a grant")
     }
 
-    /// Revokes every token issued from a code (RFC 6749 §4.1.2: on a replayed code).
+    /// Revokes every token issued from a code (RFC 6749 §4.1.2: on a replayed code): the
+    /// families it started, and the access token of its exchange.
     pub async fn revoke_code_tokens(&self, code_hash: &str, now: UnixTime) -> anyhow::Result<()> {
-        sqlx::query(
-            "UPDATE refresh_tokens SET revoked_at = $1 WHERE code_hash = $2 AND revoked_at IS NULL",
-        )
-        .bind(now)
-        .bind(code_hash.to_owned())
-        .execute(self.pool())
-        .await
-        .context("revoking refresh tokens of a replayed code")?;
-        sqlx::query(
-            "UPDATE access_tokens SET revoked_at = $1 WHERE revoked_at IS NULL AND (code_hash = $2 OR family_id IN \
-             (SELECT family_id FROM refresh_tokens WHERE code_hash = $3))",
-        )
-        .bind(now)
-        .bind(code_hash.to_owned())
-        .bind(code_hash.to_owned())
-        .execute(self.pool())
-        .await
-        .context("revoking access tokens of a replayed code")?;
-        Ok(())
+        self.revoke_to_the_end(Families::OfCode(code_hash.to_owned()), now)
+            .await
+            .context("revoking the tokens of a replayed code")
     }
 
     pub async fn refresh_token(&self, token_hash: &str) -> anyhow::Result<Option<RefreshRow>> {
@@ -622,20 +724,37 @@ impl Db {
             .transpose()
     }
 
-    /// Revokes a whole refresh-token family and the access tokens issued from it.
+    /// Revokes a whole refresh-token family and the access tokens issued from it, rotations in
+    /// flight included (see [`revoke_families`]).
     pub async fn revoke_family(&self, family_id: &str, now: UnixTime) -> anyhow::Result<()> {
-        for sql in [
-            "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
-            "UPDATE access_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
-        ] {
-            sqlx::query(sql)
+        self.revoke_to_the_end(Families::Id(family_id.to_owned()), now)
+            .await
+            .context("revoking a refresh-token family")
+    }
+
+    /// Revokes `families` in one transaction, in a task of its own: a request dropped midway (the
+    /// client hung up, the request timed out) must not roll a revocation back.
+    async fn revoke_to_the_end(&self, families: Families, now: UnixTime) -> anyhow::Result<()> {
+        let db = self.clone();
+        tokio::spawn(async move {
+            let mut tx = db.pool().begin().await.context("beginning a revocation")?;
+            revoke_families(&mut tx, &families, now).await?;
+            if let Families::OfCode(code_hash) = &families {
+                // The access token of the code's exchange, which has no family when the
+                // exchange gave no refresh token.
+                sqlx::query(
+                    "UPDATE access_tokens SET revoked_at = $1 WHERE code_hash = $2 AND revoked_at IS NULL",
+                )
                 .bind(now)
-                .bind(family_id.to_owned())
-                .execute(self.pool())
+                .bind(code_hash.clone())
+                .execute(&mut *tx)
                 .await
-                .context("revoking a refresh-token family")?;
-        }
-        Ok(())
+                .context("revoking the access tokens of a code")?;
+            }
+            tx.commit().await.context("committing a revocation")
+        })
+        .await
+        .context("the revocation stopped before it finished")?
     }
 
     /// The registry entry of an access token, with its session's end if it has one.

@@ -20,6 +20,7 @@ on_both_backends!(
     first_party_api_logs_in_refreshes_and_answers_me,
     a_disabled_user_loses_userinfo_refresh_a_pending_code_and_sso,
     the_session_cookie_is_http_only_lax_and_renewed_at_login,
+    the_session_table_holds_no_cookie_only_its_hash,
     the_login_page_after_authorize_writes_no_session,
     token_responses_are_not_cached_and_options_answers_200,
     repeated_failed_logins_are_rate_limited_with_the_same_page,
@@ -483,6 +484,54 @@ async fn the_session_cookie_is_http_only_lax_and_renewed_at_login(backend: Backe
         value(&before),
         value(&after),
         "the session id must change at login"
+    );
+}
+
+/// The database holds a browser session under the SHA-256 of its id: the cookie itself, a live
+/// login to put in any browser, is not there to be read from a backup or a dump.
+async fn the_session_table_holds_no_cookie_only_its_hash(backend: Backend) {
+    let Some(sso) = Sso::start(backend).await else {
+        return;
+    };
+    let browser = sso.browser();
+    let request = AuthRequest::new(&sso.default_rp(), &[]);
+    let landing = browser.visit(request.url.as_str()).await;
+    let csrf = crate::sso::input_value(landing.page(), "csrf_token").unwrap();
+    let req = crate::sso::input_value(landing.page(), "req").unwrap();
+    let login = browser
+        .http
+        .post(sso.url("/login"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("req", req.as_str()),
+            ("login", "alice"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let cookie = session_cookies(&login)
+        .into_iter()
+        .next()
+        .expect("a cookie at login");
+    let id = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("bheem_sso=")
+        .to_owned();
+    let stored: Vec<String> = sqlx::query_scalar("SELECT id FROM http_sessions")
+        .fetch_all(sso.h.app.state.db.pool())
+        .await
+        .unwrap();
+    assert!(!stored.contains(&id), "the cookie is in the database");
+    assert!(
+        stored.contains(&bheem_sso::oidc::tokens::hash_secret(&id)),
+        "its hash is: {stored:?}"
+    );
+    assert!(
+        silent_login_works(&sso, &browser).await,
+        "the session found by its hash"
     );
 }
 

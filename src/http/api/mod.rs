@@ -152,7 +152,7 @@ async fn login(
             claims: ClaimsRequest::default(),
             code_hash: None,
             spends: crate::store::sso::Spends::Nothing,
-            family_id: None,
+            family: None,
             issue_refresh: true,
             audience: None,
         },

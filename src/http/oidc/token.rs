@@ -20,7 +20,7 @@ use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::oidc::paths;
 use crate::oidc::pkce::CodeChallenge;
 use crate::oidc::scope::Scope;
-use crate::oidc::tokens::{hash_secret, issue, AlreadySpent, Grant};
+use crate::oidc::tokens::{hash_secret, issue, AlreadySpent, Family, Grant};
 use crate::store::sso::Spends;
 
 pub fn router() -> Router<AppState> {
@@ -144,7 +144,7 @@ async fn authorization_code(
             claims: ClaimsRequest::from_json(row.claims.as_deref()),
             code_hash: Some(&code_hash),
             spends: Spends::Code(&code_hash),
-            family_id: None,
+            family: None,
             issue_refresh,
             audience: None,
         },
@@ -234,7 +234,10 @@ pub async fn refresh_grant(
             claims: ClaimsRequest::from_json(row.claims.as_deref()),
             code_hash: row.code_hash.as_deref(),
             spends: Spends::RefreshToken(&token_hash),
-            family_id: Some(&row.family_id),
+            family: Some(Family {
+                id: &row.family_id,
+                expires_at: row.family_expires_at,
+            }),
             issue_refresh: true,
             audience,
         },
@@ -302,7 +305,7 @@ async fn client_credentials(
             claims: ClaimsRequest::default(),
             code_hash: None,
             spends: Spends::Nothing,
-            family_id: None,
+            family: None,
             issue_refresh: false,
             audience: None,
         },
