@@ -201,6 +201,9 @@ struct Kept {
     /// False for a pool of one (an in-memory SQLite database): nothing is kept, there are no
     /// turns to take, every connection goes back to the pool.
     keeps: bool,
+    /// How long a kept connection is lent without a ping: [`POSTGRES_PING_AFTER_IDLE`], which
+    /// tests move so that nothing they check depends on how fast the machine runs them.
+    fresh_for: Duration,
 }
 
 /// A kept connection and since when.
@@ -224,6 +227,7 @@ impl Kept {
                 turns
             })),
             keeps: turns > 0,
+            fresh_for: POSTGRES_PING_AFTER_IDLE,
         }
     }
 
@@ -236,7 +240,7 @@ impl Kept {
     fn take(&self) -> Option<PoolConnection<Any>> {
         let mut kept = self.lock();
         let (conn, since) = kept.pop()?;
-        if since.elapsed() < POSTGRES_PING_AFTER_IDLE {
+        if since.elapsed() < self.fresh_for {
             return Some(conn);
         }
         let stale: Vec<_> = kept.drain(..).collect();
@@ -361,11 +365,19 @@ pub fn is_unique_violation(e: &sqlx::Error) -> bool {
 mod tests {
     use super::*;
 
+    /// A database whose kept connections stay fresh for an hour: a test that checks which
+    /// connection is lent must not see it go stale because the machine paused for a second.
     async fn sqlite(dir: &tempfile::TempDir) -> Db {
+        sqlite_fresh_for(dir, Duration::from_secs(3600)).await
+    }
+
+    async fn sqlite_fresh_for(dir: &tempfile::TempDir, fresh_for: Duration) -> Db {
         let url = format!("sqlite://{}", dir.path().join("kept.db").display());
-        Db::connect(&DatabaseUrl::parse(&url).unwrap())
+        let mut db = Db::connect(&DatabaseUrl::parse(&url).unwrap())
             .await
-            .unwrap()
+            .unwrap();
+        db.kept.fresh_for = fresh_for;
+        db
     }
 
     async fn select_one(db: &Db) -> HotConnection {
@@ -452,12 +464,13 @@ mod tests {
     #[tokio::test]
     async fn a_connection_kept_too_long_goes_back_to_the_pool_with_the_others() {
         let dir = tempfile::tempdir().unwrap();
-        let db = sqlite(&dir).await;
+        let db = sqlite_fresh_for(&dir, Duration::from_millis(50)).await;
         let (a, b) = (select_one(&db).await, select_one(&db).await);
         a.keep();
         b.keep();
         assert_eq!(db.kept.len(), 2);
-        tokio::time::sleep(POSTGRES_PING_AFTER_IDLE + Duration::from_millis(200)).await;
+        // Past the freshness of both (a lower bound: a slower machine only waits longer).
+        tokio::time::sleep(Duration::from_millis(100)).await;
         let fresh = db.hot_connection().await.unwrap();
         assert_eq!(db.kept.len(), 0, "both stale connections were given back");
         drop(fresh);
