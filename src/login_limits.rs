@@ -15,6 +15,8 @@
 //!   limited on its own key, by its own failures only.
 //! - An address is limited across accounts (password spraying), except for a browser with the
 //!   account's device cookie.
+//! - An IPv6 client is its /64: one host is usually given a whole /64, and could otherwise take
+//!   a fresh allowance with each of its addresses.
 //! - An account is one key however it is named: the caller passes the user's id when the login
 //!   names a user, and the login folded as the directory folds it when it names nobody.
 //!
@@ -134,12 +136,12 @@ impl LoginLimiter {
         // Checked and counted under one lock, so two attempts at once cannot both take the
         // last place.
         let _one_at_a_time = self.failures.lock().expect("login failures lock");
-        let account = attempt.account.to_owned();
-        let account_at = (account.clone(), attempt.ip);
+        let (account, ip) = (attempt.account.to_owned(), network(attempt.ip));
+        let account_at = (account.clone(), ip);
         let waits = match attempt.device {
             Some(device) => vec![self.per_device.check(&device.to_owned(), now)],
             None => vec![
-                self.per_ip.check(&attempt.ip, now),
+                self.per_ip.check(&ip, now),
                 self.per_account_at.check(&account_at, now),
                 self.per_account.check(&account, now),
             ],
@@ -152,7 +154,7 @@ impl LoginLimiter {
         match attempt.device {
             Some(device) => self.per_device.take(device.to_owned(), now),
             None => {
-                self.per_ip.take(attempt.ip, now);
+                self.per_ip.take(ip, now);
                 self.per_account_at.take(account_at, now);
                 self.per_account.take(account, now);
             }
@@ -195,13 +197,12 @@ impl LoginLimiter {
     /// back from every limit.
     pub fn not_checked(&self, attempt: &Attempt<'_>) {
         let _one_at_a_time = self.failures.lock().expect("login failures lock");
-        let account = attempt.account.to_owned();
+        let (account, ip) = (attempt.account.to_owned(), network(attempt.ip));
         match attempt.device {
             Some(device) => self.per_device.give_back(&device.to_owned()),
             None => {
-                self.per_ip.give_back(&attempt.ip);
-                self.per_account_at
-                    .give_back(&(account.clone(), attempt.ip));
+                self.per_ip.give_back(&ip);
+                self.per_account_at.give_back(&(account.clone(), ip));
                 self.per_account.give_back(&account);
             }
         }
@@ -224,7 +225,15 @@ impl LoginLimiter {
 fn delay_key(attempt: &Attempt<'_>) -> String {
     match attempt.device {
         Some(device) => format!("device {device}"),
-        None => format!("{} from {}", attempt.account, attempt.ip),
+        None => format!("{} from {}", attempt.account, network(attempt.ip)),
+    }
+}
+
+/// The address as the limits count it: an IPv4 address, or an IPv6 address's /64.
+fn network(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
     }
 }
 
@@ -361,5 +370,27 @@ mod tests {
             fail(&limiter, &from("alice", 1), now),
             Duration::from_millis(250)
         );
+    }
+
+    #[test]
+    fn an_ipv6_client_is_its_64() {
+        let limiter = limiter(100, 2, 1000);
+        let now = Instant::now();
+        let host = |n: u16| Attempt {
+            account: "someone",
+            ip: IpAddr::from([0x2001, 0xdb8, 1, 2, 0, 0, 0, n]),
+            device: None,
+        };
+        fail(&limiter, &host(1), now);
+        fail(&limiter, &host(2), now);
+        assert!(
+            !let_in(&limiter, &host(3), now),
+            "a fresh address of the same /64"
+        );
+        let elsewhere = Attempt {
+            ip: IpAddr::from([0x2001, 0xdb8, 1, 3, 0, 0, 0, 1]),
+            ..host(1)
+        };
+        assert!(let_in(&limiter, &elsewhere, now), "the next /64");
     }
 }
