@@ -550,6 +550,17 @@ fn validate(
                     format!("`{}` is registered twice", c.client_id),
                 ));
             }
+            // The workspace's own tokens are told apart by this id (`/api/v1/auth/me` and
+            // `/api/v1/auth/refresh` take only them): a relying party must not share it.
+            if c.client_id == first_party_client_id {
+                return Err(ConfigError::new(
+                    format!("clients[{i}].client_id"),
+                    format!(
+                        "`{}` is first_party_client_id, the workspace's own login's id",
+                        c.client_id
+                    ),
+                ));
+            }
             validate_client(i, c, env)
         })
         .collect::<Result<Vec<_>, _>>()?;

@@ -358,3 +358,20 @@ fn the_header_read_timeout_has_a_default_and_a_sane_range() {
         "http.idle_seconds"
     );
 }
+
+#[test]
+fn no_relying_party_may_take_the_workspaces_own_client_id() {
+    let client = |id: &str| {
+        format!(
+            "[[clients]]\nclient_id = \"{id}\"\nclient_secret = \"0123456789abcdef0123\"\n\
+             redirect_uris = [\"https://rp.example/cb\"]\n"
+        )
+    };
+    assert_eq!(
+        key_of(load(&client("bheem-workspace"))),
+        "clients[0].client_id"
+    );
+    let renamed = format!("first_party_client_id = \"spa\"\n{}", client("spa"));
+    assert_eq!(key_of(load(&renamed)), "clients[0].client_id");
+    assert!(load(&client("bheem-docs")).is_ok());
+}
