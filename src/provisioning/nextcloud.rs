@@ -125,8 +125,25 @@ pub async fn create(state: &AppState, http: &reqwest::Client, payload: &str) -> 
     }
     match ocs(http, config, reqwest::Method::POST, "/cloud/users", &form).await {
         Ok((_, body)) if matches!(ocs_status(&body), Some(200 | 100)) => Outcome::Done,
-        // 102: the user exists already, which is what this job wanted.
-        Ok((_, body)) if ocs_status(&body) == Some(102) => Outcome::Done,
+        // 102: the user exists already. What this job wanted if it is this user's (an earlier
+        // attempt, or user_oidc at their first login, made it); someone else's otherwise: the
+        // same uid in another company, or an account made by hand.
+        Ok((_, body)) if ocs_status(&body) == Some(102) => {
+            match account_of(http, config, &uid, &user).await {
+                Ok(Account::Theirs) => Outcome::Done,
+                // Gone between the two calls: the next attempt makes it.
+                Ok(Account::Missing) => {
+                    Outcome::Retry(format!("Nextcloud user {uid} exists, then not"))
+                }
+                Ok(Account::Others) => Outcome::Fail(format!(
+                    "Nextcloud user {uid} exists but is not in group company-{}, so it is not \
+                     user {}'s (another company's user with the same {}, or made by hand); \
+                     refusing to give it to them",
+                    user.company_id, user.id, config.uid_claim
+                )),
+                Err(o) => o,
+            }
+        }
         Ok((status, body)) => Outcome::Fail(format!(
             "creating Nextcloud user {uid}: {status} {} {}",
             ocs_status(&body).unwrap_or(0),
@@ -145,6 +162,17 @@ pub async fn disable(state: &AppState, http: &reqwest::Client, payload: &str) ->
         Ok(u) => u,
         Err(o) => return o,
     };
+    // An account of the same uid that is not this user's is not theirs to disable.
+    match account_of(http, config, &uid, &user).await {
+        Ok(Account::Theirs) => {}
+        // Already gone: nothing left to disable.
+        Ok(Account::Missing) => return Outcome::Done,
+        Ok(Account::Others) => {
+            tracing::warn!(user_id = %user.id, %uid, "the Nextcloud user of this uid is not this user's; left alone");
+            return Outcome::Done;
+        }
+        Err(o) => return o,
+    }
     let path = format!("/cloud/users/{}/disable", urlencode(&uid));
     match ocs(http, config, reqwest::Method::PUT, &path, &[]).await {
         Ok((_, body)) if matches!(ocs_status(&body), Some(200 | 100)) => Outcome::Done,
@@ -156,6 +184,44 @@ pub async fn disable(state: &AppState, http: &reqwest::Client, payload: &str) ->
         )),
         Err(o) => o,
     }
+}
+
+/// Whose Nextcloud's user `uid` is.
+enum Account {
+    /// A member of the user's company group, which every account made for a user of that
+    /// company has (by this provisioning, or by user_oidc from the `groups` claim).
+    Theirs,
+    /// Another company's user of the same uid, or an account made by hand.
+    Others,
+    Missing,
+}
+
+async fn account_of(
+    http: &reqwest::Client,
+    config: &NextcloudConfig,
+    uid: &str,
+    user: &User,
+) -> Result<Account, Outcome> {
+    let path = format!("/cloud/users/{}", urlencode(uid));
+    let (status, body) = ocs(http, config, reqwest::Method::GET, &path, &[]).await?;
+    if status == reqwest::StatusCode::NOT_FOUND || ocs_status(&body) == Some(404) {
+        return Ok(Account::Missing);
+    }
+    if !matches!(ocs_status(&body), Some(200 | 100)) {
+        return Err(Outcome::Retry(format!(
+            "reading Nextcloud user {uid}: {status} {}",
+            ocs_message(&body)
+        )));
+    }
+    let company = format!("company-{}", user.company_id);
+    let theirs = body["ocs"]["data"]["groups"]
+        .as_array()
+        .is_some_and(|groups| groups.iter().any(|g| g.as_str() == Some(company.as_str())));
+    Ok(if theirs {
+        Account::Theirs
+    } else {
+        Account::Others
+    })
 }
 
 fn urlencode(s: &str) -> String {

@@ -118,6 +118,7 @@ on_both_backends!(
     instance_admin_roles_make_only_the_listed_companys_role_nextcloud_admins,
     the_same_local_part_in_two_companies_on_one_domain_is_refused_and_the_first_untouched,
     a_first_login_through_mailcow_gets_its_mailbox_as_email_before_the_outbox_runs,
+    a_nextcloud_account_of_another_company_is_neither_taken_nor_disabled,
     with_a_domain_per_company_each_gets_their_own_mailbox_and_mailcow_gets_its_address,
     a_mailbox_not_made_by_the_hub_is_refused,
     a_retried_job_whose_earlier_attempt_made_the_mailbox_is_done,
@@ -672,6 +673,52 @@ async fn the_same_local_part_in_two_companies_on_one_domain_is_refused_and_the_f
     let job = ended_job(&sso, &format!("mailcow:disable:{second}")).await;
     assert_eq!(job.state, "done", "{job:?}");
     assert_eq!(down.mc.mailbox("john@acme.example"), Some(before));
+}
+
+/// Nextcloud answers "user exists" (102) for a uid that another company's user already has (an
+/// ERP need not keep usernames unique across companies) or that someone made by hand: that
+/// account is not this user's to be given, nor to be disabled.
+async fn a_nextcloud_account_of_another_company_is_neither_taken_nor_disabled(backend: Backend) {
+    let down = Downstream::start().await;
+    let Some(sso) = Sso::start_with(backend, &down.config("")).await else {
+        return;
+    };
+    let mut globex_john = crate::fakes::nextcloud::NcUser::new("john", "Database");
+    globex_john.groups = vec![format!("company-{GLOBEX}")];
+    globex_john.email = Some("john@globex.example".into());
+    down.nc.put_user(globex_john.clone());
+    let mut by_hand = crate::fakes::nextcloud::NcUser::new("mary", "Database");
+    by_hand.groups = vec!["staff".into()];
+    down.nc.put_user(by_hand.clone());
+
+    let john = add_user_with_role(&sso, "john@acme.com", "john", ACME, "employee").await;
+    let mary = add_user_with_role(&sso, "mary@acme.com", "mary", ACME, "employee").await;
+    for (user, uid) in [(john, "john"), (mary, "mary")] {
+        assert_eq!(api_login(&sso, uid).await, 200);
+        let job = ended_job(&sso, &format!("nextcloud:create:{user}")).await;
+        assert_eq!(job.state, "failed", "{job:?}");
+        let error = job.last_error.unwrap();
+        assert!(
+            error.contains(&format!(
+                "Nextcloud user {uid} exists but is not in group company-{ACME}"
+            )),
+            "{error}"
+        );
+    }
+    assert_eq!(down.nc.user("john"), Some(globex_john.clone()));
+    assert_eq!(down.nc.user("mary"), Some(by_hand.clone()));
+
+    // Disabling ACME's john leaves Globex's john as he was.
+    let state = &sso.h.app.state;
+    state
+        .db
+        .set_user_active(&john.to_string(), false, state.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(api_login(&sso, "john").await, 401);
+    let job = ended_job(&sso, &format!("nextcloud:disable:{john}")).await;
+    assert_eq!(job.state, "done", "{job:?}");
+    assert_eq!(down.nc.user("john"), Some(globex_john));
 }
 
 /// Mailcow asks for userinfo within a second of the login, before the outbox has made the
