@@ -588,6 +588,15 @@ fn validate(
                 "\"mailbox\" needs [provisioning.mailcow], which makes the mailboxes",
             ));
         }
+        let makes_mailboxes = c.provision.contains(&ProvisionTarget::Mailcow)
+            || provisioning.targets.contains(&ProvisionTarget::Mailcow);
+        if c.email_claim == EmailClaim::Mailbox && !makes_mailboxes {
+            return Err(ConfigError::new(
+                format!("clients[{i}].email_claim"),
+                "\"mailbox\" needs mailcow in this client's provision (or in \
+                 provisioning.targets): otherwise no login makes the mailbox it names",
+            ));
+        }
     }
     Ok(Config {
         issuer,

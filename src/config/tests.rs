@@ -329,9 +329,10 @@ fn the_mailbox_email_claim_needs_mailcow() {
         client_id = "mail"
         client_secret = "0123456789abcdef0123"
         redirect_uris = ["https://mail.example.com"]
+        provision = ["mailcow"]
         email_claim = "mailbox"
     "#;
-    assert_eq!(key_of(load(client)), "clients[0].email_claim");
+    assert_eq!(key_of(load(client)), "clients[0].provision");
     let config = load(&format!("{MAILCOW}{client}")).unwrap();
     assert_eq!(config.clients[0].email_claim, EmailClaim::Mailbox);
     let unknown = key_of(load(&format!(
@@ -374,4 +375,30 @@ fn no_relying_party_may_take_the_workspaces_own_client_id() {
     let renamed = format!("first_party_client_id = \"spa\"\n{}", client("spa"));
     assert_eq!(key_of(load(&renamed)), "clients[0].client_id");
     assert!(load(&client("bheem-docs")).is_ok());
+}
+
+#[test]
+fn a_mailbox_email_claim_needs_a_client_that_makes_mailboxes() {
+    let mailcow = "[provisioning.mailcow]\nurl = \"https://mail.example.com\"\n\
+                   api_key = \"mailcow-api-key\"\ndomain = \"example.com\"\n";
+    let client = |provision: &str| {
+        format!(
+            "[[clients]]\nclient_id = \"bheem-mail\"\nclient_secret = \"0123456789abcdef0123\"\n\
+             redirect_uris = [\"https://mail.example.com\"]\nemail_claim = \"mailbox\"\n{provision}"
+        )
+    };
+    assert_eq!(
+        key_of(load(&format!("{mailcow}{}", client("")))),
+        "clients[0].email_claim"
+    );
+    assert!(load(&format!(
+        "{mailcow}{}",
+        client("provision = [\"mailcow\"]\n")
+    ))
+    .is_ok());
+    let everyone = format!(
+        "[provisioning]\ntargets = [\"mailcow\"]\n{mailcow}{}",
+        client("")
+    );
+    assert!(load(&everyone).is_ok(), "{:?}", load(&everyone).err());
 }

@@ -36,7 +36,7 @@ fn disable_kind(target: ProvisionTarget) -> &'static str {
     }
 }
 
-fn create_key(target: ProvisionTarget, user_id: &str) -> String {
+pub(crate) fn create_key(target: ProvisionTarget, user_id: &str) -> String {
     format!("{}:create:{user_id}", target.as_str())
 }
 

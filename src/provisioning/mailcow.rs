@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 use super::accounts::job_user;
 use super::Outcome;
 use crate::app::AppState;
-use crate::config::{EmailClaim, MailcowConfig};
+use crate::config::{EmailClaim, MailcowConfig, ProvisionTarget};
 use crate::directory::User;
 use crate::oidc::client::Client;
 use crate::store::mailboxes::MailboxClaim;
@@ -245,6 +245,19 @@ pub async fn email_from_mailbox(
     }
     let mut mailboxes = state.db.confirmed_mailboxes(&user.id).await?;
     if let (true, Some(config)) = (mailboxes.is_empty(), &state.config.provisioning.mailcow) {
+        // Only while the login's job is still to run: a job that failed for good (the address
+        // is someone else's) or a user whose mailbox was never recorded (made before the hub
+        // kept owners) must not cost every userinfo call a round of Mailcow requests.
+        let job = super::accounts::create_key(ProvisionTarget::Mailcow, &user.id);
+        let waiting = matches!(
+            state.db.job_state(&job).await?.as_deref(),
+            Some("pending" | "running")
+        );
+        if !waiting {
+            claims.remove("email");
+            claims.remove("email_verified");
+            return Ok(());
+        }
         match ensure_mailbox(state, &super::http_client(state), config, user).await {
             Outcome::Done => mailboxes = state.db.confirmed_mailboxes(&user.id).await?,
             Outcome::Retry(why) | Outcome::Fail(why) => {

@@ -136,6 +136,15 @@ impl Db {
     }
 
     /// Which of these dedupe keys have a job (in any state).
+    /// The state of the job under `dedupe_key` (`pending`, `running`, `done`, `failed`), if any.
+    pub async fn job_state(&self, dedupe_key: &str) -> anyhow::Result<Option<String>> {
+        sqlx::query_scalar("SELECT state FROM outbox WHERE dedupe_key = $1")
+            .bind(dedupe_key.to_owned())
+            .fetch_optional(self.pool())
+            .await
+            .with_context(|| format!("reading the state of job {dedupe_key}"))
+    }
+
     pub async fn existing_job_keys(&self, keys: &[String]) -> anyhow::Result<Vec<String>> {
         let mut found = Vec::new();
         for key in keys {

@@ -119,6 +119,7 @@ on_both_backends!(
     the_same_local_part_in_two_companies_on_one_domain_is_refused_and_the_first_untouched,
     a_first_login_through_mailcow_gets_its_mailbox_as_email_before_the_outbox_runs,
     a_nextcloud_account_of_another_company_is_neither_taken_nor_disabled,
+    a_mailbox_nobody_recorded_costs_the_mailcow_client_no_calls_to_mailcow,
     with_a_domain_per_company_each_gets_their_own_mailbox_and_mailcow_gets_its_address,
     a_mailbox_not_made_by_the_hub_is_refused,
     a_retried_job_whose_earlier_attempt_made_the_mailbox_is_done,
@@ -719,6 +720,32 @@ async fn a_nextcloud_account_of_another_company_is_neither_taken_nor_disabled(ba
     let job = ended_job(&sso, &format!("nextcloud:disable:{john}")).await;
     assert_eq!(job.state, "done", "{job:?}");
     assert_eq!(down.nc.user("john"), Some(globex_john));
+}
+
+/// A mailbox made before the hub recorded owners (its job done, no row) gives its user no
+/// `email` until the operator records it, and the Mailcow client's every userinfo call does not
+/// turn into a round of requests to Mailcow.
+async fn a_mailbox_nobody_recorded_costs_the_mailcow_client_no_calls_to_mailcow(backend: Backend) {
+    let down = Downstream::start().await;
+    let config = format!("{}\n{}", down.config(""), mail_client());
+    let Some(sso) = Sso::start_with(backend, &config).await else {
+        return;
+    };
+    let john = add_user_with_role(&sso, "john@acme.com", "john1", ACME, "employee").await;
+    assert_eq!(api_login(&sso, "john1").await, 200);
+    let job = ended_job(&sso, &format!("mailcow:create:{john}")).await;
+    assert_eq!(job.state, "done", "{job:?}");
+    sqlx::query("DELETE FROM mailboxes")
+        .execute(sso.h.app.state.db.pool())
+        .await
+        .unwrap();
+    let calls = down.mc.requests().len();
+    let [id, info] = claims_of(&sso, &mail_rp(&sso), "john1", &["email"]).await;
+    assert!(
+        id.get("email").is_none() && info.get("email").is_none(),
+        "{info}"
+    );
+    assert_eq!(down.mc.requests().len(), calls, "{:?}", down.mc.requests());
 }
 
 /// Mailcow asks for userinfo within a second of the login, before the outbox has made the
