@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use sqlx::Row;
 use tokio::sync::oneshot;
 
-use super::Db;
+use super::{is_deadlock, Db};
 
 /// Writes in flight at once, each with its batch.
 const WRITERS: usize = 2;
@@ -220,6 +220,23 @@ async fn write(db: &Db, grants: &[&GrantWrite]) -> Result<Vec<bool>, sqlx::Error
     }
 }
 
+/// How often a grant is written alone when PostgreSQL chose its write as a deadlock's victim:
+/// a write share-locks the refresh-token families it rotates, and a revocation of a session's
+/// families locks them in another order. The write is one statement, so nothing of it was kept,
+/// and writing it again is the cure.
+const DEADLOCK_ATTEMPTS: u32 = 3;
+
+/// Writes one grant on its own, again if it was a deadlock's victim.
+async fn write_alone(db: &Db, grant: &GrantWrite) -> Result<bool, sqlx::Error> {
+    let mut attempt = 1;
+    loop {
+        match write(db, &[grant]).await {
+            Err(e) if attempt < DEADLOCK_ATTEMPTS && is_deadlock(&e) => attempt += 1,
+            result => return result.map(|recorded| recorded[0]),
+        }
+    }
+}
+
 struct Waiting {
     grant: GrantWrite,
     done: oneshot::Sender<Result<bool, sqlx::Error>>,
@@ -328,16 +345,14 @@ impl Writer {
                         let _ = waiting.done.send(Ok(recorded));
                     }
                 }
-                Err(e) if batch.len() == 1 => {
+                Err(e) if batch.len() == 1 && !is_deadlock(&e) => {
                     let waiting = batch.into_iter().next().expect("one");
                     let _ = waiting.done.send(Err(e));
                 }
                 Err(e) => {
-                    tracing::debug!(error = %e, grants = batch.len(), "a batch of grants failed; writing them one by one");
+                    tracing::debug!(error = %e, grants = batch.len(), "a write of grants failed; writing them one by one");
                     for waiting in batch {
-                        let result = write(&self.db, &[&waiting.grant])
-                            .await
-                            .map(|recorded| recorded[0]);
+                        let result = write_alone(&self.db, &waiting.grant).await;
                         let _ = waiting.done.send(result);
                     }
                 }

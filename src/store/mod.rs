@@ -348,6 +348,18 @@ fn create_private_file(path: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Whether `e` is PostgreSQL's `deadlock_detected` (40P01): the transaction was aborted to break
+/// a cycle of locks, and trying it again is the cure.
+pub(crate) fn is_deadlock(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.code().as_deref() == Some("40P01"))
+}
+
+/// [`is_deadlock`] anywhere in the chain of `e`.
+pub(crate) fn caused_by_deadlock(e: &anyhow::Error) -> bool {
+    e.chain()
+        .any(|cause| cause.downcast_ref::<sqlx::Error>().is_some_and(is_deadlock))
+}
+
 /// Whether a database error is a unique-constraint violation, on either backend.
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     match e {

@@ -255,6 +255,12 @@ impl Lookup {
     }
 }
 
+/// How often a revocation is tried when PostgreSQL chose it as a deadlock's victim. A batch of
+/// grants share-locks its families in the order of the batch, and a revocation of a session's
+/// families locks them in the order of its scan: rare, but a cycle, which PostgreSQL breaks by
+/// aborting one side (a batch is then written again grant by grant, `grants.rs`).
+const DEADLOCK_ATTEMPTS: u32 = 3;
+
 /// The spending of a refresh token, guarded by its family (see [`Db::record_grant`]).
 const ROTATE_POSTGRES: &str = "UPDATE refresh_tokens SET rotated_at = {} WHERE token_hash = {} \
      AND rotated_at IS NULL AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM refresh_families f \
@@ -448,6 +454,23 @@ impl Db {
     /// Ends a session and revokes every token issued within it. Returns false when it had
     /// already ended.
     pub async fn end_sso_session(
+        &self,
+        id: &str,
+        reason: &str,
+        now: UnixTime,
+    ) -> anyhow::Result<bool> {
+        let mut attempt = 1;
+        loop {
+            match self.end_sso_session_once(id, reason, now).await {
+                Err(e) if attempt < DEADLOCK_ATTEMPTS && super::caused_by_deadlock(&e) => {
+                    attempt += 1
+                }
+                ended => return ended,
+            }
+        }
+    }
+
+    async fn end_sso_session_once(
         &self,
         id: &str,
         reason: &str,
@@ -737,24 +760,40 @@ impl Db {
     async fn revoke_to_the_end(&self, families: Families, now: UnixTime) -> anyhow::Result<()> {
         let db = self.clone();
         tokio::spawn(async move {
-            let mut tx = db.pool().begin().await.context("beginning a revocation")?;
-            revoke_families(&mut tx, &families, now).await?;
-            if let Families::OfCode(code_hash) = &families {
-                // The access token of the code's exchange, which has no family when the
-                // exchange gave no refresh token.
-                sqlx::query(
-                    "UPDATE access_tokens SET revoked_at = $1 WHERE code_hash = $2 AND revoked_at IS NULL",
-                )
-                .bind(now)
-                .bind(code_hash.clone())
-                .execute(&mut *tx)
-                .await
-                .context("revoking the access tokens of a code")?;
+            let mut attempt = 1;
+            loop {
+                match db.revoke_once(&families, now).await {
+                    Err(e) if attempt < DEADLOCK_ATTEMPTS && super::caused_by_deadlock(&e) => {
+                        attempt += 1
+                    }
+                    revoked => return revoked,
+                }
             }
-            tx.commit().await.context("committing a revocation")
         })
         .await
         .context("the revocation stopped before it finished")?
+    }
+
+    async fn revoke_once(&self, families: &Families, now: UnixTime) -> anyhow::Result<()> {
+        let mut tx = self
+            .pool()
+            .begin()
+            .await
+            .context("beginning a revocation")?;
+        revoke_families(&mut tx, families, now).await?;
+        if let Families::OfCode(code_hash) = families {
+            // The access token of the code's exchange, which has no family when the exchange
+            // gave no refresh token.
+            sqlx::query(
+                "UPDATE access_tokens SET revoked_at = $1 WHERE code_hash = $2 AND revoked_at IS NULL",
+            )
+            .bind(now)
+            .bind(code_hash.clone())
+            .execute(&mut *tx)
+            .await
+            .context("revoking the access tokens of a code")?;
+        }
+        tx.commit().await.context("committing a revocation")
     }
 
     /// The registry entry of an access token, with its session's end if it has one.
