@@ -111,15 +111,7 @@ async fn nextcloud_logs_in_with_post_auth_pkce_and_claims_and_validates_as_user_
     // Bearer validation on Nextcloud's APIs: a JWT access token whose aud is the client.
     let access = jwt_payload(tokens.access_token().secret());
     assert_eq!(access["aud"], "bheem-docs");
-    let info: Value = reqwest::Client::new()
-        .get(sso.url("/api/v1/sso/userinfo"))
-        .bearer_auth(tokens.access_token().secret())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info = sso.userinfo_json(tokens.access_token().secret()).await;
     assert_eq!(info["quota"], "5 GB");
 }
 
@@ -307,15 +299,7 @@ async fn meet_logs_in_as_a_public_client_with_pkce_and_gets_company_scoped_token
     let access = jwt_payload(&sign_in.access_token());
     assert_eq!(access["company_id"], crate::sso::ACME);
     assert_eq!(access["client_id"], "bheem-meet");
-    let info: Value = reqwest::Client::new()
-        .get(sso.url("/api/v1/sso/userinfo"))
-        .bearer_auth(sign_in.access_token())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info = sso.userinfo_json(&sign_in.access_token()).await;
     assert_eq!(info["role"], "employee");
     assert_eq!(info["company_id"], crate::sso::ACME);
 }

@@ -504,15 +504,7 @@ async fn claims_of(sso: &Sso, rp: &crate::sso::Rp, login: &str, scopes: &[&str])
         .finish_login(&browser, rp, &request, &landing, login)
         .await;
     let id = crate::sso::jwt_payload(&tokens.id_token().unwrap().to_string());
-    let info: Value = reqwest::Client::new()
-        .get(sso.url("/api/v1/sso/userinfo"))
-        .bearer_auth(tokens.access_token().secret())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info = sso.userinfo_json(tokens.access_token().secret()).await;
     [id, info]
 }
 

@@ -240,6 +240,19 @@ impl Sso {
             .as_u16()
     }
 
+    /// The userinfo answer for `access_token`, as JSON.
+    pub async fn userinfo_json(&self, access_token: &str) -> serde_json::Value {
+        reqwest::Client::new()
+            .get(self.url("/api/v1/sso/userinfo"))
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub async fn introspect(&self, token: &str) -> serde_json::Value {
         reqwest::Client::new()
             .post(self.url("/api/v1/sso/introspect"))

@@ -10,13 +10,5 @@ mod refresh;
 mod requests;
 
 async fn userinfo_json(sso: &Sso, token: &str) -> serde_json::Value {
-    reqwest::Client::new()
-        .get(sso.url("/api/v1/sso/userinfo"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    sso.userinfo_json(token).await
 }
