@@ -126,6 +126,17 @@ impl LoginLimiter {
         }
     }
 
+    /// Whether `ip` is held back across accounts, asked before the login is looked up so that a
+    /// held-back address costs the directory nothing. Counts nothing; [`LoginLimiter::attempt`]
+    /// still decides.
+    pub fn address(&self, ip: IpAddr) -> Result<(), Limited> {
+        self.per_ip
+            .check(&network(ip), Instant::now())
+            .map_err(|wait| Limited {
+                retry_after: wait.max(Duration::from_secs(1)),
+            })
+    }
+
     /// Lets `attempt` check a password now, counting it as a failure until it is known to be
     /// one ([`LoginLimiter::failed`]) or not ([`LoginLimiter::succeeded`], which takes it back).
     pub fn attempt(&self, attempt: &Attempt<'_>) -> Result<(), Limited> {
