@@ -12,6 +12,7 @@ use std::net::IpAddr;
 
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::domain::normalize_login;
@@ -59,7 +60,8 @@ pub trait Directory: Send + Sync {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthOutcome {
-    Authenticated(User),
+    /// The password is right; with the tag of the credential it was checked against.
+    Authenticated(User, CredentialTag),
     /// Right password, but the account is disabled in the directory.
     Inactive(User),
     /// Unknown user, wrong password or an unusable stored hash: all look the same outside.
@@ -70,13 +72,32 @@ pub enum AuthOutcome {
     Busy,
 }
 
+/// A short digest of an account's stored password hash. It changes whenever the password does,
+/// so what is bound to it (a device cookie) lapses then; it tells nothing about the password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialTag(pub String);
+
+impl CredentialTag {
+    fn of(stored_hash: Option<&str>) -> Self {
+        let digest = Sha256::digest(stored_hash.unwrap_or_default().as_bytes());
+        Self(digest[..8].iter().map(|b| format!("{b:02x}")).collect())
+    }
+}
+
+/// A browser's valid device cookie: the user and the credential it was issued for, and its id.
+#[derive(Debug, Clone, Copy)]
+pub struct KnownDevice<'a> {
+    pub user_id: &'a str,
+    pub credential: &'a str,
+    pub id: &'a str,
+}
+
 /// Where a login attempt comes from, for the limits.
 #[derive(Debug, Clone, Copy)]
 pub struct LoginFrom<'a> {
     /// The client's address (`trusted_proxies` aware).
     pub ip: IpAddr,
-    /// The browser's device cookie, if it has a valid one: the user it was issued for and its id.
-    pub device: Option<(&'a str, &'a str)>,
+    pub device: Option<KnownDevice<'a>>,
 }
 
 /// Longest login accepted; anything longer cannot be an account and is not looked up.
@@ -134,6 +155,9 @@ pub async fn authenticate(
     } else {
         directory.find_by_login(login).await?
     };
+    let credential = found
+        .as_ref()
+        .map(|found| CredentialTag::of(found.password_hash.as_deref()));
     let account = match &found {
         Some(found) => found.user.id.clone(),
         None => format!(
@@ -144,10 +168,14 @@ pub async fn authenticate(
     let attempt = Attempt {
         account: &account,
         ip: from.ip,
+        // The cookie of this account, made while its password was the one it is now.
         device: from
             .device
-            .filter(|(user_id, _)| *user_id == account)
-            .map(|(_, id)| id),
+            .filter(|d| {
+                d.user_id == account
+                    && Some(d.credential) == credential.as_ref().map(|c| c.0.as_str())
+            })
+            .map(|d| d.id),
     };
     if let Err(limited) = limiter.attempt(&attempt) {
         return Ok(AuthOutcome::Limited(limited));
@@ -161,7 +189,7 @@ pub async fn authenticate(
         AuthOutcome::Inactive(_) | AuthOutcome::InvalidCredentials => {
             tokio::time::sleep(limiter.failed(&attempt)).await;
         }
-        AuthOutcome::Authenticated(_) => limiter.succeeded(&attempt),
+        AuthOutcome::Authenticated(..) => limiter.succeeded(&attempt),
         AuthOutcome::Busy => limiter.not_checked(&attempt),
         AuthOutcome::Limited(_) => {}
     }
@@ -181,17 +209,20 @@ async fn check_password(
             _ => AuthOutcome::InvalidCredentials,
         };
     };
-    let verification = passwords
-        .verify(password, found.password_hash.as_deref())
-        .await;
-    let user = found.user;
+    let Credentials {
+        user,
+        mut password_hash,
+    } = found;
+    let verification = passwords.verify(password, password_hash.as_deref()).await;
     match verification {
         Verification::Match { .. } if !user.active => AuthOutcome::Inactive(user),
         Verification::Match { needs_rehash } => {
             if needs_rehash && directory.rehash_enabled() {
-                rehash(directory, passwords, &user, password).await;
+                if let Some(new) = rehash(directory, passwords, &user, password).await {
+                    password_hash = Some(new);
+                }
             }
-            AuthOutcome::Authenticated(user)
+            AuthOutcome::Authenticated(user, CredentialTag::of(password_hash.as_deref()))
         }
         Verification::Unusable => {
             tracing::warn!(user_id = %user.id, directory = directory.kind(), "login refused: stored password hash unusable");
@@ -202,21 +233,29 @@ async fn check_password(
     }
 }
 
-/// A failure here is logged and does not fail the login: the old hash still works.
+/// The new hash, once stored. A failure here is logged and does not fail the login: the old
+/// hash still works.
 async fn rehash(
     directory: &dyn Directory,
     passwords: &Passwords,
     user: &User,
     password: &SecretString,
-) {
+) -> Option<String> {
     let result = match passwords.hash(password).await {
-        Ok(hash) => directory.replace_password_hash(&user.id, &hash).await,
+        Ok(hash) => directory
+            .replace_password_hash(&user.id, &hash)
+            .await
+            .map(|()| hash),
         Err(e) => Err(e),
     };
     match result {
-        Ok(()) => tracing::info!(user_id = %user.id, "password hash upgraded to argon2id"),
+        Ok(hash) => {
+            tracing::info!(user_id = %user.id, "password hash upgraded to argon2id");
+            Some(hash)
+        }
         Err(e) => {
-            tracing::warn!(user_id = %user.id, error = format!("{e:#}"), "password rehash failed")
+            tracing::warn!(user_id = %user.id, error = format!("{e:#}"), "password rehash failed");
+            None
         }
     }
 }

@@ -3,15 +3,17 @@
 //! account are limited by its own failures only, never by an attacker's (`src/login_limits.rs`).
 //!
 //! The cookie is a JWT signed with the provider's key (`typ: device+jwt`, so it passes for no
-//! other token of ours): `sub` is the account's user id, `jti` the device's own key in the
-//! limits. It is kept by no server, so any node that has the key can check it, and it says only
-//! that this browser once knew this account's password.
+//! other token of ours): `sub` is the account's user id, `crd` the tag of the account's stored
+//! password hash then (so a password change ends it), `jti` the device's own key in the limits.
+//! It is kept by no server, so any node that has the key can check it, and it says only that
+//! this browser once knew this account's password.
 
 use axum::http::{header, HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
 use tower_sessions::cookie::{Cookie, SameSite};
 
 use crate::app::AppState;
+use crate::directory::{CredentialTag, KnownDevice};
 use crate::oidc::jwt;
 
 pub const DEVICE_COOKIE_TYPE: &str = "device+jwt";
@@ -20,16 +22,28 @@ pub const DEVICE_COOKIE_TYPE: &str = "device+jwt";
 struct DeviceClaims {
     iss: String,
     sub: String,
+    crd: String,
     iat: i64,
     exp: i64,
     jti: String,
 }
 
-/// A valid device cookie: the user it was issued for and the device's id.
+/// A valid device cookie: the user and the credential it was issued for, and the device's id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Device {
     pub user_id: String,
+    pub credential: String,
     pub id: String,
+}
+
+impl Device {
+    pub fn known(&self) -> KnownDevice<'_> {
+        KnownDevice {
+            user_id: &self.user_id,
+            credential: &self.credential,
+            id: &self.id,
+        }
+    }
 }
 
 fn name(state: &AppState) -> &'static str {
@@ -63,17 +77,24 @@ pub fn presented(state: &AppState, headers: &HeaderMap) -> Option<Device> {
     .ok()?;
     (claims.exp > now).then_some(Device {
         user_id: claims.sub,
+        credential: claims.crd,
         id: claims.jti,
     })
 }
 
-/// The `Set-Cookie` value that makes this browser known to `user_id`'s account.
-pub fn issue(state: &AppState, user_id: &str) -> anyhow::Result<HeaderValue> {
+/// The `Set-Cookie` value that makes this browser known to `user_id`'s account, as long as its
+/// password is the one of `credential`.
+pub fn issue(
+    state: &AppState,
+    user_id: &str,
+    credential: &CredentialTag,
+) -> anyhow::Result<HeaderValue> {
     let now = state.clock.now();
     let lifetime = i64::from(state.config.login_limits.device_cookie_days) * 24 * 3600;
     let claims = DeviceClaims {
         iss: state.config.issuer.as_str().to_owned(),
         sub: user_id.to_owned(),
+        crd: credential.0.clone(),
         iat: now,
         exp: now + lifetime,
         jti: uuid::Uuid::new_v4().to_string(),

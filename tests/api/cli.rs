@@ -123,7 +123,7 @@ async fn users_add_reads_the_password_from_stdin_and_the_user_can_log_in() {
         let (directory, passwords) = (directory.clone(), passwords.clone());
         async move { check_login(&directory, &passwords, who, pw).await }
     };
-    let AuthOutcome::Authenticated(user) = login("ADA", "correct horse battery").await else {
+    let AuthOutcome::Authenticated(user, _) = login("ADA", "correct horse battery").await else {
         panic!("login failed")
     };
     assert_eq!(user.company_id.to_string(), COMPANY);

@@ -157,7 +157,7 @@ impl Erp {
 
 fn authenticated_email(outcome: AuthOutcome) -> String {
     match outcome {
-        AuthOutcome::Authenticated(user) => user.email,
+        AuthOutcome::Authenticated(user, _) => user.email,
         other => panic!("expected a successful login, got {other:?}"),
     }
 }
@@ -188,7 +188,7 @@ async fn lookup_is_by_email_or_username_case_insensitively() {
         return;
     };
     let dir = erp.directory("");
-    let AuthOutcome::Authenticated(user) = erp.login(&dir, "ALICE", "alice-pw-1").await else {
+    let AuthOutcome::Authenticated(user, _) = erp.login(&dir, "ALICE", "alice-pw-1").await else {
         panic!("username login failed")
     };
     assert_eq!(user.company_id.to_string(), ACME);
@@ -196,7 +196,7 @@ async fn lookup_is_by_email_or_username_case_insensitively() {
     assert_eq!(user.name, "Name of alice@acme.example");
     assert!(matches!(
         erp.login(&dir, "  BOB@acme.EXAMPLE ", "bob-pw-22").await,
-        AuthOutcome::Authenticated(_)
+        AuthOutcome::Authenticated(..)
     ));
     let found = dir.find_by_id(&user.id).await.unwrap().unwrap();
     assert_eq!(found, user);
@@ -310,7 +310,7 @@ async fn column_names_are_configurable() {
     let dir = ErpDirectory::connect(config.directory.as_ref().unwrap()).unwrap();
     let passwords = Passwords::new(&Default::default()).unwrap();
     let outcome = check_login(&dir, &passwords, "Grace@acme.example", "grace-pw").await;
-    let AuthOutcome::Authenticated(user) = outcome else {
+    let AuthOutcome::Authenticated(user, _) = outcome else {
         panic!("{outcome:?}")
     };
     assert_eq!(user.id, "1");

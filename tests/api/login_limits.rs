@@ -17,6 +17,7 @@ on_both_backends!(
     failures_from_one_address_do_not_lock_the_owner_out_from_another,
     a_browser_that_logged_in_before_is_not_held_back_by_a_distributed_attack,
     the_hosted_login_page_gives_the_browser_its_device_cookie,
+    a_device_cookie_lapses_when_the_password_changes,
     an_account_is_one_key_whether_named_by_email_or_username,
     forwarded_addresses_are_believed_only_from_trusted_proxies,
     unknown_users_and_legacy_hashes_answer_no_sooner_than_the_floor,
@@ -319,4 +320,56 @@ async fn the_hosted_login_page_gives_the_browser_its_device_cookie(backend: Back
             "{attribute} missing from {cookie}"
         );
     }
+}
+
+async fn a_device_cookie_lapses_when_the_password_changes(backend: Backend) {
+    // Limits that hold 20 s and more once reached, far longer than this test takes.
+    let Some(sso) = Sso::start_with(
+        backend,
+        &format!(
+            "{BEHIND_PROXY}[login_limits]\nper_account_per_minute = 2\n\
+             per_account_all_addresses_per_minute = 3\n"
+        ),
+    )
+    .await
+    else {
+        return;
+    };
+    // A browser that logged in once (a shared computer, say), and keeps its device cookie.
+    let old_browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let status = api_login(&sso, &old_browser, Some("198.51.100.7"), "alice", PASSWORD).await;
+    assert_eq!(status, 200);
+    // The owner changes the password.
+    let state = &sso.h.app.state;
+    let new_hash = state
+        .passwords
+        .hash(&secrecy::SecretString::from("a new password 42"))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        .bind(new_hash)
+        .bind(sso.alice.id.to_string())
+        .execute(state.db.pool())
+        .await
+        .unwrap();
+    // A distributed attack holds back every browser the account does not know...
+    let botnet = reqwest::Client::new();
+    for n in 0..3 {
+        let address = format!("203.0.113.{n}");
+        let status = api_login(&sso, &botnet, Some(&address), "alice", "guess").await;
+        assert_eq!(status, 401);
+    }
+    // ...and the old browser is one of them now: its cookie was made for the old password.
+    let status = api_login(
+        &sso,
+        &old_browser,
+        Some("192.0.2.201"),
+        "alice",
+        "a new password 42",
+    )
+    .await;
+    assert_eq!(status, 429, "a device cookie outlived a password change");
 }

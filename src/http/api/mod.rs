@@ -92,7 +92,7 @@ async fn login(
     let device = device_cookie::presented(&state, &headers);
     let from = LoginFrom {
         ip,
-        device: device.as_ref().map(|d| (d.user_id.as_str(), d.id.as_str())),
+        device: device.as_ref().map(device_cookie::Device::known),
     };
     let outcome = authenticate(
         state.directory.as_ref(),
@@ -103,8 +103,8 @@ async fn login(
         &SecretString::from(body.password),
     )
     .await?;
-    let user = match outcome {
-        AuthOutcome::Authenticated(user) => user,
+    let (user, credential) = match outcome {
+        AuthOutcome::Authenticated(user, credential) => (user, credential),
         AuthOutcome::Limited(limited) => {
             tracing::warn!(%ip, "API login rate-limited");
             return Ok(come_back_later(
@@ -159,9 +159,10 @@ async fn login(
     )
     .await?;
     let mut response = with_user(tokens, &user);
-    response
-        .headers_mut()
-        .append(header::SET_COOKIE, device_cookie::issue(&state, &user.id)?);
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        device_cookie::issue(&state, &user.id, &credential)?,
+    );
     Ok(response)
 }
 

@@ -128,7 +128,7 @@ async fn login(
     let device = device_cookie::presented(&state, &headers);
     let from = LoginFrom {
         ip,
-        device: device.as_ref().map(|d| (d.user_id.as_str(), d.id.as_str())),
+        device: device.as_ref().map(device_cookie::Device::known),
     };
     let password = SecretString::from(form.password.clone());
     let outcome = authenticate(
@@ -140,8 +140,8 @@ async fn login(
         &password,
     )
     .await?;
-    let user = match outcome {
-        AuthOutcome::Authenticated(user) => user,
+    let (user, credential) = match outcome {
+        AuthOutcome::Authenticated(user, credential) => (user, credential),
         AuthOutcome::Limited(limited) => {
             tracing::warn!(%ip, "login rate-limited");
             let wait = limited.retry_after.as_secs().max(1);
@@ -195,7 +195,7 @@ async fn login(
     browser.log_in(&session.id).await?;
     tracing::info!(user_id = %user.id, %ip, "logged in");
     // This browser now knows the account: other people's failures no longer hold it back.
-    let device = device_cookie::issue(&state, &user.id)?;
+    let device = device_cookie::issue(&state, &user.id, &credential)?;
     let mut response = match request {
         None => Redirect::to(paths::LOGIN_PAGE).into_response(),
         Some(mut request) => {
