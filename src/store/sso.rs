@@ -1,4 +1,9 @@
 //! SSO sessions, authorization codes, refresh and access tokens, consents.
+//!
+//! Over 800 lines, and knowingly so until the architecture work (issue 16) splits `store` by
+//! entity (sessions, codes, refresh tokens and their families, access tokens, consents): the
+//! grant write and the family revocation touch all of them, and a split done beside this
+//! release's fixes would have moved them mid-change.
 
 use std::sync::LazyLock;
 

@@ -27,6 +27,20 @@ on_both_backends!(
 /// request can say which client address it stands for.
 const BEHIND_PROXY: &str = "trusted_proxies = [\"127.0.0.1/32\"]\n";
 
+/// Behind the trusted proxy, with two failures a minute per account and address and three from
+/// everywhere together: each limit, once reached, holds for 20 s or more, far longer than a test
+/// takes, so no test depends on how fast the machine runs it.
+async fn start_with_tight_limits(backend: Backend) -> Option<Sso> {
+    Sso::start_with(
+        backend,
+        &format!(
+            "{BEHIND_PROXY}[login_limits]\nper_account_per_minute = 2\n\
+             per_account_all_addresses_per_minute = 3\n"
+        ),
+    )
+    .await
+}
+
 /// `POST /api/v1/auth/login` as the client at `address` (through the trusted proxy, if any).
 async fn api_login(
     sso: &Sso,
@@ -93,17 +107,7 @@ async fn failures_from_one_address_do_not_lock_the_owner_out_from_another(backen
 async fn a_browser_that_logged_in_before_is_not_held_back_by_a_distributed_attack(
     backend: Backend,
 ) {
-    // Two failures a minute per account and address, three from everywhere together: each
-    // limit, once reached, holds for 20 s or more, far longer than this test takes.
-    let Some(sso) = Sso::start_with(
-        backend,
-        &format!(
-            "{BEHIND_PROXY}[login_limits]\nper_account_per_minute = 2\n\
-             per_account_all_addresses_per_minute = 3\n"
-        ),
-    )
-    .await
-    else {
+    let Some(sso) = start_with_tight_limits(backend).await else {
         return;
     };
     // The owner's browser logged in last week, and keeps its device cookie.
@@ -323,16 +327,7 @@ async fn the_hosted_login_page_gives_the_browser_its_device_cookie(backend: Back
 }
 
 async fn a_device_cookie_lapses_when_the_password_changes(backend: Backend) {
-    // Limits that hold 20 s and more once reached, far longer than this test takes.
-    let Some(sso) = Sso::start_with(
-        backend,
-        &format!(
-            "{BEHIND_PROXY}[login_limits]\nper_account_per_minute = 2\n\
-             per_account_all_addresses_per_minute = 3\n"
-        ),
-    )
-    .await
-    else {
+    let Some(sso) = start_with_tight_limits(backend).await else {
         return;
     };
     // A browser that logged in once (a shared computer, say), and keeps its device cookie.

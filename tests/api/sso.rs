@@ -229,28 +229,22 @@ impl Sso {
         request.send().await.unwrap()
     }
 
-    pub async fn userinfo_status(&self, access_token: &str) -> u16 {
+    async fn userinfo(&self, access_token: &str) -> reqwest::Response {
         reqwest::Client::new()
             .get(self.url("/api/v1/sso/userinfo"))
             .bearer_auth(access_token)
             .send()
             .await
             .unwrap()
-            .status()
-            .as_u16()
+    }
+
+    pub async fn userinfo_status(&self, access_token: &str) -> u16 {
+        self.userinfo(access_token).await.status().as_u16()
     }
 
     /// The userinfo answer for `access_token`, as JSON.
     pub async fn userinfo_json(&self, access_token: &str) -> serde_json::Value {
-        reqwest::Client::new()
-            .get(self.url("/api/v1/sso/userinfo"))
-            .bearer_auth(access_token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        self.userinfo(access_token).await.json().await.unwrap()
     }
 
     pub async fn introspect(&self, token: &str) -> serde_json::Value {
