@@ -1,6 +1,6 @@
 //! The application state, the router, and serving with graceful shutdown.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -22,109 +22,105 @@ use tower_sessions::cookie::SameSite;
 use tower_sessions::SessionManagerLayer;
 
 use crate::clock::Clock;
-use crate::config::{ClientConfig, Config, GrantType, TokenEndpointAuthMethod};
+use crate::config::{ClientConfig, Config, EmailClaim, GrantType, TokenEndpointAuthMethod};
 use crate::directory::{Directory, ErpDirectory, LocalDirectory};
 use crate::http::refusals::RefusalsLayer;
 use crate::http::session::ANONYMOUS_SESSION;
-use crate::keys::KeySet;
+use crate::keys::{KeyRing, KeySet};
+use crate::login::Logins;
 use crate::login_limits::LoginLimiter;
 use crate::oidc::client::{Client, Clients};
 use crate::oidc::discovery::provider_metadata;
-use crate::oidc::jwt::{VerifiedAccessTokens, VERIFIED_ACCESS_TOKENS};
+use crate::oidc::tokens::TokenIssuer;
 use crate::password::Passwords;
+use crate::provisioning::Provisioning;
 use crate::store::http_sessions::DbSessionStore;
 use crate::store::Db;
 
-/// Everything a handler needs; cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub db: Db,
-    pub directory: Arc<dyn Directory>,
-    pub passwords: Passwords,
-    pub clock: Clock,
-    keys: Arc<RwLock<Arc<KeySet>>>,
-    pub discovery_body: Bytes,
-    pub clients: Clients,
-    /// The workspace SPA's own login (`/api/v1/auth/*`): a public client of its own.
-    pub first_party: Arc<Client>,
-    pub login_limiter: Arc<LoginLimiter>,
-    /// Access tokens whose signature checked out lately (userinfo, introspection, the APIs).
-    pub verified_tokens: Arc<VerifiedAccessTokens>,
+pub use crate::http::AppState;
+
+/// Connects the database, runs migrations, loads (or creates) the signing keys, and wires the
+/// services together.
+pub async fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppState> {
+    let db = Db::connect(&config.database_url).await?;
+    db.migrate()
+        .await
+        .with_context(|| format!("preparing the database {}", config.database_url.redacted()))?;
+    let keys = KeySet::load_or_generate(&config.keys_dir, config.key_grace_seconds, clock.now())
+        .with_context(|| format!("loading signing keys from {}", config.keys_dir.display()))?;
+    let keys = KeyRing::new(keys, config.keys_dir.clone(), config.key_grace_seconds);
+    let directory: Arc<dyn Directory> = match &config.directory {
+        Some(erp) => Arc::new(ErpDirectory::connect(erp)?),
+        None => Arc::new(LocalDirectory::new(db.clone(), clock.clone())),
+    };
+    let passwords = Passwords::new(&config.password)?;
+    let discovery_body = Bytes::from(provider_metadata(&config.issuer).to_string());
+    let clients = Clients::from_config(&config.clients);
+    db.sync_clients(&clients, clock.now())
+        .await
+        .context("registering the configured clients")?;
+    let first_party = Arc::new(first_party_client(&config));
+    let limiter = Arc::new(LoginLimiter::new(&config.login_limits));
+    let config = Arc::new(config);
+    let provisioning = Provisioning::new(
+        config.clone(),
+        db.clone(),
+        directory.clone(),
+        clock.clone(),
+        keys.clone(),
+    );
+    let tokens = TokenIssuer::new(
+        config.clone(),
+        clock.clone(),
+        keys.clone(),
+        db.clone(),
+        directory.clone(),
+        Arc::new(provisioning.clone()),
+    );
+    let logins = Logins {
+        config: config.clone(),
+        db: db.clone(),
+        directory: directory.clone(),
+        clock: clock.clone(),
+        passwords,
+        limiter,
+        provisioning: provisioning.clone(),
+    };
+    Ok(AppState {
+        config,
+        db,
+        directory,
+        clock,
+        keys,
+        clients,
+        first_party,
+        discovery_body,
+        tokens,
+        logins,
+        provisioning,
+    })
 }
 
-impl AppState {
-    /// Connects the database, runs migrations, loads (or creates) the signing keys.
-    pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Self> {
-        let db = Db::connect(&config.database_url).await?;
-        db.migrate().await.with_context(|| {
-            format!("preparing the database {}", config.database_url.redacted())
-        })?;
-        let keys =
-            KeySet::load_or_generate(&config.keys_dir, config.key_grace_seconds, clock.now())
-                .with_context(|| {
-                    format!("loading signing keys from {}", config.keys_dir.display())
-                })?;
-        let directory: Arc<dyn Directory> = match &config.directory {
-            Some(erp) => Arc::new(ErpDirectory::connect(erp)?),
-            None => Arc::new(LocalDirectory::new(db.clone(), clock.clone())),
-        };
-        let passwords = Passwords::new(&config.password)?;
-        let discovery_body = Bytes::from(provider_metadata(&config.issuer).to_string());
-        let clients = Clients::from_config(&config.clients);
-        db.sync_clients(&clients, clock.now())
-            .await
-            .context("registering the configured clients")?;
-        let first_party = Arc::new(Client::from_config(&ClientConfig {
-            client_id: config.first_party_client_id.clone(),
-            name: "Bheem Workspace".into(),
-            client_secret: None,
-            redirect_uris: Vec::new(),
-            post_logout_redirect_uris: Vec::new(),
-            backchannel_logout_uri: None,
-            token_endpoint_auth_method: TokenEndpointAuthMethod::None,
-            grant_types: vec![GrantType::RefreshToken],
-            skip_consent: true,
-            require_pkce: true,
-            refresh_without_offline_access: true,
-            allowed_company_ids: Vec::new(),
-            extra_claims: Default::default(),
-            role_claims: Default::default(),
-            provision: Vec::new(),
-            email_claim: crate::config::EmailClaim::Directory,
-        }));
-        let login_limiter = Arc::new(LoginLimiter::new(&config.login_limits));
-        Ok(Self {
-            clients,
-            first_party,
-            login_limiter,
-            verified_tokens: Arc::new(VerifiedAccessTokens::new(VERIFIED_ACCESS_TOKENS)),
-            config: Arc::new(config),
-            db,
-            directory,
-            passwords,
-            clock,
-            keys: Arc::new(RwLock::new(Arc::new(keys))),
-            discovery_body,
-        })
-    }
-
-    /// The current key set; a snapshot, so a reload never changes it under a request.
-    pub fn keys(&self) -> Arc<KeySet> {
-        self.keys.read().expect("key set lock poisoned").clone()
-    }
-
-    /// Reads `keys_dir` again (after `keys rotate` by another process).
-    pub fn reload_keys(&self) -> anyhow::Result<()> {
-        let keys = KeySet::load(&self.config.keys_dir, self.config.key_grace_seconds)?;
-        anyhow::ensure!(
-            !keys.is_empty(),
-            "no signing keys left in {}",
-            self.config.keys_dir.display()
-        );
-        *self.keys.write().expect("key set lock poisoned") = Arc::new(keys);
-        Ok(())
-    }
+/// The workspace SPA's login (`/api/v1/auth/*`): a public client that takes passwords itself.
+fn first_party_client(config: &Config) -> Client {
+    Client::from_config(&ClientConfig {
+        client_id: config.first_party_client_id.clone(),
+        name: "Bheem Workspace".into(),
+        client_secret: None,
+        redirect_uris: Vec::new(),
+        post_logout_redirect_uris: Vec::new(),
+        backchannel_logout_uri: None,
+        token_endpoint_auth_method: TokenEndpointAuthMethod::None,
+        grant_types: vec![GrantType::RefreshToken],
+        skip_consent: true,
+        require_pkce: true,
+        refresh_without_offline_access: true,
+        allowed_company_ids: Vec::new(),
+        extra_claims: Default::default(),
+        role_claims: Default::default(),
+        provision: Vec::new(),
+        email_claim: EmailClaim::Directory,
+    })
 }
 
 pub fn build_router(state: AppState) -> Router {
@@ -173,8 +169,8 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let db = state.db.clone();
     let maintenance = tokio::spawn(maintain(state.clone()));
-    let worker = tokio::spawn(crate::provisioning::run_worker(state.clone()));
-    let sweeper = tokio::spawn(crate::provisioning::run_sweeper(state.clone()));
+    let worker = tokio::spawn(crate::provisioning::run_worker(state.provisioning.clone()));
+    let sweeper = tokio::spawn(crate::provisioning::run_sweeper(state.provisioning.clone()));
     let mut http = hyper::server::conn::http1::Builder::new();
     // hyper 1.x starts this timer when the connection opens and again each time it goes idle
     // after a response, so it bounds the wait for the next request on a kept-alive connection
@@ -236,7 +232,7 @@ async fn maintain(state: AppState) {
     let mut every = tokio::time::interval(Duration::from_secs(300));
     loop {
         every.tick().await;
-        state.login_limiter.shrink();
+        state.logins.limiter.shrink();
         let store = DbSessionStore::new(state.db.clone());
         if let Err(e) = store.delete_expired().await {
             tracing::warn!(

@@ -127,7 +127,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let source = config.source.clone();
     let listen = config.listen;
-    let state = AppState::build(config, Clock::System).await?;
+    let state = app::build_state(config, Clock::System).await?;
     // Before the port is bound: a signal sent once the server answers must find its handler.
     let shutdown = app::shutdown_signal()?;
     spawn_key_reloader(state.clone())?;
@@ -174,7 +174,7 @@ fn spawn_key_reloader(state: AppState) -> anyhow::Result<()> {
         let mut hangup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
         tokio::spawn(async move {
             while hangup.recv().await.is_some() {
-                match state.reload_keys() {
+                match state.keys.reload() {
                     Ok(()) => {
                         tracing::info!(kid = %state.keys().active().kid, "signing keys reloaded")
                     }

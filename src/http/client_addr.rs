@@ -13,8 +13,8 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, StatusCode};
 
-use crate::app::AppState;
 use crate::config::ForwardedHeader;
+use crate::http::AppState;
 
 /// The client's address, as far as it can be known.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,6 +41,9 @@ impl FromRequestParts<AppState> for ClientAddr {
     }
 }
 
+/// Reads a forwarding header's value into the addresses it lists (`None` for an unreadable one).
+type HopParser = fn(&str) -> Vec<Option<IpAddr>>;
+
 /// The client behind `peer`; `peer` itself unless it is trusted and its header says more.
 pub fn client_addr(
     peer: IpAddr,
@@ -53,7 +56,7 @@ pub fn client_addr(
     if !is_trusted(peer) {
         return peer;
     }
-    let (name, parse): (HeaderName, fn(&str) -> Vec<Option<IpAddr>>) = match header {
+    let (name, parse): (HeaderName, HopParser) = match header {
         ForwardedHeader::XForwardedFor => {
             (HeaderName::from_static("x-forwarded-for"), x_forwarded_for)
         }

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
 use super::error::TokenError;
-use crate::app::AppState;
+use crate::http::AppState;
 use crate::oidc::client::Client;
 
 fn failed(description: &str, basic: bool) -> TokenError {

@@ -12,8 +12,8 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
 use tower_sessions::cookie::{Cookie, SameSite};
 
-use crate::app::AppState;
-use crate::directory::{CredentialTag, KnownDevice};
+use crate::http::AppState;
+use crate::login::{CredentialTag, KnownDevice};
 use crate::oidc::jwt;
 
 pub const DEVICE_COOKIE_TYPE: &str = "device+jwt";

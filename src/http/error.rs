@@ -6,8 +6,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-use super::pages::views::{render_status, ErrorPage};
+use super::views::{render_status, ErrorPage};
 use crate::oidc::error::{ErrorCode, OAuthError};
+use crate::oidc::grants::GrantError;
 
 fn log_internal(e: &anyhow::Error) {
     tracing::error!(error = format!("{e:#}"), "request failed");
@@ -83,6 +84,15 @@ impl From<OAuthError> for TokenError {
 impl From<anyhow::Error> for TokenError {
     fn from(e: anyhow::Error) -> Self {
         Self::Internal(e)
+    }
+}
+
+impl From<GrantError> for TokenError {
+    fn from(e: GrantError) -> Self {
+        match e.into_oauth() {
+            Ok(oauth) => Self::OAuth(oauth),
+            Err(internal) => Self::Internal(internal),
+        }
     }
 }
 

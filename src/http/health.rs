@@ -7,7 +7,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
-use crate::app::AppState;
+use crate::http::AppState;
 use crate::oidc::paths;
 
 pub fn router() -> Router<AppState> {

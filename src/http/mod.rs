@@ -1,20 +1,24 @@
 //! axum handlers only: extract, call the domain, render.
 
 mod api;
+mod bearer;
 pub mod client_addr;
 mod client_auth;
 mod device_cookie;
 pub mod error;
 mod flow;
+mod form;
 mod health;
 mod oidc;
 pub mod pages;
 pub(crate) mod refusals;
 pub(crate) mod session;
+mod state;
+mod views;
+
+pub use state::AppState;
 
 use axum::Router;
-
-use crate::app::AppState;
 
 /// The whole site, area by area.
 pub fn router() -> Router<AppState> {

@@ -22,7 +22,7 @@ use serde_json::json;
 use tower::{Layer, Service};
 
 use super::error::no_store;
-use super::pages::views::{render_status, ErrorPage};
+use super::views::{render_status, ErrorPage};
 use crate::oidc::paths;
 
 /// Who reads the answer.

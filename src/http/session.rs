@@ -14,10 +14,10 @@ use tower_sessions::cookie::time::Duration;
 use tower_sessions::{Expiry, Session};
 
 use super::error::PageError;
-use crate::app::AppState;
 use crate::clock::Clock;
+use crate::http::AppState;
 use crate::oidc::authorize::AuthorizationRequest;
-use crate::oidc::tokens::new_secret;
+use crate::secrets::new_secret;
 
 const SSO_SESSION: &str = "sso_session";
 const CSRF: &str = "csrf";

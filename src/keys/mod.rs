@@ -24,6 +24,9 @@ use sha2::{Digest, Sha256};
 
 use crate::clock::UnixTime;
 
+mod ring;
+pub use ring::KeyRing;
+
 /// Size of generated RSA keys; relying parties such as Nextcloud refuse fewer than 2048 bits.
 pub const RSA_BITS: usize = 2048;
 

@@ -3,10 +3,15 @@
 pub mod authorize;
 pub mod claims;
 pub mod client;
+pub mod codes;
+pub mod decision;
 pub mod discovery;
 pub mod error;
+pub mod grants;
 pub mod jwt;
+pub mod mailbox_email;
 pub mod pkce;
+pub mod revocation;
 pub mod scope;
 pub mod tokens;
 

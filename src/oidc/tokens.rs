@@ -1,36 +1,23 @@
 //! Issuing tokens: the one place access tokens, ID tokens and refresh tokens are made.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use rand::RngCore;
 use serde::Serialize;
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
+
+use std::sync::Arc;
 
 use super::claims::{user_claims, ClaimsRequest, Release, Target};
 use super::client::Client;
-use super::jwt::{self, AccessTokenClaims, ACCESS_TOKEN_TYPE};
+use super::jwt::{self, AccessTokenClaims, VerifiedAccessTokens, ACCESS_TOKEN_TYPE};
+use super::mailbox_email::{self, MailboxAddresses};
 use super::scope::Scope;
-use crate::app::AppState;
-use crate::clock::UnixTime;
-use crate::directory::{user_by_id, User};
+use crate::clock::{Clock, UnixTime};
+use crate::config::Config;
+use crate::directory::{user_by_id, Directory, User};
+use crate::keys::KeyRing;
+use crate::secrets::{hash_secret, new_secret};
 use crate::store::sso::{GrantRecord, NewAccessToken, NewRefreshToken, Spends};
 use crate::store::users::JoinedUser;
-
-/// A random secret of 256 bits, base64url: codes, refresh tokens, session ids.
-pub fn new_secret() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// Secrets are stored and looked up only by this hash.
-pub fn hash_secret(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+use crate::store::Db;
 
 /// What a grant gives: who, to whom, for what.
 pub struct Grant<'a> {
@@ -80,141 +67,230 @@ pub struct TokenResponse {
     pub scope: String,
 }
 
-/// The code or refresh token a grant was for had been spent (or revoked) by another request
-/// between its checks and [`issue`]: nothing was issued.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the code or refresh token was used by another request meanwhile")]
-pub struct AlreadySpent;
+/// Why [`TokenIssuer::issue`] issued nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    /// The code or refresh token the grant was for had been spent (or revoked) by another
+    /// request between its checks and the write.
+    #[error("the code or refresh token was used by another request meanwhile")]
+    AlreadySpent,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
 
-/// Signs the tokens, then records them in one transaction with spending what the grant used up
-/// (an [`AlreadySpent`] error when that lost a race).
-pub async fn issue(state: &AppState, grant: Grant<'_>) -> anyhow::Result<TokenResponse> {
-    let now = state.clock.now();
-    let lifetimes = &state.config.tokens;
-    let issuer = state.config.issuer.as_str();
-    let keys = state.keys();
-    let audience = grant.audience.unwrap_or(&grant.client.id);
-    let scope = grant.scope.to_string();
-    let claims_json = (grant.claims != ClaimsRequest::default()).then(|| grant.claims.to_json());
+/// Makes, records and checks the provider's tokens: what the grants, userinfo, introspection
+/// and the resource servers use. Cheap to clone.
+#[derive(Clone)]
+pub struct TokenIssuer {
+    pub config: Arc<Config>,
+    pub clock: Clock,
+    pub keys: KeyRing,
+    pub db: Db,
+    pub directory: Arc<dyn Directory>,
+    /// Access tokens whose signature checked out lately.
+    verified: Arc<VerifiedAccessTokens>,
+    mailboxes: Arc<dyn MailboxAddresses>,
+}
 
-    let access = AccessTokenClaims {
-        iss: issuer.to_owned(),
-        sub: grant
-            .user
-            .map_or_else(|| grant.client.id.clone(), |u| u.id.clone()),
-        aud: audience.to_owned(),
-        client_id: audience.to_owned(),
-        scope: scope.clone(),
-        iat: now,
-        exp: now + lifetimes.access_token_seconds as i64,
-        jti: uuid::Uuid::new_v4().to_string(),
-        company_id: grant.user.map(|u| u.company_id.to_string()),
-        sid: grant.session_id.map(str::to_owned),
-        auth_time: grant.auth_time,
-    };
-    let access_token = jwt::sign(&keys, Some(ACCESS_TOKEN_TYPE), &access)?;
-
-    let id_token = match grant.user {
-        Some(user) if grant.scope.contains("openid") => {
-            let mut claims: Map<String, Value> = grant.client.claims_for(user);
-            claims.extend(user_claims(
-                user,
-                &grant.scope,
-                &grant.claims,
-                Target::IdToken,
-                &Release::for_client(
-                    Some(grant.client),
-                    state.config.provisioning.instance_admin_roles(),
-                ),
-            ));
-            crate::provisioning::mailcow::email_from_mailbox(
-                state,
-                grant.client,
-                user,
-                &mut claims,
-            )
-            .await?;
-            let standard = serde_json::json!({
-                "iss": issuer,
-                "sub": user.id,
-                "aud": audience,
-                "azp": audience,
-                "iat": now,
-                "exp": now + lifetimes.id_token_seconds as i64,
-                "at_hash": jwt::at_hash(&access_token),
-            });
-            claims.extend(standard.as_object().expect("object").clone());
-            if let Some(auth_time) = grant.auth_time {
-                claims.insert("auth_time".into(), auth_time.into());
-            }
-            if let Some(sid) = grant.session_id {
-                claims.insert("sid".into(), sid.into());
-            }
-            if let Some(nonce) = grant.nonce {
-                claims.insert("nonce".into(), nonce.into());
-            }
-            Some(jwt::sign(&keys, None, &claims)?)
+impl TokenIssuer {
+    pub fn new(
+        config: Arc<Config>,
+        clock: Clock,
+        keys: KeyRing,
+        db: Db,
+        directory: Arc<dyn Directory>,
+        mailboxes: Arc<dyn MailboxAddresses>,
+    ) -> Self {
+        Self {
+            config,
+            clock,
+            keys,
+            db,
+            directory,
+            verified: Arc::new(VerifiedAccessTokens::new(jwt::VERIFIED_ACCESS_TOKENS)),
+            mailboxes,
         }
-        _ => None,
-    };
-
-    let refresh_token = (grant.issue_refresh && grant.user.is_some()).then(new_secret);
-    let refresh_hash = refresh_token.as_deref().map(hash_secret);
-    let family_id = match (&refresh_token, grant.family) {
-        (Some(_), None) => Some(uuid::Uuid::new_v4().to_string()),
-        (_, family) => family.map(|f| f.id.to_owned()),
-    };
-    let refresh_expires_at = {
-        let full = now + lifetimes.refresh_token_seconds as i64;
-        grant.family.map_or(full, |f| full.min(f.expires_at))
-    };
-    let refresh = match (&refresh_hash, grant.user, &family_id) {
-        (Some(token_hash), Some(user), Some(family)) => Some(NewRefreshToken {
-            token_hash,
-            family_id: family,
-            client_id: audience,
-            user_id: &user.id,
-            session_id: grant.session_id,
-            code_hash: grant.code_hash,
-            scope: &scope,
-            claims: claims_json.as_deref(),
-            auth_time: grant.auth_time,
-            created_at: now,
-            expires_at: refresh_expires_at,
-        }),
-        _ => None,
-    };
-    let recorded = state
-        .db
-        .record_grant(&GrantRecord {
-            spends: grant.spends,
-            refresh,
-            access: NewAccessToken {
-                jti: &access.jti,
-                client_id: audience,
-                user_id: grant.user.map(|u| u.id.as_str()),
-                session_id: grant.session_id,
-                code_hash: grant.code_hash,
-                family_id: family_id.as_deref(),
-                scope: &scope,
-                claims: claims_json.as_deref(),
-                expires_at: access.exp,
-            },
-            now,
-        })
-        .await?;
-    if !recorded {
-        return Err(AlreadySpent.into());
     }
 
-    Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer",
-        expires_in: lifetimes.access_token_seconds,
-        refresh_token,
-        id_token,
-        scope,
-    })
+    /// The claims a client is given about `user`, in the ID token or at userinfo: the client's
+    /// own claims, the standard ones the scope and `claims` request release, and the mailbox
+    /// address for a client that wants it.
+    pub async fn user_claims(
+        &self,
+        client: Option<&Client>,
+        user: &User,
+        scope: &Scope,
+        request: &ClaimsRequest,
+        target: Target,
+    ) -> anyhow::Result<Map<String, Value>> {
+        let mut claims = client.map(|c| c.claims_for(user)).unwrap_or_default();
+        let release = Release::for_client(client, self.config.provisioning.instance_admin_roles());
+        claims.extend(user_claims(user, scope, request, target, &release));
+        if let Some(client) = client {
+            mailbox_email::apply(self.mailboxes.as_ref(), client, user, &mut claims).await?;
+        }
+        Ok(claims)
+    }
+
+    /// Signs the tokens, then records them in one transaction with spending what the grant used up
+    /// ([`IssueError::AlreadySpent`] when that lost a race).
+    pub async fn issue(&self, grant: Grant<'_>) -> Result<TokenResponse, IssueError> {
+        let now = self.clock.now();
+        let lifetimes = &self.config.tokens;
+        let issuer = self.config.issuer.as_str();
+        let keys = self.keys.current();
+        let audience = grant.audience.unwrap_or(&grant.client.id);
+        let scope = grant.scope.to_string();
+        let claims_json =
+            (grant.claims != ClaimsRequest::default()).then(|| grant.claims.to_json());
+
+        let access = AccessTokenClaims {
+            iss: issuer.to_owned(),
+            sub: grant
+                .user
+                .map_or_else(|| grant.client.id.clone(), |u| u.id.clone()),
+            aud: audience.to_owned(),
+            client_id: audience.to_owned(),
+            scope: scope.clone(),
+            iat: now,
+            exp: now + lifetimes.access_token_seconds as i64,
+            jti: uuid::Uuid::new_v4().to_string(),
+            company_id: grant.user.map(|u| u.company_id.to_string()),
+            sid: grant.session_id.map(str::to_owned),
+            auth_time: grant.auth_time,
+        };
+        let access_token = jwt::sign(&keys, Some(ACCESS_TOKEN_TYPE), &access)?;
+
+        let id_token = match grant.user {
+            Some(user) if grant.scope.contains("openid") => {
+                let mut claims = self
+                    .user_claims(
+                        Some(grant.client),
+                        user,
+                        &grant.scope,
+                        &grant.claims,
+                        Target::IdToken,
+                    )
+                    .await?;
+                let standard = serde_json::json!({
+                    "iss": issuer,
+                    "sub": user.id,
+                    "aud": audience,
+                    "azp": audience,
+                    "iat": now,
+                    "exp": now + lifetimes.id_token_seconds as i64,
+                    "at_hash": jwt::at_hash(&access_token),
+                });
+                claims.extend(standard.as_object().expect("object").clone());
+                if let Some(auth_time) = grant.auth_time {
+                    claims.insert("auth_time".into(), auth_time.into());
+                }
+                if let Some(sid) = grant.session_id {
+                    claims.insert("sid".into(), sid.into());
+                }
+                if let Some(nonce) = grant.nonce {
+                    claims.insert("nonce".into(), nonce.into());
+                }
+                Some(jwt::sign(&keys, None, &claims)?)
+            }
+            _ => None,
+        };
+
+        let refresh_token = (grant.issue_refresh && grant.user.is_some()).then(new_secret);
+        let refresh_hash = refresh_token.as_deref().map(hash_secret);
+        let family_id = match (&refresh_token, grant.family) {
+            (Some(_), None) => Some(uuid::Uuid::new_v4().to_string()),
+            (_, family) => family.map(|f| f.id.to_owned()),
+        };
+        let refresh_expires_at = {
+            let full = now + lifetimes.refresh_token_seconds as i64;
+            grant.family.map_or(full, |f| full.min(f.expires_at))
+        };
+        let refresh = match (&refresh_hash, grant.user, &family_id) {
+            (Some(token_hash), Some(user), Some(family)) => Some(NewRefreshToken {
+                token_hash,
+                family_id: family,
+                client_id: audience,
+                user_id: &user.id,
+                session_id: grant.session_id,
+                code_hash: grant.code_hash,
+                scope: &scope,
+                claims: claims_json.as_deref(),
+                auth_time: grant.auth_time,
+                created_at: now,
+                expires_at: refresh_expires_at,
+            }),
+            _ => None,
+        };
+        let recorded = self
+            .db
+            .record_grant(&GrantRecord {
+                spends: grant.spends,
+                refresh,
+                access: NewAccessToken {
+                    jti: &access.jti,
+                    client_id: audience,
+                    user_id: grant.user.map(|u| u.id.as_str()),
+                    session_id: grant.session_id,
+                    code_hash: grant.code_hash,
+                    family_id: family_id.as_deref(),
+                    scope: &scope,
+                    claims: claims_json.as_deref(),
+                    expires_at: access.exp,
+                },
+                now,
+            })
+            .await?;
+        if !recorded {
+            return Err(IssueError::AlreadySpent);
+        }
+
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: lifetimes.access_token_seconds,
+            refresh_token,
+            id_token,
+            scope,
+        })
+    }
+
+    /// `Ok(Err(reason))` for a token that is not (or no longer) good.
+    pub async fn check_access_token(
+        &self,
+        token: &str,
+    ) -> anyhow::Result<Result<ValidAccessToken, &'static str>> {
+        let now = self.clock.now();
+        let verified = self.verified.verify(
+            &self.keys.current(),
+            self.config.issuer.as_str(),
+            token,
+            now,
+        );
+        let claims = match verified {
+            Ok(claims) => claims,
+            Err(jwt::JwtError::Expired) => return Ok(Err("the access token expired")),
+            Err(_) => return Ok(Err("the access token is not valid")),
+        };
+        let found = self
+            .db
+            .access_token_and_user(&claims.jti, self.directory.in_provider_database())
+            .await?;
+        let Some((registry, joined_user)) = found else {
+            return Ok(Err("the access token is not known"));
+        };
+        if registry.revoked_at.is_some() {
+            return Ok(Err("the access token was revoked"));
+        }
+        if registry.session_ended_at.is_some() {
+            return Ok(Err("the login session has ended"));
+        }
+        Ok(Ok(ValidAccessToken {
+            claims,
+            registry,
+            joined_user,
+        }))
+    }
 }
 
 /// A presented access token that checks out: signature, issuer, type, expiry, and the registry
@@ -229,47 +305,10 @@ pub struct ValidAccessToken {
 impl ValidAccessToken {
     /// The token's user as the directory has it now; `None` for a token without a user (client
     /// credentials) or whose user is gone.
-    pub async fn user(&self, state: &AppState) -> anyhow::Result<Option<User>> {
+    pub async fn user(&self, directory: &dyn Directory) -> anyhow::Result<Option<User>> {
         match self.registry.user_id.as_deref() {
-            Some(user_id) => {
-                user_by_id(state.directory.as_ref(), self.joined_user.clone(), user_id).await
-            }
+            Some(user_id) => user_by_id(directory, self.joined_user.clone(), user_id).await,
             None => Ok(None),
         }
     }
-}
-
-/// `Ok(Err(reason))` for a token that is not (or no longer) good.
-pub async fn check_access_token(
-    state: &AppState,
-    token: &str,
-) -> anyhow::Result<Result<ValidAccessToken, &'static str>> {
-    let now = state.clock.now();
-    let verified =
-        state
-            .verified_tokens
-            .verify(&state.keys(), state.config.issuer.as_str(), token, now);
-    let claims = match verified {
-        Ok(claims) => claims,
-        Err(jwt::JwtError::Expired) => return Ok(Err("the access token expired")),
-        Err(_) => return Ok(Err("the access token is not valid")),
-    };
-    let found = state
-        .db
-        .access_token_and_user(&claims.jti, state.directory.in_provider_database())
-        .await?;
-    let Some((registry, joined_user)) = found else {
-        return Ok(Err("the access token is not known"));
-    };
-    if registry.revoked_at.is_some() {
-        return Ok(Err("the access token was revoked"));
-    }
-    if registry.session_ended_at.is_some() {
-        return Ok(Err("the login session has ended"));
-    }
-    Ok(Ok(ValidAccessToken {
-        claims,
-        registry,
-        joined_user,
-    }))
 }

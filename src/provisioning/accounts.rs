@@ -4,11 +4,11 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::app::AppState;
-use crate::config::ProvisionTarget;
+use super::Provisioning;
+use crate::config::{Config, ProvisionTarget};
 use crate::directory::User;
 use crate::oidc::client::Client;
-use crate::store::sso::{NewJob, SsoSession};
+use crate::store::sso::NewJob;
 
 pub const CREATE_NEXTCLOUD: &str = "provision_nextcloud";
 pub const CREATE_MAILCOW: &str = "provision_mailcow";
@@ -53,9 +53,9 @@ fn job(kind: &str, key: String, user_id: &str) -> NewJob {
 
 /// The accounts a login through `client` needs: the global targets and the client's own. The
 /// dedupe key makes this "on first login": later logins find the job there and add nothing.
-fn jobs_for_login(state: &AppState, user: &User, client: Option<&Client>) -> Vec<NewJob> {
+pub fn jobs_for_login(config: &Config, user: &User, client: Option<&Client>) -> Vec<NewJob> {
     let mut targets: BTreeSet<ProvisionTarget> =
-        state.config.provisioning.targets.iter().copied().collect();
+        config.provisioning.targets.iter().copied().collect();
     if let Some(client) = client {
         targets.extend(client.provision.iter().copied());
     }
@@ -65,32 +65,12 @@ fn jobs_for_login(state: &AppState, user: &User, client: Option<&Client>) -> Vec
         .collect()
 }
 
-/// Records a login: a new SSO session, and in the same transaction the accounts it calls for.
-/// Returns the session, as [`crate::store::Db::sso_session`] would now read it.
-pub async fn record_login(
-    state: &AppState,
-    user: &User,
-    client: Option<&Client>,
-) -> anyhow::Result<SsoSession> {
-    let now = state.clock.now();
-    let session = SsoSession::started(
-        crate::oidc::tokens::new_secret(),
-        user.id.clone(),
-        user.company_id.to_string(),
-        now,
-        now + state.config.session.absolute_seconds as i64,
-    );
-    let jobs = jobs_for_login(state, user, client);
-    state.db.create_sso_session(&session, &jobs).await?;
-    Ok(session)
-}
-
 /// The user a provisioning job is about, read from the directory now.
-pub async fn job_user(state: &AppState, payload: &str) -> Result<User, super::Outcome> {
+pub async fn job_user(provisioning: &Provisioning, payload: &str) -> Result<User, super::Outcome> {
     use super::Outcome;
     let job: AccountJob = serde_json::from_str(payload)
         .map_err(|e| Outcome::Fail(format!("unreadable payload: {e}")))?;
-    match state.directory.find_by_id(&job.user_id).await {
+    match provisioning.directory.find_by_id(&job.user_id).await {
         Ok(Some(user)) => Ok(user),
         Ok(None) => Err(Outcome::Fail(format!(
             "user {} is not in the directory",
@@ -102,11 +82,11 @@ pub async fn job_user(state: &AppState, payload: &str) -> Result<User, super::Ou
 
 /// A user found disabled: disable the downstream accounts made for them and end their sessions
 /// (which tells the clients through back-channel logout).
-pub async fn deactivated(state: &AppState, user_id: &str) -> anyhow::Result<()> {
-    let now = state.clock.now();
+pub async fn deactivated(provisioning: &Provisioning, user_id: &str) -> anyhow::Result<()> {
+    let now = provisioning.clock.now();
     let targets = [ProvisionTarget::Nextcloud, ProvisionTarget::Mailcow];
     let keys: Vec<String> = targets.iter().map(|t| create_key(*t, user_id)).collect();
-    let existing = state.db.existing_job_keys(&keys).await?;
+    let existing = provisioning.db.existing_job_keys(&keys).await?;
     let jobs: Vec<NewJob> = targets
         .iter()
         .filter(|t| existing.contains(&create_key(**t, user_id)))
@@ -119,19 +99,22 @@ pub async fn deactivated(state: &AppState, user_id: &str) -> anyhow::Result<()> 
         })
         .collect();
     if !jobs.is_empty() {
-        state.db.enqueue_jobs(&jobs, now).await?;
+        provisioning.db.enqueue_jobs(&jobs, now).await?;
     }
-    for sid in state.db.live_sessions_of(user_id).await? {
-        state.db.end_sso_session(&sid, "user disabled", now).await?;
+    for sid in provisioning.db.live_sessions_of(user_id).await? {
+        provisioning
+            .db
+            .end_sso_session(&sid, "user disabled", now)
+            .await?;
     }
     Ok(())
 }
 
 /// Checks every user with downstream accounts against the directory.
-pub async fn sweep(state: &AppState) -> anyhow::Result<usize> {
+pub async fn sweep(provisioning: &Provisioning) -> anyhow::Result<usize> {
     let mut users = BTreeSet::new();
     for kind in [CREATE_NEXTCLOUD, CREATE_MAILCOW] {
-        for payload in state.db.job_payloads(kind).await? {
+        for payload in provisioning.db.job_payloads(kind).await? {
             if let Ok(job) = serde_json::from_str::<AccountJob>(&payload) {
                 users.insert(job.user_id);
             }
@@ -139,13 +122,13 @@ pub async fn sweep(state: &AppState) -> anyhow::Result<usize> {
     }
     let mut disabled = 0;
     for user_id in users {
-        let active = state
+        let active = provisioning
             .directory
             .find_by_id(&user_id)
             .await?
             .is_some_and(|u| u.active);
         if !active {
-            deactivated(state, &user_id).await?;
+            deactivated(provisioning, &user_id).await?;
             disabled += 1;
         }
     }

@@ -4,8 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::Outcome;
-use crate::app::AppState;
+use super::{Outcome, Provisioning};
 use crate::oidc::jwt;
 
 pub const KIND: &str = "backchannel_logout";
@@ -22,10 +21,10 @@ pub struct Payload {
 }
 
 /// §2.4: `iss, aud, iat, exp, jti, events, sid, sub`, never `nonce`.
-pub fn logout_token(state: &AppState, payload: &Payload) -> anyhow::Result<String> {
-    let now = state.clock.now();
+pub fn logout_token(provisioning: &Provisioning, payload: &Payload) -> anyhow::Result<String> {
+    let now = provisioning.clock.now();
     let claims = json!({
-        "iss": state.config.issuer.as_str(),
+        "iss": provisioning.config.issuer.as_str(),
         "aud": payload.client_id,
         "iat": now,
         "exp": now + 120,
@@ -34,16 +33,24 @@ pub fn logout_token(state: &AppState, payload: &Payload) -> anyhow::Result<Strin
         "sid": payload.sid,
         "sub": payload.sub,
     });
-    jwt::sign(&state.keys(), Some(LOGOUT_TOKEN_TYPE), &claims)
+    jwt::sign(
+        &provisioning.keys.current(),
+        Some(LOGOUT_TOKEN_TYPE),
+        &claims,
+    )
 }
 
-pub async fn deliver(state: &AppState, http: &reqwest::Client, payload: &str) -> Outcome {
+pub async fn deliver(
+    provisioning: &Provisioning,
+    http: &reqwest::Client,
+    payload: &str,
+) -> Outcome {
     let payload: Payload = match serde_json::from_str(payload) {
         Ok(p) => p,
         Err(e) => return Outcome::Fail(format!("unreadable job payload: {e}")),
     };
     // Signed at delivery, so a retried job carries a fresh token.
-    let token = match logout_token(state, &payload) {
+    let token = match logout_token(provisioning, &payload) {
         Ok(t) => t,
         Err(e) => return Outcome::Retry(format!("signing the logout token: {e:#}")),
     };

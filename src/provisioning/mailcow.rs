@@ -1,15 +1,15 @@
 //! Mailcow mailboxes through its REST API, with `authsource: generic-oidc` so the user signs in
 //! to Mailcow through bheem-sso.
 
+use async_trait::async_trait;
 use secrecy::ExposeSecret;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::accounts::job_user;
-use super::Outcome;
-use crate::app::AppState;
-use crate::config::{EmailClaim, MailcowConfig, ProvisionTarget};
+use super::{Outcome, Provisioning};
+use crate::config::{MailcowConfig, ProvisionTarget};
 use crate::directory::User;
-use crate::oidc::client::Client;
+use crate::oidc::mailbox_email::MailboxAddresses;
 use crate::store::mailboxes::MailboxClaim;
 
 /// Mailcow answers 200 with `[{"type": "success"|"danger"|"error", "msg": [key, …]}]`.
@@ -59,16 +59,16 @@ async fn call(
 
 /// The configuration and the job's user, or why the job cannot go on.
 async fn prepare<'a>(
-    state: &'a AppState,
+    provisioning: &'a Provisioning,
     payload: &str,
 ) -> Result<(&'a MailcowConfig, User), Outcome> {
-    let config = state
+    let config = provisioning
         .config
         .provisioning
         .mailcow
         .as_ref()
         .ok_or_else(|| Outcome::Fail("[provisioning.mailcow] is not configured".into()))?;
-    Ok((config, job_user(state, payload).await?))
+    Ok((config, job_user(provisioning, payload).await?))
 }
 
 /// The mailbox: the local part of the user's email (or their username) at their company's mail
@@ -125,9 +125,9 @@ fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-pub async fn create(state: &AppState, http: &reqwest::Client, payload: &str) -> Outcome {
-    match prepare(state, payload).await {
-        Ok((config, user)) => ensure_mailbox(state, http, config, &user).await,
+pub async fn create(provisioning: &Provisioning, http: &reqwest::Client, payload: &str) -> Outcome {
+    match prepare(provisioning, payload).await {
+        Ok((config, user)) => ensure_mailbox(provisioning, http, config, &user).await,
         Err(o) => o,
     }
 }
@@ -136,7 +136,7 @@ pub async fn create(state: &AppState, http: &reqwest::Client, payload: &str) -> 
 /// Run by the outbox job, and at once by [`email_from_mailbox`] when the Mailcow client asks for
 /// a user's `email` before the job has run; the two may run together, and both end as done.
 async fn ensure_mailbox(
-    state: &AppState,
+    provisioning: &Provisioning,
     http: &reqwest::Client,
     config: &MailcowConfig,
     user: &User,
@@ -146,9 +146,9 @@ async fn ensure_mailbox(
     // Claimed before Mailcow is asked: another user's job finds it taken even while this one
     // is in flight, and a crash after Mailcow's answer leaves the claim for the retry.
     let company = user.company_id.to_string();
-    let claim = state
+    let claim = provisioning
         .db
-        .claim_mailbox(&address, &user.id, &company, state.clock.now())
+        .claim_mailbox(&address, &user.id, &company, provisioning.clock.now())
         .await;
     match claim {
         Ok(MailboxClaim::Ours) => {}
@@ -191,12 +191,12 @@ async fn ensure_mailbox(
     };
     let recorded = match &refusal {
         None => {
-            state
+            provisioning
                 .db
-                .confirm_mailbox(&address, &user.id, state.clock.now())
+                .confirm_mailbox(&address, &user.id, provisioning.clock.now())
                 .await
         }
-        Some(_) => state.db.release_mailbox(&address, &user.id).await,
+        Some(_) => provisioning.db.release_mailbox(&address, &user.id).await,
     };
     match (recorded, refusal) {
         (Err(e), _) => Outcome::Retry(format!("{e:#}")),
@@ -207,12 +207,16 @@ async fn ensure_mailbox(
 
 /// Disables the mailboxes made for this user, and only those: an address computed from the
 /// user's email may be someone else's.
-pub async fn disable(state: &AppState, http: &reqwest::Client, payload: &str) -> Outcome {
-    let (config, user) = match prepare(state, payload).await {
+pub async fn disable(
+    provisioning: &Provisioning,
+    http: &reqwest::Client,
+    payload: &str,
+) -> Outcome {
+    let (config, user) = match prepare(provisioning, payload).await {
         Ok(found) => found,
         Err(o) => return o,
     };
-    let addresses = match state.db.confirmed_mailboxes(&user.id).await {
+    let addresses = match provisioning.db.confirmed_mailboxes(&user.id).await {
         Ok(addresses) => addresses,
         Err(e) => return Outcome::Retry(format!("{e:#}")),
     };
@@ -229,59 +233,42 @@ pub async fn disable(state: &AppState, http: &reqwest::Client, payload: &str) ->
     Outcome::Done
 }
 
-/// For a client with `email_claim = "mailbox"`: `email` becomes the address of the user's own
-/// mailbox, or goes when the hub has none for them, since Mailcow opens whatever mailbox
-/// `email` names. On a user's first login through Mailcow it asks for the `email` within a
-/// second of the login, before the outbox has made the mailbox, so a user who has none yet gets
-/// it made here and now (the outbox job, running too, finds it done).
-pub async fn email_from_mailbox(
-    state: &AppState,
-    client: &Client,
-    user: &User,
-    claims: &mut Map<String, Value>,
-) -> anyhow::Result<()> {
-    if client.email_claim != EmailClaim::Mailbox || !claims.contains_key("email") {
-        return Ok(());
-    }
-    let mut mailboxes = state.db.confirmed_mailboxes(&user.id).await?;
-    if let (true, Some(config)) = (mailboxes.is_empty(), &state.config.provisioning.mailcow) {
-        // Only while the login's job is still to run: a job that failed for good (the address
-        // is someone else's) or a user whose mailbox was never recorded (made before the hub
-        // kept owners) must not cost every userinfo call a round of Mailcow requests.
-        let job = super::accounts::create_key(ProvisionTarget::Mailcow, &user.id);
-        let waiting = matches!(
-            state.db.job_state(&job).await?.as_deref(),
-            Some("pending" | "running")
-        );
-        if !waiting {
-            claims.remove("email");
-            claims.remove("email_verified");
-            return Ok(());
-        }
-        match ensure_mailbox(state, &super::http_client(state), config, user).await {
-            Outcome::Done => mailboxes = state.db.confirmed_mailboxes(&user.id).await?,
-            Outcome::Retry(why) | Outcome::Fail(why) => {
-                tracing::warn!(user_id = %user.id, error = %why, "no mailbox for the Mailcow client's email claim")
+/// The mailbox a client with `email_claim = "mailbox"` is given. On a user's first login through
+/// Mailcow it asks for the `email` within a second of the login, before the outbox has made the
+/// mailbox, so a user who has none yet gets it made here and now (the outbox job, running too,
+/// finds it done).
+#[async_trait]
+impl MailboxAddresses for Provisioning {
+    async fn address_of(&self, user: &User) -> anyhow::Result<Option<String>> {
+        let mut mailboxes = self.db.confirmed_mailboxes(&user.id).await?;
+        if let (true, Some(config)) = (mailboxes.is_empty(), &self.config.provisioning.mailcow) {
+            // Only while the login's job is still to run: a job that failed for good (the
+            // address is someone else's) or a user whose mailbox was never recorded (made before
+            // the hub kept owners) must not cost every userinfo call a round of Mailcow requests.
+            let job = super::accounts::create_key(ProvisionTarget::Mailcow, &user.id);
+            let waiting = matches!(
+                self.db.job_state(&job).await?.as_deref(),
+                Some("pending" | "running")
+            );
+            if !waiting {
+                return Ok(None);
+            }
+            match ensure_mailbox(self, &self.http, config, user).await {
+                Outcome::Done => mailboxes = self.db.confirmed_mailboxes(&user.id).await?,
+                Outcome::Retry(why) | Outcome::Fail(why) => {
+                    tracing::warn!(user_id = %user.id, error = %why, "no mailbox for the Mailcow client's email claim")
+                }
             }
         }
+        // The one at the user's present address if Mailcow has it, else the first made.
+        let current = self.config.provisioning.mailcow.as_ref().map(|config| {
+            let (local_part, domain) = mailbox_for(config, user);
+            format!("{local_part}@{domain}")
+        });
+        let address = mailboxes
+            .iter()
+            .find(|a| Some(*a) == current.as_ref())
+            .or_else(|| mailboxes.first());
+        Ok(address.cloned())
     }
-    // The one at the user's present address if Mailcow has it, else the first made.
-    let current = state.config.provisioning.mailcow.as_ref().map(|config| {
-        let (local_part, domain) = mailbox_for(config, user);
-        format!("{local_part}@{domain}")
-    });
-    let address = mailboxes
-        .iter()
-        .find(|a| Some(*a) == current.as_ref())
-        .or_else(|| mailboxes.first());
-    match address {
-        Some(address) => {
-            claims.insert("email".into(), Value::from(address.clone()));
-        }
-        None => {
-            claims.remove("email");
-            claims.remove("email_verified");
-        }
-    }
-    Ok(())
 }

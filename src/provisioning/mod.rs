@@ -7,12 +7,50 @@ pub mod backchannel;
 pub mod mailcow;
 pub mod nextcloud;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
 
-use crate::app::AppState;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::directory::Directory;
+use crate::keys::KeyRing;
 use crate::store::outbox::Job;
+use crate::store::Db;
+
+/// What the outbox worker and the account jobs use; cheap to clone.
+#[derive(Clone)]
+pub struct Provisioning {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub directory: Arc<dyn Directory>,
+    pub clock: Clock,
+    /// Back-channel logout tokens are signed when they are delivered.
+    pub keys: KeyRing,
+    /// For the downstream APIs: one connection pool for every job.
+    pub http: reqwest::Client,
+}
+
+impl Provisioning {
+    pub fn new(
+        config: Arc<Config>,
+        db: Db,
+        directory: Arc<dyn Directory>,
+        clock: Clock,
+        keys: KeyRing,
+    ) -> Self {
+        let http = http_client(&config);
+        Self {
+            config,
+            db,
+            directory,
+            clock,
+            keys,
+            http,
+        }
+    }
+}
 
 /// How a job went.
 #[derive(Debug)]
@@ -25,15 +63,13 @@ pub enum Outcome {
 }
 
 /// Lease on a claimed job: long enough for one attempt with its timeout.
-fn lease_seconds(state: &AppState) -> i64 {
-    (state.config.outbox.request_timeout_seconds * 3) as i64
+fn lease_seconds(config: &Config) -> i64 {
+    (config.outbox.request_timeout_seconds * 3) as i64
 }
 
-pub fn http_client(state: &AppState) -> reqwest::Client {
+fn http_client(config: &Config) -> reqwest::Client {
     reqwest::Client::builder()
-        .timeout(Duration::from_secs(
-            state.config.outbox.request_timeout_seconds,
-        ))
+        .timeout(Duration::from_secs(config.outbox.request_timeout_seconds))
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("bheem-sso/", env!("CARGO_PKG_VERSION")))
         .build()
@@ -41,14 +77,18 @@ pub fn http_client(state: &AppState) -> reqwest::Client {
 }
 
 /// Checks users with downstream accounts for deactivation, every `sweep_interval_seconds`.
-pub async fn run_sweeper(state: AppState) {
+pub async fn run_sweeper(provisioning: Provisioning) {
     let mut every = tokio::time::interval(Duration::from_secs(
-        state.config.provisioning.sweep_interval_seconds.max(1),
+        provisioning
+            .config
+            .provisioning
+            .sweep_interval_seconds
+            .max(1),
     ));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
-        match accounts::sweep(&state).await {
+        match accounts::sweep(&provisioning).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(
                 users = n,
@@ -60,51 +100,56 @@ pub async fn run_sweeper(state: AppState) {
 }
 
 /// Runs until the task is dropped.
-pub async fn run_worker(state: AppState) {
-    let http = http_client(&state);
-    let mut every =
-        tokio::time::interval(Duration::from_millis(state.config.outbox.poll_interval_ms));
+pub async fn run_worker(provisioning: Provisioning) {
+    let mut every = tokio::time::interval(Duration::from_millis(
+        provisioning.config.outbox.poll_interval_ms,
+    ));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
-        if let Err(e) = run_once(&state, &http).await {
+        if let Err(e) = run_once(&provisioning).await {
             tracing::warn!(error = format!("{e:#}"), "outbox worker round failed");
         }
     }
 }
 
 /// One round: claim what is due and do it. Returns how many jobs were attempted.
-pub async fn run_once(state: &AppState, http: &reqwest::Client) -> anyhow::Result<usize> {
-    let jobs = state
+pub async fn run_once(provisioning: &Provisioning) -> anyhow::Result<usize> {
+    let jobs = provisioning
         .db
-        .claim_jobs(state.clock.now(), lease_seconds(state), 16)
+        .claim_jobs(
+            provisioning.clock.now(),
+            lease_seconds(&provisioning.config),
+            16,
+        )
         .await?;
     let count = jobs.len();
     for job in jobs {
-        let outcome = dispatch(state, http, &job).await;
-        record(state, &job, outcome).await?;
+        let outcome = dispatch(provisioning, &job).await;
+        record(provisioning, &job, outcome).await?;
     }
     Ok(count)
 }
 
-async fn dispatch(state: &AppState, http: &reqwest::Client, job: &Job) -> Outcome {
+async fn dispatch(provisioning: &Provisioning, job: &Job) -> Outcome {
+    let http = &provisioning.http;
     match job.kind.as_str() {
-        backchannel::KIND => backchannel::deliver(state, http, &job.payload).await,
-        accounts::CREATE_NEXTCLOUD => nextcloud::create(state, http, &job.payload).await,
-        accounts::DISABLE_NEXTCLOUD => nextcloud::disable(state, http, &job.payload).await,
-        accounts::CREATE_MAILCOW => mailcow::create(state, http, &job.payload).await,
-        accounts::DISABLE_MAILCOW => mailcow::disable(state, http, &job.payload).await,
+        backchannel::KIND => backchannel::deliver(provisioning, http, &job.payload).await,
+        accounts::CREATE_NEXTCLOUD => nextcloud::create(provisioning, http, &job.payload).await,
+        accounts::DISABLE_NEXTCLOUD => nextcloud::disable(provisioning, http, &job.payload).await,
+        accounts::CREATE_MAILCOW => mailcow::create(provisioning, http, &job.payload).await,
+        accounts::DISABLE_MAILCOW => mailcow::disable(provisioning, http, &job.payload).await,
         other => Outcome::Fail(format!("unknown job kind {other}")),
     }
 }
 
-async fn record(state: &AppState, job: &Job, outcome: Outcome) -> anyhow::Result<()> {
-    let now = state.clock.now();
-    let config = &state.config.outbox;
+async fn record(provisioning: &Provisioning, job: &Job, outcome: Outcome) -> anyhow::Result<()> {
+    let now = provisioning.clock.now();
+    let config = &provisioning.config.outbox;
     match outcome {
         Outcome::Done => {
             tracing::info!(job = %job.id, kind = %job.kind, attempts = job.attempts, "outbox job done");
-            state.db.complete_job(&job.id, now).await
+            provisioning.db.complete_job(&job.id, now).await
         }
         Outcome::Retry(error) if job.attempts < i64::from(config.max_attempts) => {
             let exponent = (job.attempts - 1).clamp(0, 20) as u32;
@@ -115,14 +160,14 @@ async fn record(state: &AppState, job: &Job, outcome: Outcome) -> anyhow::Result
             let jittered =
                 (backoff as f64 * rand::thread_rng().gen_range(0.75..1.25)).round() as i64;
             tracing::warn!(job = %job.id, kind = %job.kind, attempts = job.attempts, retry_in = jittered, %error, "outbox job failed; will retry");
-            state
+            provisioning
                 .db
                 .fail_job(&job.id, &error, Some(now + jittered.max(1)), now)
                 .await
         }
         Outcome::Retry(error) | Outcome::Fail(error) => {
             tracing::error!(job = %job.id, kind = %job.kind, attempts = job.attempts, %error, "outbox job failed for good");
-            state.db.fail_job(&job.id, &error, None, now).await
+            provisioning.db.fail_job(&job.id, &error, None, now).await
         }
     }
 }

@@ -4,8 +4,7 @@
 use serde_json::Value;
 
 use super::accounts::job_user;
-use super::Outcome;
-use crate::app::AppState;
+use super::{Outcome, Provisioning};
 use crate::config::NextcloudConfig;
 use crate::directory::User;
 use crate::oidc::claims::{claim_string, groups};
@@ -62,16 +61,16 @@ async fn ocs(
 
 /// The configuration and the job's user, or why the job cannot go on.
 async fn prepare<'a>(
-    state: &'a AppState,
+    provisioning: &'a Provisioning,
     payload: &str,
 ) -> Result<(&'a NextcloudConfig, User), Outcome> {
-    let config = state
+    let config = provisioning
         .config
         .provisioning
         .nextcloud
         .as_ref()
         .ok_or_else(|| Outcome::Fail("[provisioning.nextcloud] is not configured".into()))?;
-    Ok((config, job_user(state, payload).await?))
+    Ok((config, job_user(provisioning, payload).await?))
 }
 
 fn uid(config: &NextcloudConfig, user: &User) -> Result<String, Outcome> {
@@ -79,8 +78,8 @@ fn uid(config: &NextcloudConfig, user: &User) -> Result<String, Outcome> {
         .ok_or_else(|| Outcome::Fail(format!("user {} has no {}", user.id, config.uid_claim)))
 }
 
-pub async fn create(state: &AppState, http: &reqwest::Client, payload: &str) -> Outcome {
-    let (config, user) = match prepare(state, payload).await {
+pub async fn create(provisioning: &Provisioning, http: &reqwest::Client, payload: &str) -> Outcome {
+    let (config, user) = match prepare(provisioning, payload).await {
         Ok(found) => found,
         Err(o) => return o,
     };
@@ -113,7 +112,7 @@ pub async fn create(state: &AppState, http: &reqwest::Client, payload: &str) -> 
     // The password is random and never used: people sign in through SSO.
     let mut form = vec![
         ("userid", uid.clone()),
-        ("password", crate::oidc::tokens::new_secret()),
+        ("password", crate::secrets::new_secret()),
         ("displayName", user.name.clone()),
         ("email", user.email.clone()),
     ];
@@ -153,8 +152,12 @@ pub async fn create(state: &AppState, http: &reqwest::Client, payload: &str) -> 
     }
 }
 
-pub async fn disable(state: &AppState, http: &reqwest::Client, payload: &str) -> Outcome {
-    let (config, user) = match prepare(state, payload).await {
+pub async fn disable(
+    provisioning: &Provisioning,
+    http: &reqwest::Client,
+    payload: &str,
+) -> Outcome {
+    let (config, user) = match prepare(provisioning, payload).await {
         Ok(found) => found,
         Err(o) => return o,
     };

@@ -50,7 +50,7 @@ impl DbSessionStore {
     }
 }
 
-/// The key a record is stored under, as `crate::oidc::tokens::hash_secret` hashes codes and
+/// The key a record is stored under, as `crate::secrets::hash_secret` hashes codes and
 /// refresh tokens (the store does not depend on `oidc`).
 fn stored_id(id: &Id) -> String {
     Sha256::digest(id.to_string().as_bytes())

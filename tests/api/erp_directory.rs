@@ -3,7 +3,8 @@
 use argon2::password_hash::{PasswordHasher, SaltString};
 use base64::Engine;
 use bheem_sso::config::{Config, ConfigSource};
-use bheem_sso::directory::{AuthOutcome, Directory, ErpDirectory};
+use bheem_sso::directory::{Directory, ErpDirectory};
+use bheem_sso::login::AuthOutcome;
 use bheem_sso::password::Passwords;
 use openidconnect::OAuth2TokenResponse;
 use sqlx::{Connection, Executor, PgConnection};

@@ -141,7 +141,7 @@ impl TestApp {
             .into_iter()
             .collect();
         let config = Config::from_parts(&text, &env, ConfigSource::BuiltInDefaults)?;
-        let state = AppState::build(config, options.clock).await?;
+        let state = bheem_sso::app::build_state(config, options.clock).await?;
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(app::serve(state.clone(), listener, async {
             let _ = rx.await;
@@ -212,14 +212,14 @@ pub async fn spawn_app_with_clock(backend: Backend, toml: &str, clock: Clock) ->
     Some(Harness { app, db, keys })
 }
 
-/// [`bheem_sso::directory::authenticate`] as a login from one address, with limits too generous
+/// [`bheem_sso::login::authenticate`] as a login from one address, with limits too generous
 /// to get in the way: for tests of the directories themselves.
 pub async fn check_login(
     directory: &dyn bheem_sso::directory::Directory,
     passwords: &bheem_sso::password::Passwords,
     login: &str,
     password: &str,
-) -> bheem_sso::directory::AuthOutcome {
+) -> bheem_sso::login::AuthOutcome {
     let limiter =
         bheem_sso::login_limits::LoginLimiter::new(&bheem_sso::config::LoginLimitConfig {
             per_account_per_minute: 1000,
@@ -227,12 +227,12 @@ pub async fn check_login(
             per_account_all_addresses_per_minute: 4000,
             device_cookie_days: 1,
         });
-    let from = bheem_sso::directory::LoginFrom {
+    let from = bheem_sso::login::LoginFrom {
         ip: std::net::Ipv4Addr::LOCALHOST.into(),
         device: None,
     };
     let password = secrecy::SecretString::from(password.to_owned());
-    bheem_sso::directory::authenticate(directory, passwords, &limiter, &from, login, &password)
+    bheem_sso::login::authenticate(directory, passwords, &limiter, &from, login, &password)
         .await
         .unwrap()
 }

@@ -135,7 +135,7 @@ async fn nextcloud_refetches_the_jwks_after_a_key_rotation_and_old_tokens_still_
         .await
         .unwrap();
     bheem_sso::keys::KeySet::rotate(sso.h.keys.path(), sso.h.app.state.clock.now() + 1).unwrap();
-    sso.h.app.state.reload_keys().unwrap();
+    sso.h.app.state.keys.reload().unwrap();
     let after = sso.sign_in(&sso.browser(), &rp, &[]).await;
     let new_kid = jsonwebtoken::decode_header(&after.id_token())
         .unwrap()

@@ -1,4 +1,3 @@
-use bheem_sso::app::AppState;
 use bheem_sso::clock::Clock;
 use bheem_sso::keys::KeySet;
 
@@ -56,7 +55,7 @@ async fn rotation_publishes_both_keys_and_signs_with_the_new_one() {
     let old = h.app.state.keys().active().kid.clone();
     let new = KeySet::rotate(h.keys.path(), Clock::System.now() + 1).unwrap();
     // A running server picks the new key up on reload (SIGHUP in production).
-    h.app.state.reload_keys().unwrap();
+    h.app.state.keys.reload().unwrap();
     assert_eq!(h.app.state.keys().active().kid, new);
     assert_eq!(published_kids(&h.app).await, vec![new.clone(), old.clone()]);
     let app = restart(h.app, &h.db.url).await;
@@ -83,7 +82,7 @@ async fn a_corrupt_key_file_stops_start_up_with_the_file_named() {
         bheem_sso::config::ConfigSource::BuiltInDefaults,
     )
     .unwrap();
-    let err = AppState::build(config, Clock::System)
+    let err = bheem_sso::app::build_state(config, Clock::System)
         .await
         .err()
         .expect("start-up should fail");

@@ -340,6 +340,7 @@ async fn a_device_cookie_lapses_when_the_password_changes(backend: Backend) {
     // The owner changes the password.
     let state = &sso.h.app.state;
     let new_hash = state
+        .logins
         .passwords
         .hash(&secrecy::SecretString::from("a new password 42"))
         .await

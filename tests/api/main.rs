@@ -1,6 +1,7 @@
 //! Integration tests: the real app on port 0, real SQLite and PostgreSQL, a real OIDC client.
 //! One binary, so the suite links once.
 
+mod architecture;
 mod backchannel;
 mod browser;
 mod cli;

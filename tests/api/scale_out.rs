@@ -225,8 +225,8 @@ async fn two_nodes_share_codes_refresh_families_sessions_and_keys() {
 
     // A key rotated through one node is served by both after their reload (SIGHUP).
     let new_kid = bheem_sso::keys::KeySet::rotate(c.keys.path(), Clock::System.now() + 1).unwrap();
-    c.a.state.reload_keys().unwrap();
-    c.b.state.reload_keys().unwrap();
+    c.a.state.keys.reload().unwrap();
+    c.b.state.keys.reload().unwrap();
     for node in [&c.a, &c.b] {
         let jwks: serde_json::Value = node.get("/api/v1/sso/jwks").await.json().await.unwrap();
         assert_eq!(jwks["keys"][0]["kid"], new_kid.as_str());

@@ -278,6 +278,7 @@ pub async fn add_user(
         role: "employee".into(),
         active: true,
         password_hash: state
+            .logins
             .passwords
             .hash(&SecretString::from(password.to_owned()))
             .await

@@ -11,18 +11,19 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::bearer::bearer_token;
 use super::client_addr::ClientAddr;
 use super::device_cookie;
 use super::error::{no_store, BearerError, TokenError};
-use super::oidc::token::refresh_grant;
-use super::oidc::userinfo::bearer_token;
-use crate::app::AppState;
-use crate::directory::{authenticate, AuthOutcome, LoginFrom, User};
+use super::AppState;
+use crate::directory::User;
+use crate::login::{LoginFrom, PasswordLogin};
 use crate::oidc::claims::ClaimsRequest;
+use crate::oidc::grants::{self, GrantError};
 use crate::oidc::paths;
 use crate::oidc::scope::Scope;
-use crate::oidc::tokens::{check_access_token, issue, Grant, TokenResponse};
-use crate::provisioning::accounts::{deactivated, record_login};
+use crate::oidc::tokens::{Grant, TokenResponse};
+use crate::store::sso::Spends;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -94,19 +95,18 @@ async fn login(
         ip,
         device: device.as_ref().map(device_cookie::Device::known),
     };
-    let outcome = authenticate(
-        state.directory.as_ref(),
-        &state.passwords,
-        &state.login_limiter,
-        &from,
-        &body.username,
-        &SecretString::from(body.password),
-    )
-    .await?;
-    let (user, credential) = match outcome {
-        AuthOutcome::Authenticated(user, credential) => (user, credential),
-        AuthOutcome::Limited(limited) => {
-            tracing::warn!(%ip, "API login rate-limited");
+    let password = SecretString::from(body.password);
+    let outcome = state
+        .logins
+        .with_password(&from, &body.username, &password, None, None)
+        .await?;
+    let (user, session, credential) = match outcome {
+        PasswordLogin::LoggedIn {
+            user,
+            session,
+            credential,
+        } => (user, session, credential),
+        PasswordLogin::Limited(limited) => {
             return Ok(come_back_later(
                 StatusCode::TOO_MANY_REQUESTS,
                 "too_many_attempts",
@@ -114,8 +114,7 @@ async fn login(
                 limited.retry_after.as_secs(),
             ));
         }
-        AuthOutcome::Busy => {
-            tracing::warn!("API login refused: every password hashing slot is busy");
+        PasswordLogin::Busy => {
             return Ok(come_back_later(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "temporarily_unavailable",
@@ -123,13 +122,7 @@ async fn login(
                 1,
             ));
         }
-        failure => {
-            if let AuthOutcome::Inactive(user) = &failure {
-                tracing::info!(user_id = %user.id, "API login refused: account disabled");
-                deactivated(&state, &user.id).await?;
-            } else {
-                tracing::info!(%ip, "API login failed");
-            }
+        PasswordLogin::Refused => {
             return Ok(api_error(
                 StatusCode::UNAUTHORIZED,
                 "invalid_credentials",
@@ -137,27 +130,25 @@ async fn login(
             ));
         }
     };
-    let now = state.clock.now();
-    let sid = record_login(&state, &user, None).await?.id;
     let client = state.first_party.clone();
-    let tokens = issue(
-        &state,
-        Grant {
+    let tokens = state
+        .tokens
+        .issue(Grant {
             client: &client,
             user: Some(&user),
             scope: Scope::parse(FIRST_PARTY_SCOPE).expect("valid scope"),
-            session_id: Some(&sid),
-            auth_time: Some(now),
+            session_id: Some(&session.id),
+            auth_time: Some(session.auth_time),
             nonce: None,
             claims: ClaimsRequest::default(),
             code_hash: None,
-            spends: crate::store::sso::Spends::Nothing,
+            spends: Spends::Nothing,
             family: None,
             issue_refresh: true,
             audience: None,
-        },
-    )
-    .await?;
+        })
+        .await
+        .map_err(GrantError::from)?;
     let mut response = with_user(tokens, &user);
     response.headers_mut().append(
         header::SET_COOKIE,
@@ -183,13 +174,15 @@ async fn refresh(
         ));
     };
     let client = state.first_party.clone();
-    let (tokens, user) = refresh_grant(&state, &client, &body.refresh_token, None, None).await?;
+    let (tokens, user) = grants::refresh(&state.tokens, &client, &body.refresh_token, None).await?;
     Ok(with_user(tokens, &user))
 }
 
 async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, BearerError> {
     let token = bearer_token(&headers, &[])?;
-    let valid = check_access_token(&state, &token)
+    let valid = state
+        .tokens
+        .check_access_token(&token)
         .await?
         .map_err(BearerError::InvalidToken)?;
     // This API belongs to the workspace SPA alone: a relying party's access token is meant for
@@ -204,7 +197,7 @@ async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Respons
             "the access token does not belong to a user",
         ));
     }
-    match valid.user(&state).await? {
+    match valid.user(state.directory.as_ref()).await? {
         Some(user) if user.active => Ok(no_store(Json(user_json(&user)))),
         _ => Err(BearerError::InvalidToken("the user can no longer log in")),
     }

@@ -3,10 +3,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-use crate::app::AppState;
 use crate::http::error::PageError;
 use crate::http::flow::proceed;
 use crate::http::session::BrowserSession;
+use crate::http::AppState;
 use crate::oidc::authorize::{self, AuthorizeFailure};
 use crate::oidc::paths;
 

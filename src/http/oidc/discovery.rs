@@ -4,7 +4,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 
-use crate::app::AppState;
+use crate::http::AppState;
 use crate::oidc::paths;
 
 pub fn router() -> Router<AppState> {

@@ -7,11 +7,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 
-use crate::app::AppState;
 use crate::http::error::PageError;
 use crate::http::flow::current_login;
-use crate::http::pages::views::{render, LoggedOutPage, LogoutConfirmPage};
 use crate::http::session::BrowserSession;
+use crate::http::views::{render, LoggedOutPage, LogoutConfirmPage};
+use crate::http::AppState;
 use crate::oidc::authorize::collect_params;
 use crate::oidc::jwt;
 use crate::oidc::paths;

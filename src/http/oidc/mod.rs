@@ -7,7 +7,7 @@ pub mod userinfo;
 
 use axum::Router;
 
-use crate::app::AppState;
+use crate::http::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -1,7 +1,5 @@
 //! The hosted pages: login, consent, logout.
 
-pub mod views;
-
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -10,18 +8,17 @@ use axum::{Form, Router};
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use self::views::{render, render_status, ConsentPage, LoginPage, ScopeLine, SignedInPage};
 use super::client_addr::ClientAddr;
 use super::device_cookie;
 use super::error::PageError;
 use super::flow::{current_login, proceed, proceed_as, redirect_error};
 use super::session::BrowserSession;
-use crate::app::AppState;
-use crate::directory::{authenticate, AuthOutcome, LoginFrom};
+use super::views::{render, render_status, ConsentPage, LoginPage, ScopeLine, SignedInPage};
+use crate::http::AppState;
+use crate::login::{LoginFrom, PasswordLogin};
 use crate::oidc::error::ErrorCode;
 use crate::oidc::paths;
 use crate::oidc::scope::describe;
-use crate::provisioning::accounts::{deactivated, record_login};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -130,20 +127,27 @@ async fn login(
         ip,
         device: device.as_ref().map(device_cookie::Device::known),
     };
-    let password = SecretString::from(form.password.clone());
-    let outcome = authenticate(
-        state.directory.as_ref(),
-        &state.passwords,
-        &state.login_limiter,
-        &from,
-        &form.login,
-        &password,
-    )
-    .await?;
-    let (user, credential) = match outcome {
-        AuthOutcome::Authenticated(user, credential) => (user, credential),
-        AuthOutcome::Limited(limited) => {
-            tracing::warn!(%ip, "login rate-limited");
+    let client = request
+        .as_ref()
+        .and_then(|r| state.clients.get(&r.client_id));
+    let previous = browser.sso_session_id().await?;
+    let outcome = state
+        .logins
+        .with_password(
+            &from,
+            &form.login,
+            &SecretString::from(form.password.clone()),
+            client.as_deref(),
+            previous.as_deref(),
+        )
+        .await?;
+    let (user, session, credential) = match outcome {
+        PasswordLogin::LoggedIn {
+            user,
+            session,
+            credential,
+        } => (user, session, credential),
+        PasswordLogin::Limited(limited) => {
             let wait = limited.retry_after.as_secs().max(1);
             let mut response = page(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -155,8 +159,7 @@ async fn login(
                 .insert(header::RETRY_AFTER, HeaderValue::from(wait));
             return Ok(response);
         }
-        AuthOutcome::Busy => {
-            tracing::warn!("login refused: every password hashing slot is busy");
+        PasswordLogin::Busy => {
             let mut response = page(
                 StatusCode::SERVICE_UNAVAILABLE,
                 BUSY.into(),
@@ -167,13 +170,7 @@ async fn login(
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             return Ok(response);
         }
-        failure => {
-            if let AuthOutcome::Inactive(user) = &failure {
-                tracing::info!(user_id = %user.id, "login refused: account disabled");
-                deactivated(&state, &user.id).await?;
-            } else {
-                tracing::info!(%ip, "login failed");
-            }
+        PasswordLogin::Refused => {
             return Ok(page(
                 StatusCode::UNAUTHORIZED,
                 BAD_CREDENTIALS.into(),
@@ -181,19 +178,7 @@ async fn login(
             ));
         }
     };
-    let now = state.clock.now();
-    if let Some(previous) = browser.sso_session_id().await? {
-        state
-            .db
-            .end_sso_session(&previous, "replaced by a new login", now)
-            .await?;
-    }
-    let client = request
-        .as_ref()
-        .and_then(|r| state.clients.get(&r.client_id));
-    let session = record_login(&state, &user, client.as_deref()).await?;
     browser.log_in(&session.id).await?;
-    tracing::info!(user_id = %user.id, %ip, "logged in");
     // This browser now knows the account: other people's failures no longer hold it back.
     let device = device_cookie::issue(&state, &user.id, &credential)?;
     let mut response = match request {

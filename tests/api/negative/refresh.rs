@@ -6,7 +6,8 @@ use std::sync::Arc;
 use bheem_sso::clock::Clock;
 use bheem_sso::oidc::claims::ClaimsRequest;
 use bheem_sso::oidc::scope::Scope;
-use bheem_sso::oidc::tokens::{check_access_token, hash_secret, issue, Grant};
+use bheem_sso::oidc::tokens::Grant;
+use bheem_sso::secrets::hash_secret;
 use bheem_sso::store::sso::{Spends, SsoSession};
 use serde_json::Value;
 use tokio::sync::Notify;
@@ -206,9 +207,9 @@ async fn race_a_thief(backend: Backend, ending: Ending, trials: usize) {
             now + 3600,
         );
         state.db.create_sso_session(&session, &[]).await.unwrap();
-        let first = issue(
-            state,
-            Grant {
+        let first = state
+            .tokens
+            .issue(Grant {
                 client: &rp,
                 user: Some(&alice),
                 scope: Scope::parse("offline_access").unwrap(),
@@ -221,10 +222,9 @@ async fn race_a_thief(backend: Backend, ending: Ending, trials: usize) {
                 family: None,
                 issue_refresh: true,
                 audience: None,
-            },
-        )
-        .await
-        .unwrap();
+            })
+            .await
+            .unwrap();
         let first = first.refresh_token.unwrap();
         let mut stolen = Stolen::default();
         stolen.took(&refresh_with(&sso, ("rp", SECRET), &first).await.unwrap());
@@ -313,7 +313,12 @@ async fn race_a_thief(backend: Backend, ending: Ending, trials: usize) {
         }
         for (n, token) in stolen.access.iter().enumerate() {
             assert!(
-                check_access_token(state, token).await.unwrap().is_err(),
+                state
+                    .tokens
+                    .check_access_token(token)
+                    .await
+                    .unwrap()
+                    .is_err(),
                 "trial {trial}: access token {n} of {} survived the {ending:?}",
                 stolen.access.len()
             );

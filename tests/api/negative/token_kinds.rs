@@ -55,7 +55,7 @@ async fn the_workspace_api_refuses_a_relying_partys_access_token(backend: Backen
 fn logout_token_for(sso: &Sso, id_token: &str) -> String {
     let claims = jwt_payload(id_token);
     logout_token(
-        &sso.h.app.state,
+        &sso.h.app.state.provisioning,
         &Payload {
             client_id: "rp".into(),
             uri: "https://rp.example/backchannel".into(),

@@ -1,0 +1,307 @@
+//! Checking a login and password against the directory: the one place a password is checked.
+
+use std::net::IpAddr;
+
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+
+use crate::directory::{Credentials, Directory, User};
+use crate::domain::normalize_login;
+use crate::login_limits::{Attempt, Limited, LoginLimiter};
+use crate::password::{Passwords, Verification};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthOutcome {
+    /// The password is right; with the tag of the credential it was checked against.
+    Authenticated(User, CredentialTag),
+    /// Right password, but the account is disabled in the directory.
+    Inactive(User),
+    /// Unknown user, wrong password or an unusable stored hash: all look the same outside.
+    InvalidCredentials,
+    /// Too many failures lately for this account or address: nothing was checked.
+    Limited(Limited),
+    /// Too many password checks at once: nothing was checked, the caller should come back.
+    Busy,
+}
+
+/// A short digest of an account's stored password hash. It changes whenever the password does,
+/// so what is bound to it (a device cookie) lapses then; it tells nothing about the password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialTag(pub String);
+
+impl CredentialTag {
+    fn of(stored_hash: Option<&str>) -> Self {
+        let digest = Sha256::digest(stored_hash.unwrap_or_default().as_bytes());
+        Self(digest[..8].iter().map(|b| format!("{b:02x}")).collect())
+    }
+}
+
+/// A browser's valid device cookie: the user and the credential it was issued for, and its id.
+#[derive(Debug, Clone, Copy)]
+pub struct KnownDevice<'a> {
+    pub user_id: &'a str,
+    pub credential: &'a str,
+    pub id: &'a str,
+}
+
+/// Where a login attempt comes from, for the limits.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginFrom<'a> {
+    /// The client's address (`trusted_proxies` aware).
+    pub ip: IpAddr,
+    pub device: Option<KnownDevice<'a>>,
+}
+
+/// Longest login accepted; anything longer cannot be an account and is not looked up.
+const MAX_LOGIN_LEN: usize = 320;
+/// Longest password checked; a longer one is a failed login without hashing it (argon2 would
+/// take it, but it only costs time).
+const MAX_PASSWORD_LEN: usize = 1024;
+
+/// Checks a login and password: the one password-login sequence, for the hosted page and the
+/// first-party API alike. An unknown user costs the same as a wrong password; an unusable
+/// stored hash is a failed login and a log line.
+///
+/// The limits ([`LoginLimiter`]) are asked once the login is resolved, so an account is one key
+/// whether it is named by email or by username (its user id), and a login that names nobody is
+/// keyed by its folded form. Only failures are counted, and a failure answers after the
+/// limiter's escalating delay.
+///
+/// When every hashing slot is taken and the queue is full, the login is refused before the
+/// user is looked up: a refusal under load costs no directory round trip.
+pub async fn authenticate(
+    directory: &dyn Directory,
+    passwords: &Passwords,
+    limiter: &LoginLimiter,
+    from: &LoginFrom<'_>,
+    login: &str,
+    password: &SecretString,
+) -> anyhow::Result<AuthOutcome> {
+    if passwords.is_full() {
+        return Ok(AuthOutcome::Busy);
+    }
+    // An address held back for everyone but the browsers an account knows: refused before the
+    // look-up, so a held-back client costs no directory round trip. A browser with a device
+    // cookie is let through to the look-up, which says whether the cookie is this account's.
+    if from.device.is_none() {
+        if let Err(limited) = limiter.address(from.ip) {
+            return Ok(AuthOutcome::Limited(limited));
+        }
+    }
+    let login = login.trim();
+    let found = if login.is_empty() || login.len() > MAX_LOGIN_LEN {
+        None
+    } else {
+        directory.find_by_login(login).await?
+    };
+    let credential = found
+        .as_ref()
+        .map(|found| CredentialTag::of(found.password_hash.as_deref()));
+    let account = match &found {
+        Some(found) => found.user.id.clone(),
+        None => format!(
+            "login:{}",
+            normalize_login(&login.chars().take(MAX_LOGIN_LEN).collect::<String>())
+        ),
+    };
+    let attempt = Attempt {
+        account: &account,
+        ip: from.ip,
+        // The cookie of this account, made while its password was the one it is now.
+        device: from
+            .device
+            .filter(|d| {
+                d.user_id == account
+                    && Some(d.credential) == credential.as_ref().map(|c| c.0.as_str())
+            })
+            .map(|d| d.id),
+    };
+    if let Err(limited) = limiter.attempt(&attempt) {
+        return Ok(AuthOutcome::Limited(limited));
+    }
+    let outcome = if password.expose_secret().len() > MAX_PASSWORD_LEN {
+        AuthOutcome::InvalidCredentials
+    } else {
+        check_password(directory, passwords, found, password).await
+    };
+    match &outcome {
+        AuthOutcome::Inactive(_) | AuthOutcome::InvalidCredentials => {
+            tokio::time::sleep(limiter.failed(&attempt)).await;
+        }
+        AuthOutcome::Authenticated(..) => limiter.succeeded(&attempt),
+        AuthOutcome::Busy => limiter.not_checked(&attempt),
+        AuthOutcome::Limited(_) => {}
+    }
+    Ok(outcome)
+}
+
+/// The password against the stored hash of `found`, or against the dummy hash for nobody.
+async fn check_password(
+    directory: &dyn Directory,
+    passwords: &Passwords,
+    found: Option<Credentials>,
+    password: &SecretString,
+) -> AuthOutcome {
+    let Some(found) = found else {
+        return match passwords.verify(password, None).await {
+            Verification::Busy => AuthOutcome::Busy,
+            _ => AuthOutcome::InvalidCredentials,
+        };
+    };
+    let Credentials {
+        user,
+        mut password_hash,
+    } = found;
+    let verification = passwords.verify(password, password_hash.as_deref()).await;
+    match verification {
+        Verification::Match { .. } if !user.active => AuthOutcome::Inactive(user),
+        Verification::Match { needs_rehash } => {
+            if needs_rehash && directory.rehash_enabled() {
+                if let Some(new) = rehash(directory, passwords, &user, password).await {
+                    password_hash = Some(new);
+                }
+            }
+            AuthOutcome::Authenticated(user, CredentialTag::of(password_hash.as_deref()))
+        }
+        Verification::Unusable => {
+            tracing::warn!(user_id = %user.id, directory = directory.kind(), "login refused: stored password hash unusable");
+            AuthOutcome::InvalidCredentials
+        }
+        Verification::Mismatch => AuthOutcome::InvalidCredentials,
+        Verification::Busy => AuthOutcome::Busy,
+    }
+}
+
+/// The new hash, once stored. A failure here is logged and does not fail the login: the old
+/// hash still works.
+async fn rehash(
+    directory: &dyn Directory,
+    passwords: &Passwords,
+    user: &User,
+    password: &SecretString,
+) -> Option<String> {
+    let result = match passwords.hash(password).await {
+        Ok(hash) => directory
+            .replace_password_hash(&user.id, &hash)
+            .await
+            .map(|()| hash),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(hash) => {
+            tracing::info!(user_id = %user.id, "password hash upgraded to argon2id");
+            Some(hash)
+        }
+        Err(e) => {
+            tracing::warn!(user_id = %user.id, error = format!("{e:#}"), "password rehash failed");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::config::PasswordConfig;
+
+    /// A directory that knows nobody and counts how often it was asked.
+    #[derive(Default)]
+    struct Counting {
+        lookups: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl Directory for Counting {
+        async fn find_by_login(&self, _login: &str) -> anyhow::Result<Option<Credentials>> {
+            self.lookups.fetch_add(1, Ordering::SeqCst);
+            Ok(None)
+        }
+        async fn find_by_id(&self, _id: &str) -> anyhow::Result<Option<User>> {
+            Ok(None)
+        }
+        async fn replace_password_hash(&self, _id: &str, _hash: &str) -> anyhow::Result<()> {
+            anyhow::bail!("not used")
+        }
+        fn rehash_enabled(&self) -> bool {
+            false
+        }
+        fn kind(&self) -> &'static str {
+            "counting"
+        }
+        async fn ping(&self) -> anyhow::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_login_refused_for_a_full_queue_does_not_look_the_user_up() {
+        let passwords = Passwords::new(&PasswordConfig {
+            memory_kib: 8 * 1024,
+            iterations: 1,
+            max_concurrent: 1,
+            max_queue_ms: 0,
+            ..Default::default()
+        })
+        .unwrap();
+        let directory = Counting::default();
+        let limiter = LoginLimiter::new(&Default::default());
+        let from = LoginFrom {
+            ip: IpAddr::from([192, 0, 2, 1]),
+            device: None,
+        };
+        let password = SecretString::from("whatever");
+        let held = passwords.hold_every_slot();
+        let outcome = authenticate(
+            &directory, &passwords, &limiter, &from, "someone", &password,
+        )
+        .await;
+        assert_eq!(outcome.unwrap(), AuthOutcome::Busy);
+        assert_eq!(directory.lookups.load(Ordering::SeqCst), 0);
+        drop(held);
+        let outcome = authenticate(
+            &directory, &passwords, &limiter, &from, "someone", &password,
+        )
+        .await;
+        assert_eq!(outcome.unwrap(), AuthOutcome::InvalidCredentials);
+        assert_eq!(directory.lookups.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn an_address_held_back_is_refused_before_the_user_is_looked_up() {
+        let passwords = Passwords::new(&PasswordConfig {
+            memory_kib: 8 * 1024,
+            iterations: 1,
+            min_verify_ms: 1,
+            ..Default::default()
+        })
+        .unwrap();
+        let directory = Counting::default();
+        let limiter = LoginLimiter::new(&crate::config::LoginLimitConfig {
+            per_account_per_minute: 100,
+            per_ip_per_minute: 1,
+            per_account_all_addresses_per_minute: 400,
+            device_cookie_days: 1,
+        });
+        let from = LoginFrom {
+            ip: IpAddr::from([192, 0, 2, 1]),
+            device: None,
+        };
+        let password = SecretString::from("whatever");
+        let outcome = authenticate(
+            &directory, &passwords, &limiter, &from, "someone", &password,
+        )
+        .await;
+        assert_eq!(outcome.unwrap(), AuthOutcome::InvalidCredentials);
+        assert_eq!(directory.lookups.load(Ordering::SeqCst), 1);
+        let outcome = authenticate(
+            &directory, &passwords, &limiter, &from, "another", &password,
+        )
+        .await;
+        assert!(matches!(outcome.unwrap(), AuthOutcome::Limited(_)));
+        assert_eq!(directory.lookups.load(Ordering::SeqCst), 1);
+    }
+}

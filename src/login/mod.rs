@@ -1,0 +1,167 @@
+//! Signing in: the one password-login sequence shared by the hosted form and the JSON API, the
+//! SSO session a login starts, and the login a browser comes back with.
+
+mod authenticate;
+
+pub use authenticate::{authenticate, AuthOutcome, CredentialTag, KnownDevice, LoginFrom};
+
+use std::sync::Arc;
+
+use secrecy::SecretString;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::directory::{Directory, User};
+use crate::login_limits::{Limited, LoginLimiter};
+use crate::oidc::client::Client;
+use crate::password::Passwords;
+use crate::provisioning::accounts::{deactivated, jobs_for_login};
+use crate::provisioning::Provisioning;
+use crate::secrets::new_secret;
+use crate::store::sso::SsoSession;
+use crate::store::Db;
+
+/// What logging in uses; cheap to clone.
+#[derive(Clone)]
+pub struct Logins {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub directory: Arc<dyn Directory>,
+    pub clock: Clock,
+    pub passwords: Passwords,
+    pub limiter: Arc<LoginLimiter>,
+    pub provisioning: Provisioning,
+}
+
+/// How a password login ended.
+// One value per login attempt, moved once: the size of `LoggedIn` costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum PasswordLogin {
+    /// A new SSO session, and the credential the password was checked against (a device cookie
+    /// is bound to it).
+    LoggedIn {
+        user: User,
+        session: SsoSession,
+        credential: CredentialTag,
+    },
+    /// Too many failures lately for this account or address: nothing was checked.
+    Limited(Limited),
+    /// Every password-hashing slot is busy: nothing was checked, come back in a moment.
+    Busy,
+    /// Unknown login, wrong password or a disabled account: the same to the person trying.
+    Refused,
+}
+
+impl Logins {
+    /// Checks the password ([`authenticate`]); a right password of a disabled account disables
+    /// its downstream accounts and ends its sessions. A login ends the browser's previous SSO
+    /// session (`replaces`) and starts a new one, with the accounts it calls for.
+    pub async fn with_password(
+        &self,
+        from: &LoginFrom<'_>,
+        login: &str,
+        password: &SecretString,
+        client: Option<&Client>,
+        replaces: Option<&str>,
+    ) -> anyhow::Result<PasswordLogin> {
+        let outcome = authenticate(
+            self.directory.as_ref(),
+            &self.passwords,
+            &self.limiter,
+            from,
+            login,
+            password,
+        )
+        .await?;
+        let ip = from.ip;
+        let (user, credential) = match outcome {
+            AuthOutcome::Authenticated(user, credential) => (user, credential),
+            AuthOutcome::Limited(limited) => {
+                tracing::warn!(%ip, "login rate-limited");
+                return Ok(PasswordLogin::Limited(limited));
+            }
+            AuthOutcome::Busy => {
+                tracing::warn!("login refused: every password hashing slot is busy");
+                return Ok(PasswordLogin::Busy);
+            }
+            AuthOutcome::Inactive(user) => {
+                tracing::info!(user_id = %user.id, "login refused: account disabled");
+                deactivated(&self.provisioning, &user.id).await?;
+                return Ok(PasswordLogin::Refused);
+            }
+            AuthOutcome::InvalidCredentials => {
+                tracing::info!(%ip, "login failed");
+                return Ok(PasswordLogin::Refused);
+            }
+        };
+        if let Some(previous) = replaces {
+            self.db
+                .end_sso_session(previous, "replaced by a new login", self.clock.now())
+                .await?;
+        }
+        let session = self.record_login(&user, client).await?;
+        tracing::info!(user_id = %user.id, %ip, "logged in");
+        Ok(PasswordLogin::LoggedIn {
+            user,
+            session,
+            credential,
+        })
+    }
+
+    /// Records a login: a new SSO session, and in the same transaction the accounts it calls
+    /// for. Returns the session, as [`Db::sso_session`] would now read it.
+    async fn record_login(
+        &self,
+        user: &User,
+        client: Option<&Client>,
+    ) -> anyhow::Result<SsoSession> {
+        let now = self.clock.now();
+        let session = SsoSession::started(
+            new_secret(),
+            user.id.clone(),
+            user.company_id.to_string(),
+            now,
+            now + self.config.session.absolute_seconds as i64,
+        );
+        let jobs = jobs_for_login(&self.config, user, client);
+        self.db.create_sso_session(&session, &jobs).await?;
+        Ok(session)
+    }
+
+    /// The live SSO session `sso_session_id` and its user. A session whose user has been
+    /// disabled or removed is ended here.
+    pub async fn current(
+        &self,
+        sso_session_id: &str,
+    ) -> anyhow::Result<Option<(SsoSession, User)>> {
+        let now = self.clock.now();
+        let Some(session) = self.db.sso_session(sso_session_id).await? else {
+            return Ok(None);
+        };
+        let idle = self.config.session.idle_seconds;
+        if !session.is_live(now, idle) {
+            return Ok(None);
+        }
+        match self.directory.find_by_id(&session.user_id).await? {
+            Some(user) if user.active => {
+                // The idle clock moves in steps small beside the idle lifetime (a sixteenth of
+                // it, a minute at most): a write per step, not one per request.
+                let step = (idle / 16).clamp(1, 60) as i64;
+                if now - session.last_seen_at >= step {
+                    self.db.touch_sso_session(sso_session_id, now).await?;
+                }
+                Ok(Some((session, user)))
+            }
+            _ => {
+                deactivated(&self.provisioning, &session.user_id).await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// A user found disabled at a token or API request: as at a login.
+    pub async fn deactivated(&self, user_id: &str) -> anyhow::Result<()> {
+        deactivated(&self.provisioning, user_id).await
+    }
+}
