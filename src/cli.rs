@@ -1,4 +1,7 @@
 //! The command line: `serve`, `migrate`, `users …`, `keys …`.
+//!
+//! Just over 400 lines, one file: the argument types at the top are its table of contents,
+//! and each command's handler below is short.
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;

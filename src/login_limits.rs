@@ -24,6 +24,9 @@
 //! way to look without counting): `per_minute` failures in a burst, then one more each
 //! `60 s / per_minute`. The limits are per process; with several nodes an attacker gets each
 //! node's allowance, which the escalating delay and argon2's cost still keep small.
+//!
+//! Just over 400 lines, one file: the GCRA cell, the limiter and its tests carry out the one
+//! policy above together, and the limiter reads only beside the cell it counts with.
 
 use std::collections::HashMap;
 use std::hash::Hash;

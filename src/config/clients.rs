@@ -6,7 +6,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
-use super::{lookup, ConfigError, ProvisionTarget};
+use super::env::lookup;
+use super::{ConfigError, ProvisionTarget};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -2,7 +2,8 @@
 
 use serde::Deserialize;
 
-use super::{lookup, Backend, ConfigError, DatabaseUrl};
+use super::env::lookup;
+use super::{Backend, ConfigError, DatabaseUrl};
 
 /// The ERP's users table.
 #[derive(Clone, Debug)]

@@ -7,7 +7,8 @@ use serde::Deserialize;
 use url::Url;
 use uuid::Uuid;
 
-use super::{lookup, ConfigError};
+use super::env::lookup;
+use super::ConfigError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "snake_case")]

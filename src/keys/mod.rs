@@ -4,6 +4,9 @@
 //! A key file is named `key-<created unix seconds>-<random>.pem`; a PEM dropped in by an operator
 //! under another name counts as created at its modification time. The `kid` is the key's
 //! RFC 7638 thumbprint, so it is the same after every restart and on every node.
+//!
+//! Just over 400 lines, one file: loading, generating and publishing share the key file's
+//! format and the `kid`, and the tests (the RFC's vector among them) check them together.
 
 use std::fs;
 use std::io::Write;

@@ -1,0 +1,247 @@
+//! From the file as written to a [`Config`]: defaults filled in, every value checked, and the
+//! rules that span sections.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use super::clients::validate_client;
+use super::directory::validate_directory;
+use super::provisioning::validate_provisioning;
+use super::{
+    Config, ConfigError, ConfigSource, DatabaseUrl, EmailClaim, Issuer, PasswordConfig,
+    ProvisionTarget, RawConfig,
+};
+
+pub(super) fn validate(
+    raw: RawConfig,
+    env: &[(String, String)],
+    source: ConfigSource,
+) -> Result<Config, ConfigError> {
+    let issuer_raw = raw.issuer.as_deref().unwrap_or("http://127.0.0.1:8080");
+    let issuer = Issuer::parse(issuer_raw).map_err(|m| ConfigError::new("issuer", m))?;
+
+    let listen_raw = raw.listen.as_deref().unwrap_or("127.0.0.1:8080");
+    let listen = listen_raw.parse().map_err(|_| {
+        ConfigError::new(
+            "listen",
+            "must be an address and port such as 127.0.0.1:8080",
+        )
+    })?;
+
+    let database_url = DatabaseUrl::parse(
+        raw.database_url
+            .as_deref()
+            .unwrap_or("sqlite://data/bheem-sso.db"),
+    )
+    .map_err(|m| ConfigError::new("database_url", m))?;
+
+    let keys_dir = raw.keys_dir.unwrap_or_else(|| PathBuf::from("keys"));
+    if keys_dir.as_os_str().is_empty() {
+        return Err(ConfigError::new("keys_dir", "must not be empty"));
+    }
+
+    let password = raw.password.unwrap_or_default();
+    validate_password(&password)?;
+
+    let session = raw.session.unwrap_or_default();
+    if session.idle_seconds == 0 || session.absolute_seconds < session.idle_seconds {
+        return Err(ConfigError::new(
+            "session.absolute_seconds",
+            "must be at least session.idle_seconds, and both above 0",
+        ));
+    }
+    let tokens = raw.tokens.unwrap_or_default();
+    for (key, value) in [
+        ("tokens.access_token_seconds", tokens.access_token_seconds),
+        ("tokens.id_token_seconds", tokens.id_token_seconds),
+        ("tokens.refresh_token_seconds", tokens.refresh_token_seconds),
+        (
+            "tokens.authorization_code_seconds",
+            tokens.authorization_code_seconds,
+        ),
+    ] {
+        if value == 0 {
+            return Err(ConfigError::new(key, "must be above 0"));
+        }
+    }
+    if tokens.authorization_code_seconds > 600 {
+        return Err(ConfigError::new(
+            "tokens.authorization_code_seconds",
+            "must be at most 600 (RFC 6749 §4.1.2)",
+        ));
+    }
+    let mut login_limits = raw.login_limits.unwrap_or_default();
+    if login_limits.per_account_all_addresses_per_minute == 0 {
+        login_limits.per_account_all_addresses_per_minute =
+            login_limits.per_account_per_minute.saturating_mul(4);
+    }
+    if login_limits.per_account_per_minute == 0
+        || login_limits.per_ip_per_minute == 0
+        || login_limits.device_cookie_days == 0
+    {
+        return Err(ConfigError::new("login_limits", "limits must be above 0"));
+    }
+    if login_limits.per_account_all_addresses_per_minute <= login_limits.per_account_per_minute {
+        return Err(ConfigError::new(
+            "login_limits.per_account_all_addresses_per_minute",
+            "must be above per_account_per_minute, or one address could lock an account alone",
+        ));
+    }
+    let trusted_proxies = raw
+        .trusted_proxies
+        .iter()
+        .enumerate()
+        .map(|(i, raw)| {
+            parse_network(raw).ok_or_else(|| {
+                ConfigError::new(
+                    format!("trusted_proxies[{i}]"),
+                    format!("`{raw}` is not an address or a CIDR network such as 10.0.0.0/8"),
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let outbox = raw.outbox.unwrap_or_default();
+    if outbox.poll_interval_ms == 0
+        || outbox.max_attempts == 0
+        || outbox.request_timeout_seconds == 0
+    {
+        return Err(ConfigError::new(
+            "outbox",
+            "poll_interval_ms, max_attempts and request_timeout_seconds must be above 0",
+        ));
+    }
+    if outbox.retry_max_seconds < outbox.retry_base_seconds {
+        return Err(ConfigError::new(
+            "outbox.retry_max_seconds",
+            "must be at least retry_base_seconds",
+        ));
+    }
+    let http = raw.http.unwrap_or_default();
+    if !(1..=300).contains(&http.header_read_timeout_seconds) {
+        return Err(ConfigError::new(
+            "http.header_read_timeout_seconds",
+            "must be between 1 and 300",
+        ));
+    }
+    let provisioning = validate_provisioning(raw.provisioning.unwrap_or_default(), env)?;
+    let first_party_client_id = raw
+        .first_party_client_id
+        .unwrap_or_else(|| "bheem-workspace".to_owned());
+
+    let directory = raw
+        .directory
+        .map(|d| validate_directory(d, env))
+        .transpose()?;
+
+    let mut seen = HashSet::new();
+    let clients = raw
+        .clients
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if !seen.insert(c.client_id.clone()) {
+                return Err(ConfigError::new(
+                    format!("clients[{i}].client_id"),
+                    format!("`{}` is registered twice", c.client_id),
+                ));
+            }
+            // The workspace's own tokens are told apart by this id (`/api/v1/auth/me` and
+            // `/api/v1/auth/refresh` take only them): a relying party must not share it.
+            if c.client_id == first_party_client_id {
+                return Err(ConfigError::new(
+                    format!("clients[{i}].client_id"),
+                    format!(
+                        "`{}` is first_party_client_id, the workspace's own login's id",
+                        c.client_id
+                    ),
+                ));
+            }
+            validate_client(i, c, env)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+
+    for (i, c) in clients.iter().enumerate() {
+        for target in &c.provision {
+            let configured = match target {
+                ProvisionTarget::Nextcloud => provisioning.nextcloud.is_some(),
+                ProvisionTarget::Mailcow => provisioning.mailcow.is_some(),
+            };
+            if !configured {
+                return Err(ConfigError::new(
+                    format!("clients[{i}].provision"),
+                    format!(
+                        "{} is listed but [provisioning.{}] is missing",
+                        target.as_str(),
+                        target.as_str()
+                    ),
+                ));
+            }
+        }
+        if c.email_claim == EmailClaim::Mailbox && provisioning.mailcow.is_none() {
+            return Err(ConfigError::new(
+                format!("clients[{i}].email_claim"),
+                "\"mailbox\" needs [provisioning.mailcow], which makes the mailboxes",
+            ));
+        }
+        let makes_mailboxes = c.provision.contains(&ProvisionTarget::Mailcow)
+            || provisioning.targets.contains(&ProvisionTarget::Mailcow);
+        if c.email_claim == EmailClaim::Mailbox && !makes_mailboxes {
+            return Err(ConfigError::new(
+                format!("clients[{i}].email_claim"),
+                "\"mailbox\" needs mailcow in this client's provision (or in \
+                 provisioning.targets): otherwise no login makes the mailbox it names",
+            ));
+        }
+    }
+    Ok(Config {
+        issuer,
+        listen,
+        database_url,
+        keys_dir,
+        key_grace_seconds: raw.key_grace_seconds.unwrap_or(7 * 24 * 3600),
+        password,
+        session,
+        tokens,
+        login_limits,
+        trusted_proxies,
+        forwarded_header: raw.forwarded_header.unwrap_or_default(),
+        outbox,
+        http,
+        provisioning,
+        first_party_client_id,
+        directory,
+        clients,
+        source,
+    })
+}
+
+/// A CIDR network, or a single address as the network of just that address.
+fn parse_network(raw: &str) -> Option<ipnet::IpNet> {
+    let raw = raw.trim();
+    raw.parse::<ipnet::IpNet>()
+        .ok()
+        .map(|net| net.trunc())
+        .or_else(|| raw.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
+}
+
+fn validate_password(p: &PasswordConfig) -> Result<(), ConfigError> {
+    if p.memory_kib < 8 * 1024 {
+        return Err(ConfigError::new(
+            "password.memory_kib",
+            "must be at least 8192 (OWASP recommends 19456)",
+        ));
+    }
+    if p.iterations == 0 {
+        return Err(ConfigError::new(
+            "password.iterations",
+            "must be at least 1",
+        ));
+    }
+    if p.parallelism == 0 {
+        return Err(ConfigError::new(
+            "password.parallelism",
+            "must be at least 1",
+        ));
+    }
+    Ok(())
+}
