@@ -6,7 +6,7 @@
 //! together; the entities live in modules of their own.
 
 pub mod clients;
-mod grants;
+mod group_commit;
 pub mod http_sessions;
 pub mod mailboxes;
 pub mod outbox;
@@ -37,7 +37,7 @@ pub struct Db {
     pool: AnyPool,
     backend: Backend,
     kept: Kept,
-    grants: grants::GrantQueue,
+    grants: group_commit::GrantQueue,
 }
 
 impl Db {
@@ -120,7 +120,7 @@ impl Db {
             pool,
             backend,
             kept,
-            grants: grants::GrantQueue::default(),
+            grants: group_commit::GrantQueue::default(),
         })
     }
 

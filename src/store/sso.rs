@@ -11,7 +11,7 @@ use anyhow::Context;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::grants::{GrantWrite, Param};
+use super::group_commit::{GrantWrite, Param};
 use super::users::{columns_of, joined_from_row, JoinedUser};
 use super::Db;
 use crate::clock::UnixTime;
@@ -263,7 +263,7 @@ impl Lookup {
 /// How often a revocation is tried when PostgreSQL chose it as a deadlock's victim. A batch of
 /// grants share-locks its families in the order of the batch, and a revocation of a session's
 /// families locks them in the order of its scan: rare, but a cycle, which PostgreSQL breaks by
-/// aborting one side (a batch is then written again grant by grant, `grants.rs`).
+/// aborting one side (a batch is then written again grant by grant, `group_commit.rs`).
 const DEADLOCK_ATTEMPTS: u32 = 3;
 
 /// The spending of a refresh token, guarded by its family (see [`Db::record_grant`]).
@@ -601,7 +601,7 @@ impl Db {
     /// every token of the winner's is there to be revoked.
     pub async fn record_grant(&self, g: &GrantRecord<'_>) -> anyhow::Result<bool> {
         // One atomic write per grant, sent with the others waiting at the time (group commit,
-        // `grants.rs`): on PostgreSQL one statement of data-modifying CTEs, no BEGIN/COMMIT; on
+        // `group_commit.rs`): on PostgreSQL one statement of data-modifying CTEs, no BEGIN/COMMIT; on
         // SQLite one `BEGIN IMMEDIATE … COMMIT` script run in one go by the connection's worker
         // thread, so the write lock is held for the microseconds the statements take and never
         // across an await (a transaction statement by statement held it while its task waited
