@@ -11,7 +11,8 @@ use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::oidc::paths;
 use crate::oidc::scope::Scope;
 use crate::oidc::tokens::{hash_secret, new_secret};
-use crate::store::sso::{NewCode, SsoSession};
+use crate::store::codes::NewCode;
+use crate::store::sessions::SsoSession;
 
 /// The browser's live SSO session and its user, if it has one. A session whose user has been
 /// disabled or removed is ended here.

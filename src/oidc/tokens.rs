@@ -14,7 +14,7 @@ use super::scope::Scope;
 use crate::app::AppState;
 use crate::clock::UnixTime;
 use crate::directory::{user_by_id, User};
-use crate::store::sso::{GrantRecord, NewAccessToken, NewRefreshToken, Spends};
+use crate::store::grants::{GrantRecord, NewAccessToken, NewRefreshToken, Spends};
 use crate::store::users::JoinedUser;
 
 /// A random secret of 256 bits, base64url: codes, refresh tokens, session ids.
@@ -221,7 +221,7 @@ pub async fn issue(state: &AppState, grant: Grant<'_>) -> anyhow::Result<TokenRe
 /// (not revoked, session not ended).
 pub struct ValidAccessToken {
     pub claims: AccessTokenClaims,
-    pub registry: crate::store::sso::AccessRow,
+    pub registry: crate::store::access_tokens::AccessRow,
     /// Its user, when the registry look-up brought it along (the provider's own user table).
     joined_user: JoinedUser,
 }

@@ -8,7 +8,8 @@ use crate::app::AppState;
 use crate::config::ProvisionTarget;
 use crate::directory::User;
 use crate::oidc::client::Client;
-use crate::store::sso::{NewJob, SsoSession};
+use crate::store::outbox::NewJob;
+use crate::store::sessions::SsoSession;
 
 pub const CREATE_NEXTCLOUD: &str = "provision_nextcloud";
 pub const CREATE_MAILCOW: &str = "provision_mailcow";

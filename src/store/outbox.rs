@@ -11,6 +11,14 @@ use super::Db;
 use crate::clock::UnixTime;
 use crate::config::Backend;
 
+/// An outbox job to write with a change.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub kind: String,
+    pub dedupe_key: String,
+    pub payload: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Job {
     pub id: String,
@@ -169,11 +177,7 @@ impl Db {
     }
 
     /// Queues jobs on their own (not as part of another change).
-    pub async fn enqueue_jobs(
-        &self,
-        jobs: &[crate::store::sso::NewJob],
-        now: UnixTime,
-    ) -> anyhow::Result<()> {
+    pub async fn enqueue_jobs(&self, jobs: &[NewJob], now: UnixTime) -> anyhow::Result<()> {
         let mut tx = self
             .pool()
             .begin()

@@ -151,7 +151,7 @@ async fn login(
             nonce: None,
             claims: ClaimsRequest::default(),
             code_hash: None,
-            spends: crate::store::sso::Spends::Nothing,
+            spends: crate::store::grants::Spends::Nothing,
             family: None,
             issue_refresh: true,
             audience: None,

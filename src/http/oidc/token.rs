@@ -21,7 +21,7 @@ use crate::oidc::paths;
 use crate::oidc::pkce::CodeChallenge;
 use crate::oidc::scope::Scope;
 use crate::oidc::tokens::{hash_secret, issue, AlreadySpent, Family, Grant};
-use crate::store::sso::Spends;
+use crate::store::grants::Spends;
 
 pub fn router() -> Router<AppState> {
     Router::new().route(paths::TOKEN, post(token).options(options))

@@ -7,7 +7,8 @@ use bheem_sso::clock::Clock;
 use bheem_sso::oidc::claims::ClaimsRequest;
 use bheem_sso::oidc::scope::Scope;
 use bheem_sso::oidc::tokens::{check_access_token, hash_secret, issue, Grant};
-use bheem_sso::store::sso::{Spends, SsoSession};
+use bheem_sso::store::grants::Spends;
+use bheem_sso::store::sessions::SsoSession;
 use serde_json::Value;
 use tokio::sync::Notify;
 
