@@ -18,7 +18,7 @@ use uuid::Uuid;
 use crate::domain::normalize_login;
 use crate::login_limits::{Attempt, Limited, LoginLimiter};
 use crate::password::{Passwords, Verification};
-use crate::store::users::JoinedUser;
+use crate::store::users::UserLookup;
 
 /// A person as the directory knows them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +51,7 @@ pub trait Directory: Send + Sync {
     /// For logs and `/health`: `local` or `erp`.
     fn kind(&self) -> &'static str;
     /// Whether the users live in the provider's own database, so that a look-up of a token or
-    /// code can bring its user along in the same statement ([`JoinedUser`], [`user_by_id`]).
+    /// code can bring its user along in the same statement ([`UserLookup`], [`user_by_id`]).
     fn in_provider_database(&self) -> bool {
         false
     }
@@ -106,16 +106,17 @@ const MAX_LOGIN_LEN: usize = 320;
 /// take it, but it only costs time).
 const MAX_PASSWORD_LEN: usize = 1024;
 
-/// The user `id`: the one a look-up brought along when it was asked to ([`JoinedUser`]), else
+/// The user `id`: the one a look-up brought along when it was asked to ([`UserLookup`]), else
 /// the directory's answer.
 pub async fn user_by_id(
     directory: &dyn Directory,
-    joined: JoinedUser,
+    joined: UserLookup,
     id: &str,
 ) -> anyhow::Result<Option<User>> {
     match joined {
-        Some(user) => Ok(user.map(User::from)),
-        None => directory.find_by_id(id).await,
+        UserLookup::NotAsked => directory.find_by_id(id).await,
+        UserLookup::Gone => Ok(None),
+        UserLookup::Found(user) => Ok(Some(User::from(user))),
     }
 }
 
@@ -271,6 +272,7 @@ mod tests {
     #[derive(Default)]
     struct Counting {
         lookups: AtomicUsize,
+        lookups_by_id: AtomicUsize,
     }
 
     #[async_trait]
@@ -280,6 +282,7 @@ mod tests {
             Ok(None)
         }
         async fn find_by_id(&self, _id: &str) -> anyhow::Result<Option<User>> {
+            self.lookups_by_id.fetch_add(1, Ordering::SeqCst);
             Ok(None)
         }
         async fn replace_password_hash(&self, _id: &str, _hash: &str) -> anyhow::Result<()> {
@@ -362,5 +365,30 @@ mod tests {
         .await;
         assert!(matches!(outcome.unwrap(), AuthOutcome::Limited(_)));
         assert_eq!(directory.lookups.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn only_a_user_not_asked_for_is_looked_up_in_the_directory() {
+        let directory = Counting::default();
+        let local = crate::store::users::LocalUser {
+            id: uuid::Uuid::nil(),
+            email: crate::domain::Email::parse("ann@example.com").unwrap(),
+            username: None,
+            display_name: "Ann".into(),
+            company_id: uuid::Uuid::nil(),
+            role: "member".into(),
+            active: true,
+            password_hash: String::new(),
+            created_at: 0,
+        };
+        let id = local.id.to_string();
+        let found = user_by_id(&directory, UserLookup::Found(local), &id).await;
+        assert_eq!(found.unwrap().unwrap().email, "ann@example.com");
+        let gone = user_by_id(&directory, UserLookup::Gone, &id).await;
+        assert!(gone.unwrap().is_none());
+        assert_eq!(directory.lookups_by_id.load(Ordering::SeqCst), 0);
+        let not_asked = user_by_id(&directory, UserLookup::NotAsked, &id).await;
+        assert!(not_asked.unwrap().is_none());
+        assert_eq!(directory.lookups_by_id.load(Ordering::SeqCst), 1);
     }
 }

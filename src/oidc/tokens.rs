@@ -14,8 +14,9 @@ use super::scope::Scope;
 use crate::app::AppState;
 use crate::clock::UnixTime;
 use crate::directory::{user_by_id, User};
+use crate::store::access_tokens::AccessLookup;
 use crate::store::grants::{GrantRecord, NewAccessToken, NewRefreshToken, Spends};
-use crate::store::users::JoinedUser;
+use crate::store::users::UserLookup;
 
 /// A random secret of 256 bits, base64url: codes, refresh tokens, session ids.
 pub fn new_secret() -> String {
@@ -223,7 +224,7 @@ pub struct ValidAccessToken {
     pub claims: AccessTokenClaims,
     pub registry: crate::store::access_tokens::AccessRow,
     /// Its user, when the registry look-up brought it along (the provider's own user table).
-    joined_user: JoinedUser,
+    joined_user: UserLookup,
 }
 
 impl ValidAccessToken {
@@ -258,7 +259,11 @@ pub async fn check_access_token(
         .db
         .access_token_and_user(&claims.jti, state.directory.in_provider_database())
         .await?;
-    let Some((registry, joined_user)) = found else {
+    let Some(AccessLookup {
+        token: registry,
+        user: joined_user,
+    }) = found
+    else {
         return Ok(Err("the access token is not known"));
     };
     if registry.revoked_at.is_some() {

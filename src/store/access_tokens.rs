@@ -8,7 +8,7 @@ use anyhow::Context;
 use sqlx::Row;
 
 use super::lookup::Lookup;
-use super::users::JoinedUser;
+use super::users::UserLookup;
 use super::Db;
 use crate::clock::UnixTime;
 
@@ -21,6 +21,13 @@ pub struct AccessRow {
     /// Its own revocation, or its refresh-token family's.
     pub revoked_at: Option<UnixTime>,
     pub session_ended_at: Option<UnixTime>,
+}
+
+/// An access token found in the registry by its `jti`.
+#[derive(Debug, Clone)]
+pub struct AccessLookup {
+    pub token: AccessRow,
+    pub user: UserLookup,
 }
 
 /// The look-up behind [`Db::access_token_and_user`], built once (it runs on every userinfo and
@@ -44,7 +51,7 @@ impl Db {
     /// The registry entry of an access token, with its session's end if it has one.
     pub async fn access_token(&self, jti: &str) -> anyhow::Result<Option<AccessRow>> {
         let found = self.access_token_and_user(jti, false).await?;
-        Ok(found.map(|(row, _)| row))
+        Ok(found.map(|found| found.token))
     }
 
     /// [`Db::access_token`] and, when `with_user`, in the same statement its user from this
@@ -53,14 +60,14 @@ impl Db {
         &self,
         jti: &str,
         with_user: bool,
-    ) -> anyhow::Result<Option<(AccessRow, JoinedUser)>> {
+    ) -> anyhow::Result<Option<AccessLookup>> {
         let found = ACCESS_TOKEN
             .fetch(self, jti, with_user, "an access token")
             .await?;
         let Some((row, user)) = found else {
             return Ok(None);
         };
-        let access = AccessRow {
+        let token = AccessRow {
             client_id: row.try_get("client_id")?,
             user_id: row.try_get("user_id")?,
             session_id: row.try_get("session_id")?,
@@ -68,7 +75,7 @@ impl Db {
             revoked_at: row.try_get("revoked_at")?,
             session_ended_at: row.try_get("session_ended_at")?,
         };
-        Ok(Some((access, user)))
+        Ok(Some(AccessLookup { token, user }))
     }
 
     pub async fn revoke_access_token(&self, jti: &str, now: UnixTime) -> anyhow::Result<()> {

@@ -9,7 +9,7 @@ use sqlx::Row;
 
 use super::lookup::{session_over, Lookup};
 use super::refresh_tokens::Families;
-use super::users::JoinedUser;
+use super::users::UserLookup;
 use super::Db;
 use crate::clock::UnixTime;
 
@@ -43,6 +43,15 @@ pub struct CodeRow {
     pub expires_at: UnixTime,
     /// It was issued in an SSO session that has ended (or is gone) since.
     pub session_over: bool,
+}
+
+/// A code found by its hash.
+#[derive(Debug, Clone)]
+pub struct CodeLookup {
+    pub code: CodeRow,
+    /// It was redeemed already: presenting it again is a replay.
+    pub used: bool,
+    pub user: UserLookup,
 }
 
 /// The look-up behind [`Db::code_and_user`], built once (it runs on every code exchange).
@@ -98,10 +107,9 @@ impl Db {
         Ok(())
     }
 
-    /// The code's row, and whether it was already used.
-    pub async fn code(&self, code_hash: &str) -> anyhow::Result<Option<(CodeRow, bool)>> {
-        let found = self.code_and_user(code_hash, false).await?;
-        Ok(found.map(|(row, used, _)| (row, used)))
+    /// The code's row, and whether it was already used; its user is not asked for.
+    pub async fn code(&self, code_hash: &str) -> anyhow::Result<Option<CodeLookup>> {
+        self.code_and_user(code_hash, false).await
     }
 
     /// [`Db::code`] and, when `with_user`, in the same statement its user from this database's
@@ -110,7 +118,7 @@ impl Db {
         &self,
         code_hash: &str,
         with_user: bool,
-    ) -> anyhow::Result<Option<(CodeRow, bool, JoinedUser)>> {
+    ) -> anyhow::Result<Option<CodeLookup>> {
         let found = CODE
             .fetch(self, code_hash, with_user, "an authorization code")
             .await?;
@@ -118,7 +126,11 @@ impl Db {
             return Ok(None);
         };
         let used: Option<UnixTime> = row.try_get("used_at")?;
-        Ok(Some((code_from(&row)?, used.is_some(), user)))
+        Ok(Some(CodeLookup {
+            code: code_from(&row)?,
+            used: used.is_some(),
+            user,
+        }))
     }
 
     /// Revokes every token issued from a code (RFC 6749 §4.1.2: on a replayed code): the

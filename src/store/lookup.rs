@@ -5,7 +5,7 @@ use anyhow::Context;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::users::{columns_of, joined_from_row, JoinedUser};
+use super::users::{columns_of, joined_from_row, UserLookup};
 use super::Db;
 use crate::clock::UnixTime;
 
@@ -34,7 +34,7 @@ impl Lookup {
         key: &str,
         with_user: bool,
         what: &'static str,
-    ) -> anyhow::Result<Option<(AnyRow, JoinedUser)>> {
+    ) -> anyhow::Result<Option<(AnyRow, UserLookup)>> {
         let sql = if with_user {
             &self.with_user
         } else {
@@ -51,7 +51,11 @@ impl Lookup {
             .with_context(|| format!("loading {what}"))?;
         conn.keep();
         let Some(row) = row else { return Ok(None) };
-        let user = with_user.then(|| joined_from_row(&row, "u")).transpose()?;
+        let user = if with_user {
+            joined_from_row(&row, "u")?
+        } else {
+            UserLookup::NotAsked
+        };
         Ok(Some((row, user)))
     }
 }

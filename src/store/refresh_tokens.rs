@@ -9,7 +9,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::lookup::{session_over, Lookup};
-use super::users::JoinedUser;
+use super::users::UserLookup;
 use super::Db;
 use crate::clock::UnixTime;
 
@@ -33,6 +33,13 @@ pub struct RefreshRow {
     pub revoked_at: Option<UnixTime>,
     /// It was issued in an SSO session that has ended (or is gone) since.
     pub session_over: bool,
+}
+
+/// A refresh token found by its hash.
+#[derive(Debug, Clone)]
+pub struct RefreshLookup {
+    pub token: RefreshRow,
+    pub user: UserLookup,
 }
 
 /// The look-up behind [`Db::refresh_token_and_user`], built once (it runs on every refresh).
@@ -137,7 +144,7 @@ pub(super) async fn revoke_families(
 impl Db {
     pub async fn refresh_token(&self, token_hash: &str) -> anyhow::Result<Option<RefreshRow>> {
         let found = self.refresh_token_and_user(token_hash, false).await?;
-        Ok(found.map(|(row, _)| row))
+        Ok(found.map(|found| found.token))
     }
 
     /// [`Db::refresh_token`] and, when `with_user`, in the same statement its user from this
@@ -146,12 +153,17 @@ impl Db {
         &self,
         token_hash: &str,
         with_user: bool,
-    ) -> anyhow::Result<Option<(RefreshRow, JoinedUser)>> {
+    ) -> anyhow::Result<Option<RefreshLookup>> {
         let found = REFRESH_TOKEN
             .fetch(self, token_hash, with_user, "a refresh token")
             .await?;
         found
-            .map(|(row, user)| Ok((refresh_from(&row)?, user)))
+            .map(|(row, user)| {
+                Ok(RefreshLookup {
+                    token: refresh_from(&row)?,
+                    user,
+                })
+            })
             .transpose()
     }
 

@@ -21,7 +21,9 @@ use crate::oidc::paths;
 use crate::oidc::pkce::CodeChallenge;
 use crate::oidc::scope::Scope;
 use crate::oidc::tokens::{hash_secret, issue, AlreadySpent, Family, Grant};
+use crate::store::codes::CodeLookup;
 use crate::store::grants::Spends;
+use crate::store::refresh_tokens::RefreshLookup;
 
 pub fn router() -> Router<AppState> {
     Router::new().route(paths::TOKEN, post(token).options(options))
@@ -85,7 +87,11 @@ async fn authorization_code(
         .ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
     let now = state.clock.now();
     let code_hash = hash_secret(code);
-    let (row, used, joined_user) = state
+    let CodeLookup {
+        code: row,
+        used,
+        user: joined_user,
+    } = state
         .db
         .code_and_user(&code_hash, state.directory.in_provider_database())
         .await?
@@ -177,7 +183,10 @@ pub async fn refresh_grant(
     let now = state.clock.now();
     let token_hash = hash_secret(presented);
     let audience_id = audience.unwrap_or(&client.id);
-    let (row, joined_user) = state
+    let RefreshLookup {
+        token: row,
+        user: joined_user,
+    } = state
         .db
         .refresh_token_and_user(&token_hash, state.directory.in_provider_database())
         .await?
