@@ -1,28 +1,19 @@
 //! OpenID Connect Back-Channel Logout 1.0: a signed logout token POSTed to each client that
 //! received tokens in an ended session.
 
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::Outcome;
 use crate::app::AppState;
 use crate::oidc::jwt;
+use crate::store::outbox::BackchannelLogout;
 
-pub const KIND: &str = "backchannel_logout";
 /// §2.4: `typ` of a logout token.
 pub const LOGOUT_TOKEN_TYPE: &str = "logout+jwt";
 const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Payload {
-    pub client_id: String,
-    pub uri: String,
-    pub sid: String,
-    pub sub: String,
-}
-
 /// §2.4: `iss, aud, iat, exp, jti, events, sid, sub`, never `nonce`.
-pub fn logout_token(state: &AppState, payload: &Payload) -> anyhow::Result<String> {
+pub fn logout_token(state: &AppState, payload: &BackchannelLogout) -> anyhow::Result<String> {
     let now = state.clock.now();
     let claims = json!({
         "iss": state.config.issuer.as_str(),
@@ -37,13 +28,13 @@ pub fn logout_token(state: &AppState, payload: &Payload) -> anyhow::Result<Strin
     jwt::sign(&state.keys(), Some(LOGOUT_TOKEN_TYPE), &claims)
 }
 
-pub async fn deliver(state: &AppState, http: &reqwest::Client, payload: &str) -> Outcome {
-    let payload: Payload = match serde_json::from_str(payload) {
-        Ok(p) => p,
-        Err(e) => return Outcome::Fail(format!("unreadable job payload: {e}")),
-    };
+pub async fn deliver(
+    state: &AppState,
+    http: &reqwest::Client,
+    payload: &BackchannelLogout,
+) -> Outcome {
     // Signed at delivery, so a retried job carries a fresh token.
-    let token = match logout_token(state, &payload) {
+    let token = match logout_token(state, payload) {
         Ok(t) => t,
         Err(e) => return Outcome::Retry(format!("signing the logout token: {e:#}")),
     };

@@ -12,7 +12,8 @@ use std::time::Duration;
 use rand::Rng;
 
 use crate::app::AppState;
-use crate::store::outbox::Job;
+use crate::config::ProvisionTarget::{Mailcow, Nextcloud};
+use crate::store::outbox::{ClaimedJob, Job};
 
 /// How a job went.
 #[derive(Debug)]
@@ -87,18 +88,21 @@ pub async fn run_once(state: &AppState, http: &reqwest::Client) -> anyhow::Resul
     Ok(count)
 }
 
-async fn dispatch(state: &AppState, http: &reqwest::Client, job: &Job) -> Outcome {
-    match job.kind.as_str() {
-        backchannel::KIND => backchannel::deliver(state, http, &job.payload).await,
-        accounts::CREATE_NEXTCLOUD => nextcloud::create(state, http, &job.payload).await,
-        accounts::DISABLE_NEXTCLOUD => nextcloud::disable(state, http, &job.payload).await,
-        accounts::CREATE_MAILCOW => mailcow::create(state, http, &job.payload).await,
-        accounts::DISABLE_MAILCOW => mailcow::disable(state, http, &job.payload).await,
-        other => Outcome::Fail(format!("unknown job kind {other}")),
+async fn dispatch(state: &AppState, http: &reqwest::Client, job: &ClaimedJob) -> Outcome {
+    let job = match job.job() {
+        Ok(job) => job,
+        Err(unreadable) => return Outcome::Fail(unreadable.to_string()),
+    };
+    match &job {
+        Job::BackchannelLogout(logout) => backchannel::deliver(state, http, logout).await,
+        Job::CreateAccount(Nextcloud, account) => nextcloud::create(state, http, account).await,
+        Job::DisableAccount(Nextcloud, account) => nextcloud::disable(state, http, account).await,
+        Job::CreateAccount(Mailcow, account) => mailcow::create(state, http, account).await,
+        Job::DisableAccount(Mailcow, account) => mailcow::disable(state, http, account).await,
     }
 }
 
-async fn record(state: &AppState, job: &Job, outcome: Outcome) -> anyhow::Result<()> {
+async fn record(state: &AppState, job: &ClaimedJob, outcome: Outcome) -> anyhow::Result<()> {
     let now = state.clock.now();
     let config = &state.config.outbox;
     match outcome {

@@ -9,6 +9,7 @@ use crate::app::AppState;
 use crate::config::NextcloudConfig;
 use crate::directory::User;
 use crate::oidc::claims::{claim_string, groups};
+use crate::store::outbox::AccountJob;
 use secrecy::ExposeSecret;
 
 /// The OCS status code in a v2 envelope.
@@ -63,7 +64,7 @@ async fn ocs(
 /// The configuration and the job's user, or why the job cannot go on.
 async fn prepare<'a>(
     state: &'a AppState,
-    payload: &str,
+    job: &AccountJob,
 ) -> Result<(&'a NextcloudConfig, User), Outcome> {
     let config = state
         .config
@@ -71,7 +72,7 @@ async fn prepare<'a>(
         .nextcloud
         .as_ref()
         .ok_or_else(|| Outcome::Fail("[provisioning.nextcloud] is not configured".into()))?;
-    Ok((config, job_user(state, payload).await?))
+    Ok((config, job_user(state, job).await?))
 }
 
 fn uid(config: &NextcloudConfig, user: &User) -> Result<String, Outcome> {
@@ -79,8 +80,8 @@ fn uid(config: &NextcloudConfig, user: &User) -> Result<String, Outcome> {
         .ok_or_else(|| Outcome::Fail(format!("user {} has no {}", user.id, config.uid_claim)))
 }
 
-pub async fn create(state: &AppState, http: &reqwest::Client, payload: &str) -> Outcome {
-    let (config, user) = match prepare(state, payload).await {
+pub async fn create(state: &AppState, http: &reqwest::Client, job: &AccountJob) -> Outcome {
+    let (config, user) = match prepare(state, job).await {
         Ok(found) => found,
         Err(o) => return o,
     };
@@ -153,8 +154,8 @@ pub async fn create(state: &AppState, http: &reqwest::Client, payload: &str) -> 
     }
 }
 
-pub async fn disable(state: &AppState, http: &reqwest::Client, payload: &str) -> Outcome {
-    let (config, user) = match prepare(state, payload).await {
+pub async fn disable(state: &AppState, http: &reqwest::Client, job: &AccountJob) -> Outcome {
+    let (config, user) = match prepare(state, job).await {
         Ok(found) => found,
         Err(o) => return o,
     };

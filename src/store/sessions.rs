@@ -5,7 +5,7 @@ use anyhow::Context;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::outbox::NewJob;
+use super::outbox::{enqueue, BackchannelLogout, Job};
 use super::refresh_tokens::{revoke_families, Families, DEADLOCK_ATTEMPTS};
 use super::Db;
 use crate::clock::UnixTime;
@@ -68,7 +68,7 @@ impl Db {
     pub async fn create_sso_session(
         &self,
         session: &SsoSession,
-        jobs: &[NewJob],
+        jobs: &[Job],
     ) -> anyhow::Result<()> {
         let now = session.auth_time;
         let insert = sqlx::query(
@@ -97,7 +97,7 @@ impl Db {
             .await
             .context("creating an SSO session")?;
         for job in jobs {
-            super::outbox::enqueue(&mut tx, &job.kind, &job.dedupe_key, &job.payload, now).await?;
+            enqueue(&mut tx, job, now).await?;
         }
         tx.commit().await.context("committing a login")?;
         Ok(())
@@ -198,21 +198,13 @@ impl Db {
             .await
             .context("finding the session's back-channel logout URIs")?;
             for row in rows {
-                let client_id: String = row.try_get("client_id")?;
-                let payload = serde_json::json!({
-                    "client_id": client_id,
-                    "uri": row.try_get::<String, _>("backchannel_logout_uri")?,
-                    "sid": id,
-                    "sub": row.try_get::<String, _>("user_id")?,
-                });
-                super::outbox::enqueue(
-                    &mut tx,
-                    crate::provisioning::backchannel::KIND,
-                    &format!("backchannel:{id}:{client_id}"),
-                    &payload.to_string(),
-                    now,
-                )
-                .await?;
+                let logout = BackchannelLogout {
+                    client_id: row.try_get("client_id")?,
+                    sid: id.to_owned(),
+                    sub: row.try_get("user_id")?,
+                    uri: row.try_get("backchannel_logout_uri")?,
+                };
+                enqueue(&mut tx, &Job::BackchannelLogout(logout), now).await?;
             }
         }
         tx.commit().await.context("committing logout")?;
