@@ -15,4 +15,5 @@ pub mod login_limits;
 pub mod oidc;
 pub mod password;
 pub mod provisioning;
+pub mod secrets;
 pub mod store;

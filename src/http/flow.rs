@@ -10,7 +10,7 @@ use crate::oidc::authorize::{error_redirect_url, redirect_url, AuthorizationRequ
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::oidc::paths;
 use crate::oidc::scope::Scope;
-use crate::oidc::tokens::{hash_secret, new_secret};
+use crate::secrets::{hash_secret, new_secret};
 use crate::store::codes::NewCode;
 use crate::store::sessions::SsoSession;
 

@@ -17,7 +17,7 @@ use super::error::PageError;
 use crate::app::AppState;
 use crate::clock::Clock;
 use crate::oidc::authorize::AuthorizationRequest;
-use crate::oidc::tokens::new_secret;
+use crate::secrets::new_secret;
 
 const SSO_SESSION: &str = "sso_session";
 const CSRF: &str = "csrf";

@@ -1,11 +1,7 @@
 //! Issuing tokens: the one place access tokens, ID tokens and refresh tokens are made.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use rand::RngCore;
 use serde::Serialize;
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
 use super::claims::{user_claims, ClaimsRequest, Release, Target};
 use super::client::Client;
@@ -14,24 +10,10 @@ use super::scope::Scope;
 use crate::app::AppState;
 use crate::clock::UnixTime;
 use crate::directory::{user_by_id, User};
+use crate::secrets::{hash_secret, new_secret};
 use crate::store::access_tokens::AccessLookup;
 use crate::store::grants::{GrantRecord, NewAccessToken, NewRefreshToken, Spends};
 use crate::store::users::UserLookup;
-
-/// A random secret of 256 bits, base64url: codes, refresh tokens, session ids.
-pub fn new_secret() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// Secrets are stored and looked up only by this hash.
-pub fn hash_secret(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 /// What a grant gives: who, to whom, for what.
 pub struct Grant<'a> {

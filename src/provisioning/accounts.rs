@@ -32,7 +32,7 @@ pub async fn record_login(
 ) -> anyhow::Result<SsoSession> {
     let now = state.clock.now();
     let session = SsoSession::started(
-        crate::oidc::tokens::new_secret(),
+        crate::secrets::new_secret(),
         user.id.clone(),
         user.company_id.to_string(),
         now,

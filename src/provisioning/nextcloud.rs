@@ -114,7 +114,7 @@ pub async fn create(state: &AppState, http: &reqwest::Client, job: &AccountJob) 
     // The password is random and never used: people sign in through SSO.
     let mut form = vec![
         ("userid", uid.clone()),
-        ("password", crate::oidc::tokens::new_secret()),
+        ("password", crate::secrets::new_secret()),
         ("displayName", user.name.clone()),
         ("email", user.email.clone()),
     ];

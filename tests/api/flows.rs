@@ -526,7 +526,7 @@ async fn the_session_table_holds_no_cookie_only_its_hash(backend: Backend) {
         .unwrap();
     assert!(!stored.contains(&id), "the cookie is in the database");
     assert!(
-        stored.contains(&bheem_sso::oidc::tokens::hash_secret(&id)),
+        stored.contains(&bheem_sso::secrets::hash_secret(&id)),
         "its hash is: {stored:?}"
     );
     assert!(

@@ -16,7 +16,8 @@ use crate::http::error::{no_store, TokenError};
 use crate::oidc::error::OAuthError;
 use crate::oidc::jwt;
 use crate::oidc::paths;
-use crate::oidc::tokens::{check_access_token, hash_secret};
+use crate::oidc::tokens::check_access_token;
+use crate::secrets::hash_secret;
 
 pub fn router() -> Router<AppState> {
     Router::new()
