@@ -72,7 +72,8 @@ impl AppState {
         let passwords = Passwords::new(&config.password)?;
         let discovery_body = Bytes::from(provider_metadata(&config.issuer).to_string());
         let clients = Clients::from_config(&config.clients);
-        db.sync_clients(&clients, clock.now())
+        let registered: Vec<_> = clients.iter().map(|c| c.registration()).collect();
+        db.sync_clients(&registered, clock.now())
             .await
             .context("registering the configured clients")?;
         let first_party = Arc::new(Client::from_config(&ClientConfig {
