@@ -56,7 +56,8 @@ pub async fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppStat
     let passwords = Passwords::new(&config.password)?;
     let discovery_body = Bytes::from(provider_metadata(&config.issuer).to_string());
     let clients = Clients::from_config(&config.clients);
-    db.sync_clients(&clients, clock.now())
+    let registered: Vec<_> = clients.iter().map(|c| c.registration()).collect();
+    db.sync_clients(&registered, clock.now())
         .await
         .context("registering the configured clients")?;
     let first_party = Arc::new(first_party_client(&config));

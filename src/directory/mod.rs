@@ -11,7 +11,7 @@ pub use local::LocalDirectory;
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use crate::store::users::JoinedUser;
+use crate::store::users::UserLookup;
 
 /// A person as the directory knows them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,22 +44,84 @@ pub trait Directory: Send + Sync {
     /// For logs and `/health`: `local` or `erp`.
     fn kind(&self) -> &'static str;
     /// Whether the users live in the provider's own database, so that a look-up of a token or
-    /// code can bring its user along in the same statement ([`JoinedUser`], [`user_by_id`]).
+    /// code can bring its user along in the same statement ([`UserLookup`], [`user_by_id`]).
     fn in_provider_database(&self) -> bool {
         false
     }
     async fn ping(&self) -> anyhow::Result<()>;
 }
 
-/// The user `id`: the one a look-up brought along when it was asked to ([`JoinedUser`]), else
+/// The user `id`: the one a look-up brought along when it was asked to ([`UserLookup`]), else
 /// the directory's answer.
 pub async fn user_by_id(
     directory: &dyn Directory,
-    joined: JoinedUser,
+    joined: UserLookup,
     id: &str,
 ) -> anyhow::Result<Option<User>> {
     match joined {
-        Some(user) => Ok(user.map(User::from)),
-        None => directory.find_by_id(id).await,
+        UserLookup::NotAsked => directory.find_by_id(id).await,
+        UserLookup::Gone => Ok(None),
+        UserLookup::Found(user) => Ok(Some(User::from(user))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// A directory that knows nobody and counts how often it was asked by id.
+    #[derive(Default)]
+    struct Counting {
+        lookups_by_id: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl Directory for Counting {
+        async fn find_by_login(&self, _login: &str) -> anyhow::Result<Option<Credentials>> {
+            Ok(None)
+        }
+        async fn find_by_id(&self, _id: &str) -> anyhow::Result<Option<User>> {
+            self.lookups_by_id.fetch_add(1, Ordering::SeqCst);
+            Ok(None)
+        }
+        async fn replace_password_hash(&self, _id: &str, _hash: &str) -> anyhow::Result<()> {
+            anyhow::bail!("not used")
+        }
+        fn rehash_enabled(&self) -> bool {
+            false
+        }
+        fn kind(&self) -> &'static str {
+            "counting"
+        }
+        async fn ping(&self) -> anyhow::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn only_a_user_not_asked_for_is_looked_up_in_the_directory() {
+        let directory = Counting::default();
+        let local = crate::store::users::LocalUser {
+            id: uuid::Uuid::nil(),
+            email: crate::domain::Email::parse("ann@example.com").unwrap(),
+            username: None,
+            display_name: "Ann".into(),
+            company_id: uuid::Uuid::nil(),
+            role: "member".into(),
+            active: true,
+            password_hash: String::new(),
+            created_at: 0,
+        };
+        let id = local.id.to_string();
+        let found = user_by_id(&directory, UserLookup::Found(local), &id).await;
+        assert_eq!(found.unwrap().unwrap().email, "ann@example.com");
+        let gone = user_by_id(&directory, UserLookup::Gone, &id).await;
+        assert!(gone.unwrap().is_none());
+        assert_eq!(directory.lookups_by_id.load(Ordering::SeqCst), 0);
+        let not_asked = user_by_id(&directory, UserLookup::NotAsked, &id).await;
+        assert!(not_asked.unwrap().is_none());
+        assert_eq!(directory.lookups_by_id.load(Ordering::SeqCst), 1);
     }
 }

@@ -14,7 +14,7 @@ use crate::oidc::decision::{next_step, Consent, LoginState, Next};
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::oidc::paths;
 use crate::oidc::scope::Scope;
-use crate::store::sso::SsoSession;
+use crate::store::sessions::SsoSession;
 
 /// The browser's live SSO session and its user, if it has one. A session whose user has been
 /// disabled or removed is ended here.

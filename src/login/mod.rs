@@ -18,7 +18,7 @@ use crate::password::Passwords;
 use crate::provisioning::accounts::{deactivated, jobs_for_login};
 use crate::provisioning::Provisioning;
 use crate::secrets::new_secret;
-use crate::store::sso::SsoSession;
+use crate::store::sessions::SsoSession;
 use crate::store::Db;
 
 /// What logging in uses; cheap to clone.

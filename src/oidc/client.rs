@@ -14,6 +14,7 @@ use crate::config::{
     ClientConfig, EmailClaim, GrantType, ProvisionTarget, TokenEndpointAuthMethod,
 };
 use crate::directory::User;
+use crate::store::clients::RegisteredClient;
 
 #[derive(Debug)]
 pub struct Client {
@@ -90,6 +91,23 @@ impl Client {
     pub fn secret_hash_hex(&self) -> Option<String> {
         self.secret_hash
             .map(|h| h.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    /// This client as the database's `clients` table records it.
+    pub fn registration(&self) -> RegisteredClient<'_> {
+        RegisteredClient {
+            id: &self.id,
+            name: &self.name,
+            secret_hash: self.secret_hash_hex(),
+            redirect_uris: &self.redirect_uris,
+            post_logout_redirect_uris: &self.post_logout_redirect_uris,
+            backchannel_logout_uri: self.backchannel_logout_uri.as_deref(),
+            auth_method: self.auth_method,
+            grant_types: &self.grant_types,
+            skip_consent: self.skip_consent,
+            require_pkce: self.require_pkce,
+            allowed_company_ids: &self.allowed_company_ids,
+        }
     }
 
     /// Constant-time comparison of the presented secret's hash with the stored one.

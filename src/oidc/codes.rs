@@ -3,7 +3,8 @@
 use super::authorize::{redirect_url, AuthorizationRequest};
 use super::tokens::TokenIssuer;
 use crate::secrets::{hash_secret, new_secret};
-use crate::store::sso::{NewCode, SsoSession};
+use crate::store::codes::NewCode;
+use crate::store::sessions::SsoSession;
 
 /// Records a code for `request` in `session` and returns the redirect back at the client that
 /// carries it (with `state`, and `iss` per RFC 9207).

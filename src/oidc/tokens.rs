@@ -15,8 +15,9 @@ use crate::config::Config;
 use crate::directory::{user_by_id, Directory, User};
 use crate::keys::KeyRing;
 use crate::secrets::{hash_secret, new_secret};
-use crate::store::sso::{GrantRecord, NewAccessToken, NewRefreshToken, Spends};
-use crate::store::users::JoinedUser;
+use crate::store::access_tokens::{AccessLookup, AccessRow};
+use crate::store::grants::{GrantRecord, NewAccessToken, NewRefreshToken, Spends};
+use crate::store::users::UserLookup;
 use crate::store::Db;
 
 /// What a grant gives: who, to whom, for what.
@@ -276,7 +277,11 @@ impl TokenIssuer {
             .db
             .access_token_and_user(&claims.jti, self.directory.in_provider_database())
             .await?;
-        let Some((registry, joined_user)) = found else {
+        let Some(AccessLookup {
+            token: registry,
+            user: joined_user,
+        }) = found
+        else {
             return Ok(Err("the access token is not known"));
         };
         if registry.revoked_at.is_some() {
@@ -297,9 +302,9 @@ impl TokenIssuer {
 /// (not revoked, session not ended).
 pub struct ValidAccessToken {
     pub claims: AccessTokenClaims,
-    pub registry: crate::store::sso::AccessRow,
+    pub registry: AccessRow,
     /// Its user, when the registry look-up brought it along (the provider's own user table).
-    joined_user: JoinedUser,
+    joined_user: UserLookup,
 }
 
 impl ValidAccessToken {

@@ -2,58 +2,15 @@
 
 use std::collections::BTreeSet;
 
-use serde::{Deserialize, Serialize};
-
 use super::Provisioning;
 use crate::config::{Config, ProvisionTarget};
 use crate::directory::User;
 use crate::oidc::client::Client;
-use crate::store::sso::NewJob;
-
-pub const CREATE_NEXTCLOUD: &str = "provision_nextcloud";
-pub const CREATE_MAILCOW: &str = "provision_mailcow";
-pub const DISABLE_NEXTCLOUD: &str = "disable_nextcloud";
-pub const DISABLE_MAILCOW: &str = "disable_mailcow";
-
-/// Jobs carry only the user's id: the job reads the directory when it runs, so a retried job
-/// sends what is true then.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct AccountJob {
-    pub user_id: String,
-}
-
-fn create_kind(target: ProvisionTarget) -> &'static str {
-    match target {
-        ProvisionTarget::Nextcloud => CREATE_NEXTCLOUD,
-        ProvisionTarget::Mailcow => CREATE_MAILCOW,
-    }
-}
-
-fn disable_kind(target: ProvisionTarget) -> &'static str {
-    match target {
-        ProvisionTarget::Nextcloud => DISABLE_NEXTCLOUD,
-        ProvisionTarget::Mailcow => DISABLE_MAILCOW,
-    }
-}
-
-pub(crate) fn create_key(target: ProvisionTarget, user_id: &str) -> String {
-    format!("{}:create:{user_id}", target.as_str())
-}
-
-fn job(kind: &str, key: String, user_id: &str) -> NewJob {
-    NewJob {
-        kind: kind.to_owned(),
-        dedupe_key: key,
-        payload: serde_json::to_string(&AccountJob {
-            user_id: user_id.to_owned(),
-        })
-        .expect("serialises"),
-    }
-}
+use crate::store::outbox::{AccountJob, Job};
 
 /// The accounts a login through `client` needs: the global targets and the client's own. The
 /// dedupe key makes this "on first login": later logins find the job there and add nothing.
-pub fn jobs_for_login(config: &Config, user: &User, client: Option<&Client>) -> Vec<NewJob> {
+pub fn jobs_for_login(config: &Config, user: &User, client: Option<&Client>) -> Vec<Job> {
     let mut targets: BTreeSet<ProvisionTarget> =
         config.provisioning.targets.iter().copied().collect();
     if let Some(client) = client {
@@ -61,15 +18,16 @@ pub fn jobs_for_login(config: &Config, user: &User, client: Option<&Client>) -> 
     }
     targets
         .into_iter()
-        .map(|t| job(create_kind(t), create_key(t, &user.id), &user.id))
+        .map(|t| Job::create_account(t, &user.id))
         .collect()
 }
 
 /// The user a provisioning job is about, read from the directory now.
-pub async fn job_user(provisioning: &Provisioning, payload: &str) -> Result<User, super::Outcome> {
+pub async fn job_user(
+    provisioning: &Provisioning,
+    job: &AccountJob,
+) -> Result<User, super::Outcome> {
     use super::Outcome;
-    let job: AccountJob = serde_json::from_str(payload)
-        .map_err(|e| Outcome::Fail(format!("unreadable payload: {e}")))?;
     match provisioning.directory.find_by_id(&job.user_id).await {
         Ok(Some(user)) => Ok(user),
         Ok(None) => Err(Outcome::Fail(format!(
@@ -85,18 +43,13 @@ pub async fn job_user(provisioning: &Provisioning, payload: &str) -> Result<User
 pub async fn deactivated(provisioning: &Provisioning, user_id: &str) -> anyhow::Result<()> {
     let now = provisioning.clock.now();
     let targets = [ProvisionTarget::Nextcloud, ProvisionTarget::Mailcow];
-    let keys: Vec<String> = targets.iter().map(|t| create_key(*t, user_id)).collect();
+    let create_key = |t: ProvisionTarget| Job::create_account(t, user_id).dedupe_key();
+    let keys: Vec<String> = targets.iter().map(|t| create_key(*t)).collect();
     let existing = provisioning.db.existing_job_keys(&keys).await?;
-    let jobs: Vec<NewJob> = targets
+    let jobs: Vec<Job> = targets
         .iter()
-        .filter(|t| existing.contains(&create_key(**t, user_id)))
-        .map(|t| {
-            job(
-                disable_kind(*t),
-                format!("{}:disable:{user_id}", t.as_str()),
-                user_id,
-            )
-        })
+        .filter(|t| existing.contains(&create_key(**t)))
+        .map(|t| Job::disable_account(*t, user_id))
         .collect();
     if !jobs.is_empty() {
         provisioning.db.enqueue_jobs(&jobs, now).await?;
@@ -113,12 +66,8 @@ pub async fn deactivated(provisioning: &Provisioning, user_id: &str) -> anyhow::
 /// Checks every user with downstream accounts against the directory.
 pub async fn sweep(provisioning: &Provisioning) -> anyhow::Result<usize> {
     let mut users = BTreeSet::new();
-    for kind in [CREATE_NEXTCLOUD, CREATE_MAILCOW] {
-        for payload in provisioning.db.job_payloads(kind).await? {
-            if let Ok(job) = serde_json::from_str::<AccountJob>(&payload) {
-                users.insert(job.user_id);
-            }
-        }
+    for target in [ProvisionTarget::Nextcloud, ProvisionTarget::Mailcow] {
+        users.extend(provisioning.db.users_with_account_jobs(target).await?);
     }
     let mut disabled = 0;
     for user_id in users {

@@ -1,27 +1,21 @@
 //! OpenID Connect Back-Channel Logout 1.0: a signed logout token POSTed to each client that
 //! received tokens in an ended session.
 
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{Outcome, Provisioning};
 use crate::oidc::jwt;
+use crate::store::outbox::BackchannelLogout;
 
-pub const KIND: &str = "backchannel_logout";
 /// §2.4: `typ` of a logout token.
 pub const LOGOUT_TOKEN_TYPE: &str = "logout+jwt";
 const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Payload {
-    pub client_id: String,
-    pub uri: String,
-    pub sid: String,
-    pub sub: String,
-}
-
 /// §2.4: `iss, aud, iat, exp, jti, events, sid, sub`, never `nonce`.
-pub fn logout_token(provisioning: &Provisioning, payload: &Payload) -> anyhow::Result<String> {
+pub fn logout_token(
+    provisioning: &Provisioning,
+    payload: &BackchannelLogout,
+) -> anyhow::Result<String> {
     let now = provisioning.clock.now();
     let claims = json!({
         "iss": provisioning.config.issuer.as_str(),
@@ -43,14 +37,10 @@ pub fn logout_token(provisioning: &Provisioning, payload: &Payload) -> anyhow::R
 pub async fn deliver(
     provisioning: &Provisioning,
     http: &reqwest::Client,
-    payload: &str,
+    payload: &BackchannelLogout,
 ) -> Outcome {
-    let payload: Payload = match serde_json::from_str(payload) {
-        Ok(p) => p,
-        Err(e) => return Outcome::Fail(format!("unreadable job payload: {e}")),
-    };
     // Signed at delivery, so a retried job carries a fresh token.
-    let token = match logout_token(provisioning, &payload) {
+    let token = match logout_token(provisioning, payload) {
         Ok(t) => t,
         Err(e) => return Outcome::Retry(format!("signing the logout token: {e:#}")),
     };

@@ -11,6 +11,7 @@ use crate::config::{MailcowConfig, ProvisionTarget};
 use crate::directory::User;
 use crate::oidc::mailbox_email::MailboxAddresses;
 use crate::store::mailboxes::MailboxClaim;
+use crate::store::outbox::{AccountJob, Job};
 
 /// Mailcow answers 200 with `[{"type": "success"|"danger"|"error", "msg": [key, …]}]`.
 fn first_result(body: &Value) -> (String, String) {
@@ -60,7 +61,7 @@ async fn call(
 /// The configuration and the job's user, or why the job cannot go on.
 async fn prepare<'a>(
     provisioning: &'a Provisioning,
-    payload: &str,
+    job: &AccountJob,
 ) -> Result<(&'a MailcowConfig, User), Outcome> {
     let config = provisioning
         .config
@@ -68,7 +69,7 @@ async fn prepare<'a>(
         .mailcow
         .as_ref()
         .ok_or_else(|| Outcome::Fail("[provisioning.mailcow] is not configured".into()))?;
-    Ok((config, job_user(provisioning, payload).await?))
+    Ok((config, job_user(provisioning, job).await?))
 }
 
 /// The mailbox: the local part of the user's email (or their username) at their company's mail
@@ -125,8 +126,12 @@ fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-pub async fn create(provisioning: &Provisioning, http: &reqwest::Client, payload: &str) -> Outcome {
-    match prepare(provisioning, payload).await {
+pub async fn create(
+    provisioning: &Provisioning,
+    http: &reqwest::Client,
+    job: &AccountJob,
+) -> Outcome {
+    match prepare(provisioning, job).await {
         Ok((config, user)) => ensure_mailbox(provisioning, http, config, &user).await,
         Err(o) => o,
     }
@@ -210,9 +215,9 @@ async fn ensure_mailbox(
 pub async fn disable(
     provisioning: &Provisioning,
     http: &reqwest::Client,
-    payload: &str,
+    job: &AccountJob,
 ) -> Outcome {
-    let (config, user) = match prepare(provisioning, payload).await {
+    let (config, user) = match prepare(provisioning, job).await {
         Ok(found) => found,
         Err(o) => return o,
     };
@@ -245,7 +250,7 @@ impl MailboxAddresses for Provisioning {
             // Only while the login's job is still to run: a job that failed for good (the
             // address is someone else's) or a user whose mailbox was never recorded (made before
             // the hub kept owners) must not cost every userinfo call a round of Mailcow requests.
-            let job = super::accounts::create_key(ProvisionTarget::Mailcow, &user.id);
+            let job = Job::create_account(ProvisionTarget::Mailcow, &user.id).dedupe_key();
             let waiting = matches!(
                 self.db.job_state(&job).await?.as_deref(),
                 Some("pending" | "running")

@@ -14,9 +14,10 @@ use rand::Rng;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::config::ProvisionTarget::{Mailcow, Nextcloud};
 use crate::directory::Directory;
 use crate::keys::KeyRing;
-use crate::store::outbox::Job;
+use crate::store::outbox::{ClaimedJob, Job};
 use crate::store::Db;
 
 /// What the outbox worker and the account jobs use; cheap to clone.
@@ -131,19 +132,32 @@ pub async fn run_once(provisioning: &Provisioning) -> anyhow::Result<usize> {
     Ok(count)
 }
 
-async fn dispatch(provisioning: &Provisioning, job: &Job) -> Outcome {
+async fn dispatch(provisioning: &Provisioning, job: &ClaimedJob) -> Outcome {
     let http = &provisioning.http;
-    match job.kind.as_str() {
-        backchannel::KIND => backchannel::deliver(provisioning, http, &job.payload).await,
-        accounts::CREATE_NEXTCLOUD => nextcloud::create(provisioning, http, &job.payload).await,
-        accounts::DISABLE_NEXTCLOUD => nextcloud::disable(provisioning, http, &job.payload).await,
-        accounts::CREATE_MAILCOW => mailcow::create(provisioning, http, &job.payload).await,
-        accounts::DISABLE_MAILCOW => mailcow::disable(provisioning, http, &job.payload).await,
-        other => Outcome::Fail(format!("unknown job kind {other}")),
+    let job = match job.job() {
+        Ok(job) => job,
+        Err(unreadable) => return Outcome::Fail(unreadable.to_string()),
+    };
+    match &job {
+        Job::BackchannelLogout(logout) => backchannel::deliver(provisioning, http, logout).await,
+        Job::CreateAccount(Nextcloud, account) => {
+            nextcloud::create(provisioning, http, account).await
+        }
+        Job::DisableAccount(Nextcloud, account) => {
+            nextcloud::disable(provisioning, http, account).await
+        }
+        Job::CreateAccount(Mailcow, account) => mailcow::create(provisioning, http, account).await,
+        Job::DisableAccount(Mailcow, account) => {
+            mailcow::disable(provisioning, http, account).await
+        }
     }
 }
 
-async fn record(provisioning: &Provisioning, job: &Job, outcome: Outcome) -> anyhow::Result<()> {
+async fn record(
+    provisioning: &Provisioning,
+    job: &ClaimedJob,
+    outcome: Outcome,
+) -> anyhow::Result<()> {
     let now = provisioning.clock.now();
     let config = &provisioning.config.outbox;
     match outcome {

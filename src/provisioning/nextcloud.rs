@@ -8,6 +8,7 @@ use super::{Outcome, Provisioning};
 use crate::config::NextcloudConfig;
 use crate::directory::User;
 use crate::oidc::claims::{claim_string, groups};
+use crate::store::outbox::AccountJob;
 use secrecy::ExposeSecret;
 
 /// The OCS status code in a v2 envelope.
@@ -62,7 +63,7 @@ async fn ocs(
 /// The configuration and the job's user, or why the job cannot go on.
 async fn prepare<'a>(
     provisioning: &'a Provisioning,
-    payload: &str,
+    job: &AccountJob,
 ) -> Result<(&'a NextcloudConfig, User), Outcome> {
     let config = provisioning
         .config
@@ -70,7 +71,7 @@ async fn prepare<'a>(
         .nextcloud
         .as_ref()
         .ok_or_else(|| Outcome::Fail("[provisioning.nextcloud] is not configured".into()))?;
-    Ok((config, job_user(provisioning, payload).await?))
+    Ok((config, job_user(provisioning, job).await?))
 }
 
 fn uid(config: &NextcloudConfig, user: &User) -> Result<String, Outcome> {
@@ -78,8 +79,12 @@ fn uid(config: &NextcloudConfig, user: &User) -> Result<String, Outcome> {
         .ok_or_else(|| Outcome::Fail(format!("user {} has no {}", user.id, config.uid_claim)))
 }
 
-pub async fn create(provisioning: &Provisioning, http: &reqwest::Client, payload: &str) -> Outcome {
-    let (config, user) = match prepare(provisioning, payload).await {
+pub async fn create(
+    provisioning: &Provisioning,
+    http: &reqwest::Client,
+    job: &AccountJob,
+) -> Outcome {
+    let (config, user) = match prepare(provisioning, job).await {
         Ok(found) => found,
         Err(o) => return o,
     };
@@ -155,9 +160,9 @@ pub async fn create(provisioning: &Provisioning, http: &reqwest::Client, payload
 pub async fn disable(
     provisioning: &Provisioning,
     http: &reqwest::Client,
-    payload: &str,
+    job: &AccountJob,
 ) -> Outcome {
-    let (config, user) = match prepare(provisioning, payload).await {
+    let (config, user) = match prepare(provisioning, job).await {
         Ok(found) => found,
         Err(o) => return o,
     };

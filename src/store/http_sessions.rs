@@ -9,12 +9,12 @@
 //! enough: there is nothing to guess from it.
 
 use async_trait::async_trait;
-use sha2::{Digest, Sha256};
 use sqlx::Row;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 
 use super::{is_unique_violation, Db};
+use crate::secrets::hash_secret;
 
 /// Record expiry is set by tower-sessions from the system clock, so it is checked against the
 /// system clock too; the SSO session's own lifetimes (in `sso_sessions`) follow the app's clock.
@@ -50,13 +50,9 @@ impl DbSessionStore {
     }
 }
 
-/// The key a record is stored under, as `crate::secrets::hash_secret` hashes codes and
-/// refresh tokens (the store does not depend on `oidc`).
+/// The key a record is stored under, hashed as codes and refresh tokens are.
 fn stored_id(id: &Id) -> String {
-    Sha256::digest(id.to_string().as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hash_secret(&id.to_string())
 }
 
 fn backend(e: impl std::fmt::Display) -> session_store::Error {

@@ -24,10 +24,15 @@ pub struct LocalUser {
     pub created_at: UnixTime,
 }
 
-/// The user a look-up brought along from this database's own `users` table: `None` when it was
-/// not asked to (the users live in another directory), `Some(None)` when the row has no user or
-/// the user is gone.
-pub type JoinedUser = Option<Option<LocalUser>>;
+/// The user a look-up of a token or code brought along from this database's own `users` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserLookup {
+    /// It was not asked to: the users live in another directory, not in this database.
+    NotAsked,
+    /// It was asked, and there is no such user: the row has none, or the user is gone.
+    Gone,
+    Found(LocalUser),
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AddUserError {
@@ -54,15 +59,15 @@ pub(super) fn from_row(row: &AnyRow) -> anyhow::Result<LocalUser> {
     read(row, |c| c.into())
 }
 
-/// The user that [`columns_of`]`(alias)` selected, `None` when the join found none.
-pub(super) fn joined_from_row(row: &AnyRow, alias: &str) -> anyhow::Result<Option<LocalUser>> {
+/// The user that [`columns_of`]`(alias)` selected, [`UserLookup::Gone`] when the join found none.
+pub(super) fn joined_from_row(row: &AnyRow, alias: &str) -> anyhow::Result<UserLookup> {
     if row
         .try_get::<Option<String>, _>(format!("{alias}_id").as_str())?
         .is_none()
     {
-        return Ok(None);
+        return Ok(UserLookup::Gone);
     }
-    read(row, |c| format!("{alias}_{c}").into()).map(Some)
+    read(row, |c| format!("{alias}_{c}").into()).map(UserLookup::Found)
 }
 
 fn read(

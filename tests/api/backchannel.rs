@@ -8,6 +8,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Form, Router};
+use bheem_sso::config::ProvisionTarget;
+use bheem_sso::store::outbox::Job;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 
@@ -305,7 +307,8 @@ async fn concurrent_workers_claim_each_job_once(backend: Backend) {
     let due = sso.h.app.state.clock.now() + 3600;
     let mut tx = db.pool().begin().await.unwrap();
     for i in 0..60 {
-        bheem_sso::store::outbox::enqueue(&mut tx, "test", &format!("job-{i}"), "{}", due)
+        let job = Job::disable_account(ProvisionTarget::Nextcloud, &format!("user-{i}"));
+        bheem_sso::store::outbox::enqueue(&mut tx, &job, due)
             .await
             .unwrap();
     }

@@ -11,7 +11,7 @@ use bheem_sso::config::DatabaseUrl;
 use bheem_sso::directory::LocalDirectory;
 use bheem_sso::login::AuthOutcome;
 use bheem_sso::password::Passwords;
-use bheem_sso::store::sso::SsoSession;
+use bheem_sso::store::sessions::SsoSession;
 use bheem_sso::store::Db;
 
 const COMPANY: &str = "0b6c1f0e-2f57-4f43-9a49-6a0e2f1f3c55";

@@ -1,7 +1,8 @@
 //! `Db::record_grant` on a real database: a grant is written whole or not at all.
 
 use bheem_sso::config::DatabaseUrl;
-use bheem_sso::store::sso::{GrantRecord, NewAccessToken, NewRefreshToken, Spends, SsoSession};
+use bheem_sso::store::grants::{GrantRecord, NewAccessToken, NewRefreshToken, Spends};
+use bheem_sso::store::sessions::SsoSession;
 use bheem_sso::store::Db;
 
 use crate::helpers::{Backend, TestDb};

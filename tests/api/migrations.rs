@@ -1,5 +1,5 @@
 use bheem_sso::config::DatabaseUrl;
-use bheem_sso::store::sso::{GrantRecord, NewAccessToken, NewRefreshToken, Spends};
+use bheem_sso::store::grants::{GrantRecord, NewAccessToken, NewRefreshToken, Spends};
 use bheem_sso::store::Db;
 
 use crate::helpers::{Backend, TestDb};

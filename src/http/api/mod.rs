@@ -23,7 +23,7 @@ use crate::oidc::grants::{self, GrantError};
 use crate::oidc::paths;
 use crate::oidc::scope::Scope;
 use crate::oidc::tokens::{Grant, TokenResponse};
-use crate::store::sso::Spends;
+use crate::store::grants::Spends;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -8,7 +8,8 @@ use crate::oidc::pkce::CodeChallenge;
 use crate::oidc::scope::Scope;
 use crate::oidc::tokens::{Grant, IssueError, TokenIssuer, TokenResponse};
 use crate::secrets::hash_secret;
-use crate::store::sso::Spends;
+use crate::store::codes::CodeLookup;
+use crate::store::grants::Spends;
 
 pub(super) async fn exchange(
     tokens: &TokenIssuer,
@@ -19,7 +20,11 @@ pub(super) async fn exchange(
 ) -> Result<TokenResponse, GrantError> {
     let now = tokens.clock.now();
     let code_hash = hash_secret(code);
-    let (row, used, joined_user) = tokens
+    let CodeLookup {
+        code: row,
+        used,
+        user: joined_user,
+    } = tokens
         .db
         .code_and_user(&code_hash, tokens.directory.in_provider_database())
         .await?

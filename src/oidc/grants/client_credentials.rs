@@ -5,7 +5,7 @@ use crate::oidc::claims::ClaimsRequest;
 use crate::oidc::client::Client;
 use crate::oidc::scope::Scope;
 use crate::oidc::tokens::{Grant, TokenIssuer, TokenResponse};
-use crate::store::sso::Spends;
+use crate::store::grants::Spends;
 
 pub(super) async fn exchange(
     tokens: &TokenIssuer,

@@ -8,7 +8,8 @@ use crate::oidc::client::Client;
 use crate::oidc::scope::Scope;
 use crate::oidc::tokens::{Family, Grant, IssueError, TokenIssuer, TokenResponse};
 use crate::secrets::hash_secret;
-use crate::store::sso::{RefreshRow, Spends};
+use crate::store::grants::Spends;
+use crate::store::refresh_tokens::{RefreshLookup, RefreshRow};
 
 /// Where a refresh token stands, as the grant and introspection both see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +47,10 @@ pub async fn refresh(
 ) -> Result<(TokenResponse, User), GrantError> {
     let now = tokens.clock.now();
     let token_hash = hash_secret(presented);
-    let (row, joined_user) = tokens
+    let RefreshLookup {
+        token: row,
+        user: joined_user,
+    } = tokens
         .db
         .refresh_token_and_user(&token_hash, tokens.directory.in_provider_database())
         .await?

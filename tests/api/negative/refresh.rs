@@ -8,7 +8,8 @@ use bheem_sso::oidc::claims::ClaimsRequest;
 use bheem_sso::oidc::scope::Scope;
 use bheem_sso::oidc::tokens::Grant;
 use bheem_sso::secrets::hash_secret;
-use bheem_sso::store::sso::{Spends, SsoSession};
+use bheem_sso::store::grants::Spends;
+use bheem_sso::store::sessions::SsoSession;
 use serde_json::Value;
 use tokio::sync::Notify;
 

@@ -1,7 +1,8 @@
 //! Each endpoint takes only the kind of token meant for it: the workspace API only the
 //! workspace's access tokens, `id_token_hint` only ID tokens.
 
-use bheem_sso::provisioning::backchannel::{logout_token, Payload};
+use bheem_sso::provisioning::backchannel::logout_token;
+use bheem_sso::store::outbox::BackchannelLogout;
 use serde_json::Value;
 use url::Url;
 
@@ -56,7 +57,7 @@ fn logout_token_for(sso: &Sso, id_token: &str) -> String {
     let claims = jwt_payload(id_token);
     logout_token(
         &sso.h.app.state.provisioning,
-        &Payload {
+        &BackchannelLogout {
             client_id: "rp".into(),
             uri: "https://rp.example/backchannel".into(),
             sid: claims["sid"].as_str().unwrap().to_owned(),

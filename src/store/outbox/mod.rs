@@ -1,23 +1,35 @@
-//! The durable outbox: work for the world outside (back-channel logout, later provisioning),
+//! The durable outbox: work for the world outside (back-channel logout, downstream accounts),
 //! written in the same transaction as the change that causes it, and done by workers that may
 //! run in several processes at once. A job is claimed with a lease; a worker that dies leaves a
-//! lease that runs out, and the job is claimed again.
+//! lease that runs out, and the job is claimed again. The jobs themselves are in `jobs.rs`.
+
+mod jobs;
 
 use anyhow::Context;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
+pub use jobs::{AccountJob, BackchannelLogout, Job, UnreadableJob};
+
 use super::Db;
 use crate::clock::UnixTime;
-use crate::config::Backend;
+use crate::config::{Backend, ProvisionTarget};
 
+/// A job a worker claimed, as its row holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Job {
+pub struct ClaimedJob {
     pub id: String,
     pub kind: String,
     pub payload: String,
     /// Attempts including the one now under way.
     pub attempts: i64,
+}
+
+impl ClaimedJob {
+    /// The job its row holds.
+    pub fn job(&self) -> Result<Job, UnreadableJob> {
+        Job::read(&self.kind, &self.payload)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,22 +44,21 @@ pub struct JobStatus {
     pub updated_at: UnixTime,
 }
 
-/// Adds a job unless one with the same `dedupe_key` exists (then nothing happens).
+/// Adds a job unless one with the same [`Job::dedupe_key`] exists (then nothing happens).
 pub async fn enqueue(
     tx: &mut Transaction<'_, Any>,
-    kind: &str,
-    dedupe_key: &str,
-    payload: &str,
+    job: &Job,
     now: UnixTime,
 ) -> anyhow::Result<()> {
+    let (kind, dedupe_key) = (job.kind(), job.dedupe_key());
     sqlx::query(
         "INSERT INTO outbox (id, kind, dedupe_key, payload, state, attempts, next_attempt_at, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6, $7) ON CONFLICT (dedupe_key) DO NOTHING",
     )
     .bind(uuid::Uuid::new_v4().to_string())
-    .bind(kind.to_owned())
-    .bind(dedupe_key.to_owned())
-    .bind(payload.to_owned())
+    .bind(kind)
+    .bind(dedupe_key.clone())
+    .bind(job.payload())
     .bind(now)
     .bind(now)
     .bind(now)
@@ -57,8 +68,8 @@ pub async fn enqueue(
     Ok(())
 }
 
-fn job_from(row: &AnyRow) -> Result<Job, sqlx::Error> {
-    Ok(Job {
+fn job_from(row: &AnyRow) -> Result<ClaimedJob, sqlx::Error> {
+    Ok(ClaimedJob {
         id: row.try_get("id")?,
         kind: row.try_get("kind")?,
         payload: row.try_get("payload")?,
@@ -74,7 +85,7 @@ impl Db {
         now: UnixTime,
         lease_seconds: i64,
         limit: i64,
-    ) -> anyhow::Result<Vec<Job>> {
+    ) -> anyhow::Result<Vec<ClaimedJob>> {
         let lock = match self.backend() {
             Backend::Postgres => "FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
@@ -135,7 +146,6 @@ impl Db {
         Ok(())
     }
 
-    /// Which of these dedupe keys have a job (in any state).
     /// The state of the job under `dedupe_key` (`pending`, `running`, `done`, `failed`), if any.
     pub async fn job_state(&self, dedupe_key: &str) -> anyhow::Result<Option<String>> {
         sqlx::query_scalar("SELECT state FROM outbox WHERE dedupe_key = $1")
@@ -145,6 +155,7 @@ impl Db {
             .with_context(|| format!("reading the state of job {dedupe_key}"))
     }
 
+    /// Which of these dedupe keys have a job (in any state).
     pub async fn existing_job_keys(&self, keys: &[String]) -> anyhow::Result<Vec<String>> {
         let mut found = Vec::new();
         for key in keys {
@@ -159,28 +170,34 @@ impl Db {
         Ok(found)
     }
 
-    /// Payloads of jobs of `kind`, for the deactivation sweep.
-    pub async fn job_payloads(&self, kind: &str) -> anyhow::Result<Vec<String>> {
-        sqlx::query_scalar("SELECT payload FROM outbox WHERE kind = $1")
-            .bind(kind.to_owned())
-            .fetch_all(self.pool())
-            .await
-            .context("listing outbox jobs by kind")
+    /// The users whose account on `target` was asked for (a create job in any state), for the
+    /// deactivation sweep. A payload that does not read names nobody.
+    pub async fn users_with_account_jobs(
+        &self,
+        target: ProvisionTarget,
+    ) -> anyhow::Result<Vec<String>> {
+        let payloads: Vec<String> =
+            sqlx::query_scalar("SELECT payload FROM outbox WHERE kind = $1")
+                .bind(jobs::create_kind(target))
+                .fetch_all(self.pool())
+                .await
+                .context("listing outbox jobs by kind")?;
+        Ok(payloads
+            .iter()
+            .filter_map(|payload| serde_json::from_str::<AccountJob>(payload).ok())
+            .map(|job| job.user_id)
+            .collect())
     }
 
     /// Queues jobs on their own (not as part of another change).
-    pub async fn enqueue_jobs(
-        &self,
-        jobs: &[crate::store::sso::NewJob],
-        now: UnixTime,
-    ) -> anyhow::Result<()> {
+    pub async fn enqueue_jobs(&self, jobs: &[Job], now: UnixTime) -> anyhow::Result<()> {
         let mut tx = self
             .pool()
             .begin()
             .await
             .context("beginning to queue jobs")?;
         for job in jobs {
-            enqueue(&mut tx, &job.kind, &job.dedupe_key, &job.payload, now).await?;
+            enqueue(&mut tx, job, now).await?;
         }
         tx.commit().await.context("committing queued jobs")?;
         Ok(())

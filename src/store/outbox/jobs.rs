@@ -1,0 +1,205 @@
+//! The jobs the outbox does: each with its payload, its name in the `kind` column and its dedupe
+//! key. Rows already in the database hold these names and payloads, so they stay as they are
+//! (the tests below hold them to it).
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::ProvisionTarget;
+
+const BACKCHANNEL_LOGOUT: &str = "backchannel_logout";
+const CREATE_NEXTCLOUD: &str = "provision_nextcloud";
+const CREATE_MAILCOW: &str = "provision_mailcow";
+const DISABLE_NEXTCLOUD: &str = "disable_nextcloud";
+const DISABLE_MAILCOW: &str = "disable_mailcow";
+
+/// OpenID Connect Back-Channel Logout 1.0: a client to tell that a session ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackchannelLogout {
+    pub client_id: String,
+    pub sid: String,
+    pub sub: String,
+    /// The client's `backchannel_logout_uri`, as registered when the session ended.
+    pub uri: String,
+}
+
+/// A downstream account's job carries only the user's id: the job reads the directory when it
+/// runs, so a retried job sends what is true then.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountJob {
+    pub user_id: String,
+}
+
+/// What a job does, with what it needs to do it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Job {
+    BackchannelLogout(BackchannelLogout),
+    /// The user's account on the target (a Nextcloud user, a Mailcow mailbox), made on their
+    /// first login.
+    CreateAccount(ProvisionTarget, AccountJob),
+    /// The account made for a user that the directory has since disabled.
+    DisableAccount(ProvisionTarget, AccountJob),
+}
+
+/// A claimed job whose row does not read as a [`Job`]; trying again will not help.
+#[derive(Debug, thiserror::Error)]
+pub enum UnreadableJob {
+    #[error("unknown job kind {0}")]
+    UnknownKind(String),
+    #[error("unreadable job payload: {0}")]
+    Payload(#[from] serde_json::Error),
+}
+
+impl Job {
+    pub fn create_account(target: ProvisionTarget, user_id: &str) -> Self {
+        Self::CreateAccount(target, AccountJob::of(user_id))
+    }
+
+    pub fn disable_account(target: ProvisionTarget, user_id: &str) -> Self {
+        Self::DisableAccount(target, AccountJob::of(user_id))
+    }
+
+    /// Its name in the `kind` column.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::BackchannelLogout(_) => BACKCHANNEL_LOGOUT,
+            Self::CreateAccount(target, _) => create_kind(*target),
+            Self::DisableAccount(ProvisionTarget::Nextcloud, _) => DISABLE_NEXTCLOUD,
+            Self::DisableAccount(ProvisionTarget::Mailcow, _) => DISABLE_MAILCOW,
+        }
+    }
+
+    /// The key that makes it happen once: a session's logout is told to each client once, and an
+    /// account is made on the first login only (later logins find the job there and add none).
+    pub fn dedupe_key(&self) -> String {
+        match self {
+            Self::BackchannelLogout(logout) => {
+                format!("backchannel:{}:{}", logout.sid, logout.client_id)
+            }
+            Self::CreateAccount(target, job) => {
+                format!("{}:create:{}", target.as_str(), job.user_id)
+            }
+            Self::DisableAccount(target, job) => {
+                format!("{}:disable:{}", target.as_str(), job.user_id)
+            }
+        }
+    }
+
+    /// The `payload` column.
+    pub fn payload(&self) -> String {
+        let json = match self {
+            Self::BackchannelLogout(logout) => serde_json::to_string(logout),
+            Self::CreateAccount(_, job) | Self::DisableAccount(_, job) => {
+                serde_json::to_string(job)
+            }
+        };
+        json.expect("a job's payload is plain strings")
+    }
+
+    /// The job a row holds.
+    pub fn read(kind: &str, payload: &str) -> Result<Self, UnreadableJob> {
+        use ProvisionTarget::{Mailcow, Nextcloud};
+        let account = || serde_json::from_str::<AccountJob>(payload);
+        Ok(match kind {
+            BACKCHANNEL_LOGOUT => Self::BackchannelLogout(serde_json::from_str(payload)?),
+            CREATE_NEXTCLOUD => Self::CreateAccount(Nextcloud, account()?),
+            CREATE_MAILCOW => Self::CreateAccount(Mailcow, account()?),
+            DISABLE_NEXTCLOUD => Self::DisableAccount(Nextcloud, account()?),
+            DISABLE_MAILCOW => Self::DisableAccount(Mailcow, account()?),
+            other => return Err(UnreadableJob::UnknownKind(other.to_owned())),
+        })
+    }
+}
+
+impl AccountJob {
+    fn of(user_id: &str) -> Self {
+        Self {
+            user_id: user_id.to_owned(),
+        }
+    }
+}
+
+/// The kind of the jobs that make accounts on `target`, for the deactivation sweep.
+pub(super) fn create_kind(target: ProvisionTarget) -> &'static str {
+    match target {
+        ProvisionTarget::Nextcloud => CREATE_NEXTCLOUD,
+        ProvisionTarget::Mailcow => CREATE_MAILCOW,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn logout() -> BackchannelLogout {
+        BackchannelLogout {
+            client_id: "bheem-docs".into(),
+            sid: "s1".into(),
+            sub: "u1".into(),
+            uri: "https://docs.example.com/logout".into(),
+        }
+    }
+
+    /// Each job as rows written before the outbox knew its jobs' types hold it: kind, dedupe key
+    /// and payload, byte for byte (the back-channel payload came from `serde_json::json!`, whose
+    /// keys are sorted).
+    fn rows() -> Vec<(Job, &'static str, &'static str, &'static str)> {
+        use ProvisionTarget::{Mailcow, Nextcloud};
+        let account = r#"{"user_id":"u1"}"#;
+        vec![
+            (
+                Job::BackchannelLogout(logout()),
+                "backchannel_logout",
+                "backchannel:s1:bheem-docs",
+                r#"{"client_id":"bheem-docs","sid":"s1","sub":"u1","uri":"https://docs.example.com/logout"}"#,
+            ),
+            (
+                Job::create_account(Nextcloud, "u1"),
+                "provision_nextcloud",
+                "nextcloud:create:u1",
+                account,
+            ),
+            (
+                Job::create_account(Mailcow, "u1"),
+                "provision_mailcow",
+                "mailcow:create:u1",
+                account,
+            ),
+            (
+                Job::disable_account(Nextcloud, "u1"),
+                "disable_nextcloud",
+                "nextcloud:disable:u1",
+                account,
+            ),
+            (
+                Job::disable_account(Mailcow, "u1"),
+                "disable_mailcow",
+                "mailcow:disable:u1",
+                account,
+            ),
+        ]
+    }
+
+    #[test]
+    fn every_job_is_written_as_the_rows_already_stored_hold_it() {
+        for (job, kind, key, payload) in rows() {
+            assert_eq!(job.kind(), kind);
+            assert_eq!(job.dedupe_key(), key);
+            assert_eq!(job.payload(), payload);
+        }
+    }
+
+    #[test]
+    fn every_stored_row_reads_back_as_its_job() {
+        for (job, kind, _, payload) in rows() {
+            assert_eq!(Job::read(kind, payload).unwrap(), job);
+        }
+    }
+
+    #[test]
+    fn an_unknown_kind_or_a_payload_that_does_not_fit_its_kind_is_unreadable() {
+        let unknown = Job::read("test", "{}").unwrap_err();
+        assert_eq!(unknown.to_string(), "unknown job kind test");
+        let wrong = Job::read("backchannel_logout", r#"{"user_id":"u1"}"#).unwrap_err();
+        assert!(matches!(wrong, UnreadableJob::Payload(_)), "{wrong}");
+    }
+}
