@@ -23,8 +23,7 @@ use openidconnect::{
 };
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app_with, Backend};
-use crate::sso::{add_user, AuthRequest, Rp, ACME, PASSWORD};
+use crate::support::{add_user, AuthRequest, ClientSpec, Rp, TestApp, ACME, PASSWORD};
 
 /// Where Debian's `chromium` package puts the browser; `chromium-driver` puts chromedriver on PATH.
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -41,7 +40,7 @@ async fn a_person_logs_in_on_the_hosted_page_in_chromium_and_lands_at_the_relyin
     // The RP's port goes into the provider's client registration, so it is bound first.
     let rp_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let rp_base = format!("http://{}", rp_listener.local_addr().unwrap());
-    let Some(h) = spawn_app_with(Backend::Sqlite, &client_toml(&rp_base)).await else {
+    let Some(h) = TestApp::builder().client(client(&rp_base)).start().await else {
         return;
     };
     add_user(&h.app, ALICE, Some("alice"), ACME, PASSWORD).await;
@@ -102,17 +101,12 @@ fn browser_tools() -> Option<PathBuf> {
     }
 }
 
-fn client_toml(rp_base: &str) -> String {
-    format!(
-        r#"
-[[clients]]
-client_id = "browser-rp"
-name = "Browser Party"
-client_secret = "{RP_SECRET}"
-redirect_uris = ["{rp_base}/callback"]
-skip_consent = true
-"#
-    )
+fn client(rp_base: &str) -> ClientSpec {
+    ClientSpec::new("browser-rp")
+        .name("Browser Party")
+        .secret(RP_SECRET)
+        .redirect_uri(format!("{rp_base}/callback"))
+        .skip_consent()
 }
 
 /// A small web application that signs its users in with bheem-sso, as a real one would: the

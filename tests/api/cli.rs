@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::helpers::check_login;
+use crate::support::check_login;
 use bheem_sso::clock::Clock;
 use bheem_sso::config::DatabaseUrl;
 use bheem_sso::directory::{AuthOutcome, LocalDirectory};

@@ -4,9 +4,11 @@
 use openidconnect::{OAuth2TokenResponse, RefreshToken};
 use serde_json::Value;
 
-use crate::helpers::Backend;
 use crate::on_both_backends;
-use crate::sso::{query, AuthRequest, Sso, PASSWORD, SECRET};
+use crate::support::{
+    input_value, jwt_payload, query, AuthRequest, Backend, Browser, Sso, TestApp, ACME, PASSWORD,
+    SECRET,
+};
 
 on_both_backends!(
     consent_is_asked_once_and_remembered,
@@ -32,15 +34,21 @@ fn manual_clock() -> bheem_sso::clock::Clock {
     bheem_sso::clock::Clock::manual(time::OffsetDateTime::now_utc().unix_timestamp())
 }
 
-async fn silent_login_works(sso: &Sso, browser: &crate::sso::Browser) -> bool {
+async fn silent_login_works(sso: &Sso, browser: &Browser) -> bool {
     let request = AuthRequest::build(&sso.default_rp(), &[], true, &[("prompt", "none")]);
     query(&browser.visit(request.url.as_str()).await.callback()).contains_key("code")
 }
 
 async fn an_idle_session_ends_after_the_idle_lifetime(backend: Backend) {
     let clock = manual_clock();
-    let config = "[session]\nidle_seconds = 600\nabsolute_seconds = 3600\n";
-    let Some(sso) = Sso::start_with_clock(backend, config, clock.clone()).await else {
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .clock(clock.clone())
+        .set("session.idle_seconds", 600)
+        .set("session.absolute_seconds", 3600)
+        .start_sso()
+        .await
+    else {
         return;
     };
     let browser = sso.browser();
@@ -59,8 +67,14 @@ async fn an_idle_session_ends_after_the_idle_lifetime(backend: Backend) {
 
 async fn a_busy_session_ends_at_its_absolute_lifetime(backend: Backend) {
     let clock = manual_clock();
-    let config = "[session]\nidle_seconds = 600\nabsolute_seconds = 1500\n";
-    let Some(sso) = Sso::start_with_clock(backend, config, clock.clone()).await else {
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .clock(clock.clone())
+        .set("session.idle_seconds", 600)
+        .set("session.absolute_seconds", 1500)
+        .start_sso()
+        .await
+    else {
         return;
     };
     let browser = sso.browser();
@@ -77,7 +91,7 @@ async fn a_busy_session_ends_at_its_absolute_lifetime(backend: Backend) {
 }
 
 async fn consent_is_asked_once_and_remembered(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let rp = sso
@@ -116,7 +130,7 @@ async fn consent_is_asked_once_and_remembered(backend: Backend) {
 }
 
 async fn denied_consent_returns_access_denied(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let rp = sso.rp("consent-rp", Some(SECRET));
@@ -146,7 +160,7 @@ async fn denied_consent_returns_access_denied(backend: Backend) {
 async fn prompt_consent_asks_again_and_prompt_none_without_consent_is_consent_required(
     backend: Backend,
 ) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let rp = sso.rp("consent-rp", Some(SECRET));
@@ -173,7 +187,7 @@ async fn prompt_consent_asks_again_and_prompt_none_without_consent_is_consent_re
 }
 
 async fn a_client_limited_to_other_companies_gets_access_denied(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let rp = sso.rp("globex-rp", Some(SECRET));
@@ -191,7 +205,7 @@ async fn a_client_limited_to_other_companies_gets_access_denied(backend: Backend
 }
 
 async fn client_credentials_issue_a_token_without_a_user(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let response = sso
@@ -210,7 +224,7 @@ async fn client_credentials_issue_a_token_without_a_user(backend: Backend) {
         "{body}"
     );
     let token = body["access_token"].as_str().unwrap();
-    let claims = crate::sso::jwt_payload(token);
+    let claims = jwt_payload(token);
     assert_eq!(claims["sub"], "rp");
     assert!(claims.get("company_id").is_none());
     assert_eq!(sso.introspect(token).await["active"], true);
@@ -230,7 +244,7 @@ async fn client_credentials_issue_a_token_without_a_user(backend: Backend) {
 }
 
 async fn introspection_describes_live_tokens_and_needs_client_authentication(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let sign_in = sso
@@ -240,7 +254,7 @@ async fn introspection_describes_live_tokens_and_needs_client_authentication(bac
     assert_eq!(access["active"], true);
     assert_eq!(access["client_id"], "rp");
     assert_eq!(access["sub"], sso.alice.id.to_string());
-    assert_eq!(access["company_id"], crate::sso::ACME);
+    assert_eq!(access["company_id"], ACME);
     assert_eq!(access["username"], "alice");
     let refresh = sso.introspect(&sign_in.refresh_token().unwrap()).await;
     assert_eq!(refresh["active"], true);
@@ -278,7 +292,7 @@ async fn revoke(sso: &Sso, client: (&str, &str), token: &str) -> u16 {
 }
 
 async fn revoking_a_refresh_token_revokes_its_family_and_access_tokens(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let rp = sso.default_rp();
@@ -302,7 +316,7 @@ async fn revoking_a_refresh_token_revokes_its_family_and_access_tokens(backend: 
 }
 
 async fn revoking_an_access_token_ends_it_and_other_clients_cannot_revoke_it(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let sign_in = sso.sign_in(&sso.browser(), &sso.default_rp(), &[]).await;
@@ -327,7 +341,7 @@ async fn revoking_an_access_token_ends_it_and_other_clients_cannot_revoke_it(bac
 }
 
 async fn first_party_api_logs_in_refreshes_and_answers_me(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let http = reqwest::Client::new();
@@ -348,13 +362,10 @@ async fn first_party_api_logs_in_refreshes_and_answers_me(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(login["token_type"], "Bearer");
-    assert_eq!(login["user"]["company_id"], crate::sso::ACME);
+    assert_eq!(login["user"]["company_id"], ACME);
     assert_eq!(login["user"]["email"], "alice@acme.example");
     let access = login["access_token"].as_str().unwrap();
-    assert_eq!(
-        crate::sso::jwt_payload(access)["client_id"],
-        "bheem-workspace"
-    );
+    assert_eq!(jwt_payload(access)["client_id"], "bheem-workspace");
     let me: Value = http
         .get(sso.url("/api/v1/auth/me"))
         .bearer_auth(access)
@@ -386,7 +397,7 @@ async fn first_party_api_logs_in_refreshes_and_answers_me(backend: Backend) {
 }
 
 async fn a_disabled_user_loses_userinfo_refresh_a_pending_code_and_sso(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let rp = sso.default_rp();
@@ -451,7 +462,7 @@ fn session_cookies(r: &reqwest::Response) -> Vec<String> {
 }
 
 async fn the_session_cookie_is_http_only_lax_and_renewed_at_login(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let browser = sso.browser();
@@ -464,8 +475,8 @@ async fn the_session_cookie_is_http_only_lax_and_renewed_at_login(backend: Backe
         "{before}"
     );
     let landing = browser.visit(request.url.as_str()).await;
-    let csrf = crate::sso::input_value(landing.page(), "csrf_token").unwrap();
-    let req = crate::sso::input_value(landing.page(), "req").unwrap();
+    let csrf = input_value(landing.page(), "csrf_token").unwrap();
+    let req = input_value(landing.page(), "req").unwrap();
     let login = browser
         .http
         .post(sso.url("/login"))
@@ -490,14 +501,14 @@ async fn the_session_cookie_is_http_only_lax_and_renewed_at_login(backend: Backe
 /// The database holds a browser session under the SHA-256 of its id: the cookie itself, a live
 /// login to put in any browser, is not there to be read from a backup or a dump.
 async fn the_session_table_holds_no_cookie_only_its_hash(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let browser = sso.browser();
     let request = AuthRequest::new(&sso.default_rp(), &[]);
     let landing = browser.visit(request.url.as_str()).await;
-    let csrf = crate::sso::input_value(landing.page(), "csrf_token").unwrap();
-    let req = crate::sso::input_value(landing.page(), "req").unwrap();
+    let csrf = input_value(landing.page(), "csrf_token").unwrap();
+    let req = input_value(landing.page(), "req").unwrap();
     let login = browser
         .http
         .post(sso.url("/login"))
@@ -538,7 +549,7 @@ async fn the_session_table_holds_no_cookie_only_its_hash(backend: Backend) {
 /// Authorize parks the request and makes the form's CSRF token in the same new session, so the
 /// login page only reads it: a session that was written again would be sent again.
 async fn the_login_page_after_authorize_writes_no_session(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let browser = sso.browser();
@@ -559,7 +570,7 @@ async fn the_login_page_after_authorize_writes_no_session(backend: Backend) {
         "the login page saved the session"
     );
     let page = page.text().await.unwrap();
-    assert!(crate::sso::input_value(&page, "csrf_token").is_some());
+    assert!(input_value(&page, "csrf_token").is_some());
     let landing = browser.submit_login(&page, "alice", PASSWORD).await;
     let code = request.code_from(&landing.callback());
     assert!(sso
@@ -569,7 +580,7 @@ async fn the_login_page_after_authorize_writes_no_session(backend: Backend) {
 }
 
 async fn token_responses_are_not_cached_and_options_answers_200(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let response = sso
@@ -588,11 +599,12 @@ async fn token_responses_are_not_cached_and_options_answers_200(backend: Backend
 }
 
 async fn repeated_failed_logins_are_rate_limited_with_the_same_page(backend: Backend) {
-    let Some(sso) = Sso::start_with(
-        backend,
-        "[login_limits]\nper_account_per_minute = 3\nper_ip_per_minute = 100\n",
-    )
-    .await
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .set("login_limits.per_account_per_minute", 3)
+        .set("login_limits.per_ip_per_minute", 100)
+        .start_sso()
+        .await
     else {
         return;
     };

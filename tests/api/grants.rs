@@ -4,8 +4,8 @@ use bheem_sso::config::DatabaseUrl;
 use bheem_sso::store::sso::{GrantRecord, NewAccessToken, NewRefreshToken, Spends, SsoSession};
 use bheem_sso::store::Db;
 
-use crate::helpers::{Backend, TestDb};
 use crate::on_both_backends;
+use crate::support::{Backend, TestDb};
 
 on_both_backends!(
     a_grant_that_fails_midway_spends_nothing_and_leaves_the_pool_usable,

@@ -8,9 +8,8 @@ use std::time::{Duration, Instant};
 use bheem_sso::store::users::LocalUser;
 use serde_json::json;
 
-use crate::helpers::Backend;
 use crate::on_both_backends;
-use crate::sso::{add_user, input_value, Sso, ACME, PASSWORD};
+use crate::support::{add_user, input_value, Backend, Sso, TestApp, TestConfig, ACME, PASSWORD};
 
 on_both_backends!(
     an_office_behind_one_address_is_never_throttled_by_its_own_logins,
@@ -25,20 +24,18 @@ on_both_backends!(
 
 /// The test app is reached from 127.0.0.1, which these tests make a trusted proxy, so that each
 /// request can say which client address it stands for.
-const BEHIND_PROXY: &str = "trusted_proxies = [\"127.0.0.1/32\"]\n";
+fn behind_proxy(config: &mut TestConfig) {
+    config.set("trusted_proxies", vec!["127.0.0.1/32"]);
+}
 
 /// Behind the trusted proxy, with two failures a minute per account and address and three from
 /// everywhere together: each limit, once reached, holds for 20 s or more, far longer than a test
 /// takes, so no test depends on how fast the machine runs it.
-async fn start_with_tight_limits(backend: Backend) -> Option<Sso> {
-    Sso::start_with(
-        backend,
-        &format!(
-            "{BEHIND_PROXY}[login_limits]\nper_account_per_minute = 2\n\
-             per_account_all_addresses_per_minute = 3\n"
-        ),
-    )
-    .await
+fn tight_limits(config: &mut TestConfig) {
+    behind_proxy(config);
+    config
+        .set("login_limits.per_account_per_minute", 2)
+        .set("login_limits.per_account_all_addresses_per_minute", 3);
 }
 
 /// `POST /api/v1/auth/login` as the client at `address` (through the trusted proxy, if any).
@@ -60,7 +57,7 @@ async fn api_login(
 
 async fn an_office_behind_one_address_is_never_throttled_by_its_own_logins(backend: Backend) {
     // Default limits: at most 30 failures a minute from one address.
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let mut staff: Vec<LocalUser> = Vec::new();
@@ -76,7 +73,12 @@ async fn an_office_behind_one_address_is_never_throttled_by_its_own_logins(backe
 }
 
 async fn failures_from_one_address_do_not_lock_the_owner_out_from_another(backend: Backend) {
-    let Some(sso) = Sso::start_with(backend, BEHIND_PROXY).await else {
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .config(behind_proxy)
+        .start_sso()
+        .await
+    else {
         return;
     };
     let attacker = reqwest::Client::new();
@@ -107,7 +109,12 @@ async fn failures_from_one_address_do_not_lock_the_owner_out_from_another(backen
 async fn a_browser_that_logged_in_before_is_not_held_back_by_a_distributed_attack(
     backend: Backend,
 ) {
-    let Some(sso) = start_with_tight_limits(backend).await else {
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .config(tight_limits)
+        .start_sso()
+        .await
+    else {
         return;
     };
     // The owner's browser logged in last week, and keeps its device cookie.
@@ -185,11 +192,12 @@ async fn a_browser_that_logged_in_before_is_not_held_back_by_a_distributed_attac
 }
 
 async fn an_account_is_one_key_whether_named_by_email_or_username(backend: Backend) {
-    let Some(sso) = Sso::start_with(
-        backend,
-        "[login_limits]\nper_account_per_minute = 3\nper_ip_per_minute = 100\n",
-    )
-    .await
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .set("login_limits.per_account_per_minute", 3)
+        .set("login_limits.per_ip_per_minute", 100)
+        .start_sso()
+        .await
     else {
         return;
     };
@@ -215,11 +223,12 @@ async fn an_account_is_one_key_whether_named_by_email_or_username(backend: Backe
 
 async fn forwarded_addresses_are_believed_only_from_trusted_proxies(backend: Backend) {
     // No trusted proxies: an X-Forwarded-For header is the client's own word, not believed.
-    let Some(sso) = Sso::start_with(
-        backend,
-        "[login_limits]\nper_account_per_minute = 2\nper_ip_per_minute = 100\n",
-    )
-    .await
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .set("login_limits.per_account_per_minute", 2)
+        .set("login_limits.per_ip_per_minute", 100)
+        .start_sso()
+        .await
     else {
         return;
     };
@@ -236,11 +245,13 @@ async fn forwarded_addresses_are_believed_only_from_trusted_proxies(backend: Bac
 }
 
 async fn unknown_users_and_legacy_hashes_answer_no_sooner_than_the_floor(backend: Backend) {
-    let Some(sso) = Sso::start_with(
-        backend,
-        "[password]\nmemory_kib = 8192\niterations = 1\nmin_verify_ms = 400\n",
-    )
-    .await
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .set("password.memory_kib", 8192)
+        .set("password.iterations", 1)
+        .set("password.min_verify_ms", 400)
+        .start_sso()
+        .await
     else {
         return;
     };
@@ -272,7 +283,7 @@ async fn unknown_users_and_legacy_hashes_answer_no_sooner_than_the_floor(backend
 }
 
 async fn the_hosted_login_page_gives_the_browser_its_device_cookie(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let browser = reqwest::Client::builder()
@@ -327,7 +338,12 @@ async fn the_hosted_login_page_gives_the_browser_its_device_cookie(backend: Back
 }
 
 async fn a_device_cookie_lapses_when_the_password_changes(backend: Backend) {
-    let Some(sso) = start_with_tight_limits(backend).await else {
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .config(tight_limits)
+        .start_sso()
+        .await
+    else {
         return;
     };
     // A browser that logged in once (a shared computer, say), and keeps its device cookie.

@@ -3,15 +3,16 @@
 
 use std::time::Duration;
 
-use bheem_sso::clock::Clock;
 use serde_json::Value;
 
 use crate::fakes::mailcow::FakeMailcow;
 use crate::fakes::nextcloud::FakeNextcloud;
 use crate::fakes::Fault;
-use crate::helpers::{AppOptions, Backend, TestApp, TestDb};
 use crate::on_both_backends;
-use crate::sso::{add_user, Sso, ACME, GLOBEX, PASSWORD};
+use crate::support::{
+    add_user, jwt_payload, AuthRequest, Backend, ClientSpec, Rp, Sso, TestApp, TestConfig, TestDb,
+    ACME, CALLBACK, GLOBEX, PASSWORD,
+};
 
 const NC_ADMIN: (&str, &str) = ("admin", "nc-admin-password");
 const MC_KEY: &str = "mailcow-api-key-0123";
@@ -29,46 +30,24 @@ impl Downstream {
         }
     }
 
-    fn config(&self, extra: &str) -> String {
-        self.config_with(extra, "", "")
-    }
-
-    /// The configuration with `extra` in `[provisioning]`, `nextcloud` in its section and
-    /// `mailcow` in its own.
-    fn config_with(&self, extra: &str, nextcloud: &str, mailcow: &str) -> String {
-        format!(
-            r#"
-[outbox]
-poll_interval_ms = 100
-retry_base_seconds = 1
-retry_max_seconds = 1
-max_attempts = 100
-request_timeout_seconds = 1
-
-[provisioning]
-targets = ["nextcloud", "mailcow"]
-{extra}
-
-[provisioning.nextcloud]
-url = "{}"
-admin_user = "{}"
-admin_password = "{}"
-uid_claim = "preferred_username"
-quota = "5 GB"
-{nextcloud}
-
-[provisioning.mailcow]
-url = "{}"
-api_key = "{MC_KEY}"
-domain = "acme.example"
-quota_mib = 2048
-{mailcow}
-"#,
-            self.nc.url(),
-            NC_ADMIN.0,
-            NC_ADMIN.1,
-            self.mc.url()
-        )
+    /// Both targets, at these fakes, and an outbox that retries within a second.
+    fn configure(&self, config: &mut TestConfig) {
+        config
+            .set("outbox.poll_interval_ms", 100)
+            .set("outbox.retry_base_seconds", 1)
+            .set("outbox.retry_max_seconds", 1)
+            .set("outbox.max_attempts", 100)
+            .set("outbox.request_timeout_seconds", 1)
+            .set("provisioning.targets", vec!["nextcloud", "mailcow"])
+            .set("provisioning.nextcloud.url", self.nc.url())
+            .set("provisioning.nextcloud.admin_user", NC_ADMIN.0)
+            .set("provisioning.nextcloud.admin_password", NC_ADMIN.1)
+            .set("provisioning.nextcloud.uid_claim", "preferred_username")
+            .set("provisioning.nextcloud.quota", "5 GB")
+            .set("provisioning.mailcow.url", self.mc.url())
+            .set("provisioning.mailcow.api_key", MC_KEY)
+            .set("provisioning.mailcow.domain", "acme.example")
+            .set("provisioning.mailcow.quota_mib", 2048);
     }
 
     fn set_fault(&self, fault: Fault) {
@@ -127,7 +106,12 @@ on_both_backends!(
 
 async fn first_login_creates_the_nextcloud_user_and_the_mailbox_once(backend: Backend) {
     let down = Downstream::start().await;
-    let Some(sso) = Sso::start_with(backend, &down.config("")).await else {
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .config(|c| down.configure(c))
+        .start_sso()
+        .await
+    else {
         return;
     };
     sso.sign_in(&sso.browser(), &sso.default_rp(), &[]).await;
@@ -172,7 +156,12 @@ async fn first_login_creates_the_nextcloud_user_and_the_mailbox_once(backend: Ba
 /// Logs in while `fault` holds, checks nothing was lost, lifts it, checks it all completes once.
 async fn login_through_a_fault(backend: Backend, fault: Fault, stop_servers: bool) {
     let down = Downstream::start().await;
-    let Some(sso) = Sso::start_with(backend, &down.config("")).await else {
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .config(|c| down.configure(c))
+        .start_sso()
+        .await
+    else {
         return;
     };
     if stop_servers {
@@ -264,15 +253,10 @@ async fn a_job_cut_off_by_a_killed_process_completes_after_restart(backend: Back
         return;
     };
     let keys = tempfile::tempdir().unwrap();
-    let options = || AppOptions {
-        database_url: db.url.clone(),
-        keys_dir: keys.path().to_owned(),
-        toml: down.config(""),
-        clock: Clock::System,
-    };
+    let node = TestApp::builder().config(|c| down.configure(c));
     // Requests hang longer than the timeout: the job is claimed and in flight when the process dies.
     down.set_fault(Fault::Hang(Duration::from_secs(30)));
-    let first = TestApp::spawn(options()).await.unwrap();
+    let first = node.start_on(&db.url, keys.path()).await;
     add_user(&first, "alice@acme.example", Some("alice"), ACME, PASSWORD).await;
     let login = reqwest::Client::new()
         .post(first.url("/api/v1/auth/login"))
@@ -287,7 +271,7 @@ async fn a_job_cut_off_by_a_killed_process_completes_after_restart(backend: Back
     .await;
     first.stop().await;
     down.set_fault(Fault::None);
-    let second = TestApp::spawn(options()).await.unwrap();
+    let second = node.start_on(&db.url, keys.path()).await;
     eventually_jobs(
         &second.state.db,
         "both jobs done after the restart",
@@ -303,7 +287,12 @@ async fn a_user_disabled_in_the_directory_loses_the_downstream_accounts_at_the_n
     backend: Backend,
 ) {
     let down = Downstream::start().await;
-    let Some(sso) = Sso::start_with(backend, &down.config("")).await else {
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .config(|c| down.configure(c))
+        .start_sso()
+        .await
+    else {
         return;
     };
     sso.sign_in(&sso.browser(), &sso.default_rp(), &[]).await;
@@ -336,7 +325,12 @@ async fn a_user_disabled_in_the_directory_loses_the_downstream_accounts_at_the_n
 
 async fn the_sweep_finds_disabled_users_without_a_login(backend: Backend) {
     let down = Downstream::start().await;
-    let Some(sso) = Sso::start_with(backend, &down.config("sweep_interval_seconds = 1")).await
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .config(|c| down.configure(c))
+        .set("provisioning.sweep_interval_seconds", 1)
+        .start_sso()
+        .await
     else {
         return;
     };
@@ -363,20 +357,23 @@ async fn the_sweep_finds_disabled_users_without_a_login(backend: Backend) {
 
 async fn logout_reaches_nextclouds_back_channel_endpoint_with_a_token_it_accepts(backend: Backend) {
     let down = Downstream::start().await;
-    let docs = format!(
-        r#"
-[[clients]]
-client_id = "bheem-docs"
-client_secret = "docs-secret-0123456789"
-redirect_uris = ["https://rp.example/callback"]
-backchannel_logout_uri = "{}/index.php/apps/user_oidc/backchannel-logout/bheem"
-token_endpoint_auth_method = "client_secret_post"
-skip_consent = true
-"#,
-        down.nc.url()
-    );
+    let docs = ClientSpec::new("bheem-docs")
+        .secret("docs-secret-0123456789")
+        .redirect_uri("https://rp.example/callback")
+        .backchannel_logout_uri(format!(
+            "{}/index.php/apps/user_oidc/backchannel-logout/bheem",
+            down.nc.url()
+        ))
+        .auth_method("client_secret_post")
+        .skip_consent();
     down.nc.add_oidc_provider("bheem", "bheem-docs");
-    let Some(sso) = Sso::start_with(backend, &format!("{}\n{docs}", down.config(""))).await else {
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .config(|c| down.configure(c))
+        .client(docs)
+        .start_sso()
+        .await
+    else {
         return;
     };
     let rp = sso
@@ -386,7 +383,7 @@ skip_consent = true
     let id_token = sso.sign_in(&browser, &rp, &[]).await.id_token();
     // The logout starts at another client of the same session.
     let other = sso.default_rp();
-    let request = crate::sso::AuthRequest::new(&other, &[]);
+    let request = AuthRequest::new(&other, &[]);
     let callback = browser.visit(request.url.as_str()).await.callback();
     let other_tokens = sso
         .exchange(
@@ -412,7 +409,7 @@ skip_consent = true
     let (provider, token) = down.nc.backchannel_tokens()[0].clone();
     assert_eq!(provider, "bheem");
     let claims: Value = crate::backchannel::accepted_claims(&sso, &token, "bheem-docs").await;
-    assert_eq!(claims["sid"], crate::sso::jwt_payload(&id_token)["sid"]);
+    assert_eq!(claims["sid"], jwt_payload(&id_token)["sid"]);
 }
 
 /// Two bheem-sso processes on one PostgreSQL, both running workers: every job is done once.
@@ -423,14 +420,9 @@ async fn two_processes_on_one_postgres_do_each_job_once() {
         return;
     };
     let keys = tempfile::tempdir().unwrap();
-    let options = || AppOptions {
-        database_url: db.url.clone(),
-        keys_dir: keys.path().to_owned(),
-        toml: down.config(""),
-        clock: Clock::System,
-    };
-    let a = TestApp::spawn(options()).await.unwrap();
-    let b = TestApp::spawn(options()).await.unwrap();
+    let node = TestApp::builder().config(|c| down.configure(c));
+    let a = node.start_on(&db.url, keys.path()).await;
+    let b = node.start_on(&db.url, keys.path()).await;
     let http = reqwest::Client::new();
     const USERS: usize = 12;
     for i in 0..USERS {
@@ -495,15 +487,15 @@ async fn api_login(sso: &Sso, login: &str) -> u16 {
 }
 
 /// The ID token's claims and userinfo of `login` signing in through `rp`.
-async fn claims_of(sso: &Sso, rp: &crate::sso::Rp, login: &str, scopes: &[&str]) -> [Value; 2] {
+async fn claims_of(sso: &Sso, rp: &Rp, login: &str, scopes: &[&str]) -> [Value; 2] {
     use openidconnect::{OAuth2TokenResponse as _, TokenResponse as _};
     let browser = sso.browser();
-    let request = crate::sso::AuthRequest::new(rp, scopes);
+    let request = AuthRequest::new(rp, scopes);
     let landing = browser.visit(request.url.as_str()).await;
     let tokens = sso
         .finish_login(&browser, rp, &request, &landing, login)
         .await;
-    let id = crate::sso::jwt_payload(&tokens.id_token().unwrap().to_string());
+    let id = jwt_payload(&tokens.id_token().unwrap().to_string());
     let info = sso.userinfo_json(tokens.access_token().secret()).await;
     [id, info]
 }
@@ -529,7 +521,12 @@ fn is_nextcloud_admin_group(group: &str) -> bool {
 
 async fn a_companys_admins_get_a_company_group_and_never_nextclouds_admin_group(backend: Backend) {
     let down = Downstream::start().await;
-    let Some(sso) = Sso::start_with(backend, &down.config("")).await else {
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .config(|c| down.configure(c))
+        .start_sso()
+        .await
+    else {
         return;
     };
     set_role(&sso, sso.alice.id, "admin").await;
@@ -563,8 +560,16 @@ async fn instance_admin_roles_make_only_the_listed_companys_role_nextcloud_admin
     backend: Backend,
 ) {
     let down = Downstream::start().await;
-    let nextcloud = format!("instance_admin_roles = {{ \"{ACME}\" = [\"Admin\"] }}");
-    let Some(sso) = Sso::start_with(backend, &down.config_with("", &nextcloud, "")).await else {
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .config(|c| down.configure(c))
+        .set(
+            &format!("provisioning.nextcloud.instance_admin_roles.{ACME}"),
+            vec!["Admin"],
+        )
+        .start_sso()
+        .await
+    else {
         return;
     };
     set_role(&sso, sso.alice.id, "admin").await;
@@ -597,22 +602,16 @@ async fn instance_admin_roles_make_only_the_listed_companys_role_nextcloud_admin
 const MAIL_SECRET: &str = "mail-secret-0123456789";
 
 /// Mailcow's client: its `email` is the user's mailbox.
-fn mail_client() -> String {
-    format!(
-        r#"
-[[clients]]
-client_id = "bheem-mail"
-client_secret = "{MAIL_SECRET}"
-redirect_uris = ["{}"]
-token_endpoint_auth_method = "client_secret_post"
-skip_consent = true
-email_claim = "mailbox"
-"#,
-        crate::sso::CALLBACK
-    )
+fn mail_client() -> ClientSpec {
+    ClientSpec::new("bheem-mail")
+        .secret(MAIL_SECRET)
+        .redirect_uri(CALLBACK)
+        .auth_method("client_secret_post")
+        .skip_consent()
+        .email_claim("mailbox")
 }
 
-fn mail_rp(sso: &Sso) -> crate::sso::Rp {
+fn mail_rp(sso: &Sso) -> Rp {
     sso.rp("bheem-mail", Some(MAIL_SECRET))
         .set_auth_type(openidconnect::AuthType::RequestBody)
 }
@@ -621,8 +620,13 @@ async fn the_same_local_part_in_two_companies_on_one_domain_is_refused_and_the_f
     backend: Backend,
 ) {
     let down = Downstream::start().await;
-    let config = format!("{}\n{}", down.config(""), mail_client());
-    let Some(sso) = Sso::start_with(backend, &config).await else {
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .config(|c| down.configure(c))
+        .client(mail_client())
+        .start_sso()
+        .await
+    else {
         return;
     };
     let first = add_user_with_role(&sso, "john@acme.com", "john1", ACME, "employee").await;
@@ -673,7 +677,12 @@ async fn the_same_local_part_in_two_companies_on_one_domain_is_refused_and_the_f
 /// account is not this user's to be given, nor to be disabled.
 async fn a_nextcloud_account_of_another_company_is_neither_taken_nor_disabled(backend: Backend) {
     let down = Downstream::start().await;
-    let Some(sso) = Sso::start_with(backend, &down.config("")).await else {
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .config(|c| down.configure(c))
+        .start_sso()
+        .await
+    else {
         return;
     };
     let mut globex_john = crate::fakes::nextcloud::NcUser::new("john", "Database");
@@ -719,8 +728,13 @@ async fn a_nextcloud_account_of_another_company_is_neither_taken_nor_disabled(ba
 /// turn into a round of requests to Mailcow.
 async fn a_mailbox_nobody_recorded_costs_the_mailcow_client_no_calls_to_mailcow(backend: Backend) {
     let down = Downstream::start().await;
-    let config = format!("{}\n{}", down.config(""), mail_client());
-    let Some(sso) = Sso::start_with(backend, &config).await else {
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .config(|c| down.configure(c))
+        .client(mail_client())
+        .start_sso()
+        .await
+    else {
         return;
     };
     let john = add_user_with_role(&sso, "john@acme.com", "john1", ACME, "employee").await;
@@ -746,9 +760,14 @@ async fn a_first_login_through_mailcow_gets_its_mailbox_as_email_before_the_outb
     backend: Backend,
 ) {
     let down = Downstream::start().await;
-    let config = format!("{}\n{}", down.config(""), mail_client())
-        .replace("poll_interval_ms = 100", "poll_interval_ms = 3600000");
-    let Some(sso) = Sso::start_with(backend, &config).await else {
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .config(|c| down.configure(c))
+        .set("outbox.poll_interval_ms", 3_600_000)
+        .client(mail_client())
+        .start_sso()
+        .await
+    else {
         return;
     };
     add_user_with_role(&sso, "john@acme.com", "john1", ACME, "employee").await;
@@ -771,9 +790,17 @@ async fn with_a_domain_per_company_each_gets_their_own_mailbox_and_mailcow_gets_
         "globex.example",
         crate::fakes::mailcow::DomainLimits::default(),
     );
-    let mailcow = format!("company_domains = {{ \"{GLOBEX}\" = \"Globex.Example\" }}");
-    let config = format!("{}\n{}", down.config_with("", "", &mailcow), mail_client());
-    let Some(sso) = Sso::start_with(backend, &config).await else {
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .config(|c| down.configure(c))
+        .set(
+            &format!("provisioning.mailcow.company_domains.{GLOBEX}"),
+            "Globex.Example",
+        )
+        .client(mail_client())
+        .start_sso()
+        .await
+    else {
         return;
     };
     let first = add_user_with_role(&sso, "john@acme.com", "john1", ACME, "employee").await;
@@ -802,8 +829,13 @@ async fn with_a_domain_per_company_each_gets_their_own_mailbox_and_mailcow_gets_
 
 async fn a_mailbox_not_made_by_the_hub_is_refused(backend: Backend) {
     let down = Downstream::start().await;
-    let config = format!("{}\n{}", down.config(""), mail_client());
-    let Some(sso) = Sso::start_with(backend, &config).await else {
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .config(|c| down.configure(c))
+        .client(mail_client())
+        .start_sso()
+        .await
+    else {
         return;
     };
     let by_hand = crate::fakes::mailcow::Mailbox {
@@ -835,8 +867,13 @@ async fn a_mailbox_not_made_by_the_hub_is_refused(backend: Backend) {
 /// there, the job is not done; its retry must end as done.
 async fn a_retried_job_whose_earlier_attempt_made_the_mailbox_is_done(backend: Backend) {
     let down = Downstream::start().await;
-    let config = format!("{}\n{}", down.config(""), mail_client());
-    let Some(sso) = Sso::start_with(backend, &config).await else {
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .config(|c| down.configure(c))
+        .client(mail_client())
+        .start_sso()
+        .await
+    else {
         return;
     };
     let alice = sso.alice.id.to_string();
