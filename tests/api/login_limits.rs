@@ -9,7 +9,9 @@ use bheem_sso::store::users::LocalUser;
 use serde_json::json;
 
 use crate::on_both_backends;
-use crate::support::{add_user, input_value, Backend, Sso, TestApp, TestConfig, ACME, PASSWORD};
+use crate::support::{
+    add_user, input_value, AuthRequest, Backend, Sso, TestApp, TestConfig, ACME, PASSWORD,
+};
 
 on_both_backends!(
     an_office_behind_one_address_is_never_throttled_by_its_own_logins,
@@ -20,6 +22,7 @@ on_both_backends!(
     an_account_is_one_key_whether_named_by_email_or_username,
     forwarded_addresses_are_believed_only_from_trusted_proxies,
     unknown_users_and_legacy_hashes_answer_no_sooner_than_the_floor,
+    repeated_failed_logins_are_rate_limited_with_the_same_page,
 );
 
 /// The test app is reached from 127.0.0.1, which these tests make a trusted proxy, so that each
@@ -383,4 +386,35 @@ async fn a_device_cookie_lapses_when_the_password_changes(backend: Backend) {
     )
     .await;
     assert_eq!(status, 429, "a device cookie outlived a password change");
+}
+
+async fn repeated_failed_logins_are_rate_limited_with_the_same_page(backend: Backend) {
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .set("login_limits.per_account_per_minute", 3)
+        .set("login_limits.per_ip_per_minute", 100)
+        .start_sso()
+        .await
+    else {
+        return;
+    };
+    let browser = sso.browser();
+    let request = AuthRequest::new(&sso.default_rp(), &[]);
+    let mut landing = browser.visit(request.url.as_str()).await;
+    for _ in 0..3 {
+        landing = browser
+            .submit_login(landing.page(), "alice", "wrong password")
+            .await;
+        assert_eq!(landing.status(), 401);
+    }
+    // Even the right password is refused while the account is limited.
+    let limited = browser
+        .submit_login(landing.page(), "alice", PASSWORD)
+        .await;
+    assert_eq!(limited.status(), 429);
+    assert!(limited.page().contains("Too many sign-in attempts"));
+    assert!(
+        limited.page().contains("name=\"password\""),
+        "the same login page"
+    );
 }
