@@ -1,6 +1,6 @@
 //! Two bheem-sso nodes on one PostgreSQL behind a load balancer without sticky sessions: any
 //! node serves any request. (Each provisioning job running once across nodes is
-//! `provisioning::two_processes_on_one_postgres_do_each_job_once`.)
+//! `provisioning::failures::two_processes_on_one_postgres_do_each_job_once`.)
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
