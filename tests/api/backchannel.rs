@@ -1,5 +1,5 @@
 //! Back-channel logout through the durable outbox, checked by a relying party that validates
-//! the logout token the way Nextcloud's user_oidc does (REFERENCE.md).
+//! the logout token the way Nextcloud's user_oidc does (its `lib/Controller/LoginController.php`).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,9 +13,11 @@ use bheem_sso::store::outbox::Job;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 
-use crate::helpers::Backend;
 use crate::on_both_backends;
-use crate::sso::{jwt_payload, AuthRequest, Sso, LOGOUT_RETURN, SECRET};
+use crate::support::{
+    jwt_payload, AuthRequest, Backend, Browser, ClientSpec, Sso, TestApp, TestConfig,
+    LOGOUT_RETURN, SECRET,
+};
 
 /// A relying party's back-channel endpoint: answers `script` in turn (then 200) and keeps what
 /// it was sent.
@@ -73,26 +75,24 @@ async fn receive(State(r): State<Receiver>, Form(form): Form<LogoutForm>) -> Sta
     }
 }
 
-fn config(uri: &str) -> String {
-    format!(
-        r#"
-[outbox]
-poll_interval_ms = 100
-retry_base_seconds = 1
-retry_max_seconds = 2
-max_attempts = 4
-
-[[clients]]
-client_id = "docs"
-name = "Bheem Docs"
-client_secret = "{SECRET}"
-redirect_uris = ["https://rp.example/callback"]
-post_logout_redirect_uris = ["{LOGOUT_RETURN}"]
-backchannel_logout_uri = "{uri}"
-token_endpoint_auth_method = "client_secret_post"
-skip_consent = true
-"#
-    )
+/// An outbox that retries within seconds, and the `docs` client, whose back-channel logout
+/// endpoint is `uri`.
+fn docs_logs_out_at(config: &mut TestConfig, uri: &str) {
+    config
+        .set("outbox.poll_interval_ms", 100)
+        .set("outbox.retry_base_seconds", 1)
+        .set("outbox.retry_max_seconds", 2)
+        .set("outbox.max_attempts", 4)
+        .client(
+            ClientSpec::new("docs")
+                .name("Bheem Docs")
+                .secret(SECRET)
+                .redirect_uri("https://rp.example/callback")
+                .post_logout_redirect_uri(LOGOUT_RETURN)
+                .backchannel_logout_uri(uri)
+                .auth_method("client_secret_post")
+                .skip_consent(),
+        );
 }
 
 /// What Nextcloud checks of a logout token: signature by a JWKS key named by `kid`, `iss`,
@@ -134,7 +134,7 @@ pub async fn accepted_claims(sso: &Sso, token: &str, client_id: &str) -> Value {
     claims
 }
 
-async fn sign_in_to_docs(sso: &Sso, browser: &crate::sso::Browser) -> String {
+async fn sign_in_to_docs(sso: &Sso, browser: &Browser) -> String {
     let rp = sso
         .rp("docs", Some(SECRET))
         .set_auth_type(openidconnect::AuthType::RequestBody);
@@ -158,7 +158,12 @@ on_both_backends!(
 
 async fn rp_initiated_logout_sends_a_logout_token_the_client_accepts(backend: Backend) {
     let (receiver, uri) = Receiver::start(vec![]).await;
-    let Some(sso) = Sso::start_with(backend, &config(&uri)).await else {
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .config(|c| docs_logs_out_at(c, &uri))
+        .start_sso()
+        .await
+    else {
         return;
     };
     let discovery: Value = sso
@@ -202,7 +207,12 @@ async fn rp_initiated_logout_sends_a_logout_token_the_client_accepts(backend: Ba
 
 async fn clients_that_got_no_tokens_in_the_session_are_not_called(backend: Backend) {
     let (receiver, uri) = Receiver::start(vec![]).await;
-    let Some(sso) = Sso::start_with(backend, &config(&uri)).await else {
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .config(|c| docs_logs_out_at(c, &uri))
+        .start_sso()
+        .await
+    else {
         return;
     };
     let browser = sso.browser();
@@ -219,7 +229,12 @@ async fn a_failing_back_channel_endpoint_is_retried_until_it_answers(backend: Ba
         StatusCode::BAD_GATEWAY,
     ])
     .await;
-    let Some(sso) = Sso::start_with(backend, &config(&uri)).await else {
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .config(|c| docs_logs_out_at(c, &uri))
+        .start_sso()
+        .await
+    else {
         return;
     };
     let browser = sso.browser();
@@ -242,7 +257,12 @@ async fn a_refusing_endpoint_fails_the_job_with_its_message_and_retry_queues_it_
     backend: Backend,
 ) {
     let (receiver, uri) = Receiver::start(vec![StatusCode::BAD_REQUEST]).await;
-    let Some(sso) = Sso::start_with(backend, &config(&uri)).await else {
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .config(|c| docs_logs_out_at(c, &uri))
+        .start_sso()
+        .await
+    else {
         return;
     };
     let browser = sso.browser();
@@ -279,7 +299,12 @@ async fn a_refusing_endpoint_fails_the_job_with_its_message_and_retry_queues_it_
 
 async fn disabling_a_user_logs_them_out_of_the_clients(backend: Backend) {
     let (receiver, uri) = Receiver::start(vec![]).await;
-    let Some(sso) = Sso::start_with(backend, &config(&uri)).await else {
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .config(|c| docs_logs_out_at(c, &uri))
+        .start_sso()
+        .await
+    else {
         return;
     };
     let browser = sso.browser();
@@ -298,7 +323,12 @@ async fn disabling_a_user_logs_them_out_of_the_clients(backend: Backend) {
 }
 
 async fn concurrent_workers_claim_each_job_once(backend: Backend) {
-    let Some(sso) = Sso::start_with(backend, "[outbox]\npoll_interval_ms = 3600000\n").await else {
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .set("outbox.poll_interval_ms", 3_600_000)
+        .start_sso()
+        .await
+    else {
         return;
     };
     let db = sso.h.app.state.db.clone();

@@ -1,11 +1,12 @@
 //! The binary as an operator runs it, in a folder of its own with no configuration file.
+//! One file just over 400 lines: seven sessions at the command line sharing `run`, not areas.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::helpers::check_login;
+use crate::support::check_login;
 use bheem_sso::clock::Clock;
 use bheem_sso::config::DatabaseUrl;
 use bheem_sso::directory::LocalDirectory;
@@ -269,6 +270,7 @@ fn keys_rotate_and_list_show_kid_algorithm_state_and_created() {
 #[test]
 fn an_invalid_config_stops_start_up_with_one_line_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
+    // Literal TOML on purpose: the file as an operator would write it, mistake and all.
     std::fs::write(
         dir.path().join("bheem-sso.toml"),
         "issuer = \"https://sso.example.com/?x=1\"\n",

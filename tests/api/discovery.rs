@@ -1,7 +1,7 @@
 use openidconnect::core::{CoreJsonWebKeySet, CoreJwsSigningAlgorithm, CoreProviderMetadata};
 use openidconnect::{IssuerUrl, JsonWebKey};
 
-use crate::helpers::{spawn_app, Backend};
+use crate::support::TestApp;
 
 fn oidc_http() -> openidconnect::reqwest::Client {
     openidconnect::reqwest::Client::builder()
@@ -12,7 +12,7 @@ fn oidc_http() -> openidconnect::reqwest::Client {
 
 #[tokio::test]
 async fn discovery_parses_with_openidconnect_and_matches_the_configuration() {
-    let h = spawn_app(Backend::Sqlite).await.unwrap();
+    let h = TestApp::builder().start().await.unwrap();
     let issuer = IssuerUrl::new(h.app.base.clone()).unwrap();
     // discover_async also checks that the document's issuer equals the one asked for, and
     // fetches and parses the JWKS.
@@ -37,7 +37,7 @@ async fn discovery_parses_with_openidconnect_and_matches_the_configuration() {
 
 #[tokio::test]
 async fn authorization_server_metadata_is_the_same_document() {
-    let h = spawn_app(Backend::Sqlite).await.unwrap();
+    let h = TestApp::builder().start().await.unwrap();
     let oidc = h.app.get("/.well-known/openid-configuration").await;
     assert_eq!(oidc.status(), 200);
     assert_eq!(oidc.headers()["cache-control"], "public, max-age=3600");
@@ -54,7 +54,7 @@ async fn authorization_server_metadata_is_the_same_document() {
 
 #[tokio::test]
 async fn discovery_advertises_nothing_that_is_not_built() {
-    let h = spawn_app(Backend::Sqlite).await.unwrap();
+    let h = TestApp::builder().start().await.unwrap();
     let doc: serde_json::Value = h
         .app
         .get("/.well-known/openid-configuration")
@@ -91,7 +91,7 @@ async fn discovery_advertises_nothing_that_is_not_built() {
 
 #[tokio::test]
 async fn jwks_parses_and_every_key_has_kid_use_and_alg() {
-    let h = spawn_app(Backend::Sqlite).await.unwrap();
+    let h = TestApp::builder().start().await.unwrap();
     let response = h.app.get("/api/v1/sso/jwks").await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["cache-control"], "public, max-age=300");
@@ -110,7 +110,7 @@ async fn jwks_parses_and_every_key_has_kid_use_and_alg() {
 
 #[tokio::test]
 async fn unknown_paths_are_a_json_404() {
-    let h = spawn_app(Backend::Sqlite).await.unwrap();
+    let h = TestApp::builder().start().await.unwrap();
     let response = h.app.get("/api/v1/sso/nope").await;
     assert_eq!(response.status(), 404);
     let body: serde_json::Value = response.json().await.unwrap();

@@ -2,7 +2,6 @@
 
 use argon2::password_hash::{PasswordHasher, SaltString};
 use base64::Engine;
-use bheem_sso::config::{Config, ConfigSource};
 use bheem_sso::directory::{Directory, ErpDirectory};
 use bheem_sso::login::AuthOutcome;
 use bheem_sso::password::Passwords;
@@ -10,9 +9,10 @@ use openidconnect::OAuth2TokenResponse;
 use sqlx::{Connection, Executor, PgConnection};
 use uuid::Uuid;
 
-use crate::helpers::{check_login, Backend, TestDb};
 use crate::on_both_backends;
-use crate::sso::{jwt_payload, AuthRequest, Sso, PASSWORD};
+use crate::support::{
+    check_login, jwt_payload, AuthRequest, Backend, TestApp, TestConfig, TestDb, PASSWORD,
+};
 
 const ACME: &str = "6f1c2a64-8a34-4a8e-9d3c-0c2f5b7e9a11";
 
@@ -133,13 +133,22 @@ impl Erp {
         Some(Self { db, passwords })
     }
 
-    fn directory(&self, extra: &str) -> ErpDirectory {
-        let toml = format!(
-            "[directory]\nurl = \"{}\"\ntable = \"auth.users\"\n{extra}",
-            self.db.url
-        );
-        let config = Config::from_parts(&toml, &[], ConfigSource::BuiltInDefaults).unwrap();
-        ErpDirectory::connect(config.directory.as_ref().unwrap()).unwrap()
+    /// The `[directory]` section for this ERP's `auth.users`.
+    fn configure(&self, config: &mut TestConfig) {
+        config
+            .set("directory.url", self.db.url.as_str())
+            .set("directory.table", "auth.users");
+    }
+
+    /// A configuration of nothing but that section.
+    fn config(&self) -> TestConfig {
+        let mut config = TestConfig::default();
+        self.configure(&mut config);
+        config
+    }
+
+    fn directory(&self) -> ErpDirectory {
+        connect(&self.config())
     }
 
     async fn login(&self, directory: &ErpDirectory, login: &str, password: &str) -> AuthOutcome {
@@ -156,6 +165,12 @@ impl Erp {
     }
 }
 
+/// The ERP directory that `config` describes.
+fn connect(config: &TestConfig) -> ErpDirectory {
+    let config = config.load().unwrap();
+    ErpDirectory::connect(config.directory.as_ref().unwrap()).unwrap()
+}
+
 fn authenticated_email(outcome: AuthOutcome) -> String {
     match outcome {
         AuthOutcome::Authenticated(user, _) => user.email,
@@ -168,7 +183,7 @@ async fn right_passwords_pass_for_bcrypt_pbkdf2_and_argon2_hashes() {
     let Some(erp) = Erp::seeded().await else {
         return;
     };
-    let dir = erp.directory("");
+    let dir = erp.directory();
     assert_eq!(
         authenticated_email(erp.login(&dir, "alice@acme.example", "alice-pw-1").await),
         "alice@acme.example"
@@ -188,7 +203,7 @@ async fn lookup_is_by_email_or_username_case_insensitively() {
     let Some(erp) = Erp::seeded().await else {
         return;
     };
-    let dir = erp.directory("");
+    let dir = erp.directory();
     let AuthOutcome::Authenticated(user, _) = erp.login(&dir, "ALICE", "alice-pw-1").await else {
         panic!("username login failed")
     };
@@ -208,7 +223,7 @@ async fn wrong_passwords_and_unknown_users_fail() {
     let Some(erp) = Erp::seeded().await else {
         return;
     };
-    let dir = erp.directory("");
+    let dir = erp.directory();
     for (login, password) in [
         ("alice@acme.example", "alice-pw-2"),
         ("bob", "BOB-PW-22"),
@@ -229,7 +244,7 @@ async fn inactive_users_are_refused() {
     let Some(erp) = Erp::seeded().await else {
         return;
     };
-    let dir = erp.directory("");
+    let dir = erp.directory();
     assert!(
         matches!(erp.login(&dir, "dave", "dave-pw-4444").await, AuthOutcome::Inactive(u) if !u.active)
     );
@@ -245,7 +260,7 @@ async fn corrupt_hash_and_missing_company_are_refused_without_error() {
     let Some(erp) = Erp::seeded().await else {
         return;
     };
-    let dir = erp.directory("");
+    let dir = erp.directory();
     assert_eq!(
         erp.login(&dir, "erin", "anything").await,
         AuthOutcome::InvalidCredentials
@@ -261,7 +276,7 @@ async fn the_erp_table_is_never_written_without_rehash_enabled() {
     let Some(erp) = Erp::seeded().await else {
         return;
     };
-    let dir = erp.directory("");
+    let dir = erp.directory();
     let before = erp.stored_hash("alice@acme.example").await;
     erp.login(&dir, "alice", "alice-pw-1").await;
     assert_eq!(erp.stored_hash("alice@acme.example").await, before);
@@ -272,7 +287,7 @@ async fn with_rehash_enabled_legacy_hashes_become_argon2id() {
     let Some(erp) = Erp::seeded().await else {
         return;
     };
-    let dir = erp.directory("rehash = true\n");
+    let dir = connect(erp.config().set("directory.rehash", true));
     authenticated_email(erp.login(&dir, "bob", "bob-pw-22").await);
     let after = erp.stored_hash("Bob@Acme.example").await;
     assert!(after.starts_with("$argon2id$"), "{after}");
@@ -302,13 +317,18 @@ async fn column_names_are_configurable() {
         .execute(&mut conn)
         .await
         .unwrap();
-    let toml = format!(
-        "[directory]\nurl = \"{}\"\n[directory.columns]\nid = \"uid\"\nemail = \"mail\"\nusername = \"\"\n\
-         name = \"\"\nrole = \"\"\ncompany_id = \"tenant\"\nactive = \"enabled\"\npassword_hash = \"pw\"\n",
-        db.url
-    );
-    let config = Config::from_parts(&toml, &[], ConfigSource::BuiltInDefaults).unwrap();
-    let dir = ErpDirectory::connect(config.directory.as_ref().unwrap()).unwrap();
+    let mut config = TestConfig::default();
+    config
+        .set("directory.url", db.url.as_str())
+        .set("directory.columns.id", "uid")
+        .set("directory.columns.email", "mail")
+        .set("directory.columns.username", "")
+        .set("directory.columns.name", "")
+        .set("directory.columns.role", "")
+        .set("directory.columns.company_id", "tenant")
+        .set("directory.columns.active", "enabled")
+        .set("directory.columns.password_hash", "pw");
+    let dir = connect(&config);
     let passwords = Passwords::new(&Default::default()).unwrap();
     let outcome = check_login(&dir, &passwords, "Grace@acme.example", "grace-pw").await;
     let AuthOutcome::Authenticated(user, _) = outcome else {
@@ -335,11 +355,12 @@ async fn with_the_erp_as_directory_tokens_follow_the_erp_user(backend: Backend) 
         .execute(&mut conn)
         .await
         .unwrap();
-    let directory = format!(
-        "[directory]\nurl = \"{}\"\ntable = \"auth.users\"\n",
-        erp.db.url
-    );
-    let Some(sso) = Sso::start_with(backend, &directory).await else {
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .config(|c| erp.configure(c))
+        .start_sso()
+        .await
+    else {
         return;
     };
     let rp = sso.default_rp();

@@ -5,8 +5,8 @@ use bheem_sso::store::grants::{GrantRecord, NewAccessToken, NewRefreshToken, Spe
 use bheem_sso::store::sessions::SsoSession;
 use bheem_sso::store::Db;
 
-use crate::helpers::{Backend, TestDb};
 use crate::on_both_backends;
+use crate::support::{Backend, TestDb};
 
 on_both_backends!(
     a_grant_that_fails_midway_spends_nothing_and_leaves_the_pool_usable,

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
-use crate::helpers::{postgres_admin_url, spawn_app, AppOptions, Backend, TestApp, TestDb};
+use crate::support::{postgres_admin_url, TestApp, TestDb};
 
 /// Relays 127.0.0.1:<port> to the PostgreSQL server. While cut, it drops the open connections
 /// and hangs up on new ones at once. The listener stays bound, so no other test can take the
@@ -90,7 +90,7 @@ fn server_of(url: &str) -> String {
 
 #[tokio::test]
 async fn health_is_ok_with_the_database_up() {
-    let h = spawn_app(Backend::Sqlite).await.unwrap();
+    let h = TestApp::builder().start().await.unwrap();
     let response = h.app.get("/health").await;
     assert_eq!(response.status(), 200);
     let body: serde_json::Value = response.json().await.unwrap();
@@ -105,14 +105,9 @@ async fn health_is_503_while_postgres_is_unreachable_and_recovers_by_itself() {
     };
     let mut relay = Relay::start(server_of(&postgres_admin_url())).await;
     let keys = tempfile::tempdir().unwrap();
-    let app = TestApp::spawn(AppOptions {
-        database_url: relayed(&db.url, relay.addr),
-        keys_dir: keys.path().to_owned(),
-        toml: String::new(),
-        clock: bheem_sso::clock::Clock::System,
-    })
-    .await
-    .unwrap();
+    let app = TestApp::builder()
+        .start_on(&relayed(&db.url, relay.addr), keys.path())
+        .await;
     assert_eq!(health_status(&app).await, 200);
 
     relay.cut().await;
@@ -137,8 +132,9 @@ async fn health_is_503_while_the_erp_directory_is_unreachable() {
         return;
     };
     let mut relay = Relay::start(server_of(&postgres_admin_url())).await;
-    let toml = format!("[directory]\nurl = \"{}\"\n", relayed(&erp.url, relay.addr));
-    let h = crate::helpers::spawn_app_with(Backend::Sqlite, &toml)
+    let h = TestApp::builder()
+        .set("directory.url", relayed(&erp.url, relay.addr))
+        .start()
         .await
         .unwrap();
     assert_eq!(health_status(&h.app).await, 200);

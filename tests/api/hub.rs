@@ -1,49 +1,45 @@
-//! The workspace applications, logging in as they really do (REFERENCE.md): a Nextcloud-shaped
+//! The workspace applications, logging in as they really do: a Nextcloud-shaped
 //! relying party, a Mailcow-shaped one, and the Meet web app.
 
 use openidconnect::core::{CoreJsonWebKeySet, CoreProviderMetadata};
 use openidconnect::{AuthType, IssuerUrl, JsonWebKey, OAuth2TokenResponse, TokenResponse as _};
 use serde_json::Value;
 
-use crate::helpers::Backend;
 use crate::on_both_backends;
-use crate::sso::{jwt_payload, query, AuthRequest, Sso, PASSWORD};
+use crate::support::{
+    jwt_payload, query, AuthRequest, Backend, ClientSpec, TestApp, ACME, PASSWORD,
+};
 
 const DOCS_SECRET: &str = "docs-secret-0123456789";
 const MAIL_SECRET: &str = "mail-secret-0123456789";
 const MAIL_UI: &str = "https://mail.example.test";
 
-fn apps_toml() -> String {
-    format!(
-        r#"
-[[clients]]
-client_id = "bheem-docs"
-name = "Bheem Docs"
-client_secret = "{DOCS_SECRET}"
-redirect_uris = ["https://rp.example/callback"]
-token_endpoint_auth_method = "client_secret_post"
-require_pkce = true
-skip_consent = true
-extra_claims = {{ quota = "5 GB" }}
-
-[[clients]]
-client_id = "bheem-mail"
-name = "Bheem Mail"
-client_secret = "{MAIL_SECRET}"
-redirect_uris = ["{MAIL_UI}"]
-token_endpoint_auth_method = "client_secret_post"
-refresh_without_offline_access = true
-skip_consent = true
-role_claims = {{ mailcow_template = {{ admin = "Bheem admins", "*" = "Bheem default" }} }}
-
-[[clients]]
-client_id = "bheem-meet"
-name = "Bheem Meet"
-token_endpoint_auth_method = "none"
-redirect_uris = ["https://rp.example/callback"]
-skip_consent = true
-"#
-    )
+/// The workspace applications' clients, registered as their deployments register them.
+fn workspace_apps() -> [ClientSpec; 3] {
+    [
+        ClientSpec::new("bheem-docs")
+            .name("Bheem Docs")
+            .secret(DOCS_SECRET)
+            .redirect_uri("https://rp.example/callback")
+            .auth_method("client_secret_post")
+            .require_pkce()
+            .skip_consent()
+            .extra_claim("quota", "5 GB"),
+        ClientSpec::new("bheem-mail")
+            .name("Bheem Mail")
+            .secret(MAIL_SECRET)
+            .redirect_uri(MAIL_UI)
+            .auth_method("client_secret_post")
+            .refresh_without_offline_access()
+            .skip_consent()
+            .role_claim("mailcow_template", "admin", "Bheem admins")
+            .role_claim("mailcow_template", "*", "Bheem default"),
+        ClientSpec::new("bheem-meet")
+            .name("Bheem Meet")
+            .auth_method("none")
+            .redirect_uri("https://rp.example/callback")
+            .skip_consent(),
+    ]
 }
 
 on_both_backends!(
@@ -56,7 +52,12 @@ on_both_backends!(
 async fn nextcloud_logs_in_with_post_auth_pkce_and_claims_and_validates_as_user_oidc_does(
     backend: Backend,
 ) {
-    let Some(sso) = Sso::start_with(backend, &apps_toml()).await else {
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .clients(workspace_apps())
+        .start_sso()
+        .await
+    else {
         return;
     };
     // user_oidc reads these from discovery before deciding how to talk.
@@ -103,8 +104,8 @@ async fn nextcloud_logs_in_with_post_auth_pkce_and_claims_and_validates_as_user_
     assert_eq!(
         claims["groups"],
         serde_json::json!([
-            format!("company-{}", crate::sso::ACME),
-            format!("company-{}-employee", crate::sso::ACME)
+            format!("company-{}", ACME),
+            format!("company-{}-employee", ACME)
         ])
     );
     assert!(claims["sid"].is_string(), "kept for back-channel logout");
@@ -118,7 +119,12 @@ async fn nextcloud_logs_in_with_post_auth_pkce_and_claims_and_validates_as_user_
 async fn nextcloud_refetches_the_jwks_after_a_key_rotation_and_old_tokens_still_verify(
     backend: Backend,
 ) {
-    let Some(sso) = Sso::start_with(backend, &apps_toml()).await else {
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .clients(workspace_apps())
+        .start_sso()
+        .await
+    else {
         return;
     };
     let rp = sso
@@ -180,7 +186,12 @@ async fn nextcloud_refetches_the_jwks_after_a_key_rotation_and_old_tokens_still_
 async fn mailcow_logs_in_without_discovery_and_is_logged_out_when_its_refresh_token_dies(
     backend: Backend,
 ) {
-    let Some(sso) = Sso::start_with(backend, &apps_toml()).await else {
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .clients(workspace_apps())
+        .start_sso()
+        .await
+    else {
         return;
     };
     let http = reqwest::Client::new();
@@ -283,7 +294,12 @@ async fn mailcow_logs_in_without_discovery_and_is_logged_out_when_its_refresh_to
 async fn meet_logs_in_as_a_public_client_with_pkce_and_gets_company_scoped_tokens(
     backend: Backend,
 ) {
-    let Some(sso) = Sso::start_with(backend, &apps_toml()).await else {
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .clients(workspace_apps())
+        .start_sso()
+        .await
+    else {
         return;
     };
     let rp = sso.rp("bheem-meet", None);
@@ -297,9 +313,9 @@ async fn meet_logs_in_as_a_public_client_with_pkce_and_gets_company_scoped_token
         .sign_in(&sso.browser(), &rp, &["profile", "company"])
         .await;
     let access = jwt_payload(&sign_in.access_token());
-    assert_eq!(access["company_id"], crate::sso::ACME);
+    assert_eq!(access["company_id"], ACME);
     assert_eq!(access["client_id"], "bheem-meet");
     let info = sso.userinfo_json(&sign_in.access_token()).await;
     assert_eq!(info["role"], "employee");
-    assert_eq!(info["company_id"], crate::sso::ACME);
+    assert_eq!(info["company_id"], ACME);
 }

@@ -1,7 +1,7 @@
 use bheem_sso::clock::Clock;
 use bheem_sso::keys::KeySet;
 
-use crate::helpers::{spawn_app, AppOptions, Backend, TestApp};
+use crate::support::{Backend, TestApp, TestDb};
 
 async fn published_kids(app: &TestApp) -> Vec<String> {
     let jwks: serde_json::Value = app.get("/api/v1/sso/jwks").await.json().await.unwrap();
@@ -16,19 +16,12 @@ async fn published_kids(app: &TestApp) -> Vec<String> {
 async fn restart(app: TestApp, database_url: &str) -> TestApp {
     let keys_dir = app.keys_dir.clone();
     app.stop().await;
-    TestApp::spawn(AppOptions {
-        database_url: database_url.to_owned(),
-        keys_dir,
-        toml: String::new(),
-        clock: Clock::System,
-    })
-    .await
-    .unwrap()
+    TestApp::builder().start_on(database_url, &keys_dir).await
 }
 
 #[tokio::test]
 async fn the_key_is_generated_once_and_reloaded_with_the_same_kid_after_restart() {
-    let h = spawn_app(Backend::Sqlite).await.unwrap();
+    let h = TestApp::builder().start().await.unwrap();
     let first = published_kids(&h.app).await;
     assert_eq!(first.len(), 1);
     let pem_files = || {
@@ -51,7 +44,7 @@ async fn the_key_is_generated_once_and_reloaded_with_the_same_kid_after_restart(
 
 #[tokio::test]
 async fn rotation_publishes_both_keys_and_signs_with_the_new_one() {
-    let h = spawn_app(Backend::Sqlite).await.unwrap();
+    let h = TestApp::builder().start().await.unwrap();
     let old = h.app.state.keys().active().kid.clone();
     let new = KeySet::rotate(h.keys.path(), Clock::System.now() + 1).unwrap();
     // A running server picks the new key up on reload (SIGHUP in production).
@@ -64,25 +57,15 @@ async fn rotation_publishes_both_keys_and_signs_with_the_new_one() {
 
 #[tokio::test]
 async fn a_corrupt_key_file_stops_start_up_with_the_file_named() {
-    let db = crate::helpers::TestDb::new(Backend::Sqlite).await.unwrap();
+    let db = TestDb::new(Backend::Sqlite).await.unwrap();
     let keys = tempfile::tempdir().unwrap();
     std::fs::write(
         keys.path().join("imported.pem"),
         "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n",
     )
     .unwrap();
-    let text = format!(
-        "database_url = \"{}\"\nkeys_dir = \"{}\"\n",
-        db.url,
-        keys.path().display()
-    );
-    let config = bheem_sso::config::Config::from_parts(
-        &text,
-        &[],
-        bheem_sso::config::ConfigSource::BuiltInDefaults,
-    )
-    .unwrap();
-    let err = bheem_sso::app::build_state(config, Clock::System)
+    let err = TestApp::builder()
+        .try_start_on(&db.url, keys.path())
         .await
         .err()
         .expect("start-up should fail");

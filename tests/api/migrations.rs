@@ -2,8 +2,8 @@ use bheem_sso::config::DatabaseUrl;
 use bheem_sso::store::grants::{GrantRecord, NewAccessToken, NewRefreshToken, Spends};
 use bheem_sso::store::Db;
 
-use crate::helpers::{Backend, TestDb};
 use crate::on_both_backends;
+use crate::support::{Backend, TestDb};
 
 on_both_backends!(stored_refresh_tokens_get_their_families_and_clear_session_ids_go,);
 

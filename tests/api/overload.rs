@@ -3,16 +3,21 @@
 
 use serde_json::Value;
 
-use crate::helpers::Backend;
 use crate::on_both_backends;
-use crate::sso::{input_value, AuthRequest, Sso, PASSWORD};
+use crate::support::{input_value, AuthRequest, Backend, Sso, TestApp, TestConfig, PASSWORD};
 
 /// One hashing slot, no waiting, and a hash slow enough (64 MiB, 3 passes) that the requests
 /// sent together all arrive while the first one holds the slot. The brute-force limits, which
 /// answer 429 to the same account, are out of the way: this is about load, not guessing.
-const ONE_SLOT_NO_QUEUE: &str =
-    "[password]\nmemory_kib = 65536\niterations = 3\nmax_concurrent = 1\n\
-     max_queue_ms = 0\n[login_limits]\nper_account_per_minute = 1000\nper_ip_per_minute = 1000\n";
+fn one_slot_no_queue(config: &mut TestConfig) {
+    config
+        .set("password.memory_kib", 65536)
+        .set("password.iterations", 3)
+        .set("password.max_concurrent", 1)
+        .set("password.max_queue_ms", 0)
+        .set("login_limits.per_account_per_minute", 1000)
+        .set("login_limits.per_ip_per_minute", 1000);
+}
 
 on_both_backends!(
     api_logins_beyond_the_hashing_slots_get_503_with_retry_after,
@@ -36,7 +41,12 @@ async fn api_login(url: String) -> reqwest::Response {
 }
 
 async fn api_logins_beyond_the_hashing_slots_get_503_with_retry_after(backend: Backend) {
-    let Some(sso) = Sso::start_with(backend, ONE_SLOT_NO_QUEUE).await else {
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .config(one_slot_no_queue)
+        .start_sso()
+        .await
+    else {
         return;
     };
     let before = sessions(&sso).await;
@@ -74,7 +84,12 @@ async fn api_logins_beyond_the_hashing_slots_get_503_with_retry_after(backend: B
 }
 
 async fn a_hosted_login_while_every_slot_is_busy_gets_503_and_can_retry(backend: Backend) {
-    let Some(sso) = Sso::start_with(backend, ONE_SLOT_NO_QUEUE).await else {
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .config(one_slot_no_queue)
+        .start_sso()
+        .await
+    else {
         return;
     };
     let rp = sso.default_rp();

@@ -1,6 +1,6 @@
 //! Two bheem-sso nodes on one PostgreSQL behind a load balancer without sticky sessions: any
 //! node serves any request. (Each provisioning job running once across nodes is
-//! `provisioning::two_processes_on_one_postgres_do_each_job_once`.)
+//! `provisioning::failures::two_processes_on_one_postgres_do_each_job_once`.)
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,9 +14,9 @@ use openidconnect::{
 };
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::helpers::{AppOptions, TestApp, TestDb};
-use crate::sso::{
-    add_user, clients_toml, query, AuthRequest, Browser, Rp, ACME, CALLBACK, PASSWORD, SECRET,
+use crate::support::{
+    add_user, query, standard_clients, AuthRequest, Browser, Rp, TestApp, TestDb, ACME, CALLBACK,
+    PASSWORD, SECRET,
 };
 
 /// A TCP load balancer that sends each new connection to the node chosen by `route`.
@@ -42,18 +42,11 @@ impl Cluster {
         let lb_addr = placeholder.local_addr().unwrap();
         drop(placeholder);
         let issuer = format!("http://{lb_addr}");
-        let options = || AppOptions {
-            database_url: db.url.clone(),
-            keys_dir: keys.path().to_owned(),
-            toml: clients_toml(),
-            clock: Clock::System,
-        };
-        let a = TestApp::spawn_with_issuer(options(), Some(&issuer))
-            .await
-            .unwrap();
-        let b = TestApp::spawn_with_issuer(options(), Some(&issuer))
-            .await
-            .unwrap();
+        let node = TestApp::builder()
+            .set("issuer", issuer.as_str())
+            .clients(standard_clients());
+        let a = node.start_on(&db.url, keys.path()).await;
+        let b = node.start_on(&db.url, keys.path()).await;
         let nodes = vec![addr_of(&a), addr_of(&b)];
         let lb = Balancer::start_at(lb_addr, nodes).await;
         add_user(&a, "alice@acme.example", Some("alice"), ACME, PASSWORD).await;

@@ -6,12 +6,14 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::{spawn_app_with, Backend, Harness};
+use crate::support::{Harness, TestApp};
 
 const TIMEOUT: Duration = Duration::from_secs(1);
 
 async fn app() -> Harness {
-    spawn_app_with(Backend::Sqlite, "[http]\nheader_read_timeout_seconds = 1\n")
+    TestApp::builder()
+        .set("http.header_read_timeout_seconds", 1)
+        .start()
         .await
         .expect("SQLite is always there")
 }

@@ -6,9 +6,8 @@ use openidconnect::{
 };
 
 use super::userinfo_json;
-use crate::helpers::Backend;
 use crate::on_both_backends;
-use crate::sso::{jwt_payload, query, AuthRequest, Sso, PASSWORD};
+use crate::support::{jwt_payload, query, AuthRequest, Backend, TestApp, ACME, PASSWORD};
 
 on_both_backends!(
     code_flow_with_state_nonce_id_token_and_userinfo,
@@ -22,7 +21,7 @@ on_both_backends!(
 );
 
 async fn code_flow_with_state_nonce_id_token_and_userinfo(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let rp = sso.default_rp();
@@ -46,7 +45,7 @@ async fn code_flow_with_state_nonce_id_token_and_userinfo(backend: Backend) {
     .unwrap();
     assert_eq!(claims.access_token_hash(), Some(&expected));
     let payload = jwt_payload(&sign_in.id_token());
-    assert_eq!(payload["company_id"], crate::sso::ACME);
+    assert_eq!(payload["company_id"], ACME);
     assert_eq!(payload["azp"], "rp");
     assert!(payload["sid"].is_string() && payload["auth_time"].is_i64());
 
@@ -79,11 +78,11 @@ async fn code_flow_with_state_nonce_id_token_and_userinfo(backend: Backend) {
         (at["client_id"].as_str(), at["aud"].as_str()),
         (Some("rp"), Some("rp"))
     );
-    assert_eq!(at["company_id"], crate::sso::ACME);
+    assert_eq!(at["company_id"], ACME);
 }
 
 async fn missing_response_type_is_an_error(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let request = AuthRequest::new(&sso.default_rp(), &[]);
@@ -103,7 +102,7 @@ async fn missing_response_type_is_an_error(backend: Backend) {
 }
 
 async fn id_token_is_rs256_with_a_kid_from_the_jwks(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let sign_in = sso.sign_in(&sso.browser(), &sso.default_rp(), &[]).await;
@@ -134,7 +133,7 @@ async fn id_token_is_rs256_with_a_kid_from_the_jwks(backend: Backend) {
 }
 
 async fn userinfo_answers_get_and_post_with_a_bearer_header(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let sign_in = sso
@@ -176,7 +175,7 @@ async fn userinfo_answers_get_and_post_with_a_bearer_header(backend: Backend) {
 }
 
 async fn code_flow_without_nonce_succeeds(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let rp = sso.default_rp();
@@ -207,7 +206,7 @@ async fn code_flow_without_nonce_succeeds(backend: Backend) {
 }
 
 async fn claims_follow_the_scopes(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let rp = sso.default_rp();
@@ -231,7 +230,7 @@ async fn claims_follow_the_scopes(backend: Backend) {
     assert_eq!(info["email_verified"], true);
     assert_eq!(info["name"], "Name of alice@acme.example");
     assert_eq!(info["preferred_username"], "alice");
-    assert_eq!(info["company_id"], crate::sso::ACME);
+    assert_eq!(info["company_id"], ACME);
     let granted = all
         .tokens
         .scopes()
@@ -246,7 +245,7 @@ async fn claims_follow_the_scopes(backend: Backend) {
 }
 
 async fn reused_code_is_rejected_and_revokes_its_tokens(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let rp = sso.default_rp();
@@ -287,7 +286,7 @@ async fn reused_code_is_rejected_and_revokes_its_tokens(backend: Backend) {
 }
 
 async fn client_secret_post_works(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let rp = sso.default_rp().set_auth_type(AuthType::RequestBody);

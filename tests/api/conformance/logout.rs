@@ -2,9 +2,10 @@
 
 use openidconnect::RefreshToken;
 
-use crate::helpers::Backend;
 use crate::on_both_backends;
-use crate::sso::{jwt_payload, query, AuthRequest, Landing, Sso, CALLBACK, LOGOUT_RETURN};
+use crate::support::{
+    jwt_payload, query, AuthRequest, Backend, Landing, Sso, TestApp, CALLBACK, LOGOUT_RETURN,
+};
 
 on_both_backends!(
     logout_redirects_to_the_registered_uri_with_state,
@@ -21,7 +22,7 @@ fn logout_url(sso: &Sso, params: &[(&str, &str)]) -> String {
 }
 
 async fn logout_redirects_to_the_registered_uri_with_state(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let browser = sso.browser();
@@ -43,7 +44,7 @@ async fn logout_redirects_to_the_registered_uri_with_state(backend: Backend) {
 }
 
 async fn logout_never_redirects_to_an_unregistered_uri(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let browser = sso.browser();
@@ -82,7 +83,7 @@ async fn logout_never_redirects_to_an_unregistered_uri(backend: Backend) {
 }
 
 async fn logout_never_redirects_with_a_tampered_or_foreign_id_token_hint(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let browser = sso.browser();
@@ -109,7 +110,11 @@ async fn logout_never_redirects_with_a_tampered_or_foreign_id_token_hint(backend
     );
 
     // A hint from another provider: a token signed with another key.
-    let Some(other) = Sso::start(Backend::Sqlite).await else {
+    let Some(other) = TestApp::builder()
+        .backend(Backend::Sqlite)
+        .start_sso()
+        .await
+    else {
         return;
     };
     let foreign = other
@@ -132,7 +137,7 @@ async fn logout_never_redirects_with_a_tampered_or_foreign_id_token_hint(backend
 }
 
 async fn logout_without_parameters_confirms_and_shows_the_logged_out_page(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let browser = sso.browser();
@@ -148,7 +153,7 @@ async fn logout_without_parameters_confirms_and_shows_the_logged_out_page(backen
 }
 
 async fn after_logout_prompt_none_fails_and_the_sessions_tokens_are_dead(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let rp = sso.default_rp();

@@ -1,7 +1,7 @@
-//! The OpenID Foundation's Basic OP checks (REFERENCE.md), each its own test, with the
+//! The OpenID Foundation's Basic OP checks, each its own test, with the
 //! `openidconnect` crate as the relying party, on SQLite and on PostgreSQL.
 
-use crate::sso::Sso;
+use crate::support::Sso;
 
 mod code_flow;
 mod logout;

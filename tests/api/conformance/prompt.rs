@@ -2,9 +2,8 @@
 
 use openidconnect::TokenResponse as _;
 
-use crate::helpers::Backend;
 use crate::on_both_backends;
-use crate::sso::{jwt_payload, query, AuthRequest, Sso};
+use crate::support::{input_value, jwt_payload, query, AuthRequest, Backend, TestApp};
 
 on_both_backends!(
     display_hints_locales_acr_and_unknown_parameters_cause_no_error,
@@ -17,7 +16,7 @@ on_both_backends!(
 );
 
 async fn display_hints_locales_acr_and_unknown_parameters_cause_no_error(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let rp = sso.default_rp();
@@ -35,7 +34,7 @@ async fn display_hints_locales_acr_and_unknown_parameters_cause_no_error(backend
     let landing = browser.visit(request.url.as_str()).await;
     // login_hint prefills the form.
     assert_eq!(
-        crate::sso::input_value(landing.page(), "login").as_deref(),
+        input_value(landing.page(), "login").as_deref(),
         Some("alice@acme.example")
     );
     sso.finish_login(&browser, &rp, &request, &landing, "alice@acme.example")
@@ -43,7 +42,7 @@ async fn display_hints_locales_acr_and_unknown_parameters_cause_no_error(backend
 }
 
 async fn prompt_login_forces_a_fresh_login_and_auth_time_increases(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let rp = sso.default_rp();
@@ -69,7 +68,7 @@ async fn prompt_login_forces_a_fresh_login_and_auth_time_increases(backend: Back
 }
 
 async fn prompt_none_without_a_session_redirects_with_login_required(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let request = AuthRequest::build(&sso.default_rp(), &[], true, &[("prompt", "none")]);
@@ -80,7 +79,7 @@ async fn prompt_none_without_a_session_redirects_with_login_required(backend: Ba
 }
 
 async fn prompt_none_with_a_session_succeeds_silently(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let rp = sso.default_rp();
@@ -94,7 +93,7 @@ async fn prompt_none_with_a_session_succeeds_silently(backend: Backend) {
 }
 
 async fn max_age_1_forces_a_fresh_login(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let rp = sso.default_rp();
@@ -114,7 +113,7 @@ async fn max_age_1_forces_a_fresh_login(backend: Backend) {
 }
 
 async fn max_age_10000_does_not_force_a_login(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let rp = sso.default_rp();
@@ -130,7 +129,7 @@ async fn max_age_10000_does_not_force_a_login(backend: Backend) {
 }
 
 async fn id_token_hint_with_prompt_none_returns_the_same_sub(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let rp = sso.default_rp();

@@ -2,9 +2,8 @@
 
 use openidconnect::{OAuth2TokenResponse, RefreshToken, TokenResponse as _};
 
-use crate::helpers::Backend;
 use crate::on_both_backends;
-use crate::sso::{jwt_payload, Sso, SECRET};
+use crate::support::{jwt_payload, Backend, TestApp, SECRET};
 
 on_both_backends!(
     refresh_tokens_work_and_are_bound_to_their_client,
@@ -12,7 +11,7 @@ on_both_backends!(
 );
 
 async fn refresh_tokens_work_and_are_bound_to_their_client(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let rp = sso.default_rp();
@@ -80,7 +79,7 @@ async fn refresh_tokens_work_and_are_bound_to_their_client(backend: Backend) {
 }
 
 async fn s256_pkce_works_for_a_public_client(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let rp = sso.rp("public-rp", None);

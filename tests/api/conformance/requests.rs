@@ -3,9 +3,10 @@
 use openidconnect::{OAuth2TokenResponse, TokenResponse as _};
 
 use super::userinfo_json;
-use crate::helpers::Backend;
 use crate::on_both_backends;
-use crate::sso::{jwt_payload, query, AuthRequest, Sso, SECRET};
+use crate::support::{
+    jwt_payload, query, AuthRequest, Backend, Landing, TestApp, ACME, PASSWORD, SECRET,
+};
 
 on_both_backends!(
     parameter_order_does_not_matter,
@@ -18,7 +19,7 @@ on_both_backends!(
 );
 
 async fn parameter_order_does_not_matter(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let rp = sso.default_rp();
@@ -34,7 +35,7 @@ async fn parameter_order_does_not_matter(backend: Backend) {
 }
 
 async fn unregistered_redirect_uri_gets_an_error_page_and_no_redirect(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let rp = sso.rp("rp", Some(SECRET)).set_redirect_uri(
@@ -55,7 +56,7 @@ async fn unregistered_redirect_uri_gets_an_error_page_and_no_redirect(backend: B
 }
 
 async fn missing_redirect_uri_with_several_registered_gets_an_error_page(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let url = format!(
@@ -68,7 +69,7 @@ async fn missing_redirect_uri_with_several_registered_gets_an_error_page(backend
 }
 
 async fn authorization_request_may_be_a_form_post(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let rp = sso.default_rp();
@@ -82,7 +83,7 @@ async fn authorization_request_may_be_a_form_post(backend: Backend) {
 }
 
 async fn request_and_request_uri_are_refused_with_their_errors(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let rp = sso.default_rp();
@@ -98,7 +99,7 @@ async fn request_and_request_uri_are_refused_with_their_errors(backend: Backend)
 }
 
 async fn claims_parameter_is_honoured(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let rp = sso.default_rp();
@@ -122,7 +123,7 @@ async fn claims_parameter_is_honoured(backend: Backend) {
 /// user consented to scopes, not to whatever `claims` lists. A first-party client that skips
 /// consent still gets what it names (`claims_parameter_is_honoured` above).
 async fn claims_parameter_releases_only_what_a_consenting_user_granted(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let rp = sso
@@ -135,13 +136,13 @@ async fn claims_parameter_releases_only_what_a_consenting_user_granted(backend: 
         let landing = browser.visit(request.url.as_str()).await;
         let landing = if landing.is_login_page() {
             browser
-                .submit_login(landing.page(), "alice", crate::sso::PASSWORD)
+                .submit_login(landing.page(), "alice", PASSWORD)
                 .await
         } else {
             landing
         };
         let callback = match landing {
-            crate::sso::Landing::Callback(url) => url,
+            Landing::Callback(url) => url,
             consent => browser
                 .submit_consent(consent.page(), "allow")
                 .await
@@ -160,7 +161,7 @@ async fn claims_parameter_releases_only_what_a_consenting_user_granted(backend: 
                 email_released,
                 "{scopes:?}: {claims}"
             );
-            assert_eq!(claims["company_id"], crate::sso::ACME);
+            assert_eq!(claims["company_id"], ACME);
         }
     }
 }

@@ -4,9 +4,8 @@
 use bheem_sso::clock::Clock;
 
 use super::helpers::{authorize_url, count, error_at_callback, error_page};
-use crate::helpers::Backend;
 use crate::on_both_backends;
-use crate::sso::{input_value, AuthRequest, Sso, PASSWORD};
+use crate::support::{input_value, AuthRequest, Backend, Sso, TestApp, PASSWORD};
 
 on_both_backends!(
     an_oversized_authorization_parameter_is_refused_and_stores_nothing,
@@ -26,7 +25,7 @@ async fn session_expiries(sso: &Sso) -> Vec<i64> {
 }
 
 async fn an_oversized_authorization_parameter_is_refused_and_stores_nothing(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let browser = sso.browser();
@@ -71,7 +70,12 @@ async fn an_oversized_authorization_parameter_is_refused_and_stores_nothing(back
 
 async fn a_parked_request_expires_after_ten_minutes(backend: Backend) {
     let clock = Clock::manual(system_now());
-    let Some(sso) = Sso::start_with_clock(backend, "", clock.clone()).await else {
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .clock(clock.clone())
+        .start_sso()
+        .await
+    else {
         return;
     };
     let (early, late) = (sso.browser(), sso.browser());
@@ -101,7 +105,7 @@ async fn a_parked_request_expires_after_ten_minutes(backend: Backend) {
 }
 
 async fn an_anonymous_browser_session_lives_minutes_and_a_login_gives_it_hours(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let browser = sso.browser();

@@ -3,9 +3,8 @@
 use base64::Engine;
 
 use super::helpers::{code_for, code_form, count, header, outcome, tokens_access};
-use crate::helpers::Backend;
 use crate::on_both_backends;
-use crate::sso::{Sso, SECRET};
+use crate::support::{Backend, TestApp, SECRET};
 
 on_both_backends!(
     wrong_client_secret_is_refused_and_leaves_the_code_redeemable,
@@ -13,7 +12,7 @@ on_both_backends!(
 );
 
 async fn wrong_client_secret_is_refused_and_leaves_the_code_redeemable(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let rp = sso.default_rp();
@@ -46,7 +45,7 @@ async fn wrong_client_secret_is_refused_and_leaves_the_code_redeemable(backend: 
 }
 
 async fn malformed_basic_credentials_are_refused_and_leave_the_code_redeemable(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let rp = sso.default_rp();

@@ -6,9 +6,8 @@ use super::helpers::{
     code_for, count, error_at_callback, other_verifier, outcome, refresh_with, signed_in,
     tokens_access, tokens_refresh, RP2_SECRET,
 };
-use crate::helpers::Backend;
 use crate::on_both_backends;
-use crate::sso::{AuthRequest, Sso, OTHER_CALLBACK, SECRET};
+use crate::support::{AuthRequest, Backend, TestApp, OTHER_CALLBACK, SECRET};
 
 on_both_backends!(
     wrong_pkce_verifier_is_refused_and_issues_nothing,
@@ -21,7 +20,7 @@ on_both_backends!(
 );
 
 async fn wrong_pkce_verifier_is_refused_and_issues_nothing(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let rp = sso.default_rp();
@@ -33,7 +32,7 @@ async fn wrong_pkce_verifier_is_refused_and_issues_nothing(backend: Backend) {
 }
 
 async fn pkce_cannot_be_dropped_or_added_after_the_authorization_request(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let browser = sso.browser();
@@ -62,7 +61,7 @@ async fn pkce_cannot_be_dropped_or_added_after_the_authorization_request(backend
 }
 
 async fn plain_pkce_and_a_public_client_without_pkce_get_no_code(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let (browser, _) = signed_in(&sso).await;
@@ -92,7 +91,7 @@ async fn plain_pkce_and_a_public_client_without_pkce_get_no_code(backend: Backen
 /// registered client, or anyone who caught the code without its verifier, can spend a user's
 /// code, and the rightful client's exchange then looks like a replay.
 async fn refused_code_exchange_leaves_the_code_to_its_client(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let browser = sso.browser();
@@ -139,7 +138,7 @@ async fn refused_code_exchange_leaves_the_code_to_its_client(backend: Backend) {
 }
 
 async fn replayed_code_is_refused_and_revokes_what_the_first_use_gave(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let rp = sso.default_rp();
@@ -170,7 +169,7 @@ async fn replayed_code_is_refused_and_revokes_what_the_first_use_gave(backend: B
 }
 
 async fn one_code_redeemed_twice_at_once_gives_tokens_once_and_then_revokes_them(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let rp = sso.default_rp();
@@ -205,7 +204,12 @@ async fn one_code_redeemed_twice_at_once_gives_tokens_once_and_then_revokes_them
 async fn expired_code_is_refused_and_issues_nothing(backend: Backend) {
     // A clock that moves only when the test moves it.
     let clock = Clock::manual(Clock::System.now());
-    let Some(sso) = Sso::start_with_clock(backend, "", clock).await else {
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .clock(clock)
+        .start_sso()
+        .await
+    else {
         return;
     };
     let rp = sso.default_rp();

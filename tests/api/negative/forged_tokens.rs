@@ -5,9 +5,8 @@ use base64::Engine;
 use serde_json::Value;
 
 use super::helpers::header;
-use crate::helpers::Backend;
 use crate::on_both_backends;
-use crate::sso::{jwt_payload, Sso};
+use crate::support::{jwt_payload, Backend, Sso, TestApp};
 
 on_both_backends!(
     tampered_access_token_is_refused_at_userinfo,
@@ -16,7 +15,7 @@ on_both_backends!(
 );
 
 async fn tampered_access_token_is_refused_at_userinfo(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let sign_in = sso.sign_in(&sso.browser(), &sso.default_rp(), &[]).await;
@@ -44,7 +43,7 @@ async fn tampered_access_token_is_refused_at_userinfo(backend: Backend) {
 }
 
 async fn unsigned_or_other_algorithm_access_token_is_refused(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let sign_in = sso.sign_in(&sso.browser(), &sso.default_rp(), &[]).await;
@@ -78,7 +77,7 @@ async fn unsigned_or_other_algorithm_access_token_is_refused(backend: Backend) {
 async fn access_token_signed_with_a_foreign_key_under_our_kid_is_refused(backend: Backend) {
     use rsa::pkcs8::{EncodePrivateKey, LineEnding};
 
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let sign_in = sso.sign_in(&sso.browser(), &sso.default_rp(), &[]).await;

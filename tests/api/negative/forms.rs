@@ -1,9 +1,8 @@
 //! The hosted forms.
 
 use super::helpers::count;
-use crate::helpers::Backend;
 use crate::on_both_backends;
-use crate::sso::{input_value, AuthRequest, Sso, PASSWORD, SECRET};
+use crate::support::{input_value, AuthRequest, Backend, TestApp, PASSWORD, SECRET};
 
 on_both_backends!(
     login_form_without_the_right_csrf_token_is_refused_and_logs_no_one_in,
@@ -11,7 +10,7 @@ on_both_backends!(
 );
 
 async fn login_form_without_the_right_csrf_token_is_refused_and_logs_no_one_in(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let browser = sso.browser();
@@ -50,7 +49,7 @@ async fn login_form_without_the_right_csrf_token_is_refused_and_logs_no_one_in(b
 }
 
 async fn consent_form_without_the_right_csrf_token_is_refused_and_grants_nothing(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let browser = sso.browser();

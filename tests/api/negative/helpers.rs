@@ -6,12 +6,12 @@ use openidconnect::PkceCodeChallenge;
 use serde_json::Value;
 use url::Url;
 
-use crate::sso::{query, AuthRequest, Browser, Landing, Rp, Sso, CALLBACK, PASSWORD};
+use crate::support::{query, AuthRequest, Browser, Landing, Rp, SignIn, Sso, CALLBACK, PASSWORD};
 
 pub(super) const RP2_SECRET: &str = "rp-secret-0123456789abcdef-two";
 
 /// A browser with a live SSO session, and the sign-in that made it.
-pub(super) async fn signed_in(sso: &Sso) -> (Browser, crate::sso::SignIn) {
+pub(super) async fn signed_in(sso: &Sso) -> (Browser, SignIn) {
     let browser = sso.browser();
     let sign_in = sso.sign_in(&browser, &sso.default_rp(), &[]).await;
     (browser, sign_in)

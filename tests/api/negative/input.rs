@@ -3,9 +3,8 @@
 use super::helpers::{
     authorize_url, code_for, code_form, count, error_at_callback, error_page, signed_in,
 };
-use crate::helpers::Backend;
 use crate::on_both_backends;
-use crate::sso::{AuthRequest, Sso, PASSWORD, SECRET};
+use crate::support::{AuthRequest, Backend, TestApp, PASSWORD, SECRET};
 
 on_both_backends!(
     oversized_state_is_refused_with_invalid_request_and_no_code,
@@ -15,7 +14,7 @@ on_both_backends!(
 );
 
 async fn oversized_state_is_refused_with_invalid_request_and_no_code(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let (browser, _) = signed_in(&sso).await;
@@ -35,7 +34,7 @@ async fn oversized_state_is_refused_with_invalid_request_and_no_code(backend: Ba
 }
 
 async fn oversized_body_is_refused_and_leaves_the_code_redeemable(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let rp = sso.default_rp();
@@ -70,7 +69,7 @@ async fn oversized_body_is_refused_and_leaves_the_code_redeemable(backend: Backe
 }
 
 async fn malformed_authorization_parameters_are_refused(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let (browser, _) = signed_in(&sso).await;
@@ -103,7 +102,7 @@ async fn malformed_authorization_parameters_are_refused(backend: Backend) {
 }
 
 async fn wrong_password_and_unknown_user_get_the_same_answer_and_no_session(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let browser = sso.browser();

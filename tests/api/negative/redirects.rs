@@ -3,9 +3,10 @@
 use url::Url;
 
 use super::helpers::{authorize_url, count, error_page, header, signed_in};
-use crate::helpers::Backend;
 use crate::on_both_backends;
-use crate::sso::{input_value, AuthRequest, Sso, CALLBACK, LOGOUT_RETURN, OTHER_CALLBACK, SECRET};
+use crate::support::{
+    input_value, AuthRequest, Backend, TestApp, CALLBACK, LOGOUT_RETURN, OTHER_CALLBACK, SECRET,
+};
 
 on_both_backends!(
     unregistered_or_missing_redirect_uri_gets_an_error_page_and_no_redirect,
@@ -16,7 +17,7 @@ on_both_backends!(
 const EVIL: &str = "https://evil.example/callback";
 
 async fn unregistered_or_missing_redirect_uri_gets_an_error_page_and_no_redirect(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     // Logged in, so a code is what a lax provider would hand to the attacker.
@@ -56,7 +57,7 @@ async fn unregistered_or_missing_redirect_uri_gets_an_error_page_and_no_redirect
 async fn redirect_uri_differing_from_the_registered_one_in_any_part_never_redirects(
     backend: Backend,
 ) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let (browser, _) = signed_in(&sso).await;
@@ -92,7 +93,7 @@ async fn redirect_uri_differing_from_the_registered_one_in_any_part_never_redire
 async fn unregistered_post_logout_redirect_uri_never_redirects_and_keeps_the_session(
     backend: Backend,
 ) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let (browser, sign_in) = signed_in(&sso).await;

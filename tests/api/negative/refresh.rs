@@ -14,9 +14,8 @@ use serde_json::Value;
 use tokio::sync::Notify;
 
 use super::helpers::{code_for, count, refresh_with, RP2_SECRET};
-use crate::helpers::Backend;
 use crate::on_both_backends;
-use crate::sso::{Sso, SECRET};
+use crate::support::{Backend, TestApp, SECRET};
 
 on_both_backends!(
     reused_refresh_token_revokes_its_whole_family,
@@ -30,7 +29,7 @@ on_both_backends!(
 );
 
 async fn reused_refresh_token_revokes_its_whole_family(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let sign_in = sso
@@ -62,7 +61,7 @@ async fn reused_refresh_token_revokes_its_whole_family(backend: Backend) {
 async fn one_refresh_token_sent_twice_at_once_is_answered_once_and_kills_its_family(
     backend: Backend,
 ) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     // A few families, so that the two requests meet at different points of each other.
@@ -105,7 +104,7 @@ async fn one_refresh_token_sent_twice_at_once_is_answered_once_and_kills_its_fam
 }
 
 async fn code_of_another_client_is_refused(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let rp2 = sso.rp("rp2", Some(RP2_SECRET));
@@ -117,7 +116,7 @@ async fn code_of_another_client_is_refused(backend: Backend) {
 }
 
 async fn refresh_token_of_another_client_is_refused_and_still_works_for_its_own(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let sign_in = sso
@@ -183,7 +182,7 @@ async fn a_logout_ends_the_sessions_families_while_a_thief_keeps_rotating_one(ba
 }
 
 async fn race_a_thief(backend: Backend, ending: Ending, trials: usize) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let sso = Arc::new(sso);
@@ -334,8 +333,13 @@ async fn a_rotated_refresh_token_ends_with_its_family_however_recently_it_was_is
     backend: Backend,
 ) {
     let clock = Clock::manual(Clock::System.now());
-    let config = "[tokens]\nrefresh_token_seconds = 3600\n";
-    let Some(sso) = Sso::start_with_clock(backend, config, clock.clone()).await else {
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .clock(clock.clone())
+        .set("tokens.refresh_token_seconds", 3600)
+        .start_sso()
+        .await
+    else {
         return;
     };
     let start = clock.now();

@@ -7,9 +7,8 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::helpers::{code_for, code_form, count, header};
-use crate::helpers::Backend;
 use crate::on_both_backends;
-use crate::sso::{input_value, AuthRequest, Sso, PASSWORD, SECRET};
+use crate::support::{input_value, AuthRequest, Backend, Sso, TestApp, PASSWORD, SECRET};
 
 on_both_backends!(
     refusals_at_the_oauth_endpoints_are_oauth_json_errors_and_spend_nothing,
@@ -88,7 +87,7 @@ async fn chunked_post(sso: &Sso, path: &str, size: usize) -> (u16, String) {
 }
 
 async fn refusals_at_the_oauth_endpoints_are_oauth_json_errors_and_spend_nothing(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let rp = sso.default_rp();
@@ -181,7 +180,7 @@ async fn refusals_at_the_oauth_endpoints_are_oauth_json_errors_and_spend_nothing
 }
 
 async fn refusals_at_the_hosted_pages_are_the_error_page_and_change_nothing(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let browser = sso.browser();
@@ -261,7 +260,7 @@ async fn refusals_at_the_hosted_pages_are_the_error_page_and_change_nothing(back
 }
 
 async fn a_failing_session_store_shows_the_error_page(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     // The login page makes a session, which the session layer then cannot save.
@@ -282,7 +281,7 @@ async fn a_failing_session_store_shows_the_error_page(backend: Backend) {
 async fn a_protected_resource_asked_without_a_token_answers_with_a_bare_challenge(
     backend: Backend,
 ) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let http = reqwest::Client::new();

@@ -7,9 +7,10 @@ use serde_json::Value;
 use url::Url;
 
 use super::helpers::{authorize_url, error_at_callback, error_page, signed_in};
-use crate::helpers::Backend;
 use crate::on_both_backends;
-use crate::sso::{jwt_payload, query, AuthRequest, Sso, LOGOUT_RETURN, PASSWORD};
+use crate::support::{
+    jwt_payload, query, AuthRequest, Backend, Sso, TestApp, LOGOUT_RETURN, PASSWORD,
+};
 
 on_both_backends!(
     the_workspace_api_refuses_a_relying_partys_access_token,
@@ -17,7 +18,7 @@ on_both_backends!(
 );
 
 async fn the_workspace_api_refuses_a_relying_partys_access_token(backend: Backend) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let (_, sign_in) = signed_in(&sso).await;
@@ -70,7 +71,7 @@ fn logout_token_for(sso: &Sso, id_token: &str) -> String {
 async fn a_logout_token_or_access_token_is_no_id_token_hint_at_authorize_or_logout(
     backend: Backend,
 ) {
-    let Some(sso) = Sso::start(backend).await else {
+    let Some(sso) = TestApp::builder().backend(backend).start_sso().await else {
         return;
     };
     let (browser, sign_in) = signed_in(&sso).await;

@@ -1,4 +1,4 @@
-//! The fakes driven over HTTP exactly as REFERENCE.md says the real services are called, so
+//! The fakes driven over HTTP exactly as the vendors document the real services being called, so
 //! that they are known to answer as those services do.
 
 mod faults;

@@ -1,220 +1,27 @@
-//! A person signs in with a real browser: headless Chromium, driven over WebDriver, starts at a
-//! relying party, fills in the hosted login page and lands back at the relying party signed in.
-//! The other SSO tests fill the forms with an HTTP client; this one proves that the pages, the
-//! cookies and the redirects also work where they are meant to, in a browser.
+//! Just enough of W3C WebDriver to drive headless Chromium through chromedriver as a person
+//! would: open a page, type, click, read.
 
-use std::collections::HashMap;
 use std::os::unix::process::CommandExt as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::response::{Html, Redirect};
-use axum::routing::get;
-use axum::Router;
 use base64::Engine as _;
-use openidconnect::core::{CoreClient, CoreProviderMetadata};
-use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, IssuerUrl, PkceCodeVerifier, RedirectUrl,
-    TokenResponse,
-};
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app_with, Backend};
-use crate::sso::{add_user, AuthRequest, Rp, ACME, PASSWORD};
-
 /// Where Debian's `chromium` package puts the browser; `chromium-driver` puts chromedriver on PATH.
-const CHROMIUM: &str = "/usr/bin/chromium";
-const ALICE: &str = "alice@acme.example";
-const RP_SECRET: &str = "browser-rp-secret-0123456789";
+pub const CHROMIUM: &str = "/usr/bin/chromium";
 /// Generous: the first start of Chromium on a cold machine takes seconds.
 const PATIENCE: Duration = Duration::from_secs(30);
 
-#[tokio::test]
-async fn a_person_logs_in_on_the_hosted_page_in_chromium_and_lands_at_the_relying_party() {
-    let Some(chromedriver) = browser_tools() else {
-        return;
-    };
-    // The RP's port goes into the provider's client registration, so it is bound first.
-    let rp_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let rp_base = format!("http://{}", rp_listener.local_addr().unwrap());
-    let Some(h) = spawn_app_with(Backend::Sqlite, &client_toml(&rp_base)).await else {
-        return;
-    };
-    add_user(&h.app, ALICE, Some("alice"), ACME, PASSWORD).await;
-    let rp = RelyingParty::discover(&h.app.base, &rp_base).await;
-    tokio::spawn(async move { axum::serve(rp_listener, rp.router()).await });
-
-    let dir = tempfile::tempdir().unwrap();
-    let driver = ChromeDriver::start(&chromedriver).await;
-    let browser = driver.open_chromium(&dir.path().join("profile")).await;
-
-    browser.goto(&format!("{rp_base}/start")).await;
-    let login = browser.wait_for("input[name=login]").await;
-    let screenshot = browser.screenshot().await;
-    std::fs::write(dir.path().join("login.png"), &screenshot).unwrap();
-    assert!(
-        screenshot.len() > 1000 && screenshot.starts_with(b"\x89PNG\r\n\x1a\n"),
-        "the login page renders to a PNG"
-    );
-    browser.type_into(&login, ALICE).await;
-    let password = browser.find("input[name=password]").await.unwrap();
-    browser.type_into(&password, PASSWORD).await;
-    let submit = browser.find("button[type=submit]").await.unwrap();
-    browser.click(&submit).await;
-
-    let landed = browser
-        .wait_for_page_at(&format!("{rp_base}/callback"))
-        .await;
-    assert!(
-        landed.contains("Signed in as alice@acme.example"),
-        "the relying party signs alice in, but shows:\n{landed}"
-    );
-    let who = browser.find("#who").await.unwrap();
-    assert_eq!(browser.text(&who).await, "Signed in as alice@acme.example");
-    browser.quit().await;
-}
-
-/// chromedriver's path, or `None` (skip) when the browser is not installed here. CI must run this
-/// test, so there a missing browser is a failure.
-fn browser_tools() -> Option<PathBuf> {
-    let chromedriver = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|dir| dir.join("chromedriver"))
-            .find(|p| p.is_file())
-    });
-    match chromedriver {
-        Some(chromedriver) if Path::new(CHROMIUM).is_file() => Some(chromedriver),
-        _ if std::env::var_os("CI").is_some() => panic!(
-            "CI must run the browser test, but {CHROMIUM} or chromedriver is missing: \
-             install Debian's chromium and chromium-driver (scripts/test does)"
-        ),
-        _ => {
-            eprintln!(
-                "SKIPPED: {CHROMIUM} or chromedriver is missing; \
-                 install Debian's chromium and chromium-driver to run this test"
-            );
-            None
-        }
-    }
-}
-
-fn client_toml(rp_base: &str) -> String {
-    format!(
-        r#"
-[[clients]]
-client_id = "browser-rp"
-name = "Browser Party"
-client_secret = "{RP_SECRET}"
-redirect_uris = ["{rp_base}/callback"]
-skip_consent = true
-"#
-    )
-}
-
-/// A small web application that signs its users in with bheem-sso, as a real one would: the
-/// `openidconnect` crate, the code flow with PKCE, state and nonce checked, the ID token verified.
-struct RelyingParty {
-    client: Rp,
-    http: openidconnect::reqwest::Client,
-    /// The one sign-in under way: this RP has a single user, the test's browser.
-    pending: Mutex<Option<AuthRequest>>,
-}
-
-impl RelyingParty {
-    async fn discover(issuer: &str, rp_base: &str) -> Arc<Self> {
-        // No redirects on back-channel calls, as the openidconnect crate advises against SSRF.
-        let http = openidconnect::reqwest::Client::builder()
-            .redirect(openidconnect::reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let metadata =
-            CoreProviderMetadata::discover_async(IssuerUrl::new(issuer.into()).unwrap(), &http)
-                .await
-                .unwrap();
-        let client = CoreClient::from_provider_metadata(
-            metadata,
-            ClientId::new("browser-rp".into()),
-            Some(ClientSecret::new(RP_SECRET.into())),
-        )
-        .set_redirect_uri(RedirectUrl::new(format!("{rp_base}/callback")).unwrap());
-        Arc::new(Self {
-            client,
-            http,
-            pending: Mutex::new(None),
-        })
-    }
-
-    fn router(self: Arc<Self>) -> Router {
-        Router::new()
-            .route("/start", get(start))
-            .route("/callback", get(callback))
-            .with_state(self)
-    }
-}
-
-async fn start(State(rp): State<Arc<RelyingParty>>) -> Redirect {
-    let request = AuthRequest::new(&rp.client, &["email", "profile"]);
-    let url = request.url.to_string();
-    *rp.pending.lock().unwrap() = Some(request);
-    Redirect::to(&url)
-}
-
-/// Errors are shown on the page, so that a failing test prints what went wrong.
-async fn callback(
-    State(rp): State<Arc<RelyingParty>>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Html<String>, (StatusCode, String)> {
-    let fail = |what: String| (StatusCode::BAD_REQUEST, what);
-    let request = rp
-        .pending
-        .lock()
-        .unwrap()
-        .take()
-        .ok_or_else(|| fail("no sign-in under way".into()))?;
-    if q.get("state") != Some(request.state.secret()) {
-        return Err(fail(format!("state not echoed: {q:?}")));
-    }
-    let code = q
-        .get("code")
-        .ok_or_else(|| fail(format!("no code: {q:?}")))?;
-    let verifier = request
-        .verifier_secret()
-        .expect("the RP always sends a PKCE challenge");
-    let tokens = rp
-        .client
-        .exchange_code(AuthorizationCode::new(code.clone()))
-        .map_err(|e| fail(format!("{e:?}")))?
-        .set_pkce_verifier(PkceCodeVerifier::new(verifier))
-        .request_async(&rp.http)
-        .await
-        .map_err(|e| fail(format!("code exchange failed: {e:?}")))?;
-    let id_token = tokens
-        .id_token()
-        .ok_or_else(|| fail("no ID token".into()))?;
-    let claims = id_token
-        .claims(&rp.client.id_token_verifier(), &request.nonce)
-        .map_err(|e| fail(format!("ID token rejected: {e:?}")))?;
-    let email = claims
-        .email()
-        .ok_or_else(|| fail("no email in the ID token".into()))?;
-    Ok(Html(format!(
-        "<!doctype html><title>Relying party</title><h1 id=\"who\">Signed in as {}</h1>",
-        email.as_str()
-    )))
-}
-
 /// A chromedriver process of this test's own, ended when the test ends, also on a panic.
-struct ChromeDriver {
+pub struct ChromeDriver {
     process: Child,
     url: String,
 }
 
 impl ChromeDriver {
-    async fn start(program: &Path) -> Self {
+    pub async fn start(program: &Path) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -253,7 +60,7 @@ impl ChromeDriver {
     }
 
     /// A fresh headless Chromium with a profile of its own in `profile`.
-    async fn open_chromium(&self, profile: &Path) -> Chromium {
+    pub async fn open_chromium(&self, profile: &Path) -> Chromium {
         let options = json!({
             "binary": CHROMIUM,
             "args": [
@@ -312,13 +119,13 @@ impl Drop for ChromeDriver {
 /// brings hyper-rustls with the aws-lc-rs provider, and beside the ring provider of reqwest and
 /// sqlx, rustls then has no process default and `ClientBuilder::rustls()` panics. Plain HTTP to
 /// chromedriver needs no client library.
-struct Chromium {
+pub struct Chromium {
     http: reqwest::Client,
     session: String,
 }
 
 /// A WebDriver element reference (W3C WebDriver §12.1, "web element identifier").
-struct Element(String);
+pub struct Element(String);
 
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -340,7 +147,7 @@ impl Chromium {
         .await
     }
 
-    async fn goto(&self, url: &str) {
+    pub async fn goto(&self, url: &str) {
         self.post("/url", json!({ "url": url })).await.unwrap();
     }
 
@@ -352,7 +159,7 @@ impl Chromium {
             .to_owned()
     }
 
-    async fn find(&self, css: &str) -> Result<Element, String> {
+    pub async fn find(&self, css: &str) -> Result<Element, String> {
         let found = self
             .post("/element", json!({ "using": "css selector", "value": css }))
             .await?;
@@ -364,7 +171,7 @@ impl Chromium {
         ))
     }
 
-    async fn wait_for(&self, css: &str) -> Element {
+    pub async fn wait_for(&self, css: &str) -> Element {
         let deadline = Instant::now() + PATIENCE;
         loop {
             match self.find(css).await {
@@ -380,7 +187,7 @@ impl Chromium {
         }
     }
 
-    async fn type_into(&self, element: &Element, text: &str) {
+    pub async fn type_into(&self, element: &Element, text: &str) {
         self.post(
             &format!("/element/{}/value", element.0),
             json!({ "text": text }),
@@ -389,13 +196,13 @@ impl Chromium {
         .unwrap();
     }
 
-    async fn click(&self, element: &Element) {
+    pub async fn click(&self, element: &Element) {
         self.post(&format!("/element/{}/click", element.0), json!({}))
             .await
             .unwrap();
     }
 
-    async fn text(&self, element: &Element) -> String {
+    pub async fn text(&self, element: &Element) -> String {
         self.try_text(element).await.unwrap()
     }
 
@@ -408,7 +215,7 @@ impl Chromium {
         Ok(text.as_str().unwrap_or_default().to_owned())
     }
 
-    async fn screenshot(&self) -> Vec<u8> {
+    pub async fn screenshot(&self) -> Vec<u8> {
         let png = self.get("/screenshot").await;
         base64::engine::general_purpose::STANDARD
             .decode(png.as_str().expect("a base64 PNG"))
@@ -416,7 +223,7 @@ impl Chromium {
     }
 
     /// Waits until the browser shows a loaded page whose address starts with `prefix`; its text.
-    async fn wait_for_page_at(&self, prefix: &str) -> String {
+    pub async fn wait_for_page_at(&self, prefix: &str) -> String {
         let deadline = Instant::now() + PATIENCE;
         loop {
             // While the login's redirects are followed, the page can change between any two of
@@ -450,7 +257,7 @@ impl Chromium {
     }
 
     /// Ends the session, which closes Chromium.
-    async fn quit(self) {
+    pub async fn quit(self) {
         command(self.http.delete(&self.session)).await.unwrap();
     }
 }

@@ -1,0 +1,169 @@
+//! The real app on port 0, set up by one builder: which database, which clock, which
+//! configuration. The builder starts it on storage of its own (`start`, `start_sso`) or on a
+//! database and keys folder the test holds, for a restart or a second node (`start_on`).
+
+use std::path::{Path, PathBuf};
+
+use bheem_sso::app::{self, AppState};
+use bheem_sso::clock::Clock;
+use tokio::sync::oneshot;
+
+use super::config::{ClientSpec, TestConfig};
+use super::db::{Backend, TestDb};
+use super::sso::{standard_clients, Sso};
+
+/// A running bheem-sso: its address, its state, and the folder its keys live in.
+pub struct TestApp {
+    pub base: String,
+    pub state: AppState,
+    pub http: reqwest::Client,
+    pub keys_dir: PathBuf,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// A test app with a database and a keys folder of its own, both gone when it is dropped.
+pub struct Harness {
+    pub app: TestApp,
+    pub db: TestDb,
+    pub keys: tempfile::TempDir,
+}
+
+/// How a test app is set up. Without a word from the test: SQLite, the system clock, cheap
+/// password hashes and no clients.
+#[must_use]
+pub struct AppBuilder {
+    backend: Backend,
+    clock: Clock,
+    config: TestConfig,
+}
+
+impl TestApp {
+    pub fn builder() -> AppBuilder {
+        let mut config = TestConfig::default();
+        // Cheap hashes keep the suite fast; a test about hashing sets its own.
+        config
+            .set("password.memory_kib", 8192)
+            .set("password.iterations", 1);
+        AppBuilder {
+            backend: Backend::Sqlite,
+            clock: Clock::System,
+            config,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request failed")
+    }
+
+    /// Graceful shutdown; waits for the server to finish.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+    }
+}
+
+impl AppBuilder {
+    /// The database `start` makes; SQLite unless set.
+    pub fn backend(mut self, backend: Backend) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    /// A clock the test moves (`Clock::manual`).
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Sets one key of the configuration file: `.set("session.idle_seconds", 600)`.
+    pub fn set(mut self, key: &str, value: impl Into<toml::Value>) -> Self {
+        self.config.set(key, value);
+        self
+    }
+
+    /// Edits the configuration with a function, for settings a helper shares among tests.
+    pub fn config(mut self, edit: impl FnOnce(&mut TestConfig)) -> Self {
+        edit(&mut self.config);
+        self
+    }
+
+    pub fn client(mut self, client: ClientSpec) -> Self {
+        self.config.client(client);
+        self
+    }
+
+    pub fn clients(self, clients: impl IntoIterator<Item = ClientSpec>) -> Self {
+        clients.into_iter().fold(self, Self::client)
+    }
+
+    /// Starts the app on a fresh database of the backend and a fresh keys folder. `None` when
+    /// the backend is not available here (PostgreSQL outside CI).
+    pub async fn start(self) -> Option<Harness> {
+        let db = TestDb::new(self.backend).await?;
+        let keys = tempfile::tempdir().unwrap();
+        let app = self.start_on(&db.url, keys.path()).await;
+        Some(Harness { app, db, keys })
+    }
+
+    /// As [`AppBuilder::start`], with the SSO tests' relying parties registered after the
+    /// test's own clients, and alice in the directory.
+    pub async fn start_sso(self) -> Option<Sso> {
+        let harness = self.clients(standard_clients()).start().await?;
+        Some(Sso::around(harness).await)
+    }
+
+    /// Starts the app on a database and keys folder that the test holds: the same one again
+    /// after a restart, or several nodes of one deployment.
+    pub async fn start_on(&self, database_url: &str, keys_dir: &Path) -> TestApp {
+        self.try_start_on(database_url, keys_dir).await.unwrap()
+    }
+
+    /// As [`AppBuilder::start_on`], for a test of what stops the start-up.
+    pub async fn try_start_on(
+        &self,
+        database_url: &str,
+        keys_dir: &Path,
+    ) -> anyhow::Result<TestApp> {
+        // Bound first, so the issuer can carry the real port.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let base = format!("http://{addr}");
+        let mut config = self.config.clone();
+        // Several nodes behind one load balancer set its address as their issuer.
+        if !config.is_set("issuer") {
+            config.set("issuer", base.as_str());
+        }
+        config
+            .set("listen", addr.to_string())
+            .set("database_url", database_url)
+            .set("keys_dir", keys_dir.display().to_string());
+        let state = app::build_state(config.load()?, self.clock.clone()).await?;
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(app::serve(state.clone(), listener, async {
+            let _ = rx.await;
+        }));
+        Ok(TestApp {
+            base,
+            state,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
+            keys_dir: keys_dir.to_owned(),
+            shutdown: Some(tx),
+            server: Some(server),
+        })
+    }
+}

@@ -1,0 +1,43 @@
+//! The test harness: the real app on port 0 (one builder sets it up), its databases, its
+//! configuration as a value, and the relying party and browser that drive it.
+//!
+//! The crate's internals that the harness needs (`AppState`, `serve`, `Config`) are named only
+//! in this folder, so that a module moved in `src/` is followed in one place.
+
+mod app;
+mod browser;
+mod config;
+mod db;
+mod directory;
+mod rp;
+mod sso;
+
+pub use app::{Harness, TestApp};
+pub use browser::{input_value, Browser, Landing};
+pub use config::{ClientSpec, TestConfig};
+pub use db::{postgres_admin_url, Backend, TestDb};
+pub use directory::check_login;
+pub use rp::{jwt_payload, query, AuthRequest, Rp, SignIn};
+pub use sso::{
+    add_user, standard_clients, Sso, ACME, CALLBACK, GLOBEX, LOGOUT_RETURN, OTHER_CALLBACK,
+    PASSWORD, SECRET,
+};
+
+/// Runs an async test body on SQLite and on PostgreSQL, as `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn sqlite() {
+                    super::$name($crate::support::Backend::Sqlite).await
+                }
+                #[tokio::test]
+                async fn postgres() {
+                    super::$name($crate::support::Backend::Postgres).await
+                }
+            }
+        )*
+    };
+}
