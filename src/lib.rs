@@ -1,7 +1,9 @@
 //! bheem-sso: the OpenID Connect provider and SSO hub of Bheem Workspace.
 //!
-//! Data flows one way: `http` → `oidc` → `store` / `directory` / `keys`. Nothing below `http`
-//! knows about axum.
+//! Data flows one way: `http` → the domain (`login`, `provisioning`, `oidc`) → `store` /
+//! `directory` / `keys` → the base (`clock`, `config`, `domain`, `secrets`). Nothing below `http`
+//! knows about axum or the composition root (`app`). `docs/architecture.md` has the whole picture;
+//! `tests/api/architecture.rs` keeps it true.
 
 pub mod app;
 pub mod cli;
