@@ -65,21 +65,35 @@ pub async fn user_by_id(
     }
 }
 
+/// A directory for unit tests: it knows nobody and counts how often it is asked.
 #[cfg(test)]
-mod tests {
+pub(crate) mod counting {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use super::*;
+    use async_trait::async_trait;
 
-    /// A directory that knows nobody and counts how often it was asked by id.
+    use super::{Credentials, Directory, User};
+
     #[derive(Default)]
-    struct Counting {
-        lookups_by_id: AtomicUsize,
+    pub(crate) struct Counting {
+        pub lookups_by_login: AtomicUsize,
+        pub lookups_by_id: AtomicUsize,
+    }
+
+    impl Counting {
+        pub fn by_login(&self) -> usize {
+            self.lookups_by_login.load(Ordering::SeqCst)
+        }
+
+        pub fn by_id(&self) -> usize {
+            self.lookups_by_id.load(Ordering::SeqCst)
+        }
     }
 
     #[async_trait]
     impl Directory for Counting {
         async fn find_by_login(&self, _login: &str) -> anyhow::Result<Option<Credentials>> {
+            self.lookups_by_login.fetch_add(1, Ordering::SeqCst);
             Ok(None)
         }
         async fn find_by_id(&self, _id: &str) -> anyhow::Result<Option<User>> {
@@ -99,6 +113,12 @@ mod tests {
             Ok(())
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::counting::Counting;
+    use super::*;
 
     #[tokio::test]
     async fn only_a_user_not_asked_for_is_looked_up_in_the_directory() {
@@ -119,9 +139,9 @@ mod tests {
         assert_eq!(found.unwrap().unwrap().email, "ann@example.com");
         let gone = user_by_id(&directory, UserLookup::Gone, &id).await;
         assert!(gone.unwrap().is_none());
-        assert_eq!(directory.lookups_by_id.load(Ordering::SeqCst), 0);
+        assert_eq!(directory.by_id(), 0);
         let not_asked = user_by_id(&directory, UserLookup::NotAsked, &id).await;
         assert!(not_asked.unwrap().is_none());
-        assert_eq!(directory.lookups_by_id.load(Ordering::SeqCst), 1);
+        assert_eq!(directory.by_id(), 1);
     }
 }
