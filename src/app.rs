@@ -1,4 +1,4 @@
-//! The application state, the router, and serving with graceful shutdown.
+//! The composition root: builds the services and the state from the configuration, the router, the background tasks, and serving with graceful shutdown.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -65,11 +65,7 @@ pub async fn proceed_as(
     consented_now: bool,
     login: Option<(SsoSession, User)>,
 ) -> Result<Response, PageError> {
-    let Some(client) = state.clients.get(&request.client_id) else {
-        return Err(PageError::bad_request(
-            "The application is no longer registered.",
-        ));
-    };
+    let client = state.clients.get(&request.client_id);
     let now = state.clock.now();
     let login_state = login.as_ref().map(|(session, user)| LoginState {
         auth_time: session.auth_time,
@@ -81,12 +77,12 @@ pub async fn proceed_as(
     } else {
         Consent::NotRead
     };
-    let mut next = next_step(&request, login_state, &client, &consent, now);
+    let mut next = next_step(&request, login_state, client.as_deref(), &consent, now);
     if next == Next::ReadConsent {
         let (_, user) = login.as_ref().expect("a consent is read only for a login");
-        let granted = state.db.consent(&user.id, &client.id).await?;
+        let granted = state.db.consent(&user.id, &request.client_id).await?;
         consent = Consent::Stored(granted.and_then(|g| Scope::parse(&g).ok()));
-        next = next_step(&request, login_state, &client, &consent, now);
+        next = next_step(&request, login_state, client.as_deref(), &consent, now);
     }
     match next {
         Next::LogIn => {
@@ -98,6 +94,9 @@ pub async fn proceed_as(
             Ok(Redirect::to(&format!("{}?req={id}", paths::CONSENT_PAGE)).into_response())
         }
         Next::Refuse(code, description) => Ok(redirect_error(state, &request, code, description)),
+        Next::ClientGone => Err(PageError::bad_request(
+            "The application is no longer registered.",
+        )),
         Next::IssueCode => {
             let (session, _) = login.as_ref().expect("a code is issued only for a login");
             let url = issue_code(&state.tokens, &request, session).await?;

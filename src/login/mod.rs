@@ -159,9 +159,4 @@ impl Logins {
             }
         }
     }
-
-    /// A user found disabled at a token or API request: as at a login.
-    pub async fn deactivated(&self, user_id: &str) -> anyhow::Result<()> {
-        deactivated(&self.provisioning, user_id).await
-    }
 }

@@ -39,13 +39,16 @@ pub enum Next {
     AskConsent,
     /// Back at the client with an error.
     Refuse(ErrorCode, &'static str),
+    /// The client the request was for is no longer registered (the request was kept across
+    /// a restart with another configuration): nowhere to send the user back to.
+    ClientGone,
     IssueCode,
 }
 
 pub fn next_step(
     request: &AuthorizationRequest,
     login: Option<LoginState<'_>>,
-    client: &Client,
+    client: Option<&Client>,
     consent: &Consent,
     now: UnixTime,
 ) -> Next {
@@ -69,6 +72,9 @@ pub fn next_step(
         } else {
             Next::LogIn
         };
+    };
+    let Some(client) = client else {
+        return Next::ClientGone;
     };
     if !client.allows_company(login.company_id) {
         return Next::Refuse(
@@ -159,13 +165,13 @@ mod tests {
     fn without_a_login_the_user_logs_in_or_prompt_none_is_login_required() {
         let consenting = client(true, vec![]);
         assert_eq!(
-            next_step(&request(), None, &consenting, &Consent::NotRead, NOW),
+            next_step(&request(), None, Some(&consenting), &Consent::NotRead, NOW),
             Next::LogIn
         );
         let mut silent = request();
         silent.prompt.none = true;
         assert_eq!(
-            next_step(&silent, None, &consenting, &Consent::NotRead, NOW),
+            next_step(&silent, None, Some(&consenting), &Consent::NotRead, NOW),
             Next::Refuse(ErrorCode::LoginRequired, "the user is not logged in")
         );
     }
@@ -176,35 +182,59 @@ mod tests {
         let mut again = request();
         again.prompt.login = true;
         assert_eq!(
-            next_step(&again, alice(NOW), &docs, &Consent::NotRead, NOW),
+            next_step(&again, alice(NOW), Some(&docs), &Consent::NotRead, NOW),
             Next::LogIn
         );
         let mut select = request();
         select.prompt.select_account = true;
         assert_eq!(
-            next_step(&select, alice(NOW), &docs, &Consent::NotRead, NOW),
+            next_step(&select, alice(NOW), Some(&docs), &Consent::NotRead, NOW),
             Next::LogIn
         );
         let mut recent = request();
         recent.max_age = Some(60);
         assert_eq!(
-            next_step(&recent, alice(NOW - 61), &docs, &Consent::NotRead, NOW),
+            next_step(
+                &recent,
+                alice(NOW - 61),
+                Some(&docs),
+                &Consent::NotRead,
+                NOW
+            ),
             Next::LogIn
         );
         assert_eq!(
-            next_step(&recent, alice(NOW - 60), &docs, &Consent::NotRead, NOW),
+            next_step(
+                &recent,
+                alice(NOW - 60),
+                Some(&docs),
+                &Consent::NotRead,
+                NOW
+            ),
             Next::IssueCode
         );
         let mut bob = request();
         bob.hint_sub = Some("bob".into());
         assert_eq!(
-            next_step(&bob, alice(NOW), &docs, &Consent::NotRead, NOW),
+            next_step(&bob, alice(NOW), Some(&docs), &Consent::NotRead, NOW),
             Next::LogIn
         );
         bob.hint_sub = Some("alice".into());
         assert_eq!(
-            next_step(&bob, alice(NOW), &docs, &Consent::NotRead, NOW),
+            next_step(&bob, alice(NOW), Some(&docs), &Consent::NotRead, NOW),
             Next::IssueCode
+        );
+    }
+
+    #[test]
+    fn a_client_gone_since_the_request_matters_only_once_the_user_is_logged_in() {
+        assert_eq!(
+            next_step(&request(), None, None, &Consent::NotRead, NOW),
+            Next::LogIn
+        );
+        assert_eq!(
+            next_step(&request(), alice(NOW), None, &Consent::NotRead, NOW),
+            Next::ClientGone
         );
     }
 
@@ -212,7 +242,13 @@ mod tests {
     fn a_client_of_other_companies_is_access_denied() {
         let elsewhere = client(true, vec![OTHER]);
         assert_eq!(
-            next_step(&request(), alice(NOW), &elsewhere, &Consent::NotRead, NOW),
+            next_step(
+                &request(),
+                alice(NOW),
+                Some(&elsewhere),
+                &Consent::NotRead,
+                NOW
+            ),
             Next::Refuse(
                 ErrorCode::AccessDenied,
                 "this application is not available to your company"
@@ -220,7 +256,7 @@ mod tests {
         );
         let ours = client(true, vec![ACME]);
         assert_eq!(
-            next_step(&request(), alice(NOW), &ours, &Consent::NotRead, NOW),
+            next_step(&request(), alice(NOW), Some(&ours), &Consent::NotRead, NOW),
             Next::IssueCode
         );
     }
@@ -230,33 +266,33 @@ mod tests {
         let asking = client(false, vec![]);
         let r = request();
         assert_eq!(
-            next_step(&r, alice(NOW), &asking, &Consent::NotRead, NOW),
+            next_step(&r, alice(NOW), Some(&asking), &Consent::NotRead, NOW),
             Next::ReadConsent
         );
         assert_eq!(
-            next_step(&r, None, &asking, &Consent::NotRead, NOW),
+            next_step(&r, None, Some(&asking), &Consent::NotRead, NOW),
             Next::LogIn
         );
         assert_eq!(
-            next_step(&r, alice(NOW), &asking, &Consent::Stored(None), NOW),
+            next_step(&r, alice(NOW), Some(&asking), &Consent::Stored(None), NOW),
             Next::AskConsent
         );
         assert_eq!(
-            next_step(&r, alice(NOW), &asking, &stored("openid"), NOW),
+            next_step(&r, alice(NOW), Some(&asking), &stored("openid"), NOW),
             Next::AskConsent
         );
         assert_eq!(
             next_step(
                 &r,
                 alice(NOW),
-                &asking,
+                Some(&asking),
                 &stored("openid email profile"),
                 NOW
             ),
             Next::IssueCode
         );
         assert_eq!(
-            next_step(&r, alice(NOW), &asking, &Consent::GivenNow, NOW),
+            next_step(&r, alice(NOW), Some(&asking), &Consent::GivenNow, NOW),
             Next::IssueCode
         );
     }
@@ -267,21 +303,39 @@ mod tests {
         let mut again = request();
         again.prompt.consent = true;
         assert_eq!(
-            next_step(&again, alice(NOW), &asking, &stored("openid email"), NOW),
+            next_step(
+                &again,
+                alice(NOW),
+                Some(&asking),
+                &stored("openid email"),
+                NOW
+            ),
             Next::AskConsent
         );
         assert_eq!(
-            next_step(&again, alice(NOW), &asking, &Consent::GivenNow, NOW),
+            next_step(&again, alice(NOW), Some(&asking), &Consent::GivenNow, NOW),
             Next::IssueCode
         );
         let mut silent = request();
         silent.prompt.none = true;
         assert_eq!(
-            next_step(&silent, alice(NOW), &asking, &Consent::Stored(None), NOW),
+            next_step(
+                &silent,
+                alice(NOW),
+                Some(&asking),
+                &Consent::Stored(None),
+                NOW
+            ),
             Next::Refuse(ErrorCode::ConsentRequired, "the user has not consented")
         );
         assert_eq!(
-            next_step(&silent, alice(NOW), &asking, &stored("openid email"), NOW),
+            next_step(
+                &silent,
+                alice(NOW),
+                Some(&asking),
+                &stored("openid email"),
+                NOW
+            ),
             Next::IssueCode
         );
     }

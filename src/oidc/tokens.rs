@@ -37,8 +37,6 @@ pub struct Grant<'a> {
     /// A rotated refresh token keeps its family, and its family's end.
     pub family: Option<Family<'a>>,
     pub issue_refresh: bool,
-    /// `aud` and `client_id` when it is not the client's id (first-party API).
-    pub audience: Option<&'a str>,
 }
 
 /// The refresh-token family a rotation stays in.
@@ -140,7 +138,8 @@ impl TokenIssuer {
         let lifetimes = &self.config.tokens;
         let issuer = self.config.issuer.as_str();
         let keys = self.keys.current();
-        let audience = grant.audience.unwrap_or(&grant.client.id);
+        // RFC 9068 §2.2: the client the token was issued to is its audience.
+        let audience = grant.client.id.as_str();
         let scope = grant.scope.to_string();
         let claims_json =
             (grant.claims != ClaimsRequest::default()).then(|| grant.claims.to_json());

@@ -35,16 +35,39 @@ fn allowed(module: &str) -> Option<Vec<&'static str>> {
     })
 }
 
-/// The HTTP areas: each is routed on its own and uses the shared parts of `http` (errors,
-/// views, extractors, the flow), never another area's handlers.
-const HTTP_AREAS: &[&str] = &["api", "oidc", "pages", "health"];
+/// The HTTP areas: each child of `http` with a `router()` of its own. An area uses the shared
+/// parts of `http` (errors, views, extractors, the flow), never another area's handlers.
+fn http_areas(files: &[(PathBuf, String)]) -> BTreeSet<String> {
+    files
+        .iter()
+        .filter_map(|(path, source)| {
+            let module = module_path(path);
+            (module.len() == 2 && module[0] == "http" && source.contains("fn router("))
+                .then(|| module[1].clone())
+        })
+        .collect()
+}
 
-/// The code of a file without its comments, line by line (a string holding `//` is cut short,
-/// which only ever hides a path, never invents one).
+/// The code of a file without its comments, line by line. A `//` inside a string literal is
+/// not a comment; a string spread over lines is read line by line, which can only hide a path.
 fn code_lines(source: &str) -> impl Iterator<Item = &str> {
-    source
-        .lines()
-        .map(|line| line.split("//").next().unwrap_or(""))
+    source.lines().map(|line| {
+        let bytes = line.as_bytes();
+        let mut in_string = false;
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'\\' if in_string => i += 1,
+                b'"' => in_string = !in_string,
+                // A char literal such as '"' does not open a string.
+                b'\'' if !in_string && bytes.get(i + 2) == Some(&b'\'') => i += 2,
+                b'/' if !in_string && bytes.get(i + 1) == Some(&b'/') => return &line[..i],
+                _ => {}
+            }
+            i += 1;
+        }
+        line
+    })
 }
 
 fn ident_at(s: &str) -> &str {
@@ -54,46 +77,125 @@ fn ident_at(s: &str) -> &str {
     &s[..end]
 }
 
-/// The top-level modules a file names through `crate::x` or `use crate::{x, y::z}`.
-fn crate_modules(source: &str) -> BTreeSet<String> {
-    let mut used = BTreeSet::new();
-    // Joined, so a `use crate::{…}` group spread over lines reads as one.
-    let code: String = code_lines(source).collect::<Vec<_>>().join(" ");
-    for (at, _) in code.match_indices("crate::") {
-        // `bheem_crate::` or `some_crate::` is not this crate.
-        let before = code[..at].chars().last();
-        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+/// The paths a path expression starting at `s` names, from `prefix` (a `use` tree: `a::b`,
+/// `a::{b, c::{d, self}}`), up to the end of the expression.
+fn expand(s: &str, prefix: Vec<String>, out: &mut BTreeSet<Vec<String>>) {
+    let s = s.trim_start();
+    if let Some(group) = s.strip_prefix('{') {
+        let mut depth = 0;
+        let mut start = 0;
+        for (i, c) in group.char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' | ',' if depth == 0 => {
+                    expand(&group[start..i], prefix.clone(), out);
+                    if c == '}' {
+                        return;
+                    }
+                    start = i + 1;
+                }
+                '}' => depth -= 1,
+                _ => {}
+            }
+        }
+        return;
+    }
+    let name = ident_at(s);
+    if name.is_empty() || name == "self" {
+        out.insert(prefix);
+        return;
+    }
+    let mut path = prefix;
+    path.push(name.to_owned());
+    match s[name.len()..].trim_start().strip_prefix("::") {
+        Some(rest) => expand(rest, path, out),
+        None => {
+            out.insert(path);
+        }
+    }
+}
+
+/// The inline modules of a file (`mod tests { … }`): their names and where they begin and end.
+fn inline_modules(code: &str) -> Vec<(usize, usize, String)> {
+    let mut found = Vec::new();
+    for (at, _) in code.match_indices("mod ") {
+        if code[..at]
+            .chars()
+            .last()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_')
+        {
             continue;
         }
-        let rest = &code[at + "crate::".len()..];
-        if let Some(group) = rest.strip_prefix('{') {
-            let mut depth = 0;
-            let mut item_start = true;
-            for (i, c) in group.char_indices() {
-                match c {
-                    '{' => depth += 1,
-                    '}' if depth == 0 => break,
-                    '}' => depth -= 1,
-                    ',' if depth == 0 => item_start = true,
-                    c if c.is_whitespace() => {}
-                    _ if item_start && depth == 0 => {
-                        let name = ident_at(&group[i..]);
-                        if !name.is_empty() && name != "self" {
-                            used.insert(name.to_owned());
-                        }
-                        item_start = false;
+        let name = ident_at(&code[at + 4..]);
+        let after = code[at + 4 + name.len()..].trim_start();
+        if name.is_empty() || !after.starts_with('{') {
+            continue;
+        }
+        let open = code.len() - after.len();
+        let mut depth = 0;
+        for (i, c) in code[open..].char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        found.push((open, open + i, name.to_owned()));
+                        break;
                     }
-                    _ => {}
                 }
-            }
-        } else {
-            let name = ident_at(rest);
-            if !name.is_empty() {
-                used.insert(name.to_owned());
+                _ => {}
             }
         }
     }
-    used
+    found
+}
+
+/// Every path into this crate that the file of `module` names, through `crate::…` or
+/// `super::…`, resolved to a path from the crate root (`["http", "oidc", "token"]`).
+fn crate_paths(source: &str, module: &[String]) -> BTreeSet<Vec<String>> {
+    let mut paths = BTreeSet::new();
+    // Joined, so a `use crate::{…}` group spread over lines reads as one.
+    let code: String = code_lines(source).collect::<Vec<_>>().join(" ");
+    let inline = inline_modules(&code);
+    for start in ["crate::", "super::"] {
+        for (at, _) in code.match_indices(start) {
+            // `some_crate::`, `$crate::` or the second `super::` of a chain is not a start.
+            let before = code[..at].chars().last();
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$' || c == ':') {
+                continue;
+            }
+            let mut rest = &code[at..];
+            let mut base: Vec<String> = if start == "crate::" {
+                rest = &rest["crate::".len()..];
+                Vec::new()
+            } else {
+                // `super` inside `mod tests { … }` is the file's own module.
+                let mut base = module.to_vec();
+                base.extend(
+                    inline
+                        .iter()
+                        .filter(|(open, close, _)| *open < at && at < *close)
+                        .map(|(_, _, name)| name.clone()),
+                );
+                while let Some(after) = rest.strip_prefix("super::") {
+                    base.pop();
+                    rest = after;
+                }
+                base
+            };
+            base.shrink_to_fit();
+            expand(rest, base, &mut paths);
+        }
+    }
+    paths
+}
+
+/// The top-level modules a file names.
+fn crate_modules(source: &str, module: &[String]) -> BTreeSet<String> {
+    crate_paths(source, module)
+        .into_iter()
+        .filter_map(|p| p.first().cloned())
+        .collect()
 }
 
 /// `src/http/oidc/token.rs` → `["http", "oidc", "token"]`; `mod.rs` names its folder.
@@ -114,6 +216,7 @@ fn module_path(relative: &Path) -> Vec<String> {
 /// Every broken rule in `files` (paths relative to `src/`, with their source).
 fn violations(files: &[(PathBuf, String)]) -> Vec<String> {
     let mut found = Vec::new();
+    let areas = http_areas(files);
     for (path, source) in files {
         let module = module_path(path);
         let Some(top) = module.first() else { continue };
@@ -127,7 +230,8 @@ fn violations(files: &[(PathBuf, String)]) -> Vec<String> {
             ));
             continue;
         };
-        for used in crate_modules(source) {
+        let paths = crate_paths(source, &module);
+        for used in crate_modules(source, &module) {
             let permitted = used == *top
                 || BASE.contains(&used.as_str()) && !BASE.contains(&top.as_str())
                 || allowed.contains(&used.as_str());
@@ -145,34 +249,27 @@ fn violations(files: &[(PathBuf, String)]) -> Vec<String> {
                 path.display()
             ));
         }
-        if top == "http" && module.len() >= 2 && HTTP_AREAS.contains(&module[1].as_str()) {
-            let area = &module[1];
-            for other in HTTP_AREAS.iter().filter(|a| *a != area) {
-                let code: String = code_lines(source).collect();
-                let named = code.contains(&format!("crate::http::{other}"))
-                    || code.contains(&format!("super::{other}::"))
-                    || code.contains(&format!("super::super::{other}"));
-                if named {
+        let area = match module.as_slice() {
+            [http, area, ..] if http == "http" && areas.contains(area) => area,
+            _ => continue,
+        };
+        for used in &paths {
+            if let [http, other, ..] = used.as_slice() {
+                if http == "http" && other != area && areas.contains(other) {
                     found.push(format!(
                         "src/{}: the HTTP area `{area}` may not use the area `{other}`",
                         path.display()
                     ));
                 }
             }
-        }
-        // A handler module uses its siblings' helpers only through a shared module.
-        if top == "http" && module.len() == 3 && HTTP_AREAS.contains(&module[1].as_str()) {
-            let siblings = files.iter().filter_map(|(p, _)| {
-                let m = module_path(p);
-                (m.len() == 3 && m[..2] == module[..2] && m != module).then(|| m[2].clone())
-            });
-            let code: String = code_lines(source).collect();
-            for sibling in siblings {
-                if code.contains(&format!("super::{sibling}::")) {
+            // A handler uses its siblings' helpers only through a shared module.
+            if let ([_, _, name, ..], [_, _, sibling, ..]) = (module.as_slice(), used.as_slice()) {
+                let same_area = used[..2] == module[..2];
+                let is_file = files.iter().any(|(p, _)| module_path(p)[..] == used[..3]);
+                if same_area && sibling != name && is_file {
                     found.push(format!(
-                        "src/{}: handler `{}` may not use its sibling `{sibling}`; move what they share to a shared module",
-                        path.display(),
-                        module[2]
+                        "src/{}: handler `{name}` may not use its sibling `{sibling}`; move what they share to a shared module",
+                        path.display()
                     ));
                 }
             }
@@ -216,19 +313,33 @@ fn the_check_catches_a_lower_layer_that_uses_a_higher_one() {
             "oidc/tokens.rs",
             "use crate::{clock::Clock,\n    app::AppState};\nfn f() { crate::provisioning::run(); }\n",
         ),
+        file(
+            "oidc/claims.rs",
+            "use super::super::login::Logins;\nmod tests { use super::super::scope::Scope; }\n",
+        ),
+        file(
+            "oidc/client.rs",
+            "const URL: &str = \"https://x\"; use crate::cli::Cli; // crate::http in a comment\n",
+        ),
         file("directory/mod.rs", "use axum::Json;\n"),
         file("keys/mod.rs", "// crate::http is named in a comment only\nuse crate::clock::UnixTime;\n"),
         file("workspace/mod.rs", "use crate::store::Db;\n"),
-        file("http/oidc/token.rs", "use super::userinfo::bearer_token;\n"),
-        file("http/oidc/userinfo.rs", "use crate::http::pages::views;\n"),
+        file("http/oidc/mod.rs", "pub fn router() {}\n"),
+        file("http/pages/mod.rs", "pub fn router() {}\nuse super::{oidc::token};\n"),
+        file("http/oidc/token.rs", "use super::userinfo;\n"),
+        file("http/oidc/userinfo.rs", "use crate::http::{pages::views};\n"),
+        file("http/oidc/logout.rs", "use super::super::{views, session::Browser};\n"),
     ];
     let found = violations(&files);
     let expect = [
         "src/store/codes.rs: `store` may not use `crate::http`",
         "src/oidc/tokens.rs: `oidc` may not use `crate::app`",
         "src/oidc/tokens.rs: `oidc` may not use `crate::provisioning`",
+        "src/oidc/claims.rs: `oidc` may not use `crate::login`",
+        "src/oidc/client.rs: `oidc` may not use `crate::cli`",
         "src/directory/mod.rs: `directory` is below `http` and may not use axum",
         "src/workspace/mod.rs: module `workspace` has no place in the layers; add it to `allowed`",
+        "src/http/pages/mod.rs: the HTTP area `pages` may not use the area `oidc`",
         "src/http/oidc/token.rs: handler `token` may not use its sibling `userinfo`",
         "src/http/oidc/userinfo.rs: the HTTP area `oidc` may not use the area `pages`",
     ];

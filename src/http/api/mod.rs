@@ -145,7 +145,6 @@ async fn login(
             spends: Spends::Nothing,
             family: None,
             issue_refresh: true,
-            audience: None,
         })
         .await
         .map_err(GrantError::from)?;

@@ -84,7 +84,6 @@ pub(super) async fn exchange(
             spends: Spends::Code(&code_hash),
             family: None,
             issue_refresh,
-            audience: None,
         })
         .await;
     match issued {

@@ -31,7 +31,6 @@ pub(super) async fn exchange(
             spends: Spends::Nothing,
             family: None,
             issue_refresh: false,
-            audience: None,
         })
         .await?)
 }

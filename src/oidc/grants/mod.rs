@@ -14,8 +14,8 @@ use super::error::{ErrorCode, OAuthError};
 use super::tokens::{IssueError, TokenIssuer, TokenResponse};
 use crate::config::GrantType;
 
-/// A token request, as its grant type needs it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A token request, as its grant type needs it. Its `Debug` leaves the secrets out.
+#[derive(Clone, PartialEq, Eq)]
 pub enum TokenRequest {
     AuthorizationCode {
         code: String,
@@ -29,6 +29,25 @@ pub enum TokenRequest {
     ClientCredentials {
         scope: Option<String>,
     },
+}
+
+impl std::fmt::Debug for TokenRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::AuthorizationCode { redirect_uri, .. } => f
+                .debug_struct("AuthorizationCode")
+                .field("redirect_uri", redirect_uri)
+                .finish_non_exhaustive(),
+            Self::RefreshToken { scope, .. } => f
+                .debug_struct("RefreshToken")
+                .field("scope", scope)
+                .finish_non_exhaustive(),
+            Self::ClientCredentials { scope } => f
+                .debug_struct("ClientCredentials")
+                .field("scope", scope)
+                .finish(),
+        }
+    }
 }
 
 impl TokenRequest {
@@ -228,6 +247,23 @@ mod tests {
             absent.into_oauth().unwrap(),
             OAuthError::invalid_request("grant_type is missing")
         );
+    }
+
+    #[test]
+    fn a_request_printed_for_a_log_shows_no_secret() {
+        let request = TokenRequest::AuthorizationCode {
+            code: "the-code".into(),
+            redirect_uri: Some("https://rp.example/cb".into()),
+            code_verifier: Some("the-verifier".into()),
+        };
+        let printed = format!("{request:?}");
+        assert!(printed.contains("rp.example"), "{printed}");
+        assert!(!printed.contains("the-code") && !printed.contains("the-verifier"));
+        let refresh = TokenRequest::RefreshToken {
+            refresh_token: "the-token".into(),
+            scope: None,
+        };
+        assert!(!format!("{refresh:?}").contains("the-token"));
     }
 
     #[test]

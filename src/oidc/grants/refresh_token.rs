@@ -109,7 +109,6 @@ pub async fn refresh(
                 expires_at: row.family_expires_at,
             }),
             issue_refresh: true,
-            audience: None,
         })
         .await;
     match issued {

@@ -221,7 +221,6 @@ async fn race_a_thief(backend: Backend, ending: Ending, trials: usize) {
                 spends: Spends::Nothing,
                 family: None,
                 issue_refresh: true,
-                audience: None,
             })
             .await
             .unwrap();
