@@ -1,7 +1,7 @@
 //! bheem-sso: the OpenID Connect provider and SSO hub of Bheem Workspace.
 //!
 //! Data flows one way: `http` → the domain (`login`, `provisioning`, `oidc`) → `store` /
-//! `directory` / `keys` → the base (`clock`, `config`, `domain`, `secrets`). Nothing below `http`
+//! `directory` / `keys` → the base (`clock`, `config`, `domain`, `origin`, `secrets`). Nothing below `http`
 //! knows about axum or the composition root (`app`). `docs/architecture.md` has the whole picture;
 //! `tests/api/architecture.rs` keeps it true.
 
@@ -16,6 +16,7 @@ pub mod keys;
 pub mod login;
 pub mod login_limits;
 pub mod oidc;
+pub mod origin;
 pub mod password;
 pub mod provisioning;
 pub mod secrets;

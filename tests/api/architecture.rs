@@ -22,7 +22,7 @@ fn allowed(module: &str) -> Option<Vec<&'static str>> {
             .collect()
     };
     Some(match module {
-        "clock" | "config" | "domain" | "secrets" => Vec::new(),
+        "clock" | "config" | "domain" | "origin" | "secrets" => Vec::new(),
         "keys" | "password" | "login_limits" | "store" => Vec::new(),
         "directory" => vec!["store"],
         "oidc" => vec!["keys", "store", "directory"],
