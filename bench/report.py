@@ -372,6 +372,9 @@ def main():
     lines.append(f"- load average before: {meta['load_before']}; after: {meta.get('load_after', '?')}")
     if meta.get("bheem_env"):
         lines.append(f"- bheem-sso ran with the environment `{meta['bheem_env']}` (a diagnosis run)")
+    if "metrics" in meta:
+        state = "on (`metrics_listen` set)" if meta["metrics"] else "off (BENCH_METRICS=0)"
+        lines.append(f"- bheem-sso's Prometheus metrics: {state}")
     lines.append(f"- bheem-sso {meta['bheem_rev']}; peer: oidc-provider {meta.get('peer_version', '?')} on Node.js {meta.get('node', '?')}")
     lines.append(
         f"- load generator: bench/driver (Rust, hyper, {meta['driver_threads']} threads, closed loop), "

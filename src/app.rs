@@ -24,6 +24,7 @@ use tower_sessions::SessionManagerLayer;
 use crate::clock::Clock;
 use crate::config::{ClientConfig, Config, EmailClaim, GrantType, TokenEndpointAuthMethod};
 use crate::directory::{Directory, ErpDirectory, LocalDirectory};
+use crate::http::metrics::{MetricsServer, RequestMetricsLayer};
 use crate::http::refusals::RefusalsLayer;
 use crate::http::session::ANONYMOUS_SESSION;
 use crate::keys::{KeyRing, KeySet};
@@ -154,6 +155,8 @@ pub fn build_router(state: AppState) -> Router {
             header::COOKIE,
             header::SET_COOKIE,
         ]))
+        // Outermost: the status counted is the one sent, the time the whole of the request's.
+        .layer(RequestMetricsLayer)
         .with_state(state)
 }
 
@@ -169,6 +172,10 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let db = state.db.clone();
+    let metrics = match state.config.metrics_listen {
+        Some(address) => Some(MetricsServer::start(address, state.clone()).await?),
+        None => None,
+    };
     let maintenance = tokio::spawn(maintain(state.clone()));
     let worker = tokio::spawn(crate::provisioning::run_worker(state.provisioning.clone()));
     let sweeper = tokio::spawn(crate::provisioning::run_sweeper(state.provisioning.clone()));
@@ -207,6 +214,10 @@ pub async fn serve(
     drop(listener);
     // Idle connections close now; those with a request in flight once it is answered.
     connections.shutdown().await;
+    // Scraped until the last request is answered, so the drain shows on the dashboard.
+    if let Some(metrics) = metrics {
+        metrics.stop().await;
+    }
     maintenance.abort();
     worker.abort();
     sweeper.abort();

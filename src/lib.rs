@@ -21,3 +21,4 @@ pub mod password;
 pub mod provisioning;
 pub mod secrets;
 pub mod store;
+pub mod telemetry;

@@ -20,6 +20,7 @@ pub(super) fn apply_env(raw: &mut RawConfig, env: &[(String, String)]) -> Result
         match key.to_ascii_lowercase().as_str() {
             "issuer" => raw.issuer = Some(value),
             "listen" => raw.listen = Some(value),
+            "metrics_listen" => raw.metrics_listen = Some(value),
             "database_url" => raw.database_url = Some(value),
             "keys_dir" => raw.keys_dir = Some(PathBuf::from(value)),
             "trusted_proxies" => {

@@ -67,6 +67,9 @@ pub struct Config {
     /// The exact `iss` string; never derived from a request.
     pub issuer: Issuer,
     pub listen: SocketAddr,
+    /// Where Prometheus metrics are served (`GET /metrics`); `None`: not at all, and nothing
+    /// is recorded.
+    pub metrics_listen: Option<SocketAddr>,
     pub database_url: DatabaseUrl,
     pub keys_dir: PathBuf,
     /// How long a rotated-out signing key stays published in the JWKS.
@@ -113,6 +116,7 @@ impl fmt::Display for ConfigSource {
 struct RawConfig {
     issuer: Option<String>,
     listen: Option<String>,
+    metrics_listen: Option<String>,
     database_url: Option<String>,
     keys_dir: Option<PathBuf>,
     key_grace_seconds: Option<u64>,

@@ -31,6 +31,34 @@ fn empty_file_gives_development_defaults() {
     assert_eq!(config.database_url.backend(), Backend::Sqlite);
     assert_eq!(config.keys_dir, PathBuf::from("keys"));
     assert!(config.directory.is_none());
+    assert_eq!(config.metrics_listen, None, "metrics are off by default");
+}
+
+#[test]
+fn the_metrics_listener_needs_a_port_of_its_own() {
+    let config = load("metrics_listen = \"127.0.0.1:9464\"").unwrap();
+    assert_eq!(
+        config.metrics_listen,
+        Some("127.0.0.1:9464".parse().unwrap())
+    );
+    let config = load_env("", &[("BHEEM_SSO_METRICS_LISTEN", "10.0.0.5:9100")]).unwrap();
+    assert_eq!(
+        config.metrics_listen,
+        Some("10.0.0.5:9100".parse().unwrap())
+    );
+    assert_eq!(
+        key_of(load("metrics_listen = \"localhost\"")),
+        "metrics_listen"
+    );
+    for clash in [
+        "listen = \"127.0.0.1:8080\"\nmetrics_listen = \"127.0.0.1:8080\"",
+        "listen = \"0.0.0.0:8080\"\nmetrics_listen = \"127.0.0.1:8080\"",
+        "listen = \"127.0.0.1:8080\"\nmetrics_listen = \"[::]:8080\"",
+    ] {
+        assert_eq!(key_of(load(clash)), "metrics_listen", "{clash}");
+    }
+    let apart = load("listen = \"10.0.0.5:8080\"\nmetrics_listen = \"127.0.0.1:8080\"").unwrap();
+    assert!(apart.metrics_listen.is_some());
 }
 
 #[test]

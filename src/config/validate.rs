@@ -2,6 +2,7 @@
 //! rules that span sections.
 
 use std::collections::HashSet;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use super::clients::validate_client;
@@ -27,6 +28,8 @@ pub(super) fn validate(
             "must be an address and port such as 127.0.0.1:8080",
         )
     })?;
+
+    let metrics_listen = validate_metrics_listen(raw.metrics_listen.as_deref(), listen)?;
 
     let database_url = DatabaseUrl::parse(
         raw.database_url
@@ -196,6 +199,7 @@ pub(super) fn validate(
     Ok(Config {
         issuer,
         listen,
+        metrics_listen,
         database_url,
         keys_dir,
         key_grace_seconds: raw.key_grace_seconds.unwrap_or(7 * 24 * 3600),
@@ -213,6 +217,33 @@ pub(super) fn validate(
         clients,
         source,
     })
+}
+
+/// `metrics_listen`: an address and port of its own. On the port of `listen` it would either
+/// fail to bind or, on another address of the same host, serve the metrics where the site is.
+fn validate_metrics_listen(
+    raw: Option<&str>,
+    listen: SocketAddr,
+) -> Result<Option<SocketAddr>, ConfigError> {
+    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
+        return Ok(None);
+    };
+    let metrics: SocketAddr = raw.parse().map_err(|_| {
+        ConfigError::new(
+            "metrics_listen",
+            "must be an address and port such as 127.0.0.1:9090",
+        )
+    })?;
+    let overlaps = metrics.ip() == listen.ip()
+        || metrics.ip().is_unspecified()
+        || listen.ip().is_unspecified();
+    if metrics.port() != 0 && metrics.port() == listen.port() && overlaps {
+        return Err(ConfigError::new(
+            "metrics_listen",
+            format!("must not be the port of `listen` ({listen}): the metrics have a listener of their own"),
+        ));
+    }
+    Ok(Some(metrics))
 }
 
 /// A CIDR network, or a single address as the network of just that address.

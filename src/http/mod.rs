@@ -9,6 +9,7 @@ pub mod error;
 mod flow;
 mod form;
 mod health;
+pub mod metrics;
 mod oidc;
 pub mod pages;
 pub(crate) mod refusals;

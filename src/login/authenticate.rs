@@ -9,6 +9,7 @@ use crate::directory::{Credentials, Directory, User};
 use crate::domain::normalize_login;
 use crate::login_limits::{Attempt, Limited, LoginLimiter};
 use crate::password::{Passwords, Verification};
+use crate::telemetry::LoginVia;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthOutcome {
@@ -44,12 +45,14 @@ pub struct KnownDevice<'a> {
     pub id: &'a str,
 }
 
-/// Where a login attempt comes from, for the limits.
+/// Where a login attempt comes from, for the limits and the metrics.
 #[derive(Debug, Clone, Copy)]
 pub struct LoginFrom<'a> {
     /// The client's address (`trusted_proxies` aware).
     pub ip: IpAddr,
     pub device: Option<KnownDevice<'a>>,
+    /// The hosted page or the first-party API.
+    pub via: LoginVia,
 }
 
 /// Longest login accepted; anything longer cannot be an account and is not looked up.
@@ -220,6 +223,7 @@ mod tests {
         let from = LoginFrom {
             ip: IpAddr::from([192, 0, 2, 1]),
             device: None,
+            via: LoginVia::Api,
         };
         let password = SecretString::from("whatever");
         let held = passwords.hold_every_slot();
@@ -257,6 +261,7 @@ mod tests {
         let from = LoginFrom {
             ip: IpAddr::from([192, 0, 2, 1]),
             device: None,
+            via: LoginVia::Api,
         };
         let password = SecretString::from("whatever");
         let outcome = authenticate(

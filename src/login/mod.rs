@@ -20,6 +20,7 @@ use crate::provisioning::Provisioning;
 use crate::secrets::new_secret;
 use crate::store::sessions::SsoSession;
 use crate::store::Db;
+use crate::telemetry::{self, LoginOutcome};
 
 /// What logging in uses; cheap to clone.
 #[derive(Clone)]
@@ -50,7 +51,16 @@ pub enum PasswordLogin {
     /// Every password-hashing slot is busy: nothing was checked, come back in a moment.
     Busy,
     /// Unknown login, wrong password or a disabled account: the same to the person trying.
-    Refused,
+    Refused(Refusal),
+}
+
+/// Why a login was refused: for the operator's metrics only, never told to the person trying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// An unknown login or a wrong password.
+    InvalidCredentials,
+    /// The right password of a disabled account.
+    Disabled,
 }
 
 impl Logins {
@@ -58,6 +68,31 @@ impl Logins {
     /// its downstream accounts and ends its sessions. A login ends the browser's previous SSO
     /// session (`replaces`) and starts a new one, with the accounts it calls for.
     pub async fn with_password(
+        &self,
+        from: &LoginFrom<'_>,
+        login: &str,
+        password: &SecretString,
+        client: Option<&Client>,
+        replaces: Option<&str>,
+    ) -> anyhow::Result<PasswordLogin> {
+        let login = self
+            .check_password(from, login, password, client, replaces)
+            .await;
+        let outcome = match &login {
+            Ok(PasswordLogin::LoggedIn { .. }) => LoginOutcome::Ok,
+            Ok(PasswordLogin::Limited(_)) => LoginOutcome::Throttled,
+            Ok(PasswordLogin::Busy) => LoginOutcome::Busy,
+            Ok(PasswordLogin::Refused(refusal)) => match refusal {
+                Refusal::InvalidCredentials => LoginOutcome::InvalidCredentials,
+                Refusal::Disabled => LoginOutcome::Disabled,
+            },
+            Err(_) => LoginOutcome::Error,
+        };
+        telemetry::login(outcome, from.via);
+        login
+    }
+
+    async fn check_password(
         &self,
         from: &LoginFrom<'_>,
         login: &str,
@@ -88,11 +123,11 @@ impl Logins {
             AuthOutcome::Inactive(user) => {
                 tracing::info!(user_id = %user.id, "login refused: account disabled");
                 deactivated(&self.provisioning, &user.id).await?;
-                return Ok(PasswordLogin::Refused);
+                return Ok(PasswordLogin::Refused(Refusal::Disabled));
             }
             AuthOutcome::InvalidCredentials => {
                 tracing::info!(%ip, "login failed");
-                return Ok(PasswordLogin::Refused);
+                return Ok(PasswordLogin::Refused(Refusal::InvalidCredentials));
             }
         };
         if let Some(previous) = replaces {

@@ -19,6 +19,7 @@ use crate::store::access_tokens::{AccessLookup, AccessRow};
 use crate::store::grants::{GrantRecord, NewAccessToken, NewRefreshToken, Spends};
 use crate::store::users::UserLookup;
 use crate::store::Db;
+use crate::telemetry::{self, GrantLabel};
 
 /// What a grant gives: who, to whom, for what.
 pub struct Grant<'a> {
@@ -37,6 +38,18 @@ pub struct Grant<'a> {
     /// A rotated refresh token keeps its family, and its family's end.
     pub family: Option<Family<'a>>,
     pub issue_refresh: bool,
+}
+
+impl Grant<'_> {
+    /// The grant as the metrics name it, read from what it spends and whom it is for.
+    fn label(&self) -> GrantLabel {
+        match (self.spends, self.user) {
+            (Spends::Code(_), _) => GrantLabel::AuthorizationCode,
+            (Spends::RefreshToken(_), _) => GrantLabel::RefreshToken,
+            (Spends::Nothing, None) => GrantLabel::ClientCredentials,
+            (Spends::Nothing, Some(_)) => GrantLabel::FirstPartyLogin,
+        }
+    }
 }
 
 /// The refresh-token family a rotation stays in.
@@ -244,6 +257,7 @@ impl TokenIssuer {
         if !recorded {
             return Err(IssueError::AlreadySpent);
         }
+        telemetry::token_issued(grant.label(), audience);
 
         Ok(TokenResponse {
             access_token,

@@ -25,6 +25,8 @@ type Job = Box<dyn FnOnce(&mut Vec<Block>) -> bool + Send>;
 pub(super) struct Hashers {
     jobs: mpsc::Sender<Job>,
     pending: Arc<AtomicUsize>,
+    /// Of those, the ones a thread is working on; the rest wait in the queue.
+    running: Arc<AtomicUsize>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,12 +57,18 @@ impl Hashers {
         Ok(Self {
             jobs,
             pending: Arc::new(AtomicUsize::new(0)),
+            running: Arc::new(AtomicUsize::new(0)),
         })
     }
 
     /// Jobs let in and not yet finished, running or queued.
     pub(super) fn pending(&self) -> usize {
         self.pending.load(Ordering::Acquire)
+    }
+
+    /// Jobs a thread is working on now.
+    pub(super) fn running(&self) -> usize {
+        self.running.load(Ordering::Acquire)
     }
 
     /// Lets `work` in if fewer than `limit` jobs are pending, else `Busy`; the answer comes from
@@ -77,10 +85,15 @@ impl Hashers {
             return Err(Busy);
         }
         let (answer, answered) = tokio::sync::oneshot::channel();
-        let pending = self.pending.clone();
+        let (pending, running) = (self.pending.clone(), self.running.clone());
         let job: Job = Box::new(move |memory| {
-            let outcome = (!answer.is_closed())
-                .then(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(memory))));
+            let outcome = (!answer.is_closed()).then(|| {
+                running.fetch_add(1, Ordering::AcqRel);
+                let outcome =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(memory)));
+                running.fetch_sub(1, Ordering::AcqRel);
+                outcome
+            });
             // Finished before it answers: a caller holding its answer is no longer counted.
             pending.fetch_sub(1, Ordering::AcqRel);
             match outcome {

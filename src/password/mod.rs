@@ -20,6 +20,7 @@ use argon2::Params;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::PasswordConfig;
+use crate::telemetry::HashLoad;
 
 mod hashers;
 mod hashes;
@@ -124,6 +125,17 @@ impl Passwords {
     /// round trip; the check itself may still be refused if others got in first.
     pub fn is_full(&self) -> bool {
         self.hashers.pending() >= self.max_pending()
+    }
+
+    /// The hashing threads now, for the metrics. The two counts are read one after the other,
+    /// so a job that finishes between the reads may leave the queue one short for that scrape.
+    pub fn load(&self) -> HashLoad {
+        let in_flight = self.hashers.running();
+        HashLoad {
+            slots: self.slots,
+            in_flight,
+            queued: self.hashers.pending().saturating_sub(in_flight),
+        }
     }
 
     /// Counts as `slots` checks let in until it is dropped, as a burst of them would.

@@ -12,6 +12,7 @@ use crate::directory::User;
 use crate::oidc::mailbox_email::MailboxAddresses;
 use crate::store::mailboxes::MailboxClaim;
 use crate::store::outbox::{AccountJob, Job};
+use crate::telemetry::DeliveryTarget;
 
 /// Mailcow answers 200 with `[{"type": "success"|"danger"|"error", "msg": [key, …]}]`.
 fn first_result(body: &Value) -> (String, String) {
@@ -258,7 +259,9 @@ impl MailboxAddresses for Provisioning {
             if !waiting {
                 return Ok(None);
             }
-            match ensure_mailbox(self, &self.http, config, user).await {
+            let made = ensure_mailbox(self, &self.http, config, user).await;
+            super::delivered(DeliveryTarget::Mailcow, &made);
+            match made {
                 Outcome::Done => mailboxes = self.db.confirmed_mailboxes(&user.id).await?,
                 Outcome::Retry(why) | Outcome::Fail(why) => {
                     tracing::warn!(user_id = %user.id, error = %why, "no mailbox for the Mailcow client's email claim")

@@ -19,6 +19,7 @@ use crate::directory::Directory;
 use crate::keys::KeyRing;
 use crate::store::outbox::{ClaimedJob, Job};
 use crate::store::Db;
+use crate::telemetry::{self, DeliveryOutcome, DeliveryTarget};
 
 /// What the outbox worker and the account jobs use; cheap to clone.
 #[derive(Clone)]
@@ -138,7 +139,7 @@ async fn dispatch(provisioning: &Provisioning, job: &ClaimedJob) -> Outcome {
         Ok(job) => job,
         Err(unreadable) => return Outcome::Fail(unreadable.to_string()),
     };
-    match &job {
+    let outcome = match &job {
         Job::BackchannelLogout(logout) => backchannel::deliver(provisioning, http, logout).await,
         Job::CreateAccount(Nextcloud, account) => {
             nextcloud::create(provisioning, http, account).await
@@ -150,7 +151,26 @@ async fn dispatch(provisioning: &Provisioning, job: &ClaimedJob) -> Outcome {
         Job::DisableAccount(Mailcow, account) => {
             mailcow::disable(provisioning, http, account).await
         }
-    }
+    };
+    let target = match &job {
+        Job::BackchannelLogout(_) => DeliveryTarget::Backchannel,
+        Job::CreateAccount(Nextcloud, _) | Job::DisableAccount(Nextcloud, _) => {
+            DeliveryTarget::Nextcloud
+        }
+        Job::CreateAccount(Mailcow, _) | Job::DisableAccount(Mailcow, _) => DeliveryTarget::Mailcow,
+    };
+    delivered(target, &outcome);
+    outcome
+}
+
+/// Counts a delivery to `target` in the metrics.
+fn delivered(target: DeliveryTarget, outcome: &Outcome) {
+    let outcome = match outcome {
+        Outcome::Done => DeliveryOutcome::Done,
+        Outcome::Retry(_) => DeliveryOutcome::Retry,
+        Outcome::Fail(_) => DeliveryOutcome::Fail,
+    };
+    telemetry::delivery(target, outcome);
 }
 
 async fn record(

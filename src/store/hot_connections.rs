@@ -10,6 +10,7 @@ use sqlx::{Any, AnyConnection};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::{Db, POSTGRES_PING_AFTER_IDLE};
+use crate::telemetry;
 
 impl Db {
     /// A connection for one statement on a hot path (a token look-up, a grant's write, a browser
@@ -18,6 +19,14 @@ impl Db {
     /// succeeded; dropped instead, it goes back to the pool, through sqlx's test, as any pooled
     /// connection does.
     pub(crate) async fn hot_connection(&self) -> Result<HotConnection, sqlx::Error> {
+        let asked = Instant::now();
+        let lent = self.lend_hot_connection().await;
+        // Whether it came or the pool timed out: a wait that ends in a 503 is a wait too.
+        telemetry::db_acquired(asked.elapsed());
+        lent
+    }
+
+    async fn lend_hot_connection(&self) -> Result<HotConnection, sqlx::Error> {
         let turn = self
             .kept
             .turns
@@ -111,8 +120,8 @@ impl Kept {
         self.lock().drain(..).collect()
     }
 
-    #[cfg(test)]
-    fn len(&self) -> usize {
+    /// How many connections are kept now.
+    pub(super) fn len(&self) -> usize {
         self.lock().len()
     }
 }

@@ -29,6 +29,7 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, ConnectOptions, Connection, Executor};
 
 use crate::config::{Backend, DatabaseUrl};
+use crate::telemetry::PoolLoad;
 use hot_connections::Kept;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -155,6 +156,24 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The pool's connections now, for the metrics: the kept ones are out of sqlx's pool, which
+    /// counts them as in use.
+    pub fn pool_load(&self) -> PoolLoad {
+        let open = self.pool.size();
+        let idle = u32::try_from(self.pool.num_idle())
+            .unwrap_or(u32::MAX)
+            .min(open);
+        let kept = u32::try_from(self.kept.len())
+            .unwrap_or(u32::MAX)
+            .min(open - idle);
+        PoolLoad {
+            max: self.pool.options().get_max_connections(),
+            idle,
+            kept,
+            busy: open - idle - kept,
+        }
     }
 
     pub async fn close(&self) {

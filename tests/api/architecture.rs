@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-const BASE: &[&str] = &["clock", "config", "domain", "secrets"];
+const BASE: &[&str] = &["clock", "config", "domain", "secrets", "telemetry"];
 
 const INFRASTRUCTURE: &[&str] = &["keys", "password", "login_limits", "store", "directory"];
 const DOMAIN: &[&str] = &["oidc", "provisioning", "login"];
@@ -22,7 +22,7 @@ fn allowed(module: &str) -> Option<Vec<&'static str>> {
             .collect()
     };
     Some(match module {
-        "clock" | "config" | "domain" | "origin" | "secrets" => Vec::new(),
+        "clock" | "config" | "domain" | "origin" | "secrets" | "telemetry" => Vec::new(),
         "keys" | "password" | "login_limits" | "store" => Vec::new(),
         "directory" => vec!["store"],
         "oidc" => vec!["keys", "store", "directory"],

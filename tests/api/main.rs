@@ -20,6 +20,7 @@ mod hub;
 mod introspection;
 mod keys;
 mod login_limits;
+mod metrics;
 mod migrations;
 mod negative;
 mod overload;

@@ -24,6 +24,7 @@ use crate::oidc::paths;
 use crate::oidc::scope::Scope;
 use crate::oidc::tokens::{Grant, TokenResponse};
 use crate::store::grants::Spends;
+use crate::telemetry::LoginVia;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -94,6 +95,7 @@ async fn login(
     let from = LoginFrom {
         ip,
         device: device.as_ref().map(device_cookie::Device::known),
+        via: LoginVia::Api,
     };
     let password = SecretString::from(body.password);
     let outcome = state
@@ -122,7 +124,7 @@ async fn login(
                 1,
             ));
         }
-        PasswordLogin::Refused => {
+        PasswordLogin::Refused(_) => {
             return Ok(api_error(
                 StatusCode::UNAUTHORIZED,
                 "invalid_credentials",

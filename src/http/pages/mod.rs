@@ -19,6 +19,7 @@ use crate::login::{LoginFrom, PasswordLogin};
 use crate::oidc::error::ErrorCode;
 use crate::oidc::paths;
 use crate::oidc::scope::describe;
+use crate::telemetry::LoginVia;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -126,6 +127,7 @@ async fn login(
     let from = LoginFrom {
         ip,
         device: device.as_ref().map(device_cookie::Device::known),
+        via: LoginVia::Page,
     };
     let client = request
         .as_ref()
@@ -170,7 +172,7 @@ async fn login(
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             return Ok(response);
         }
-        PasswordLogin::Refused => {
+        PasswordLogin::Refused(_) => {
             return Ok(page(
                 StatusCode::UNAUTHORIZED,
                 BAD_CREDENTIALS.into(),

@@ -10,6 +10,7 @@ use crate::oidc::tokens::{Family, Grant, IssueError, TokenIssuer, TokenResponse}
 use crate::secrets::hash_secret;
 use crate::store::grants::Spends;
 use crate::store::refresh_tokens::{RefreshLookup, RefreshRow};
+use crate::telemetry;
 
 /// Where a refresh token stands, as the grant and introspection both see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +66,7 @@ pub async fn refresh(
         RefreshStanding::Revoked => return Err(GrantError::InvalidGrant("refresh token revoked")),
         RefreshStanding::Rotated => {
             tracing::warn!(client_id = %client.id, family = %row.family_id, "rotated refresh token reused; revoking its family");
+            telemetry::refresh_reuse_detected(&client.id);
             tokens.db.revoke_family(&row.family_id, now).await?;
             return Err(GrantError::InvalidGrant("refresh token already used"));
         }
@@ -116,6 +118,7 @@ pub async fn refresh(
         // Another request rotated it between the checks above and now: a reuse all the same.
         Err(IssueError::AlreadySpent) => {
             tracing::warn!(client_id = %client.id, family = %row.family_id, "refresh token used twice at once; revoking its family");
+            telemetry::refresh_reuse_detected(&client.id);
             tokens.db.revoke_family(&row.family_id, now).await?;
             Err(GrantError::InvalidGrant("refresh token already used"))
         }

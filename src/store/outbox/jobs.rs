@@ -12,6 +12,15 @@ const CREATE_MAILCOW: &str = "provision_mailcow";
 const DISABLE_NEXTCLOUD: &str = "disable_nextcloud";
 const DISABLE_MAILCOW: &str = "disable_mailcow";
 
+/// Every job kind, as the `kind` column holds it.
+pub const KINDS: [&str; 5] = [
+    BACKCHANNEL_LOGOUT,
+    CREATE_NEXTCLOUD,
+    CREATE_MAILCOW,
+    DISABLE_NEXTCLOUD,
+    DISABLE_MAILCOW,
+];
+
 /// OpenID Connect Back-Channel Logout 1.0: a client to tell that a session ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BackchannelLogout {

@@ -9,7 +9,7 @@ use anyhow::Context;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-pub use jobs::{AccountJob, BackchannelLogout, Job, UnreadableJob};
+pub use jobs::{AccountJob, BackchannelLogout, Job, UnreadableJob, KINDS};
 
 use super::Db;
 use crate::clock::UnixTime;
@@ -42,6 +42,15 @@ pub struct JobStatus {
     pub next_attempt_at: UnixTime,
     pub last_error: Option<String>,
     pub updated_at: UnixTime,
+}
+
+/// The outbox at a glance, for the metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutboxLoad {
+    /// Jobs not done, by kind and state (`pending`, `running`, `failed`).
+    pub jobs: Vec<(String, String, u64)>,
+    /// For each kind with a pending job that is due, how many seconds the oldest has been due.
+    pub oldest_due: Vec<(String, u64)>,
 }
 
 /// Adds a job unless one with the same [`Job::dedupe_key`] exists (then nothing happens).
@@ -201,6 +210,46 @@ impl Db {
         }
         tx.commit().await.context("committing queued jobs")?;
         Ok(())
+    }
+
+    /// The jobs not done yet by kind and state, and how long each kind's oldest due job has
+    /// waited. Done jobs are left out: they are most of the table, and counting them would
+    /// cost each scrape a walk over all of them.
+    pub async fn outbox_load(&self, now: UnixTime) -> anyhow::Result<OutboxLoad> {
+        let rows = sqlx::query(
+            "SELECT kind, state, COUNT(*) AS jobs FROM outbox \
+             WHERE state IN ('pending', 'running', 'failed') GROUP BY kind, state",
+        )
+        .fetch_all(self.pool())
+        .await
+        .context("counting outbox jobs")?;
+        let jobs = rows
+            .iter()
+            .map(|row| {
+                let count: i64 = row.try_get("jobs")?;
+                Ok((
+                    row.try_get("kind")?,
+                    row.try_get("state")?,
+                    count.max(0) as u64,
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()?;
+        let rows = sqlx::query(
+            "SELECT kind, MIN(next_attempt_at) AS due FROM outbox \
+             WHERE state = 'pending' AND next_attempt_at <= $1 GROUP BY kind",
+        )
+        .bind(now)
+        .fetch_all(self.pool())
+        .await
+        .context("finding the oldest due outbox jobs")?;
+        let oldest_due = rows
+            .iter()
+            .map(|row| {
+                let due: i64 = row.try_get("due")?;
+                Ok((row.try_get("kind")?, (now - due).max(0) as u64))
+            })
+            .collect::<Result<_, sqlx::Error>>()?;
+        Ok(OutboxLoad { jobs, oldest_due })
     }
 
     /// Every job, newest first, for operators.

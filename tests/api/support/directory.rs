@@ -23,6 +23,7 @@ pub async fn check_login(
     let from = LoginFrom {
         ip: std::net::Ipv4Addr::LOCALHOST.into(),
         device: None,
+        via: bheem_sso::telemetry::LoginVia::Api,
     };
     let password = secrecy::SecretString::from(password.to_owned());
     authenticate(directory, passwords, &limiter, &from, login, &password)
