@@ -13,6 +13,7 @@ pub mod metrics;
 mod oidc;
 pub mod pages;
 pub(crate) mod refusals;
+pub mod request_id;
 pub(crate) mod session;
 mod state;
 mod views;
