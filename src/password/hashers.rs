@@ -194,6 +194,27 @@ mod tests {
         assert_eq!(hashers.pending(), 0);
     }
 
+    /// What the metrics read: a job on the thread is running, the one behind it waits.
+    #[tokio::test]
+    async fn running_jobs_are_told_from_waiting_ones() {
+        let hashers = Hashers::start(1).unwrap();
+        let (started, on_thread) = std::sync::mpsc::channel::<()>();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let running = hashers
+            .submit(3, move |_| {
+                started.send(()).unwrap();
+                released.recv().unwrap()
+            })
+            .unwrap();
+        let waiting = hashers.submit(3, |_| ()).unwrap();
+        on_thread.recv().unwrap();
+        assert_eq!((hashers.running(), hashers.pending()), (1, 2));
+        release.send(()).unwrap();
+        running.await.unwrap();
+        waiting.await.unwrap();
+        assert_eq!((hashers.running(), hashers.pending()), (0, 0));
+    }
+
     #[tokio::test]
     async fn a_job_whose_caller_has_gone_is_skipped_and_leaves_the_count() {
         let hashers = Hashers::start(1).unwrap();
