@@ -101,14 +101,44 @@ async fn json_log_lines_carry_the_request_id_route_client_status_and_latency() {
                 .grant_types(&["client_credentials"]),
         );
     std::fs::write(dir.path().join("sso.toml"), config.to_string()).unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_bheem-sso"));
-    for (name, _) in std::env::vars() {
-        if name.starts_with("BHEEM_SSO_") || name == "RUST_LOG" {
-            command.env_remove(name);
+    let bheem_sso = || {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_bheem-sso"));
+        for (name, _) in std::env::vars() {
+            if name.starts_with("BHEEM_SSO_") || name == "RUST_LOG" {
+                command.env_remove(name);
+            }
         }
-    }
-    let mut child = command
-        .current_dir(dir.path())
+        command.current_dir(dir.path());
+        command
+    };
+    let mut add = bheem_sso()
+        .args([
+            "users",
+            "add",
+            "--config",
+            "sso.toml",
+            "--email",
+            "ada@example.com",
+        ])
+        .args([
+            "--name",
+            "Ada",
+            "--company-id",
+            "0b6c1f0e-2f57-4f43-9a49-6a0e2f1f3c55",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"ada-password-12345\n")
+        .unwrap();
+    assert!(add.wait().unwrap().success());
+    let mut child = bheem_sso()
         .args(["serve", "--config", "sso.toml"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -145,6 +175,18 @@ async fn json_log_lines_carry_the_request_id_route_client_status_and_latency() {
     let id = id_of(&token);
     let missing = http.get(format!("{base}/nowhere")).send().await.unwrap();
     let missing_id = id_of(&missing);
+    let login = http
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": "ada@example.com", "password": "ada-password-12345"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let login_id = id_of(&login);
+    let user_id = login.json::<serde_json::Value>().await.unwrap()["user"]["id"]
+        .as_str()
+        .expect("the login answer names the user")
+        .to_owned();
 
     let mut lines: Vec<serde_json::Value> = Vec::new();
     let has = |lines: &[serde_json::Value], id: &str| {
@@ -153,7 +195,12 @@ async fn json_log_lines_carry_the_request_id_route_client_status_and_latency() {
             .any(|l| l["request_id"] == id && l["message"] == "request answered")
     };
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !(has(&lines, &id) && has(&lines, &missing_id)) && Instant::now() < deadline {
+    let done = |lines: &[serde_json::Value]| {
+        [&id, &missing_id, &login_id]
+            .iter()
+            .all(|id| has(lines, id))
+    };
+    while !done(&lines) && Instant::now() < deadline {
         if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
             lines.push(serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}")));
         }
@@ -176,6 +223,13 @@ async fn json_log_lines_carry_the_request_id_route_client_status_and_latency() {
         .unwrap();
     assert_eq!(unmatched["status"], 404);
     assert_eq!(unmatched["route"], "unmatched");
+    let logged_in = lines
+        .iter()
+        .find(|l| l["request_id"] == login_id.as_str() && l["message"] == "request answered")
+        .unwrap();
+    assert_eq!(logged_in["user"], user_id.as_str());
+    assert_eq!(logged_in["client_id"], "bheem-workspace");
+    assert_eq!(logged_in["route"], "/api/v1/auth/login");
     // The start-up line is JSON too, and nothing in the log is the client's secret.
     assert!(lines.iter().any(|l| l["message"] == "bheem-sso listening"));
     let all = lines
@@ -183,7 +237,7 @@ async fn json_log_lines_carry_the_request_id_route_client_status_and_latency() {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join("\n");
-    assert!(!all.contains("logged-rp-secret"));
+    assert!(!all.contains("logged-rp-secret") && !all.contains("ada-password"));
     let _ = child.kill();
     let _ = child.wait();
 }

@@ -27,9 +27,12 @@ pub fn capture_logs() {
             .append(true)
             .open(&path)
             .unwrap_or_else(|e| panic!("opening BHEEM_TEST_LOG {path:?}: {e}"));
+        // Everything at trace, except the cookie jar of the tests' own HTTP clients (reqwest's
+        // `cookies` feature, a dev-dependency only), which logs each cookie it is given: that
+        // is the browser's side, not the server's.
         bheem_sso::logging::install(
             LogFormat::Json,
-            EnvFilter::new("trace"),
+            EnvFilter::new("trace,cookie_store=off"),
             BoxMakeWriter::new(Arc::new(file)),
             false,
         );
