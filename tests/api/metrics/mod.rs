@@ -333,7 +333,56 @@ async fn metrics_are_off_unless_asked_for(backend: Backend) {
     assert!(!log.contains("metrics listening"), "{log}");
 }
 
+/// A refused login is counted by why: the right password of a disabled account, then the
+/// attempt the account's limit holds back.
+async fn refused_logins_are_counted_by_why(backend: Backend) {
+    let metrics_port = free_port();
+    let metrics = format!("http://127.0.0.1:{metrics_port}");
+    let mut config = TestConfig::default();
+    config
+        .set("metrics_listen", format!("127.0.0.1:{metrics_port}"))
+        .set("login_limits.per_account_per_minute", 1);
+    let Some(mut server) = Server::start(backend, config).await else {
+        return;
+    };
+    server.wait_for(metrics_port);
+    let disable = bheem_sso(server.dir.path())
+        .args(["users", "disable", ALICE])
+        .output()
+        .unwrap();
+    assert!(
+        disable.status.success(),
+        "{}",
+        String::from_utf8_lossy(&disable.stderr)
+    );
+    assert_eq!(api_login(&server, PASSWORD).await.status(), 401);
+    assert_eq!(api_login(&server, PASSWORD).await.status(), 429);
+
+    let text = scrape(&metrics).await;
+    let logins = |outcome: &str| {
+        value(
+            &text,
+            "bheem_sso_logins_total",
+            &[("outcome", outcome), ("via", "api")],
+        )
+    };
+    assert_eq!(logins("disabled"), Some(1.0), "{text}");
+    assert_eq!(logins("throttled"), Some(1.0), "{text}");
+    assert_eq!(logins("ok"), None, "{text}");
+    assert_eq!(logins("invalid_credentials"), None, "{text}");
+    let throttled = [
+        ("route", "/api/v1/auth/login"),
+        ("method", "POST"),
+        ("status", "429"),
+    ];
+    assert_eq!(
+        value(&text, "bheem_sso_http_requests_total", &throttled),
+        Some(1.0)
+    );
+}
+
 on_both_backends!(
     each_event_is_counted_once_with_its_labels,
-    metrics_are_off_unless_asked_for
+    metrics_are_off_unless_asked_for,
+    refused_logins_are_counted_by_why
 );
