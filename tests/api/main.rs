@@ -3,6 +3,7 @@
 
 mod architecture;
 mod backchannel;
+mod backup;
 mod browser;
 mod cli;
 mod client_credentials;
