@@ -10,6 +10,7 @@ mod client_credentials;
 mod company_limits;
 mod conformance;
 mod consent;
+mod deploy;
 mod disabled_users;
 mod discovery;
 mod erp_directory;
