@@ -31,3 +31,4 @@ mod scale_out;
 mod sessions;
 mod slow_clients;
 mod support;
+mod tls_proxy;
