@@ -101,6 +101,7 @@ impl Logins {
                 .await?;
         }
         let session = self.record_login(&user, client).await?;
+        crate::origin::note_user(&user.id.to_string());
         tracing::info!(user_id = %user.id, %ip, "logged in");
         Ok(PasswordLogin::LoggedIn {
             user,
