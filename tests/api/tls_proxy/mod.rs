@@ -263,7 +263,7 @@ async fn one_request_id_is_in_nginx_log_bheem_log_and_the_response() {
     // A client's own id is replaced by nginx's: only the proxy names requests.
     let response = d
         .cert
-        .client(None)
+        .client(Some("127.0.0.4".parse().unwrap()))
         .post(d.url("/api/v1/auth/login"))
         .header("x-request-id", "chosen-by-the-client")
         .json(&json!({ "username": "alice", "password": "wrong" }))
@@ -285,26 +285,39 @@ async fn one_request_id_is_in_nginx_log_bheem_log_and_the_response() {
         l.contains(&format!("request_id={id}")) && l.contains("\"POST /api/v1/auth/login ")
     })
     .await;
+    // bheem-sso took nginx's id: every line it logged for the request carries it, the access
+    // line of the answered request among them.
     let deadline = Instant::now() + Duration::from_secs(10);
     let lines = loop {
         let log = d.server.log();
-        let lines: Vec<String> = log
-            .lines()
-            .filter(|l| l.contains(&id))
-            .map(str::to_owned)
+        let complete = &log[..log.rfind('\n').map_or(0, |end| end + 1)];
+        let lines: Vec<Value> = server::json_lines(complete)
+            .into_iter()
+            .filter(|line| line.to_string().contains(&id))
             .collect();
-        if !lines.is_empty() {
+        if lines
+            .iter()
+            .any(|line| line["message"] == "request answered")
+        {
             break lines;
         }
         assert!(
             Instant::now() < deadline,
-            "no line of bheem-sso names {id}:\n{log}"
+            "no access line of bheem-sso names {id}:\n{log}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    assert!(
-        lines.iter().all(|l| l.contains("request_id")),
-        "the id is logged as request_id: {lines:#?}"
+    for line in &lines {
+        assert_eq!(line["request_id"], id, "{line}");
+    }
+    let access = lines
+        .iter()
+        .find(|line| line["message"] == "request answered")
+        .unwrap();
+    assert_eq!(access["status"], 401, "{access}");
+    assert_eq!(
+        access["client_addr"], "127.0.0.4",
+        "the client behind nginx: {access}"
     );
 }
 

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+
 use crate::support::TestConfig;
 
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -29,20 +31,20 @@ fn bheem_sso(dir: &Path, config: &Path) -> Command {
     command
         .current_dir(dir)
         .env("RUST_LOG", "info,sqlx=warn")
-        // Plain text in the log file, no colour codes between a field and its value.
-        .env("NO_COLOR", "1")
         .arg("--config")
         .arg(config);
     command
 }
 
 impl Server {
-    /// Writes `config` into `dir`, adds the user `email` (username `username`, password
-    /// `password`) to its embedded directory, and serves on a port of its own choosing, read
-    /// back from its "listening" line.
+    /// Writes `config` into `dir`, adds the user `(email, username, company, password)` to its
+    /// embedded directory, and serves on a port of its own choosing, read back from its
+    /// "listening" line. It logs JSON, a line per request answered included.
     pub async fn start(dir: &Path, mut config: TestConfig, user: (&str, &str, &str, &str)) -> Self {
         config
             .set("listen", "127.0.0.1:0")
+            .set("log_format", "json")
+            .set("access_log", true)
             .set("database_url", format!("sqlite://{}/sso.db", dir.display()))
             .set("keys_dir", dir.join("keys").display().to_string());
         let file = dir.join("bheem-sso.toml");
@@ -105,13 +107,24 @@ impl Server {
     }
 }
 
-/// The address in the "bheem-sso listening address=127.0.0.1:…" line.
+/// Each line of a JSON log (`log_format = "json"`); a line that is not JSON is a failure.
+pub fn json_lines(log: &str) -> Vec<Value> {
+    log.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// The `address` of the "bheem-sso listening" line.
 fn listening_on(log: &str) -> Option<SocketAddr> {
-    let line = log.lines().find(|l| l.contains("bheem-sso listening"))?;
-    let address = line
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("address="))?;
-    address.parse().ok()
+    // The last line may be half written.
+    let complete = &log[..log.rfind('\n')? + 1];
+    json_lines(complete)
+        .into_iter()
+        .find(|line| line["message"] == "bheem-sso listening")?["address"]
+        .as_str()?
+        .parse()
+        .ok()
 }
 
 impl Drop for Server {
