@@ -128,7 +128,7 @@ async fn a_person_logs_in_through_nginx_over_https_in_chromium() {
         "the login page is at {login_page}"
     );
     d.access_log_line("for the login page, answered 200", |l| {
-        l.contains("\"GET /login?") && l.contains(" 200 ")
+        l.contains("\"GET /login ") && l.contains(" 200 ")
     })
     .await;
     assert_host_only_secure(&browser.cookies().await, &["__Host-bheem_sso"]);
@@ -183,6 +183,36 @@ async fn a_person_logs_in_through_nginx_over_https_in_chromium() {
         &["__Host-bheem_sso", "__Host-bheem_device"],
     );
     browser.quit().await;
+
+    // An RP-initiated logout carries the ID token in its query: neither log may keep it, nor
+    // the password or the access token.
+    let id_token = tokens.id_token().unwrap().to_string();
+    let access_token = tokens.access_token().secret().clone();
+    let logout = d
+        .cert
+        .client(None)
+        .get(d.url("/api/v1/sso/logout"))
+        .query(&[("id_token_hint", id_token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let logout_id = logout.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    d.access_log_line("for the logout", |l| {
+        l.contains(&logout_id) && l.contains("\"GET /api/v1/sso/logout ")
+    })
+    .await;
+    for (name, log) in [
+        ("nginx", d.nginx.access_log()),
+        ("bheem-sso", d.server.log()),
+    ] {
+        for secret in [PASSWORD, id_token.as_str(), access_token.as_str()] {
+            assert!(!log.contains(secret), "{name}'s log holds {secret}:\n{log}");
+        }
+        assert!(!log.contains("eyJ"), "{name}'s log holds a JWT:\n{log}");
+    }
 }
 
 /// Each of `names` is there, and every cookie is `__Host-`, Secure, HttpOnly, for path `/`:
