@@ -161,3 +161,27 @@ async fn wait_for_ready(app: &TestApp, status: u16) -> Value {
     }
     panic!("/health/ready never answered {status}");
 }
+
+#[tokio::test]
+async fn not_ready_while_the_erp_directory_is_unreachable() {
+    let Some(erp) = TestDb::postgres().await else {
+        return;
+    };
+    let mut relay = Relay::start(server_of(&postgres_admin_url())).await;
+    let h = TestApp::builder()
+        .set("directory.url", relayed(&erp.url, relay.addr))
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(ready(&h.app).await.0, 200);
+
+    relay.cut().await;
+    let body = wait_for_ready(&h.app, 503).await;
+    assert_eq!(body["not_ready"], serde_json::json!(["directory"]));
+    assert_eq!(body["directory"]["kind"], "erp");
+    assert_eq!(body["database"], "ok");
+    assert_eq!(live(&h.app).await, 200);
+
+    relay.restore().await;
+    wait_for_ready(&h.app, 200).await;
+}
