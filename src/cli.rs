@@ -52,6 +52,13 @@ pub enum Command {
     /// The outbox of work for other systems (back-channel logout notices).
     #[command(subcommand)]
     Provisioning(ProvisioningCommand),
+    /// Copy the embedded SQLite database to FILE, online and consistent, while the server runs.
+    /// On PostgreSQL it says how to use pg_dump instead.
+    Backup {
+        /// Where the copy goes (mode 0600); an existing file is never overwritten.
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -125,6 +132,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Users(command) => users(config, command).await,
         Command::Keys(command) => keys(config, command),
         Command::Provisioning(command) => provisioning(config, command).await,
+        Command::Backup { to } => {
+            let copy = crate::store::backup::backup(&config.database_url, &to).await?;
+            println!(
+                "backed up {} to {} ({} bytes)",
+                config.database_url.redacted(),
+                copy.file.display(),
+                copy.bytes
+            );
+            Ok(())
+        }
     }
 }
 

@@ -27,6 +27,10 @@ pub mod paths {
     pub const INTROSPECT: &str = "/api/v1/sso/introspect";
     pub const END_SESSION: &str = "/api/v1/sso/logout";
     pub const HEALTH: &str = "/health";
+    /// Liveness: the process answers. For an orchestrator deciding whether to restart it.
+    pub const HEALTH_LIVE: &str = "/health/live";
+    /// Readiness: database, directory, keys and schema all in order. For a load balancer.
+    pub const HEALTH_READY: &str = "/health/ready";
     pub const LOGIN_PAGE: &str = "/login";
     pub const CONSENT_PAGE: &str = "/consent";
     pub const LOGOUT_PAGE: &str = "/logout";

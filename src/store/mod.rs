@@ -6,6 +6,7 @@
 //! are in `hot_connections`.
 
 pub mod access_tokens;
+pub mod backup;
 pub mod clients;
 pub mod codes;
 pub mod consents;
@@ -15,6 +16,7 @@ mod hot_connections;
 pub mod http_sessions;
 mod lookup;
 pub mod mailboxes;
+pub mod migrations;
 pub mod outbox;
 pub mod refresh_tokens;
 pub mod sessions;
@@ -130,12 +132,16 @@ impl Db {
         })
     }
 
-    pub async fn migrate(&self) -> anyhow::Result<()> {
-        let migrator = match self.backend {
+    /// The migrations embedded in the binary for this backend.
+    fn migrator(&self) -> &'static Migrator {
+        match self.backend {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
-        };
-        migrator
+        }
+    }
+
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        self.migrator()
             .run(&self.pool)
             .await
             .context("running database migrations")

@@ -53,7 +53,7 @@ fn text(bytes: &[u8]) -> String {
 fn help_explains_each_subcommand() {
     let dir = tempfile::tempdir().unwrap();
     let help = text(&run(dir.path(), &["--help"], "").stdout);
-    for command in ["serve", "migrate", "users", "keys"] {
+    for command in ["serve", "migrate", "users", "keys", "backup"] {
         assert!(help.contains(command), "{command} missing from:\n{help}");
     }
     let users = text(&run(dir.path(), &["users", "add", "--help"], "").stdout);

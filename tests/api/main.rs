@@ -3,12 +3,14 @@
 
 mod architecture;
 mod backchannel;
+mod backup;
 mod browser;
 mod cli;
 mod client_credentials;
 mod company_limits;
 mod conformance;
 mod consent;
+mod deploy;
 mod disabled_users;
 mod discovery;
 mod erp_directory;
@@ -31,3 +33,4 @@ mod scale_out;
 mod sessions;
 mod slow_clients;
 mod support;
+mod tls_proxy;

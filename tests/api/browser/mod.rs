@@ -3,7 +3,7 @@
 //! The other SSO tests fill the forms with an HTTP client; this one proves that the pages, the
 //! cookies and the redirects also work where they are meant to, in a browser.
 
-mod webdriver;
+pub mod webdriver;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, Redirect};
 use axum::routing::get;
 use axum::Router;
-use openidconnect::core::{CoreClient, CoreProviderMetadata};
+use openidconnect::core::{CoreClient, CoreProviderMetadata, CoreTokenResponse};
 use openidconnect::{
     AuthorizationCode, ClientId, ClientSecret, IssuerUrl, PkceCodeVerifier, RedirectUrl,
     TokenResponse,
@@ -23,7 +23,7 @@ use openidconnect::{
 use crate::support::{add_user, AuthRequest, ClientSpec, Rp, TestApp, ACME, PASSWORD};
 use webdriver::{ChromeDriver, CHROMIUM};
 
-const ALICE: &str = "alice@acme.example";
+pub const ALICE: &str = "alice@acme.example";
 const RP_SECRET: &str = "browser-rp-secret-0123456789";
 
 #[tokio::test]
@@ -38,7 +38,7 @@ async fn a_person_logs_in_on_the_hosted_page_in_chromium_and_lands_at_the_relyin
         return;
     };
     add_user(&h.app, ALICE, Some("alice"), ACME, PASSWORD).await;
-    let rp = RelyingParty::discover(&h.app.base, &rp_base).await;
+    let rp = RelyingParty::discover(&h.app.base, &rp_base, no_redirects()).await;
     tokio::spawn(async move { axum::serve(rp_listener, rp.router()).await });
 
     let dir = tempfile::tempdir().unwrap();
@@ -73,7 +73,7 @@ async fn a_person_logs_in_on_the_hosted_page_in_chromium_and_lands_at_the_relyin
 
 /// chromedriver's path, or `None` (skip) when the browser is not installed here. CI must run this
 /// test, so there a missing browser is a failure.
-fn browser_tools() -> Option<PathBuf> {
+pub fn browser_tools() -> Option<PathBuf> {
     let chromedriver = std::env::var_os("PATH").and_then(|path| {
         std::env::split_paths(&path)
             .map(|dir| dir.join("chromedriver"))
@@ -95,7 +95,7 @@ fn browser_tools() -> Option<PathBuf> {
     }
 }
 
-fn client(rp_base: &str) -> ClientSpec {
+pub fn client(rp_base: &str) -> ClientSpec {
     ClientSpec::new("browser-rp")
         .name("Browser Party")
         .secret(RP_SECRET)
@@ -105,20 +105,29 @@ fn client(rp_base: &str) -> ClientSpec {
 
 /// A small web application that signs its users in with bheem-sso, as a real one would: the
 /// `openidconnect` crate, the code flow with PKCE, state and nonce checked, the ID token verified.
-struct RelyingParty {
+pub struct RelyingParty {
     client: Rp,
     http: openidconnect::reqwest::Client,
     /// The one sign-in under way: this RP has a single user, the test's browser.
     pending: Mutex<Option<AuthRequest>>,
+    /// The tokens of the last sign-in, for a test to look into.
+    pub signed_in: Mutex<Option<CoreTokenResponse>>,
+}
+
+/// No redirects on back-channel calls, as the openidconnect crate advises against SSRF.
+pub fn no_redirects() -> openidconnect::reqwest::ClientBuilder {
+    openidconnect::reqwest::Client::builder()
+        .redirect(openidconnect::reqwest::redirect::Policy::none())
 }
 
 impl RelyingParty {
-    async fn discover(issuer: &str, rp_base: &str) -> Arc<Self> {
-        // No redirects on back-channel calls, as the openidconnect crate advises against SSRF.
-        let http = openidconnect::reqwest::Client::builder()
-            .redirect(openidconnect::reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
+    /// The RP of `client(rp_base)`, reaching the provider with a client built from `http`.
+    pub async fn discover(
+        issuer: &str,
+        rp_base: &str,
+        http: openidconnect::reqwest::ClientBuilder,
+    ) -> Arc<Self> {
+        let http = http.build().unwrap();
         let metadata =
             CoreProviderMetadata::discover_async(IssuerUrl::new(issuer.into()).unwrap(), &http)
                 .await
@@ -133,10 +142,11 @@ impl RelyingParty {
             client,
             http,
             pending: Mutex::new(None),
+            signed_in: Mutex::new(None),
         })
     }
 
-    fn router(self: Arc<Self>) -> Router {
+    pub fn router(self: Arc<Self>) -> Router {
         Router::new()
             .route("/start", get(start))
             .route("/callback", get(callback))
@@ -189,8 +199,10 @@ async fn callback(
     let email = claims
         .email()
         .ok_or_else(|| fail("no email in the ID token".into()))?;
-    Ok(Html(format!(
+    let page = format!(
         "<!doctype html><title>Relying party</title><h1 id=\"who\">Signed in as {}</h1>",
         email.as_str()
-    )))
+    );
+    *rp.signed_in.lock().unwrap() = Some(tokens);
+    Ok(Html(page))
 }

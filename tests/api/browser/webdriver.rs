@@ -61,7 +61,13 @@ impl ChromeDriver {
 
     /// A fresh headless Chromium with a profile of its own in `profile`.
     pub async fn open_chromium(&self, profile: &Path) -> Chromium {
-        let options = json!({
+        self.open_chromium_with(profile, &[]).await
+    }
+
+    /// As [`ChromeDriver::open_chromium`], with more command-line switches (for a test's
+    /// self-signed certificate, `--ignore-certificate-errors`).
+    pub async fn open_chromium_with(&self, profile: &Path, switches: &[&str]) -> Chromium {
+        let mut options = json!({
             "binary": CHROMIUM,
             "args": [
                 "--headless=new",
@@ -78,6 +84,8 @@ impl ChromeDriver {
                 format!("--user-data-dir={}", profile.display()),
             ],
         });
+        let args = options["args"].as_array_mut().expect("a list of switches");
+        args.extend(switches.iter().map(|s| Value::from(*s)));
         // The console log goes into failure messages: it says why Chromium refused something.
         let capabilities = json!({ "capabilities": { "alwaysMatch": {
             "goog:chromeOptions": options,
@@ -151,7 +159,7 @@ impl Chromium {
         self.post("/url", json!({ "url": url })).await.unwrap();
     }
 
-    async fn current_url(&self) -> String {
+    pub async fn current_url(&self) -> String {
         self.get("/url")
             .await
             .as_str()
@@ -254,6 +262,15 @@ impl Chromium {
         lines
             .map(|e| format!("{} {}\n", e["level"], e["message"]))
             .collect()
+    }
+
+    /// The cookies the browser would send to the page it is on (W3C WebDriver §14.1): each with
+    /// its `name`, `secure`, `httpOnly`, `path` and `sameSite`.
+    pub async fn cookies(&self) -> Vec<Value> {
+        match self.get("/cookie").await {
+            Value::Array(cookies) => cookies,
+            other => panic!("not a list of cookies: {other}"),
+        }
     }
 
     /// Ends the session, which closes Chromium.

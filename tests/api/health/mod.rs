@@ -1,5 +1,8 @@
 //! `/health` while the database goes away and comes back. The app reaches PostgreSQL through a
 //! TCP relay that the test can cut, as a network failure or a stopped server would.
+//! `/health/live` and `/health/ready` are in `ready`.
+
+mod ready;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
