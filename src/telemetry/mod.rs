@@ -17,7 +17,7 @@ mod names;
 mod requests;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use metrics::Histogram;
@@ -47,6 +47,9 @@ pub fn enabled() -> bool {
 /// renders the text format. The recorder is process-wide, so a second call (a second server in
 /// one test process) returns the first handle.
 pub fn install() -> anyhow::Result<PrometheusHandle> {
+    // Two servers starting at once must not both try: the second recorder would be refused.
+    static INSTALLING: Mutex<()> = Mutex::new(());
+    let _one_at_a_time = INSTALLING.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(handle) = HANDLE.get() {
         return Ok(handle.clone());
     }
