@@ -30,8 +30,8 @@ pub use provisioning::{
     InstanceAdminRoles, MailcowConfig, NextcloudConfig, ProvisionTarget, ProvisioningConfig,
 };
 pub use sections::{
-    ForwardedHeader, HttpConfig, LoginLimitConfig, OutboxConfig, PasswordConfig, SessionConfig,
-    TokenConfig,
+    AuditConfig, ForwardedHeader, HttpConfig, LoginLimitConfig, OutboxConfig, PasswordConfig,
+    SessionConfig, TokenConfig,
 };
 pub use values::{Backend, DatabaseUrl, Issuer};
 
@@ -81,6 +81,7 @@ pub struct Config {
     pub forwarded_header: ForwardedHeader,
     pub outbox: OutboxConfig,
     pub http: HttpConfig,
+    pub audit: AuditConfig,
     pub provisioning: ProvisioningConfig,
     /// `client_id` (and `aud`) of tokens from the first-party JSON login of the workspace SPA.
     pub first_party_client_id: String,
@@ -125,6 +126,7 @@ struct RawConfig {
     forwarded_header: Option<ForwardedHeader>,
     outbox: Option<OutboxConfig>,
     http: Option<HttpConfig>,
+    audit: Option<AuditConfig>,
     provisioning: Option<RawProvisioning>,
     first_party_client_id: Option<String>,
     directory: Option<RawDirectory>,

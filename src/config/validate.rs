@@ -207,6 +207,7 @@ pub(super) fn validate(
         forwarded_header: raw.forwarded_header.unwrap_or_default(),
         outbox,
         http,
+        audit: raw.audit.unwrap_or_default(),
         provisioning,
         first_party_client_id,
         directory,
