@@ -28,8 +28,14 @@ pub fn bheem_sso(dir: &Path, url: &str) -> tokio::process::Command {
 /// `bheem-sso audit --json ARGS` on the database at `url`: one event per line, newest first.
 pub async fn audit_command(url: &str, args: &[&str]) -> Vec<Value> {
     let dir = tempfile::tempdir().unwrap();
+    let limit: &[&str] = if args.contains(&"--limit") {
+        &[]
+    } else {
+        &["--limit", "1000"]
+    };
     let out = bheem_sso(dir.path(), url)
-        .args(["audit", "--json", "--limit", "1000"])
+        .args(["audit", "--json"])
+        .args(limit)
         .args(args)
         .output()
         .await
