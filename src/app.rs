@@ -16,7 +16,6 @@ use tower::Layer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::sensitive_headers::SetSensitiveHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 
 use tower_sessions::cookie::SameSite;
 use tower_sessions::SessionManagerLayer;
@@ -26,6 +25,7 @@ use crate::clock::Clock;
 use crate::config::{ClientConfig, Config, EmailClaim, GrantType, TokenEndpointAuthMethod};
 use crate::directory::{Directory, ErpDirectory, LocalDirectory};
 use crate::http::refusals::RefusalsLayer;
+use crate::http::request_id::RequestIdLayer;
 use crate::http::session::ANONYMOUS_SESSION;
 use crate::keys::{KeyRing, KeySet};
 use crate::login::Logins;
@@ -163,7 +163,11 @@ pub fn build_router(state: AppState) -> Router {
         .layer(RequestBodyLimitLayer::new(64 * 1024))
         // Outside every layer that can refuse, so their refusals are rendered too.
         .layer(RefusalsLayer)
-        .layer(TraceLayer::new_for_http())
+        // Outermost: the id, the span and the origin cover every layer that can answer.
+        .layer(RequestIdLayer::new(
+            &state.config.trusted_proxies,
+            state.config.forwarded_header,
+        ))
         .layer(SetSensitiveHeadersLayer::new([
             header::AUTHORIZATION,
             header::COOKIE,

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::app::{self, AppState};
 use crate::audit::{Audit, Event, Kind};
 use crate::clock::{format_time, Clock};
-use crate::config::Config;
+use crate::config::{Config, LogFormat};
 use crate::domain::{parse_username, Email};
 use crate::keys::KeySet;
 use crate::password::Passwords;
@@ -119,6 +119,7 @@ pub enum KeysCommand {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref())?;
+    crate::logging::init(config.log_format, config.access_log);
     match cli.command {
         Command::Serve => serve(config).await,
         Command::Migrate => {
@@ -196,13 +197,28 @@ async fn print_first_user_hint(state: &AppState) {
         return;
     }
     match state.db.list_users().await {
-        Ok(users) if users.is_empty() => eprintln!(
-            "\nNo users yet. Create the first one (the password is asked for, not echoed):\n\n    \
-             cargo run -- users add --email you@example.com --name \"Your Name\" --company-id {}\n\n\
-             Discovery: {}/.well-known/openid-configuration\n",
-            Uuid::new_v4(),
-            state.config.issuer.as_str(),
-        ),
+        Ok(users) if users.is_empty() => {
+            let command = format!(
+                "cargo run -- users add --email you@example.com --name \"Your Name\" --company-id {}",
+                Uuid::new_v4()
+            );
+            let discovery = format!(
+                "{}/.well-known/openid-configuration",
+                state.config.issuer.as_str()
+            );
+            match state.config.log_format {
+                // A log pipeline reads stderr line by line as JSON: the hint is a line too.
+                LogFormat::Json => tracing::warn!(
+                    %command,
+                    %discovery,
+                    "no users yet: create the first one (the password is asked for, not echoed)"
+                ),
+                LogFormat::Text => eprintln!(
+                    "\nNo users yet. Create the first one (the password is asked for, not echoed):\n\n    \
+                     {command}\n\nDiscovery: {discovery}\n"
+                ),
+            }
+        }
         Ok(_) => {}
         Err(e) => tracing::warn!(error = format!("{e:#}"), "could not count users"),
     }

@@ -14,6 +14,7 @@ pub mod directory;
 pub mod domain;
 pub mod http;
 pub mod keys;
+pub mod logging;
 pub mod login;
 pub mod login_limits;
 pub mod oidc;

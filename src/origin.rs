@@ -8,14 +8,19 @@ use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use tokio::task::futures::TaskLocalFuture;
+
 /// The request that the current task is serving.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Origin {
     /// Taken from a trusted proxy's `X-Request-Id`, or generated.
     pub request_id: Arc<str>,
     pub client_addr: IpAddr,
     /// As the client sent it, cut to [`USER_AGENT_MAX`] bytes; `None` when absent or not text.
     pub user_agent: Option<Arc<str>>,
+    /// The request's log span, where [`note_user`] and [`note_client`] write (the current span
+    /// may be one a layer inside opened).
+    pub span: tracing::Span,
 }
 
 /// A user agent longer than this is cut (at a character boundary) before it is kept anywhere.
@@ -25,9 +30,9 @@ tokio::task_local! {
     static ORIGIN: Origin;
 }
 
-/// Runs `work` with `origin` as the current one.
-pub async fn scope<F: Future>(origin: Origin, work: F) -> F::Output {
-    ORIGIN.scope(origin, work).await
+/// `work` with `origin` as the current one while it runs.
+pub fn scope<F: Future>(origin: Origin, work: F) -> TaskLocalFuture<Origin, F> {
+    ORIGIN.scope(origin, work)
 }
 
 /// The origin of the request being served, if any.
@@ -38,6 +43,20 @@ pub fn current() -> Option<Origin> {
 /// The current request id, if a request is being served.
 pub fn request_id() -> Option<Arc<str>> {
     ORIGIN.try_with(|o| o.request_id.clone()).ok()
+}
+
+/// Notes on the current request's log span (`user`) who is acting, once it is known.
+pub fn note_user(user_id: &str) {
+    let _ = ORIGIN.try_with(|o| {
+        o.span.record("user", user_id);
+    });
+}
+
+/// Notes on the current request's log span (`client_id`) which client is acting.
+pub fn note_client(client_id: &str) {
+    let _ = ORIGIN.try_with(|o| {
+        o.span.record("client_id", client_id);
+    });
 }
 
 /// Cuts a user agent to [`USER_AGENT_MAX`] bytes without splitting a character.
@@ -61,12 +80,13 @@ mod tests {
             request_id: id.into(),
             client_addr: "192.0.2.7".parse().unwrap(),
             user_agent: None,
+            span: tracing::Span::none(),
         }
     }
 
     #[tokio::test]
     async fn the_origin_is_there_inside_its_scope_only() {
-        assert_eq!(current(), None);
+        assert!(current().is_none());
         let seen = scope(origin("r-1"), async { request_id() }).await;
         assert_eq!(seen.as_deref(), Some("r-1"));
         assert_eq!(request_id(), None);

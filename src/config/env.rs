@@ -30,6 +30,19 @@ pub(super) fn apply_env(raw: &mut RawConfig, env: &[(String, String)]) -> Result
                     .map(str::to_owned)
                     .collect()
             }
+            "log_format" => {
+                raw.log_format = Some(
+                    value
+                        .parse()
+                        .map_err(|()| ConfigError::new(name.as_str(), "must be text or json"))?,
+                )
+            }
+            "access_log" => {
+                raw.access_log = Some(
+                    parse_bool(&value)
+                        .ok_or_else(|| ConfigError::new(name.as_str(), "must be true or false"))?,
+                )
+            }
             "key_grace_seconds" => {
                 raw.key_grace_seconds = Some(value.parse().map_err(|_| {
                     ConfigError::new(name.as_str(), "must be a whole number of seconds")

@@ -30,8 +30,8 @@ pub use provisioning::{
     InstanceAdminRoles, MailcowConfig, NextcloudConfig, ProvisionTarget, ProvisioningConfig,
 };
 pub use sections::{
-    AuditConfig, ForwardedHeader, HttpConfig, LoginLimitConfig, OutboxConfig, PasswordConfig,
-    SessionConfig, TokenConfig,
+    AuditConfig, ForwardedHeader, HttpConfig, LogFormat, LoginLimitConfig, OutboxConfig,
+    PasswordConfig, SessionConfig, TokenConfig,
 };
 pub use values::{Backend, DatabaseUrl, Issuer};
 
@@ -79,6 +79,10 @@ pub struct Config {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Which header the trusted proxies set.
     pub forwarded_header: ForwardedHeader,
+    /// Text or JSON lines on stderr.
+    pub log_format: LogFormat,
+    /// A line for every request answered (method, route, status, latency), at `info`.
+    pub access_log: bool,
     pub outbox: OutboxConfig,
     pub http: HttpConfig,
     pub audit: AuditConfig,
@@ -124,6 +128,8 @@ struct RawConfig {
     #[serde(default)]
     trusted_proxies: Vec<String>,
     forwarded_header: Option<ForwardedHeader>,
+    log_format: Option<LogFormat>,
+    access_log: Option<bool>,
     outbox: Option<OutboxConfig>,
     http: Option<HttpConfig>,
     audit: Option<AuditConfig>,

@@ -1,5 +1,5 @@
 //! The small sections, each a table of plain values with defaults: `[password]`, `[session]`,
-//! `[tokens]`, `[login_limits]`, `[outbox]`, `[http]`, and the `forwarded_header` key.
+//! `[tokens]`, `[login_limits]`, `[outbox]`, `[http]`, and the `forwarded_header` and `log_format` keys.
 
 use serde::Deserialize;
 
@@ -45,6 +45,30 @@ pub enum ForwardedHeader {
     XForwardedFor,
     /// RFC 7239 `Forwarded: for=…`.
     Forwarded,
+}
+
+/// How log lines are written to stderr.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One readable line per event, the request's fields in front of the message.
+    #[default]
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `target`, `message`, the event's fields
+    /// and the request's (`request_id`, `method`, `route`, `client_addr`, `user`, `client_id`).
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(()),
+        }
+    }
 }
 
 /// Lifetimes of the SSO session.

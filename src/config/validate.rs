@@ -205,6 +205,8 @@ pub(super) fn validate(
         login_limits,
         trusted_proxies,
         forwarded_header: raw.forwarded_header.unwrap_or_default(),
+        log_format: raw.log_format.unwrap_or_default(),
+        access_log: raw.access_log.unwrap_or(false),
         outbox,
         http,
         audit: raw.audit.unwrap_or_default(),

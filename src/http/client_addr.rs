@@ -27,6 +27,10 @@ impl FromRequestParts<AppState> for ClientAddr {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        // Worked out once per request by `request_id`, which every route is behind.
+        if let Some(origin) = parts.extensions.get::<crate::origin::Origin>() {
+            return Ok(ClientAddr(origin.client_addr));
+        }
         let ConnectInfo(peer) = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
@@ -89,7 +93,7 @@ pub fn client_addr(
 }
 
 /// IPv4 peers of a dual-stack listener arrive as `::ffff:a.b.c.d`; compare them as IPv4.
-fn canonical(ip: IpAddr) -> IpAddr {
+pub(super) fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,

@@ -60,6 +60,17 @@ pub fn authenticate_client(
     form: &HashMap<String, String>,
     allow_public: bool,
 ) -> Result<Arc<Client>, TokenError> {
+    let client = authenticate(state, headers, form, allow_public)?;
+    crate::origin::note_client(&client.id);
+    Ok(client)
+}
+
+fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+    allow_public: bool,
+) -> Result<Arc<Client>, TokenError> {
     if let Some((raw_id, raw_secret)) = basic_credentials(headers)? {
         if form.contains_key("client_secret") {
             return Err(failed(

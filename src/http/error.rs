@@ -58,6 +58,7 @@ impl IntoResponse for PageError {
                 title: title.to_owned(),
                 message,
                 status: status.as_u16(),
+                request_id: crate::origin::request_id(),
             },
         )
     }

@@ -12,6 +12,7 @@ mod health;
 mod oidc;
 pub mod pages;
 pub(crate) mod refusals;
+pub mod request_id;
 pub(crate) mod session;
 mod state;
 mod views;

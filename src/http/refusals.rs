@@ -208,6 +208,7 @@ fn render(reader: Reader, response: Response) -> Response {
                 title: refusal.title.to_owned(),
                 message: refusal.message.to_owned(),
                 status: refusal.status.as_u16(),
+                request_id: crate::origin::request_id(),
             },
         ),
     };

@@ -68,6 +68,8 @@ pub struct ErrorPage {
     pub title: String,
     pub message: String,
     pub status: u16,
+    /// The request's id, for a person to quote to whoever runs the service.
+    pub request_id: Option<std::sync::Arc<str>>,
 }
 
 /// The pages carry credentials and one-time tokens, so no cache may keep them; they load nothing
@@ -248,10 +250,12 @@ mod tests {
             title: "Unknown application".into(),
             message: HOSTILE.into(),
             status: 400,
+            request_id: Some("0f8e2a9b".into()),
         });
         assert!(out.contains("<h1>Unknown application</h1>"));
         assert!(out.contains(HOSTILE_ESCAPED));
         assert!(!out.contains("<script>"));
+        assert!(out.contains("Error 400 · request <code>0f8e2a9b</code>"));
     }
 
     #[test]

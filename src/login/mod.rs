@@ -142,6 +142,7 @@ impl Logins {
             }
         }
         let session = self.record_login(&user, client).await?;
+        crate::origin::note_user(&user.id.to_string());
         tracing::info!(user_id = %user.id, %ip, "logged in");
         let event = Event::new(Kind::LoginSucceeded, user.id.as_str())
             .user(user.id.as_str())

@@ -144,6 +144,10 @@ impl TokenIssuer {
         let keys = self.keys.current();
         // RFC 9068 §2.2: the client the token was issued to is its audience.
         let audience = grant.client.id.as_str();
+        crate::origin::note_client(audience);
+        if let Some(user) = grant.user {
+            crate::origin::note_user(&user.id);
+        }
         let scope = grant.scope.to_string();
         let claims_json =
             (grant.claims != ClaimsRequest::default()).then(|| grant.claims.to_json());
@@ -300,6 +304,10 @@ impl TokenIssuer {
         }
         if registry.session_ended_at.is_some() {
             return Ok(Err("the login session has ended"));
+        }
+        crate::origin::note_client(&claims.client_id);
+        if let Some(user) = &registry.user_id {
+            crate::origin::note_user(user);
         }
         Ok(Ok(ValidAccessToken {
             claims,

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-const BASE: &[&str] = &["clock", "config", "domain", "secrets"];
+const BASE: &[&str] = &["clock", "config", "domain", "origin", "secrets"];
 
 const INFRASTRUCTURE: &[&str] = &[
     "keys",
@@ -37,9 +37,11 @@ fn allowed(module: &str) -> Option<Vec<&'static str>> {
         "oidc" => vec!["keys", "store", "directory", "audit"],
         "provisioning" => vec!["keys", "store", "directory", "audit", "oidc"],
         "login" => below(&[INFRASTRUCTURE], &["oidc", "provisioning"]),
-        "http" => below(&[INFRASTRUCTURE, DOMAIN], &[]),
         "app" => below(&[INFRASTRUCTURE, DOMAIN], &["http"]),
-        "cli" => below(&[INFRASTRUCTURE, DOMAIN], &["http", "app"]),
+        // The logger: configuration in, tracing-subscriber out.
+        "logging" => Vec::new(),
+        "http" => below(&[INFRASTRUCTURE, DOMAIN], &["logging"]),
+        "cli" => below(&[INFRASTRUCTURE, DOMAIN], &["http", "app", "logging"]),
         _ => return None,
     })
 }

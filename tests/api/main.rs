@@ -25,6 +25,7 @@ mod migrations;
 mod negative;
 mod overload;
 mod provisioning;
+mod request_ids;
 mod revocation;
 mod scale_out;
 mod sessions;

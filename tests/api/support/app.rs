@@ -137,6 +137,7 @@ impl AppBuilder {
         database_url: &str,
         keys_dir: &Path,
     ) -> anyhow::Result<TestApp> {
+        super::leaks::capture_logs();
         // Bound first, so the issuer can carry the real port.
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;

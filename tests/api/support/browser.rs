@@ -73,6 +73,7 @@ impl Browser {
 
     async fn land(&self, mut response: reqwest::Response) -> Landing {
         for _ in 0..10 {
+            super::leaks::remember_cookies(&response);
             if !response.status().is_redirection() {
                 let status = response.status().as_u16();
                 let url = response.url().to_string();
@@ -85,6 +86,9 @@ impl Browser {
             let location = response.headers()["location"].to_str().unwrap().to_owned();
             let next = response.url().join(&location).unwrap();
             if !next.as_str().starts_with(&self.base) {
+                if let Some((_, code)) = next.query_pairs().find(|(k, _)| k == "code") {
+                    super::leaks::remember(&code);
+                }
                 return Landing::Callback(next);
             }
             response = self.http.get(next).send().await.unwrap();
@@ -96,6 +100,7 @@ impl Browser {
     pub async fn submit_login(&self, page: &str, login: &str, password: &str) -> Landing {
         let csrf = input_value(page, "csrf_token").expect("login form has a CSRF token");
         let req = input_value(page, "req").unwrap_or_default();
+        super::leaks::remember(password);
         self.post(
             &format!("{}/login", self.base),
             &[

@@ -136,6 +136,7 @@ impl ClientSpec {
     }
 
     pub fn secret(mut self, secret: &str) -> Self {
+        super::leaks::remember(secret);
         self.client_secret = Some(secret.to_owned());
         self
     }

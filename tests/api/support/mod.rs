@@ -9,6 +9,7 @@ mod browser;
 mod config;
 mod db;
 mod directory;
+mod leaks;
 mod rp;
 mod sso;
 

@@ -163,6 +163,7 @@ impl Sso {
         exchange
             .request_async(&self.http)
             .await
+            .inspect(remember_tokens)
             .map_err(|e| match e {
                 openidconnect::RequestTokenError::ServerResponse(r) => r.error().to_string(),
                 other => format!("{other:?}"),
@@ -175,6 +176,7 @@ impl Sso {
             .unwrap()
             .request_async(&self.http)
             .await
+            .inspect(remember_tokens)
             .map_err(|e| match e {
                 openidconnect::RequestTokenError::ServerResponse(r) => r.error().to_string(),
                 other => format!("{other:?}"),
@@ -228,6 +230,18 @@ impl Sso {
     }
 }
 
+/// The tokens of a response are secrets the log must not hold.
+fn remember_tokens(tokens: &CoreTokenResponse) {
+    use openidconnect::{OAuth2TokenResponse as _, TokenResponse as _};
+    super::leaks::remember(tokens.access_token().secret());
+    if let Some(refresh) = tokens.refresh_token() {
+        super::leaks::remember(refresh.secret());
+    }
+    if let Some(id_token) = tokens.id_token() {
+        super::leaks::remember(&id_token.to_string());
+    }
+}
+
 pub async fn add_user(
     app: &TestApp,
     email: &str,
@@ -235,6 +249,7 @@ pub async fn add_user(
     company: &str,
     password: &str,
 ) -> LocalUser {
+    super::leaks::remember(password);
     let state = &app.state;
     let user = LocalUser {
         id: Uuid::new_v4(),
