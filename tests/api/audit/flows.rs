@@ -13,6 +13,7 @@ on_both_backends!(
     failed_and_throttled_logins_say_why_without_the_password_or_an_unknown_login,
     consent_and_client_credentials_are_recorded,
     a_disabled_user_found_on_their_return_is_recorded_with_the_session_it_ends,
+    each_event_carries_its_requests_id_address_and_user_agent,
 );
 
 async fn a_sign_in_refresh_reuse_revocation_and_logout_are_recorded_with_who_and_which_client(
@@ -275,4 +276,67 @@ async fn a_disabled_user_found_on_their_return_is_recorded_with_the_session_it_e
     let ended = the(&events, "session_ended");
     assert_eq!(ended["actor"], "system");
     assert_eq!(ended["detail"]["reason"], "user disabled");
+}
+
+async fn each_event_carries_its_requests_id_address_and_user_agent(backend: Backend) {
+    // The test talks to the app from 127.0.0.1, made a trusted proxy here, so each request can
+    // say which client it forwards for.
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .set("trusted_proxies", vec!["127.0.0.1/32"])
+        .start_sso()
+        .await
+    else {
+        return;
+    };
+    let http = reqwest::Client::builder()
+        .user_agent("audit-test/1.0 (a browser)")
+        .build()
+        .unwrap();
+    let login = http
+        .post(sso.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", "203.0.113.9")
+        .header("x-request-id", "proxy-request-1")
+        .json(&serde_json::json!({"username": "alice", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    assert_eq!(login.headers()["x-request-id"], "proxy-request-1");
+    let machine = http
+        .post(sso.url("/api/v1/sso/token"))
+        .header("x-forwarded-for", "198.51.100.4")
+        .basic_auth("rp", Some(SECRET))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(machine.status(), 200);
+    let generated = machine.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+
+    let events = trail(&sso.h, &[]).await;
+    let by_login: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["request_id"] == "proxy-request-1")
+        .collect();
+    let kinds: Vec<&str> = by_login
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["token_issued", "login_succeeded"]);
+    for event in by_login {
+        assert_eq!(event["client_addr"], "203.0.113.9");
+        assert_eq!(event["user_agent"], "audit-test/1.0 (a browser)");
+    }
+    let by_client: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["request_id"] == generated.as_str())
+        .collect();
+    assert_eq!(by_client.len(), 1, "{events:#?}");
+    assert_eq!(by_client[0]["kind"], "token_issued");
+    assert_eq!(by_client[0]["actor"], "rp");
+    assert_eq!(by_client[0]["client_addr"], "198.51.100.4");
 }
