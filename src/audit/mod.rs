@@ -232,6 +232,60 @@ mod tests {
         );
     }
 
+    /// The log line is the row's twin: every field, under the `audit` target, as JSON.
+    #[test]
+    fn each_event_is_a_json_log_line_with_the_rows_fields() {
+        use std::io::Write;
+        use std::sync::Mutex;
+
+        #[derive(Clone, Default)]
+        struct Lines(Arc<Mutex<Vec<u8>>>);
+        impl Write for Lines {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_writer(move || writer.clone())
+            .finish();
+        let record = AuditRecord {
+            at: 1_000,
+            kind: "login_failed".into(),
+            actor: ANONYMOUS.into(),
+            user_id: Some("u-1".into()),
+            company_id: None,
+            client_id: Some("rp".into()),
+            client_addr: Some("192.0.2.7".into()),
+            user_agent: None,
+            request_id: Some("r-1".into()),
+            detail: r#"{"reason":"wrong_password"}"#.into(),
+        };
+        tracing::subscriber::with_default(subscriber, || log(&record));
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        let line: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(line["target"], "audit");
+        assert_eq!(line["level"], "INFO");
+        let fields = &line["fields"];
+        assert_eq!(fields["kind"], "login_failed");
+        assert_eq!(fields["actor"], "anonymous");
+        assert_eq!(fields["user_id"], "u-1");
+        assert_eq!(fields["client_id"], "rp");
+        assert_eq!(fields["client_addr"], "192.0.2.7");
+        assert_eq!(fields["request_id"], "r-1");
+        assert_eq!(fields["detail"], r#"{"reason":"wrong_password"}"#);
+        assert!(
+            fields.get("company_id").is_none(),
+            "absent fields are left out"
+        );
+    }
+
     #[test]
     fn a_login_is_kept_as_a_digest_of_its_folded_form() {
         let digest = login_digest(" Alice@Example.COM ");

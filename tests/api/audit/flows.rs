@@ -14,6 +14,7 @@ on_both_backends!(
     consent_and_client_credentials_are_recorded,
     a_disabled_user_found_on_their_return_is_recorded_with_the_session_it_ends,
     each_event_carries_its_requests_id_address_and_user_agent,
+    logins_refused_while_every_hashing_slot_is_busy_are_recorded,
 );
 
 async fn a_sign_in_refresh_reuse_revocation_and_logout_are_recorded_with_who_and_which_client(
@@ -339,4 +340,54 @@ async fn each_event_carries_its_requests_id_address_and_user_agent(backend: Back
     assert_eq!(by_client[0]["kind"], "token_issued");
     assert_eq!(by_client[0]["actor"], "rp");
     assert_eq!(by_client[0]["client_addr"], "198.51.100.4");
+}
+
+async fn logins_refused_while_every_hashing_slot_is_busy_are_recorded(backend: Backend) {
+    // One hashing slot, no queue, and a hash slow enough that logins sent together find it
+    // taken (as in the overload tests).
+    let Some(sso) = TestApp::builder()
+        .backend(backend)
+        .set("password.memory_kib", 65536)
+        .set("password.iterations", 3)
+        .set("password.max_concurrent", 1)
+        .set("password.max_queue_ms", 0)
+        .set("login_limits.per_account_per_minute", 1000)
+        .set("login_limits.per_ip_per_minute", 1000)
+        .start_sso()
+        .await
+    else {
+        return;
+    };
+    let url = sso.url("/api/v1/auth/login");
+    let sent: Vec<_> = (0..8)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move {
+                reqwest::Client::new()
+                    .post(url)
+                    .json(&serde_json::json!({"username": "alice", "password": PASSWORD}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for response in sent {
+        statuses.push(response.await.unwrap());
+    }
+    let refused = statuses.iter().filter(|s| **s == 503).count();
+    let served = statuses.iter().filter(|s| **s == 200).count();
+    assert!(refused >= 1 && served >= 1, "{statuses:?}");
+
+    let events = trail(&sso.h, &[]).await;
+    let busy = of_kind(&events, "login_refused_busy");
+    assert_eq!(busy.len(), refused);
+    for event in busy {
+        assert_eq!(event["actor"], "anonymous");
+        assert_eq!(event["detail"]["login"].as_str().unwrap().len(), 16);
+    }
+    assert_eq!(of_kind(&events, "login_succeeded").len(), served);
 }
