@@ -87,7 +87,9 @@ impl Db {
             "INSERT INTO audit_events ({COLUMNS}) VALUES {}",
             rows.join(", ")
         );
-        let mut query = sqlx::query(&sql);
+        // Each batch size is a statement of its own: not kept prepared, or they would crowd
+        // the connection's statement cache.
+        let mut query = sqlx::query(&sql).persistent(false);
         for e in events {
             query = query
                 .bind(e.at)
