@@ -10,7 +10,7 @@ use crate::support::check_login;
 use bheem_sso::clock::Clock;
 use bheem_sso::config::DatabaseUrl;
 use bheem_sso::directory::LocalDirectory;
-use bheem_sso::login::AuthOutcome;
+use bheem_sso::login::{AuthOutcome, Failure};
 use bheem_sso::password::Passwords;
 use bheem_sso::store::sessions::SsoSession;
 use bheem_sso::store::Db;
@@ -130,10 +130,10 @@ async fn users_add_reads_the_password_from_stdin_and_the_user_can_log_in() {
     };
     assert_eq!(user.company_id.to_string(), COMPANY);
     assert_eq!(user.role, "member");
-    assert_eq!(
+    assert!(matches!(
         login("ada@example.com", "wrong horse battery").await,
-        AuthOutcome::InvalidCredentials
-    );
+        AuthOutcome::InvalidCredentials(Failure::WrongPassword(_))
+    ));
 
     // An operator ends the user's sessions.
     let session = SsoSession::started("sid-1".into(), user.id.clone(), COMPANY.into(), 1, i64::MAX);
