@@ -20,6 +20,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::SessionManagerLayer;
 
+use crate::audit::Audit;
 use crate::clock::Clock;
 use crate::config::{ClientConfig, Config, EmailClaim, GrantType, TokenEndpointAuthMethod};
 use crate::directory::{Directory, ErpDirectory, LocalDirectory};
@@ -50,10 +51,7 @@ pub async fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppStat
     let keys = KeySet::load_or_generate(&config.keys_dir, config.key_grace_seconds, clock.now())
         .with_context(|| format!("loading signing keys from {}", config.keys_dir.display()))?;
     let keys = KeyRing::new(keys, config.keys_dir.clone(), config.key_grace_seconds);
-    let directory: Arc<dyn Directory> = match &config.directory {
-        Some(erp) => Arc::new(ErpDirectory::connect(erp)?),
-        None => Arc::new(LocalDirectory::new(db.clone(), clock.clone())),
-    };
+    let directory = build_directory(&config, &db, &clock)?;
     let passwords = Passwords::new(&config.password)?;
     let discovery_body = Bytes::from(provider_metadata(&config.issuer).to_string());
     let clients = Clients::from_config(&config.clients);
@@ -63,6 +61,7 @@ pub async fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppStat
         .context("registering the configured clients")?;
     let first_party = Arc::new(first_party_client(&config));
     let limiter = Arc::new(LoginLimiter::new(&config.login_limits));
+    let audit = Audit::start(db.clone(), clock.clone(), config.audit.retention_days);
     let config = Arc::new(config);
     let provisioning = Provisioning::new(
         config.clone(),
@@ -70,6 +69,7 @@ pub async fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppStat
         directory.clone(),
         clock.clone(),
         keys.clone(),
+        audit.clone(),
     );
     let tokens = TokenIssuer::new(
         config.clone(),
@@ -78,6 +78,7 @@ pub async fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppStat
         db.clone(),
         directory.clone(),
         Arc::new(provisioning.clone()),
+        audit.clone(),
     );
     let logins = Logins {
         config: config.clone(),
@@ -87,6 +88,7 @@ pub async fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppStat
         passwords,
         limiter,
         provisioning: provisioning.clone(),
+        audit: audit.clone(),
     };
     Ok(AppState {
         config,
@@ -100,6 +102,19 @@ pub async fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppStat
         tokens,
         logins,
         provisioning,
+        audit,
+    })
+}
+
+/// Where users live: the ERP's table when `[directory]` is configured, else the provider's own.
+pub fn build_directory(
+    config: &Config,
+    db: &Db,
+    clock: &Clock,
+) -> anyhow::Result<Arc<dyn Directory>> {
+    Ok(match &config.directory {
+        Some(erp) => Arc::new(ErpDirectory::connect(erp)?),
+        None => Arc::new(LocalDirectory::new(db.clone(), clock.clone())),
     })
 }
 
@@ -180,6 +195,7 @@ pub async fn serve(
         Some(address) => Some(MetricsServer::start(address, state.clone()).await?),
         None => None,
     };
+    let audit = state.audit.clone();
     let maintenance = tokio::spawn(maintain(state.clone()));
     let worker = tokio::spawn(crate::provisioning::run_worker(state.provisioning.clone()));
     let sweeper = tokio::spawn(crate::provisioning::run_sweeper(state.provisioning.clone()));
@@ -225,6 +241,8 @@ pub async fn serve(
     maintenance.abort();
     worker.abort();
     sweeper.abort();
+    // What the last requests and jobs recorded is written before the database goes.
+    audit.flush().await;
     db.close().await;
     Ok(())
 }
@@ -243,7 +261,8 @@ async fn accept_failed(e: std::io::Error) {
     tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
-/// Now and then: drop expired browser sessions, forget idle rate-limit keys.
+/// Now and then: drop expired browser sessions, forget idle rate-limit keys, prune the audit
+/// trail.
 async fn maintain(state: AppState) {
     let mut every = tokio::time::interval(Duration::from_secs(300));
     loop {
@@ -255,6 +274,11 @@ async fn maintain(state: AppState) {
                 error = format!("{e:#}"),
                 "removing expired browser sessions failed"
             );
+        }
+        match state.audit.prune().await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "old audit events pruned"),
+            Err(e) => tracing::warn!(error = format!("{e:#}"), "pruning audit events failed"),
         }
     }
 }

@@ -1,7 +1,9 @@
-//! The command line: `serve`, `migrate`, `users …`, `keys …`.
+//! The command line: `serve`, `migrate`, `users …`, `keys …`, `provisioning …`, `audit`.
 //!
 //! Just over 400 lines, one file: the argument types at the top are its table of contents,
-//! and each command's handler below is short.
+//! and each command's handler below is short. `audit` has its own file.
+
+mod audit;
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
@@ -12,6 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
 use crate::app::{self, AppState};
+use crate::audit::{Audit, Event, Kind};
 use crate::clock::{format_time, Clock};
 use crate::config::{Config, LogFormat};
 use crate::domain::{parse_username, Email};
@@ -59,6 +62,9 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         to: PathBuf,
     },
+    /// The audit trail: logins, logouts, tokens, consents, disabled users, key rotations,
+    /// provisioning and operators' commands, newest first.
+    Audit(audit::AuditArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -130,10 +136,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Users(command) => users(config, command).await,
-        Command::Keys(command) => keys(config, command),
+        Command::Keys(command) => keys(config, command).await,
         Command::Provisioning(command) => provisioning(config, command).await,
         Command::Backup { to } => {
             let copy = crate::store::backup::backup(&config.database_url, &to).await?;
+            let db = Db::connect(&config.database_url).await?;
+            let trail = Trail::open(&config, &db, &Clock::System);
+            trail.record(
+                trail
+                    .command("backup")
+                    .detail("to", copy.file.display().to_string().as_str()),
+            );
+            trail.close().await;
             println!(
                 "backed up {} to {} ({} bytes)",
                 config.database_url.redacted(),
@@ -142,6 +156,40 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Audit(args) => audit::show(config, args).await,
+    }
+}
+
+/// The trail a command records on: the operator is its actor. Flushed by [`Trail::close`]
+/// before the command ends.
+struct Trail {
+    audit: Audit,
+    operator: String,
+}
+
+impl Trail {
+    fn open(config: &Config, db: &Db, clock: &Clock) -> Self {
+        Self {
+            audit: Audit::start(db.clone(), clock.clone(), config.audit.retention_days),
+            operator: audit::operator(),
+        }
+    }
+
+    fn event(&self, kind: Kind) -> Event {
+        Event::new(kind, self.operator.as_str())
+    }
+
+    /// `admin_command`, with what the command was.
+    fn command(&self, command: &str) -> Event {
+        self.event(Kind::AdminCommand).detail("command", command)
+    }
+
+    fn record(&self, event: Event) {
+        self.audit.record(event);
+    }
+
+    async fn close(self) {
+        self.audit.flush().await;
     }
 }
 
@@ -271,11 +319,22 @@ async fn users(config: Config, command: UsersCommand) -> anyhow::Result<()> {
                 password_hash: passwords.hash(&password).await?,
                 created_at: clock.now(),
             };
-            match open().await?.insert_user(&user).await {
-                Ok(()) => println!(
-                    "added user {} <{}> ({})",
-                    user.id, user.email, user.display_name
-                ),
+            let db = open().await?;
+            match db.insert_user(&user).await {
+                Ok(()) => {
+                    let trail = Trail::open(&config, &db, &clock);
+                    trail.record(
+                        trail
+                            .command("users add")
+                            .user(user.id.to_string())
+                            .company(user.company_id),
+                    );
+                    trail.close().await;
+                    println!(
+                        "added user {} <{}> ({})",
+                        user.id, user.email, user.display_name
+                    )
+                }
                 Err(AddUserError::Exists) => bail!(
                     "a user with email {} or that username already exists",
                     user.email
@@ -301,31 +360,77 @@ async fn users(config: Config, command: UsersCommand) -> anyhow::Result<()> {
             }
         }
         UsersCommand::Disable { login } => {
-            set_active(&open().await?, &clock, &login, false).await?
+            let db = open().await?;
+            set_active(
+                &db,
+                Trail::open(&config, &db, &clock),
+                &clock,
+                &login,
+                false,
+            )
+            .await?
         }
-        UsersCommand::Enable { login } => set_active(&open().await?, &clock, &login, true).await?,
+        UsersCommand::Enable { login } => {
+            let db = open().await?;
+            set_active(&db, Trail::open(&config, &db, &clock), &clock, &login, true).await?
+        }
         UsersCommand::Logout { login } => {
             let db = open().await?;
             let Some(user) = db.find_user_by_login(&login).await? else {
                 bail!("no user with email or username `{login}`");
             };
+            let trail = Trail::open(&config, &db, &clock);
             let sessions = db.live_sessions_of(&user.id.to_string()).await?;
             for sid in &sessions {
-                db.end_sso_session(sid, "revoked by an operator", clock.now())
+                let ended = db
+                    .end_sso_session(sid, OPERATOR_LOGOUT, clock.now())
                     .await?;
+                if ended.is_some() {
+                    trail.record(
+                        trail
+                            .event(Kind::SessionEnded)
+                            .user(user.id.to_string())
+                            .company(user.company_id)
+                            .detail("reason", OPERATOR_LOGOUT),
+                    );
+                }
             }
+            trail.record(
+                trail
+                    .command("users logout")
+                    .user(user.id.to_string())
+                    .company(user.company_id)
+                    .detail("sessions_ended", sessions.len()),
+            );
+            trail.close().await;
             println!("ended {} session(s) of {}", sessions.len(), user.email);
         }
     }
     Ok(())
 }
 
-async fn set_active(db: &Db, clock: &Clock, login: &str, active: bool) -> anyhow::Result<()> {
+const OPERATOR_LOGOUT: &str = "revoked by an operator";
+
+async fn set_active(
+    db: &Db,
+    trail: Trail,
+    clock: &Clock,
+    login: &str,
+    active: bool,
+) -> anyhow::Result<()> {
     let Some(user) = db.find_user_by_login(login).await? else {
         bail!("no user with email or username `{login}`");
     };
     db.set_user_active(&user.id.to_string(), active, clock.now())
         .await?;
+    let (command, kind) = match active {
+        true => ("users enable", Kind::UserEnabled),
+        false => ("users disable", Kind::UserDisabled),
+    };
+    for event in [trail.command(command), trail.event(kind)] {
+        trail.record(event.user(user.id.to_string()).company(user.company_id));
+    }
+    trail.close().await;
     println!(
         "{} <{}> is now {}",
         user.id,
@@ -364,7 +469,7 @@ fn read_password() -> anyhow::Result<SecretString> {
     Ok(password)
 }
 
-fn keys(config: Config, command: KeysCommand) -> anyhow::Result<()> {
+async fn keys(config: Config, command: KeysCommand) -> anyhow::Result<()> {
     let now = Clock::System.now();
     match command {
         KeysCommand::List => {
@@ -388,9 +493,21 @@ fn keys(config: Config, command: KeysCommand) -> anyhow::Result<()> {
             }
         }
         KeysCommand::Rotate => {
-            // Loading first refuses to rotate on top of a folder with a broken key in it.
+            // Loading first refuses to rotate on top of a folder with a broken key in it; the
+            // database is opened first so that a rotation is never left out of the trail.
             let previous = KeySet::load(&config.keys_dir, config.key_grace_seconds)?;
+            let db = Db::connect(&config.database_url).await?;
+            db.migrate().await?;
             let kid = KeySet::rotate(&config.keys_dir, now)?;
+            let trail = Trail::open(&config, &db, &Clock::System);
+            let mut rotated = trail.event(Kind::KeyRotated).detail("kid", kid.as_str());
+            if !previous.is_empty() {
+                rotated = rotated.detail("previous_kid", previous.active().kid.as_str());
+            }
+            trail.record(trail.command("keys rotate").detail("kid", kid.as_str()));
+            trail.record(rotated);
+            trail.close().await;
+            db.close().await;
             println!("new active key {kid} in {}", config.keys_dir.display());
             if !previous.is_empty() {
                 println!(
@@ -432,6 +549,14 @@ async fn provisioning(config: Config, command: ProvisioningCommand) -> anyhow::R
             let n = db
                 .retry_failed_jobs(filter.as_deref(), Clock::System.now())
                 .await?;
+            let trail = Trail::open(&config, &db, &Clock::System);
+            trail.record(
+                trail
+                    .command("provisioning retry")
+                    .detail("filter", filter)
+                    .detail("jobs", n),
+            );
+            trail.close().await;
             println!("{n} failed job(s) queued again");
         }
     }

@@ -6,6 +6,7 @@
 //! `tests/api/architecture.rs` keeps it true.
 
 pub mod app;
+pub mod audit;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -30,8 +30,8 @@ pub use provisioning::{
     InstanceAdminRoles, MailcowConfig, NextcloudConfig, ProvisionTarget, ProvisioningConfig,
 };
 pub use sections::{
-    ForwardedHeader, HttpConfig, LogFormat, LoginLimitConfig, OutboxConfig, PasswordConfig,
-    SessionConfig, TokenConfig,
+    AuditConfig, ForwardedHeader, HttpConfig, LogFormat, LoginLimitConfig, OutboxConfig,
+    PasswordConfig, SessionConfig, TokenConfig,
 };
 pub use values::{Backend, DatabaseUrl, Issuer};
 
@@ -88,6 +88,7 @@ pub struct Config {
     pub access_log: bool,
     pub outbox: OutboxConfig,
     pub http: HttpConfig,
+    pub audit: AuditConfig,
     pub provisioning: ProvisioningConfig,
     /// `client_id` (and `aud`) of tokens from the first-party JSON login of the workspace SPA.
     pub first_party_client_id: String,
@@ -135,6 +136,7 @@ struct RawConfig {
     access_log: Option<bool>,
     outbox: Option<OutboxConfig>,
     http: Option<HttpConfig>,
+    audit: Option<AuditConfig>,
     provisioning: Option<RawProvisioning>,
     first_party_client_id: Option<String>,
     directory: Option<RawDirectory>,

@@ -184,3 +184,19 @@ impl Default for HttpConfig {
         }
     }
 }
+
+/// The audit trail (`docs/operating/audit.md`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Events older than this are pruned by the periodic maintenance; 0 keeps them for ever.
+    pub retention_days: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            retention_days: 365,
+        }
+    }
+}

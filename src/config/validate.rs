@@ -213,6 +213,7 @@ pub(super) fn validate(
         access_log: raw.access_log.unwrap_or(false),
         outbox,
         http,
+        audit: raw.audit.unwrap_or_default(),
         provisioning,
         first_party_client_id,
         directory,

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::audit::Audit;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::directory::Directory;
@@ -30,6 +31,7 @@ pub struct AppState {
     pub tokens: TokenIssuer,
     pub logins: Logins,
     pub provisioning: Provisioning,
+    pub audit: Audit,
 }
 
 impl AppState {

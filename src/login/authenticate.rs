@@ -17,12 +17,44 @@ pub enum AuthOutcome {
     Authenticated(User, CredentialTag),
     /// Right password, but the account is disabled in the directory.
     Inactive(User),
-    /// Unknown user, wrong password or an unusable stored hash: all look the same outside.
-    InvalidCredentials,
+    /// Unknown user, wrong password or an unusable stored hash: all look the same outside; which
+    /// one is for the audit trail only.
+    InvalidCredentials(Failure),
     /// Too many failures lately for this account or address: nothing was checked.
     Limited(Limited),
     /// Too many password checks at once: nothing was checked, the caller should come back.
     Busy,
+}
+
+/// Why a password login failed, for the audit trail: the person trying is told none of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// No account by that email or username (an ERP user without a valid company is none).
+    UnknownLogin,
+    WrongPassword(User),
+    /// The account's stored hash is in no format we can check.
+    UnusableHash(User),
+    /// Longer than any password is allowed to be; not hashed, and the account not looked at.
+    PasswordTooLong,
+}
+
+impl Failure {
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Failure::UnknownLogin => "unknown_user",
+            Failure::WrongPassword(_) => "wrong_password",
+            Failure::UnusableHash(_) => "unusable_password_hash",
+            Failure::PasswordTooLong => "password_too_long",
+        }
+    }
+
+    /// The account the login named, when it names one.
+    pub fn user(&self) -> Option<&User> {
+        match self {
+            Failure::WrongPassword(user) | Failure::UnusableHash(user) => Some(user),
+            Failure::UnknownLogin | Failure::PasswordTooLong => None,
+        }
+    }
 }
 
 /// A short digest of an account's stored password hash. It changes whenever the password does,
@@ -123,12 +155,12 @@ pub async fn authenticate(
         return Ok(AuthOutcome::Limited(limited));
     }
     let outcome = if password.expose_secret().len() > MAX_PASSWORD_LEN {
-        AuthOutcome::InvalidCredentials
+        AuthOutcome::InvalidCredentials(Failure::PasswordTooLong)
     } else {
         check_password(directory, passwords, found, password).await
     };
     match &outcome {
-        AuthOutcome::Inactive(_) | AuthOutcome::InvalidCredentials => {
+        AuthOutcome::Inactive(_) | AuthOutcome::InvalidCredentials(_) => {
             tokio::time::sleep(limiter.failed(&attempt)).await;
         }
         AuthOutcome::Authenticated(..) => limiter.succeeded(&attempt),
@@ -148,7 +180,7 @@ async fn check_password(
     let Some(found) = found else {
         return match passwords.verify(password, None).await {
             Verification::Busy => AuthOutcome::Busy,
-            _ => AuthOutcome::InvalidCredentials,
+            _ => AuthOutcome::InvalidCredentials(Failure::UnknownLogin),
         };
     };
     let Credentials {
@@ -168,9 +200,9 @@ async fn check_password(
         }
         Verification::Unusable => {
             tracing::warn!(user_id = %user.id, directory = directory.kind(), "login refused: stored password hash unusable");
-            AuthOutcome::InvalidCredentials
+            AuthOutcome::InvalidCredentials(Failure::UnusableHash(user))
         }
-        Verification::Mismatch => AuthOutcome::InvalidCredentials,
+        Verification::Mismatch => AuthOutcome::InvalidCredentials(Failure::WrongPassword(user)),
         Verification::Busy => AuthOutcome::Busy,
     }
 }
@@ -238,7 +270,10 @@ mod tests {
             &directory, &passwords, &limiter, &from, "someone", &password,
         )
         .await;
-        assert_eq!(outcome.unwrap(), AuthOutcome::InvalidCredentials);
+        assert_eq!(
+            outcome.unwrap(),
+            AuthOutcome::InvalidCredentials(Failure::UnknownLogin)
+        );
         assert_eq!(directory.by_login(), 1);
     }
 
@@ -268,7 +303,10 @@ mod tests {
             &directory, &passwords, &limiter, &from, "someone", &password,
         )
         .await;
-        assert_eq!(outcome.unwrap(), AuthOutcome::InvalidCredentials);
+        assert_eq!(
+            outcome.unwrap(),
+            AuthOutcome::InvalidCredentials(Failure::UnknownLogin)
+        );
         assert_eq!(directory.by_login(), 1);
         let outcome = authenticate(
             &directory, &passwords, &limiter, &from, "another", &password,

@@ -3,12 +3,13 @@
 
 mod authenticate;
 
-pub use authenticate::{authenticate, AuthOutcome, CredentialTag, KnownDevice, LoginFrom};
+pub use authenticate::{authenticate, AuthOutcome, CredentialTag, Failure, KnownDevice, LoginFrom};
 
 use std::sync::Arc;
 
 use secrecy::SecretString;
 
+use crate::audit::{login_digest, Audit, Event, Kind, ANONYMOUS};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::directory::{Directory, User};
@@ -22,6 +23,9 @@ use crate::store::sessions::SsoSession;
 use crate::store::Db;
 use crate::telemetry::{self, LoginOutcome};
 
+/// Why a browser's previous SSO session ends when it logs in again.
+const REPLACED: &str = "replaced by a new login";
+
 /// What logging in uses; cheap to clone.
 #[derive(Clone)]
 pub struct Logins {
@@ -32,6 +36,7 @@ pub struct Logins {
     pub passwords: Passwords,
     pub limiter: Arc<LoginLimiter>,
     pub provisioning: Provisioning,
+    pub audit: Audit,
 }
 
 /// How a password login ended.
@@ -110,34 +115,78 @@ impl Logins {
         )
         .await?;
         let ip = from.ip;
+        // Who tried is not known until the password is right: the account named is the user.
+        let attempt = |kind: Kind| {
+            let event = Event::new(kind, ANONYMOUS).client_addr(ip);
+            match client {
+                Some(client) => event.client(client.id.as_str()),
+                None => event,
+            }
+        };
         let (user, credential) = match outcome {
             AuthOutcome::Authenticated(user, credential) => (user, credential),
             AuthOutcome::Limited(limited) => {
                 tracing::warn!(%ip, "login rate-limited");
+                self.audit.record(
+                    attempt(Kind::LoginThrottled)
+                        .detail("login", login_digest(login))
+                        .detail("retry_after_seconds", limited.retry_after.as_secs()),
+                );
                 return Ok(PasswordLogin::Limited(limited));
             }
             AuthOutcome::Busy => {
                 tracing::warn!("login refused: every password hashing slot is busy");
+                self.audit
+                    .record(attempt(Kind::LoginRefusedBusy).detail("login", login_digest(login)));
                 return Ok(PasswordLogin::Busy);
             }
             AuthOutcome::Inactive(user) => {
                 tracing::info!(user_id = %user.id, "login refused: account disabled");
-                deactivated(&self.provisioning, &user.id).await?;
+                self.audit.record(
+                    attempt(Kind::LoginFailed)
+                        .user(user.id.as_str())
+                        .company(user.company_id)
+                        .detail("reason", "inactive"),
+                );
+                deactivated(&self.provisioning, &user.id, "login").await?;
                 return Ok(PasswordLogin::Refused(Refusal::Disabled));
             }
-            AuthOutcome::InvalidCredentials => {
+            AuthOutcome::InvalidCredentials(failure) => {
                 tracing::info!(%ip, "login failed");
+                let event = attempt(Kind::LoginFailed).detail("reason", failure.reason());
+                self.audit.record(match failure.user() {
+                    Some(user) => event.user(user.id.as_str()).company(user.company_id),
+                    None => event.detail("login", login_digest(login)),
+                });
                 return Ok(PasswordLogin::Refused(Refusal::InvalidCredentials));
             }
         };
         if let Some(previous) = replaces {
-            self.db
-                .end_sso_session(previous, "replaced by a new login", self.clock.now())
+            let ended = self
+                .db
+                .end_sso_session(previous, REPLACED, self.clock.now())
                 .await?;
+            if let Some(ended) = ended {
+                // The browser's previous login may have been someone else's.
+                self.audit.record(
+                    Event::new(Kind::SessionEnded, user.id.as_str())
+                        .user(ended.user_id)
+                        .company(ended.company_id)
+                        .detail("reason", REPLACED),
+                );
+            }
         }
         let session = self.record_login(&user, client).await?;
         crate::origin::note_user(&user.id.to_string());
         tracing::info!(user_id = %user.id, %ip, "logged in");
+        let event = Event::new(Kind::LoginSucceeded, user.id.as_str())
+            .user(user.id.as_str())
+            .company(user.company_id)
+            .client_addr(ip);
+        self.audit.record(match client {
+            Some(client) => event.client(client.id.as_str()),
+            None => event,
+        });
         Ok(PasswordLogin::LoggedIn {
             user,
             session,
@@ -190,7 +239,7 @@ impl Logins {
                 Ok(Some((session, user)))
             }
             _ => {
-                deactivated(&self.provisioning, &session.user_id).await?;
+                deactivated(&self.provisioning, &session.user_id, "returning session").await?;
                 Ok(None)
             }
         }

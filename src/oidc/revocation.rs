@@ -6,6 +6,7 @@ use super::client::Client;
 use super::grants::{standing, RefreshStanding};
 use super::jwt;
 use super::tokens::TokenIssuer;
+use crate::audit::{Event, Kind};
 use crate::secrets::hash_secret;
 
 /// Access tokens are JWTs; refresh tokens are opaque.
@@ -27,15 +28,34 @@ pub async fn revoke(tokens: &TokenIssuer, client: &Client, token: &str) -> anyho
         ) {
             if claims.client_id == client.id {
                 tokens.db.revoke_access_token(&claims.jti, now).await?;
+                let event = revoked(client, "access_token").detail("jti", claims.jti.as_str());
+                // A client's own token (client_credentials) has the client as its subject.
+                tokens.audit.record(match claims.company_id {
+                    Some(company) => event.user(claims.sub).company(company),
+                    None => event,
+                });
             }
         }
     } else if let Some(row) = tokens.db.refresh_token(&hash_secret(token)).await? {
         if row.client_id == client.id {
             // §2.1: revoking a refresh token also revokes the access tokens of the same grant.
             tokens.db.revoke_family(&row.family_id, now).await?;
+            tokens.audit.record(
+                revoked(client, "refresh_token")
+                    .user(row.user_id)
+                    .detail("family", row.family_id),
+            );
         }
     }
     Ok(())
+}
+
+/// `token_revoked` at the client's request; the client is the actor.
+fn revoked(client: &Client, token_type: &str) -> Event {
+    Event::new(Kind::TokenRevoked, client.id.as_str())
+        .client(client.id.as_str())
+        .detail("token_type", token_type)
+        .detail("reason", "revoked by the client")
 }
 
 /// RFC 7662 §2.2: the token's description, or `None` for one that is not active (unknown,

@@ -10,6 +10,7 @@ use super::client::Client;
 use super::jwt::{self, AccessTokenClaims, VerifiedAccessTokens, ACCESS_TOKEN_TYPE};
 use super::mailbox_email::{self, MailboxAddresses};
 use super::scope::Scope;
+use crate::audit::{Audit, Event, Kind};
 use crate::clock::{Clock, UnixTime};
 use crate::config::Config;
 use crate::directory::{user_by_id, Directory, User};
@@ -102,6 +103,7 @@ pub struct TokenIssuer {
     /// Access tokens whose signature checked out lately.
     verified: Arc<VerifiedAccessTokens>,
     mailboxes: Arc<dyn MailboxAddresses>,
+    pub audit: Audit,
 }
 
 impl TokenIssuer {
@@ -112,6 +114,7 @@ impl TokenIssuer {
         db: Db,
         directory: Arc<dyn Directory>,
         mailboxes: Arc<dyn MailboxAddresses>,
+        audit: Audit,
     ) -> Self {
         Self {
             config,
@@ -121,6 +124,7 @@ impl TokenIssuer {
             directory,
             verified: Arc::new(VerifiedAccessTokens::new(jwt::VERIFIED_ACCESS_TOKENS)),
             mailboxes,
+            audit,
         }
     }
 
@@ -239,6 +243,13 @@ impl TokenIssuer {
             }),
             _ => None,
         };
+        let issued = issued_event(
+            &grant,
+            &scope,
+            &access.jti,
+            family_id.as_deref(),
+            id_token.is_some(),
+        );
         let recorded = self
             .db
             .record_grant(&GrantRecord {
@@ -262,6 +273,7 @@ impl TokenIssuer {
             return Err(IssueError::AlreadySpent);
         }
         telemetry::token_issued(grant.label(), audience);
+        self.audit.record(issued);
 
         Ok(TokenResponse {
             access_token,
@@ -316,6 +328,53 @@ impl TokenIssuer {
             registry,
             joined_user,
         }))
+    }
+}
+
+/// The grant type, as the audit trail names it. What a grant spends says which it is: only the
+/// authorization code grant spends a code and only a refresh spends a refresh token; of those
+/// that spend nothing, `client_credentials` has no user and the first-party login has one.
+fn grant_name(grant: &Grant<'_>) -> &'static str {
+    match (grant.spends, grant.user) {
+        (Spends::Code(_), _) => "authorization_code",
+        (Spends::RefreshToken(_), _) => "refresh_token",
+        (Spends::Nothing, None) => "client_credentials",
+        (Spends::Nothing, Some(_)) => "password",
+    }
+}
+
+/// `token_issued`: for whom, to which client, what. The actor is the user, or for
+/// `client_credentials` the client itself. Identifiers only, never a token.
+fn issued_event(
+    grant: &Grant<'_>,
+    scope: &str,
+    jti: &str,
+    family: Option<&str>,
+    id_token: bool,
+) -> Event {
+    let mut tokens = vec!["access_token"];
+    if id_token {
+        tokens.push("id_token");
+    }
+    let refresh = grant.issue_refresh && grant.user.is_some();
+    if refresh {
+        tokens.push("refresh_token");
+    }
+    let client = grant.client.id.as_str();
+    let event = match grant.user {
+        Some(user) => Event::new(Kind::TokenIssued, user.id.as_str())
+            .user(user.id.as_str())
+            .company(user.company_id),
+        None => Event::new(Kind::TokenIssued, client),
+    }
+    .client(client)
+    .detail("grant", grant_name(grant))
+    .detail("tokens", tokens)
+    .detail("scope", scope)
+    .detail("jti", jti);
+    match family {
+        Some(family) if refresh => event.detail("family", family),
+        _ => event,
     }
 }
 

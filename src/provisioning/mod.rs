@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use rand::Rng;
 
+use crate::audit::{Audit, Event, Kind, SYSTEM};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::config::ProvisionTarget::{Mailcow, Nextcloud};
@@ -32,6 +33,7 @@ pub struct Provisioning {
     pub keys: KeyRing,
     /// For the downstream APIs: one connection pool for every job.
     pub http: reqwest::Client,
+    pub audit: Audit,
 }
 
 impl Provisioning {
@@ -41,6 +43,7 @@ impl Provisioning {
         directory: Arc<dyn Directory>,
         clock: Clock,
         keys: KeyRing,
+        audit: Audit,
     ) -> Self {
         let http = http_client(&config);
         Self {
@@ -50,6 +53,7 @@ impl Provisioning {
             clock,
             keys,
             http,
+            audit,
         }
     }
 }
@@ -183,7 +187,11 @@ async fn record(
     match outcome {
         Outcome::Done => {
             tracing::info!(job = %job.id, kind = %job.kind, attempts = job.attempts, "outbox job done");
-            provisioning.db.complete_job(&job.id, now).await
+            provisioning.db.complete_job(&job.id, now).await?;
+            provisioning
+                .audit
+                .record(job_event(Kind::ProvisioningDone, job));
+            Ok(())
         }
         Outcome::Retry(error) if job.attempts < i64::from(config.max_attempts) => {
             let exponent = (job.attempts - 1).clamp(0, 20) as u32;
@@ -201,7 +209,26 @@ async fn record(
         }
         Outcome::Retry(error) | Outcome::Fail(error) => {
             tracing::error!(job = %job.id, kind = %job.kind, attempts = job.attempts, %error, "outbox job failed for good");
-            provisioning.db.fail_job(&job.id, &error, None, now).await
+            provisioning.db.fail_job(&job.id, &error, None, now).await?;
+            provisioning
+                .audit
+                .record(job_event(Kind::ProvisioningFailed, job).detail("error", error));
+            Ok(())
         }
+    }
+}
+
+/// A job's outcome for the audit trail: the job, and whom it was for.
+fn job_event(kind: Kind, claimed: &ClaimedJob) -> Event {
+    let event = Event::new(kind, SYSTEM)
+        .detail("job", claimed.id.as_str())
+        .detail("job_kind", claimed.kind.as_str())
+        .detail("attempts", claimed.attempts);
+    match claimed.job() {
+        Ok(Job::BackchannelLogout(logout)) => event.user(logout.sub).client(logout.client_id),
+        Ok(Job::CreateAccount(target, account) | Job::DisableAccount(target, account)) => event
+            .user(account.user_id)
+            .detail("target", target.as_str()),
+        Err(_) => event,
     }
 }

@@ -6,6 +6,7 @@
 //! are in `hot_connections`.
 
 pub mod access_tokens;
+pub mod audit_events;
 pub mod backup;
 pub mod clients;
 pub mod codes;

@@ -50,6 +50,13 @@ impl SsoSession {
     }
 }
 
+/// A session [`Db::end_sso_session`] ended: whose it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndedSession {
+    pub user_id: String,
+    pub company_id: String,
+}
+
 fn session_from(row: &AnyRow) -> Result<SsoSession, sqlx::Error> {
     Ok(SsoSession {
         id: row.try_get("id")?,
@@ -133,14 +140,14 @@ impl Db {
         Ok(())
     }
 
-    /// Ends a session and revokes every token issued within it. Returns false when it had
-    /// already ended.
+    /// Ends a session and revokes every token issued within it. Returns whose it was, or `None`
+    /// when it had already ended.
     pub async fn end_sso_session(
         &self,
         id: &str,
         reason: &str,
         now: UnixTime,
-    ) -> anyhow::Result<bool> {
+    ) -> anyhow::Result<Option<EndedSession>> {
         let mut attempt = 1;
         loop {
             match self.end_sso_session_once(id, reason, now).await {
@@ -157,17 +164,25 @@ impl Db {
         id: &str,
         reason: &str,
         now: UnixTime,
-    ) -> anyhow::Result<bool> {
+    ) -> anyhow::Result<Option<EndedSession>> {
         let mut tx = self.pool().begin().await.context("beginning logout")?;
-        let ended = sqlx::query("UPDATE sso_sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL")
-            .bind(now)
-            .bind(reason.to_owned())
-            .bind(id.to_owned())
-            .execute(&mut *tx)
-            .await
-            .context("ending an SSO session")?
-            .rows_affected()
-            == 1;
+        let ended = sqlx::query(
+            "UPDATE sso_sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL \
+             RETURNING user_id, company_id",
+        )
+        .bind(now)
+        .bind(reason.to_owned())
+        .bind(id.to_owned())
+        .fetch_optional(&mut *tx)
+        .await
+        .context("ending an SSO session")?
+        .map(|row| -> Result<_, sqlx::Error> {
+            Ok(EndedSession {
+                user_id: row.try_get("user_id")?,
+                company_id: row.try_get("company_id")?,
+            })
+        })
+        .transpose()?;
         // The session's refresh-token families first, so that a rotation in flight cannot add a
         // token the statements below miss (see `revoke_families`).
         revoke_families(&mut tx, &Families::OfSession(id.to_owned()), now).await?;
@@ -185,7 +200,7 @@ impl Db {
         .execute(&mut *tx)
         .await
         .context("revoking a session's access tokens")?;
-        if ended {
+        if ended.is_some() {
             // OIDC Back-Channel Logout 1.0: every client that got tokens in this session and
             // registered a back-channel URI is told, through the outbox, in this transaction.
             let rows = sqlx::query(

@@ -14,7 +14,14 @@ const BASE: &[&str] = &[
     "telemetry",
 ];
 
-const INFRASTRUCTURE: &[&str] = &["keys", "password", "login_limits", "store", "directory"];
+const INFRASTRUCTURE: &[&str] = &[
+    "keys",
+    "password",
+    "login_limits",
+    "store",
+    "directory",
+    "audit",
+];
 const DOMAIN: &[&str] = &["oidc", "provisioning", "login"];
 
 /// What a top-level module may use besides the base modules, from the bottom up: base, then
@@ -32,8 +39,10 @@ fn allowed(module: &str) -> Option<Vec<&'static str>> {
         "clock" | "config" | "domain" | "origin" | "secrets" | "telemetry" => Vec::new(),
         "keys" | "password" | "login_limits" | "store" => Vec::new(),
         "directory" => vec!["store"],
-        "oidc" => vec!["keys", "store", "directory"],
-        "provisioning" => vec!["keys", "store", "directory", "oidc"],
+        // The audit trail stores through `store` and reads the request's `origin`.
+        "audit" => vec!["store", "origin"],
+        "oidc" => vec!["keys", "store", "directory", "audit"],
+        "provisioning" => vec!["keys", "store", "directory", "audit", "oidc"],
         "login" => below(&[INFRASTRUCTURE], &["oidc", "provisioning"]),
         "app" => below(&[INFRASTRUCTURE, DOMAIN], &["http"]),
         // The logger: configuration in, tracing-subscriber out.

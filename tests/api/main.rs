@@ -2,6 +2,7 @@
 //! One binary, so the suite links once.
 
 mod architecture;
+mod audit;
 mod backchannel;
 mod backup;
 mod browser;

@@ -138,12 +138,15 @@ async fn json_log_lines_carry_the_request_id_route_client_status_and_latency() {
         .write_all(b"ada-password-12345\n")
         .unwrap();
     assert!(add.wait().unwrap().success());
-    let mut child = bheem_sso()
-        .args(["serve", "--config", "sso.toml"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = Killed(
+        bheem_sso()
+            .args(["serve", "--config", "sso.toml"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let child = &mut child.0;
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     std::thread::spawn(move || {
@@ -238,6 +241,14 @@ async fn json_log_lines_carry_the_request_id_route_client_status_and_latency() {
         .collect::<Vec<_>>()
         .join("\n");
     assert!(!all.contains("logged-rp-secret") && !all.contains("ada-password"));
-    let _ = child.kill();
-    let _ = child.wait();
+}
+
+/// The server, killed when the test ends, whether it passed or not.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

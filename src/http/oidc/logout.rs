@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 
+use crate::audit::{Event, Kind};
 use crate::http::error::PageError;
 use crate::http::flow::current_login;
 use crate::http::session::BrowserSession;
@@ -81,11 +82,26 @@ async fn finish(
     target: Target,
 ) -> Result<Response, PageError> {
     if let Some(sid) = browser.sso_session_id().await? {
-        state
+        let ended = state
             .db
             .end_sso_session(&sid, "logout", state.clock.now())
             .await?;
         tracing::info!("logged out");
+        if let Some(ended) = ended {
+            let by_user = |kind: Kind| {
+                Event::new(kind, ended.user_id.as_str())
+                    .user(ended.user_id.as_str())
+                    .company(ended.company_id.as_str())
+            };
+            let logout = by_user(Kind::Logout);
+            state.audit.record(match &target.client_id {
+                Some(client) => logout.client(client.as_str()),
+                None => logout,
+            });
+            state
+                .audit
+                .record(by_user(Kind::SessionEnded).detail("reason", "logout"));
+        }
     }
     browser.log_out().await?;
     Ok(match target.uri {

@@ -14,6 +14,7 @@ use super::error::PageError;
 use super::flow::{current_login, proceed, proceed_as, redirect_error};
 use super::session::BrowserSession;
 use super::views::{render, render_status, ConsentPage, LoginPage, ScopeLine, SignedInPage};
+use crate::audit::{Event, Kind};
 use crate::http::AppState;
 use crate::login::{LoginFrom, PasswordLogin};
 use crate::oidc::error::ErrorCode;
@@ -273,6 +274,13 @@ async fn consent(
                     state.clock.now(),
                 )
                 .await?;
+            state.audit.record(
+                Event::new(Kind::ConsentGranted, user.id.as_str())
+                    .user(user.id.as_str())
+                    .company(user.company_id)
+                    .client(request.client_id.as_str())
+                    .detail("scope", request.scope.as_str()),
+            );
             proceed(&state, &browser, request, true).await
         }
         "deny" => Ok(redirect_error(

@@ -1,6 +1,7 @@
 //! The authorization code grant (RFC 6749 §4.1.3, OIDC Core §3.1.3.2).
 
 use super::{wants_refresh, GrantError};
+use crate::audit::{Event, Kind};
 use crate::directory::user_by_id;
 use crate::oidc::claims::ClaimsRequest;
 use crate::oidc::client::Client;
@@ -102,7 +103,15 @@ async fn replayed(tokens: &TokenIssuer, client: &Client, code_hash: &str) -> Gra
         .revoke_code_tokens(code_hash, tokens.clock.now())
         .await
     {
-        Ok(()) => GrantError::InvalidGrant("authorization code already used"),
+        Ok(()) => {
+            tokens.audit.record(
+                Event::new(Kind::TokenRevoked, client.id.as_str())
+                    .client(client.id.as_str())
+                    .detail("token_type", "code_grant")
+                    .detail("reason", "authorization code replayed"),
+            );
+            GrantError::InvalidGrant("authorization code already used")
+        }
         Err(e) => e.into(),
     }
 }

@@ -1,6 +1,7 @@
 //! The refresh token grant (RFC 6749 §6), with rotation and reuse detection (RFC 9700 §4.14.2).
 
 use super::GrantError;
+use crate::audit::{Event, Kind, SYSTEM};
 use crate::clock::UnixTime;
 use crate::directory::{user_by_id, User};
 use crate::oidc::claims::ClaimsRequest;
@@ -38,6 +39,16 @@ pub fn standing(row: &RefreshRow, now: UnixTime) -> RefreshStanding {
     }
 }
 
+/// `refresh_reuse_detected`: the client presented a spent token of this family, and the family is
+/// revoked. The client is the actor: whoever holds the token uses it through the client.
+fn reuse_detected(client: &Client, row: &RefreshRow, how: &str) -> Event {
+    Event::new(Kind::RefreshReuseDetected, client.id.as_str())
+        .user(row.user_id.as_str())
+        .client(client.id.as_str())
+        .detail("family", row.family_id.as_str())
+        .detail("how", how)
+}
+
 /// Rotates `presented` and issues new tokens, narrowed to `requested_scope` if one is sent.
 /// Shared by the token endpoint and the first-party API, which also wants the user.
 pub async fn refresh(
@@ -68,6 +79,11 @@ pub async fn refresh(
             tracing::warn!(client_id = %client.id, family = %row.family_id, "rotated refresh token reused; revoking its family");
             telemetry::refresh_reuse_detected(&client.id);
             tokens.db.revoke_family(&row.family_id, now).await?;
+            tokens.audit.record(reuse_detected(
+                client,
+                &row,
+                "rotated token presented again",
+            ));
             return Err(GrantError::InvalidGrant("refresh token already used"));
         }
         RefreshStanding::Expired => return Err(GrantError::InvalidGrant("refresh token expired")),
@@ -79,6 +95,14 @@ pub async fn refresh(
         Some(user) if user.active => user,
         _ => {
             tokens.db.revoke_family(&row.family_id, now).await?;
+            tokens.audit.record(
+                Event::new(Kind::TokenRevoked, SYSTEM)
+                    .user(row.user_id.as_str())
+                    .client(client.id.as_str())
+                    .detail("token_type", "refresh_token")
+                    .detail("family", row.family_id.as_str())
+                    .detail("reason", "the user can no longer log in"),
+            );
             return Err(GrantError::InvalidGrant("the user can no longer log in"));
         }
     };
@@ -120,6 +144,9 @@ pub async fn refresh(
             tracing::warn!(client_id = %client.id, family = %row.family_id, "refresh token used twice at once; revoking its family");
             telemetry::refresh_reuse_detected(&client.id);
             tokens.db.revoke_family(&row.family_id, now).await?;
+            tokens
+                .audit
+                .record(reuse_detected(client, &row, "used twice at once"));
             Err(GrantError::InvalidGrant("refresh token already used"))
         }
         Err(IssueError::Internal(e)) => Err(e.into()),

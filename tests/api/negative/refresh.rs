@@ -276,7 +276,8 @@ async fn race_a_thief(backend: Backend, ending: Ending, trials: usize) {
                 .db
                 .end_sso_session(&sid, "logout", state.clock.now())
                 .await
-                .unwrap()),
+                .unwrap()
+                .is_some()),
         }
         ended.store(true, Ordering::SeqCst);
         let stolen = thief.await.unwrap();

@@ -2,6 +2,7 @@
 //! faithful fakes of both, including while they fail. Here: the fakes and the configuration
 //! that points at them, and the steps the tests share.
 
+mod audit;
 mod failures;
 mod lifecycle;
 mod mailcow;
