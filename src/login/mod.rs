@@ -59,13 +59,29 @@ pub enum PasswordLogin {
     Refused(Refusal),
 }
 
-/// Why a login was refused: for the operator's metrics only, never told to the person trying.
+/// Why a login was refused, as the audit trail says it: for the operator's metrics only, never
+/// told to the person trying.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
-    /// An unknown login or a wrong password.
-    InvalidCredentials,
+    UnknownUser,
+    WrongPassword,
+    /// The account's stored hash is in no format we can check.
+    UnusableHash,
+    /// Longer than any password may be: not checked.
+    PasswordTooLong,
     /// The right password of a disabled account.
     Disabled,
+}
+
+impl From<&Failure> for Refusal {
+    fn from(failure: &Failure) -> Self {
+        match failure {
+            Failure::UnknownLogin => Self::UnknownUser,
+            Failure::WrongPassword(_) => Self::WrongPassword,
+            Failure::UnusableHash(_) => Self::UnusableHash,
+            Failure::PasswordTooLong => Self::PasswordTooLong,
+        }
+    }
 }
 
 impl Logins {
@@ -88,7 +104,10 @@ impl Logins {
             Ok(PasswordLogin::Limited(_)) => LoginOutcome::Throttled,
             Ok(PasswordLogin::Busy) => LoginOutcome::Busy,
             Ok(PasswordLogin::Refused(refusal)) => match refusal {
-                Refusal::InvalidCredentials => LoginOutcome::InvalidCredentials,
+                Refusal::UnknownUser => LoginOutcome::UnknownUser,
+                Refusal::WrongPassword => LoginOutcome::WrongPassword,
+                Refusal::UnusableHash => LoginOutcome::UnusablePasswordHash,
+                Refusal::PasswordTooLong => LoginOutcome::PasswordTooLong,
                 Refusal::Disabled => LoginOutcome::Disabled,
             },
             Err(_) => LoginOutcome::Error,
@@ -158,7 +177,7 @@ impl Logins {
                     Some(user) => event.user(user.id.as_str()).company(user.company_id),
                     None => event.detail("login", login_digest(login)),
                 });
-                return Ok(PasswordLogin::Refused(Refusal::InvalidCredentials));
+                return Ok(PasswordLogin::Refused(Refusal::from(&failure)));
             }
         };
         if let Some(previous) = replaces {

@@ -78,8 +78,13 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoginOutcome {
     Ok,
-    /// An unknown login or a wrong password: the login code answers both alike, on purpose.
-    InvalidCredentials,
+    /// No account by that login. (The person trying is told the same as for a wrong password.)
+    UnknownUser,
+    WrongPassword,
+    /// The account's stored hash is in no format the server can check.
+    UnusablePasswordHash,
+    /// Longer than any password may be: refused unchecked.
+    PasswordTooLong,
     /// The right password of an account the directory has disabled.
     Disabled,
     /// Refused by the rate limits before any password was checked.
@@ -94,7 +99,10 @@ impl LoginOutcome {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Ok => "ok",
-            Self::InvalidCredentials => "invalid_credentials",
+            Self::UnknownUser => "unknown_user",
+            Self::WrongPassword => "wrong_password",
+            Self::UnusablePasswordHash => "unusable_password_hash",
+            Self::PasswordTooLong => "password_too_long",
             Self::Disabled => "disabled",
             Self::Throttled => "throttled",
             Self::Busy => "busy",

@@ -60,9 +60,10 @@ pub const METRICS: &[Metric] = &[
         kind: Kind::Counter,
         unit: None,
         labels: &["outcome", "via"],
-        help: "Password logins by outcome (ok, invalid_credentials, disabled, throttled, busy, \
-               error) and where they were made (page: the hosted login form, api: the \
-               first-party JSON login)",
+        help: "Password logins by outcome (ok, unknown_user, wrong_password, \
+               unusable_password_hash, password_too_long, disabled, throttled, busy, error) and \
+               where they were made (page: the hosted login form, api: the first-party JSON \
+               login)",
     },
     Metric {
         name: TOKENS_ISSUED,

@@ -137,6 +137,13 @@ async fn each_event_is_counted_once_with_its_labels(backend: Backend) {
     let tokens: serde_json::Value = ok.json().await.unwrap();
     let first_refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
     assert_eq!(api_login(&server, "not her password").await.status(), 401);
+    let nobody = reqwest::Client::new()
+        .post(server.url("/api/v1/auth/login"))
+        .json(&json!({ "username": "nobody@acme.example", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(nobody.status(), 401);
     assert_eq!(api_refresh(&server, &first_refresh).await, 200);
     assert_eq!(api_refresh(&server, &first_refresh).await, 400, "a reuse");
     let service = reqwest::Client::new()
@@ -195,9 +202,11 @@ async fn each_event_is_counted_once_with_its_labels(backend: Backend) {
             &[("outcome", "ok"), ("via", via)],
             1.0,
         );
-        let wrong = [("outcome", "invalid_credentials"), ("via", via)];
+        let wrong = [("outcome", "wrong_password"), ("via", via)];
         expect("bheem_sso_logins_total", &wrong, 1.0);
     }
+    let nobody = [("outcome", "unknown_user"), ("via", "api")];
+    expect("bheem_sso_logins_total", &nobody, 1.0);
     let tokens = "bheem_sso_tokens_issued_total";
     expect(
         tokens,
@@ -236,7 +245,7 @@ async fn each_event_is_counted_once_with_its_labels(backend: Backend) {
     expect(
         requests,
         &[("route", login), ("method", "POST"), ("status", "401")],
-        1.0,
+        2.0,
     );
     let refresh = [("route", "/api/v1/auth/refresh"), ("method", "POST")];
     expect(requests, &[refresh[0], refresh[1], ("status", "200")], 1.0);
@@ -255,7 +264,7 @@ async fn each_event_is_counted_once_with_its_labels(backend: Backend) {
         "bheem_sso_http_request_duration_seconds_count",
         &[("route", login), ("method", "POST")],
     );
-    assert_eq!(timed, Some(2.0));
+    assert_eq!(timed, Some(3.0));
 
     // The retry waits an hour: one job pending, none due.
     let outbox = "bheem_sso_outbox_jobs";
@@ -369,7 +378,7 @@ async fn refused_logins_are_counted_by_why(backend: Backend) {
     assert_eq!(logins("disabled"), Some(1.0), "{text}");
     assert_eq!(logins("throttled"), Some(1.0), "{text}");
     assert_eq!(logins("ok"), None, "{text}");
-    assert_eq!(logins("invalid_credentials"), None, "{text}");
+    assert_eq!(logins("wrong_password"), None, "{text}");
     let throttled = [
         ("route", "/api/v1/auth/login"),
         ("method", "POST"),
