@@ -1,9 +1,12 @@
 //! Log lines on stderr, as text or JSON (`log_format`), at the levels of `RUST_LOG`.
 //!
-//! The JSON form is one object per line: `timestamp`, `level`, `target`, `message`, the event's
-//! own fields, and the fields of the spans it is in (the request's `request_id`, `method`,
-//! `route`, `client_addr`, `user`, `client_id`, `status`, `latency_ms`) flattened beside them,
-//! so a log pipeline filters on `request_id` without knowing about spans.
+//! A line written while a request is served carries that request's `request_id`, `method`,
+//! `route`, `client_addr`, and `user` and `client_id` once they are known, read from its
+//! [`Origin`](crate::origin) (no span per request: see `http::request_id`). The JSON form is one
+//! object per line: `timestamp`, `level`, `target`, `message`, the event's own fields, the
+//! request's, and the fields of any spans it is in, all side by side, so a log pipeline filters
+//! on `request_id` without knowing about spans. The text form puts the request's fields in
+//! front: `… INFO request{request_id=… method=POST route=/login client_addr=…}: target: message`.
 
 use std::io::IsTerminal;
 
@@ -60,7 +63,7 @@ pub fn install(format: LogFormat, filter: EnvFilter, writer: BoxMakeWriter, colo
         .with_writer(writer)
         .with_ansi(colour);
     let _ = match format {
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Text => builder.event_format(Text { colour }).try_init(),
         LogFormat::Json => builder
             .fmt_fields(JsonFields::new())
             .event_format(FlatJson)
@@ -90,6 +93,13 @@ where
         line.insert("timestamp".into(), now.into());
         line.insert("level".into(), meta.level().as_str().into());
         line.insert("target".into(), meta.target().into());
+        crate::origin::with_current(|origin| {
+            if let Some(origin) = origin {
+                for (name, value) in request_fields(origin) {
+                    line.insert(name.into(), value.into());
+                }
+            }
+        });
         if let Some(scope) = ctx.event_scope() {
             for span in scope.from_root() {
                 let extensions = span.extensions();
@@ -104,6 +114,85 @@ where
         }
         event.record(&mut Fields(&mut line));
         writeln!(writer, "{}", Value::Object(line))
+    }
+}
+
+/// The request's fields, in the order the text form shows them.
+fn request_fields(origin: &crate::origin::Origin) -> Vec<(&'static str, String)> {
+    let mut fields = vec![
+        ("request_id", origin.request_id.to_string()),
+        ("method", origin.method.to_owned()),
+        ("route", origin.route.to_string()),
+        ("client_addr", origin.client_addr.to_string()),
+    ];
+    if let Some(user) = origin.user() {
+        fields.push(("user", user.to_owned()));
+    }
+    if let Some(client) = origin.client() {
+        fields.push(("client_id", client.to_owned()));
+    }
+    fields
+}
+
+/// One readable line per event: time, level, the request's fields, the spans, the target, the
+/// message and the event's fields.
+struct Text {
+    colour: bool,
+}
+
+impl<S, N> FormatEvent<S, N> for Text
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> std::fmt::Result {
+        let meta = event.metadata();
+        let now = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        let level = meta.level();
+        if self.colour {
+            let colour = match *level {
+                tracing::Level::ERROR => "31",
+                tracing::Level::WARN => "33",
+                tracing::Level::INFO => "32",
+                _ => "2",
+            };
+            write!(writer, "{now} \x1b[{colour}m{level:>5}\x1b[0m ")?;
+        } else {
+            write!(writer, "{now} {level:>5} ")?;
+        }
+        crate::origin::with_current(|origin| -> std::fmt::Result {
+            if let Some(origin) = origin {
+                writer.write_str("request{")?;
+                for (i, (name, value)) in request_fields(origin).into_iter().enumerate() {
+                    let space = if i == 0 { "" } else { " " };
+                    write!(writer, "{space}{name}={value}")?;
+                }
+                writer.write_str("}: ")?;
+            }
+            Ok(())
+        })?;
+        if let Some(scope) = ctx.event_scope() {
+            for span in scope.from_root() {
+                write!(writer, "{}", span.name())?;
+                let extensions = span.extensions();
+                if let Some(fields) = extensions.get::<FormattedFields<N>>() {
+                    if !fields.is_empty() {
+                        write!(writer, "{{{fields}}}")?;
+                    }
+                }
+                writer.write_str(": ")?;
+            }
+        }
+        write!(writer, "{}: ", meta.target())?;
+        ctx.format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
     }
 }
 
@@ -187,28 +276,67 @@ mod tests {
             .collect()
     }
 
+    fn origin() -> crate::origin::Origin {
+        crate::origin::Origin::new(
+            "r-42".into(),
+            "POST",
+            "/login",
+            "192.0.2.7".parse().unwrap(),
+            Some("curl/8"),
+        )
+    }
+
     #[test]
     fn json_lines_carry_the_request_fields_beside_the_events_own() {
         let lines = json_lines(false, || {
-            let span = tracing::info_span!(
-                "request",
-                request_id = "r-42",
-                route = "/login",
-                user = tracing::field::Empty,
-            );
-            let _in = span.enter();
-            span.record("user", "u-7");
-            tracing::info!(attempts = 3, "logged in");
+            crate::origin::sync_scope(origin(), || {
+                crate::origin::note_user("u-7");
+                let span = tracing::info_span!("inner", step = "check");
+                let _in = span.enter();
+                tracing::info!(attempts = 3, "logged in");
+            });
+            tracing::info!("outside any request");
         });
-        assert_eq!(lines.len(), 1);
+        assert_eq!(lines.len(), 2);
         let line = &lines[0];
         assert_eq!(line["message"], "logged in");
         assert_eq!(line["level"], "INFO");
         assert_eq!(line["request_id"], "r-42");
+        assert_eq!(line["method"], "POST");
         assert_eq!(line["route"], "/login");
+        assert_eq!(line["client_addr"], "192.0.2.7");
         assert_eq!(line["user"], "u-7");
+        assert_eq!(line["step"], "check");
         assert_eq!(line["attempts"], 3);
+        assert!(line.get("client_id").is_none());
         assert!(line["timestamp"].as_str().unwrap().ends_with('Z'));
+        assert!(lines[1].get("request_id").is_none());
+    }
+
+    #[test]
+    fn text_lines_put_the_request_fields_first() {
+        let buffer = Buffer::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(filter("info", false))
+            .with_writer(buffer.clone())
+            .with_ansi(false)
+            .event_format(Text { colour: false })
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            crate::origin::sync_scope(origin(), || {
+                crate::origin::note_client("bheem-docs");
+                tracing::warn!(attempts = 3, "refused");
+            });
+        });
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            text.contains(
+                " WARN request{request_id=r-42 method=POST route=/login client_addr=192.0.2.7 \
+                 client_id=bheem-docs}: bheem_sso::logging::tests: refused attempts=3\n"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains('\x1b'));
     }
 
     #[test]
