@@ -2,7 +2,9 @@
 -- added, and removed by the retention pruning; the trigger below refuses any change to one.
 -- Times are Unix seconds like everywhere else; `detail` is a JSON object as text.
 CREATE TABLE audit_events (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    -- The rowid: no AUTOINCREMENT, whose sequence table is one more write per batch. Pruning
+    -- removes the oldest rows, so the largest id stays and ids are never given out again.
+    id          INTEGER PRIMARY KEY,
     at          BIGINT NOT NULL,
     kind        TEXT NOT NULL,
     actor       TEXT NOT NULL,

@@ -9,7 +9,7 @@ use super::{Message, FLUSH_WITHIN};
 use crate::store::audit_events::AuditRecord;
 use crate::store::Db;
 
-/// Rows in one INSERT at most (ten parameters each, far below either backend's limit).
+/// Rows in one INSERT at most (one JSON parameter, a few hundred KiB at most).
 const MAX_BATCH: usize = 500;
 /// A batch the database refused is tried this often before it is given up (its events are in
 /// the log all the same).
