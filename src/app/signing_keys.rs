@@ -45,6 +45,8 @@ pub async fn open(config: &Config, db: &Db, now: UnixTime) -> anyhow::Result<Key
         };
         return load_ring(db, kek, config, &database).await;
     }
+    // Read before anything is made: a corrupt key file stops the start with nothing beside it.
+    let legacy = legacy::read_dir(&config.keys_dir)?;
     let (kek, created) = match Kek::find(config.key_encryption_key.as_ref(), &config.keys_dir)? {
         Found::Kek(kek) => (kek, false),
         Found::Missing(_) => match Kek::create_file(&config.keys_dir)? {
@@ -62,7 +64,7 @@ pub async fn open(config: &Config, db: &Db, now: UnixTime) -> anyhow::Result<Key
             },
         },
     };
-    store_first_keys(db, &kek, &config.keys_dir, now).await?;
+    store_first_keys(db, &kek, &legacy, now).await?;
     let kek_path = match (created, kek.source()) {
         (true, KekSource::File(path)) => Some(path.clone()),
         _ => None,
@@ -91,15 +93,14 @@ fn refusal(database: &str, source: &KekSource, problem: &str, keys_dir: &Path) -
     )
 }
 
-/// The first keys of an empty database: the legacy PEM files of `keys_dir`, else a new key.
+/// The first keys of an empty database: the legacy PEM keys of `keys_dir`, else a new key.
 /// Losing the race to another node is no error: its keys are loaded instead.
 async fn store_first_keys(
     db: &Db,
     kek: &Kek,
-    keys_dir: &Path,
+    legacy: &[legacy::LegacyKey],
     now: UnixTime,
 ) -> anyhow::Result<()> {
-    let legacy = legacy::read_dir(keys_dir)?;
     let rows = if legacy.is_empty() {
         let key = generate().await?;
         vec![row(kek, &key, 1, now, now)?]
@@ -118,7 +119,7 @@ async fn store_first_keys(
             tracing::info!(kid = %rows[0].kid, "generated the first signing key")
         }
         Inserted::Added => {
-            for old in &legacy {
+            for old in legacy {
                 tracing::info!(
                     kid = %old.key.kid(),
                     path = %old.path.display(),
