@@ -45,7 +45,8 @@ impl fmt::Display for KekSource {
 }
 
 pub struct Kek {
-    cipher: Aes256Gcm,
+    /// Boxed: the expanded AES key schedule is a kilobyte, too much to move around by value.
+    cipher: Box<Aes256Gcm>,
     source: KekSource,
 }
 
@@ -85,7 +86,10 @@ impl Kek {
         }
         let cipher = Aes256Gcm::new_from_slice(bytes)
             .map_err(|_| anyhow::anyhow!("the key-encryption key from {source} is unusable"))?;
-        Ok(Self { cipher, source })
+        Ok(Self {
+            cipher: Box::new(cipher),
+            source,
+        })
     }
 
     /// The KEK from `env` (the value of [`KEK_ENV`], when set) or else the file in `keys_dir`.
