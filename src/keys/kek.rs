@@ -18,6 +18,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
+use zeroize::Zeroizing;
 
 /// The environment variable that holds the KEK, base64.
 pub const KEK_ENV: &str = "BHEEM_SSO_KEY_ENCRYPTION_KEY";
@@ -170,9 +171,10 @@ impl Kek {
         })
     }
 
-    /// Decrypts the private key of the row of `kid`. Fails when this is not the KEK it was
-    /// sealed with (or the row was altered), naming the kid and this KEK's source.
-    pub fn open(&self, kid: &str, sealed: &Sealed) -> anyhow::Result<Vec<u8>> {
+    /// Decrypts the private key of the row of `kid`, wiped from memory when dropped. Fails when
+    /// this is not the KEK it was sealed with (or the row was altered), naming the kid and this
+    /// KEK's source.
+    pub fn open(&self, kid: &str, sealed: &Sealed) -> anyhow::Result<Zeroizing<Vec<u8>>> {
         let nonce = B64
             .decode(&sealed.nonce)
             .ok()
@@ -196,6 +198,7 @@ impl Kek {
                     self.source
                 )
             })
+            .map(Zeroizing::new)
     }
 }
 
@@ -244,7 +247,10 @@ mod tests {
     fn a_sealed_key_opens_with_its_kek_and_kid() {
         let sealed = kek(7).seal("kid-1", b"private key bytes").unwrap();
         assert_ne!(sealed.ciphertext, B64.encode(b"private key bytes"));
-        assert_eq!(kek(7).open("kid-1", &sealed).unwrap(), b"private key bytes");
+        assert_eq!(
+            *kek(7).open("kid-1", &sealed).unwrap(),
+            b"private key bytes"
+        );
         // A fresh nonce each time: the same key sealed twice looks different.
         assert_ne!(kek(7).seal("kid-1", b"private key bytes").unwrap(), sealed);
     }
@@ -274,7 +280,7 @@ mod tests {
         let Found::Kek(read) = Kek::find(None, dir.path()).unwrap() else {
             panic!("the KEK file should be found");
         };
-        assert_eq!(read.open("k", &sealed).unwrap(), b"secret");
+        assert_eq!(*read.open("k", &sealed).unwrap(), b"secret");
         let path = dir.path().join(KEK_FILE);
         assert_eq!(read.source(), &KekSource::File(path.clone()));
         #[cfg(unix)]
