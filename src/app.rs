@@ -28,7 +28,6 @@ use crate::http::metrics::{MetricsServer, RequestMetricsLayer};
 use crate::http::refusals::RefusalsLayer;
 use crate::http::request_id::RequestIdLayer;
 use crate::http::session::ANONYMOUS_SESSION;
-use crate::keys::{KeyRing, KeySet};
 use crate::login::Logins;
 use crate::login_limits::LoginLimiter;
 use crate::oidc::client::{Client, Clients};
@@ -41,16 +40,18 @@ use crate::store::Db;
 
 pub use crate::http::AppState;
 
-/// Connects the database, runs migrations, loads (or creates) the signing keys, and wires the
-/// services together.
+pub mod signing_keys;
+
+/// Connects the database, runs migrations, loads (or, on an empty database, creates) the signing
+/// keys, and wires the services together.
 pub async fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppState> {
     let db = Db::connect(&config.database_url).await?;
     db.migrate()
         .await
         .with_context(|| format!("preparing the database {}", config.database_url.redacted()))?;
-    let keys = KeySet::load_or_generate(&config.keys_dir, config.key_grace_seconds, clock.now())
-        .with_context(|| format!("loading signing keys from {}", config.keys_dir.display()))?;
-    let keys = KeyRing::new(keys, config.keys_dir.clone(), config.key_grace_seconds);
+    let keys = signing_keys::open(&config, &db, clock.now())
+        .await
+        .context("loading the signing keys")?;
     let directory = build_directory(&config, &db, &clock)?;
     let passwords = Passwords::new(&config.password)?;
     let discovery_body = Bytes::from(provider_metadata(&config.issuer).to_string());
@@ -197,6 +198,7 @@ pub async fn serve(
     };
     let audit = state.audit.clone();
     let maintenance = tokio::spawn(maintain(state.clone()));
+    let key_refresher = tokio::spawn(signing_keys::run_refresher(state.clone()));
     let worker = tokio::spawn(crate::provisioning::run_worker(state.provisioning.clone()));
     let sweeper = tokio::spawn(crate::provisioning::run_sweeper(state.provisioning.clone()));
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -239,6 +241,7 @@ pub async fn serve(
         metrics.stop().await;
     }
     maintenance.abort();
+    key_refresher.abort();
     worker.abort();
     sweeper.abort();
     // What the last requests and jobs recorded is written before the database goes.

@@ -4,7 +4,10 @@
 //! is short; `users` and `audit`, the two longest, have files of their own.
 
 mod audit;
+mod keys;
 mod users;
+
+use keys::{keys, spawn_key_reloader};
 
 use std::path::PathBuf;
 
@@ -16,7 +19,6 @@ use crate::app::{self, AppState};
 use crate::audit::{Audit, Event, Kind};
 use crate::clock::{format_time, Clock};
 use crate::config::{Config, LogFormat};
-use crate::keys::KeySet;
 use crate::store::Db;
 
 #[derive(Debug, Parser)]
@@ -38,7 +40,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the provider: migrate the database, load or create signing keys, serve HTTP.
-    /// SIGHUP reloads the signing keys from keys_dir.
+    /// SIGHUP reloads the signing keys from the database.
     Serve,
     /// Apply database migrations and exit (safe to run again).
     Migrate,
@@ -115,9 +117,15 @@ pub struct AddUser {
 pub enum KeysCommand {
     /// Show each key: kid, algorithm, state, created.
     List,
-    /// Create a new active key. The previous one stays in the JWKS for key_grace_seconds.
-    /// Running servers pick it up on SIGHUP.
-    Rotate,
+    /// Add a key. It is published at once and signs once relying parties' cached JWKS have it
+    /// (after the JWKS max-age and a margin); the previous one stays published for
+    /// key_grace_seconds after that. Every running node picks it up within key_refresh_seconds.
+    Rotate {
+        /// Sign with the new key at once (a compromised key): relying parties whose cached JWKS
+        /// lacks it reject its tokens until they fetch the JWKS again.
+        #[arg(long)]
+        now: bool,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -243,84 +251,6 @@ async fn print_first_user_hint(state: &AppState) {
         Ok(_) => {}
         Err(e) => tracing::warn!(error = format!("{e:#}"), "could not count users"),
     }
-}
-
-/// Reloads the signing keys on SIGHUP. The handler is installed before this returns, so a
-/// SIGHUP sent after start-up never meets the default action, which would end the process.
-fn spawn_key_reloader(state: AppState) -> anyhow::Result<()> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut hangup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
-        tokio::spawn(async move {
-            while hangup.recv().await.is_some() {
-                match state.keys.reload() {
-                    Ok(()) => {
-                        tracing::info!(kid = %state.keys().active().kid, "signing keys reloaded")
-                    }
-                    Err(e) => tracing::error!(
-                        error = format!("{e:#}"),
-                        "reloading signing keys failed; keeping the old set"
-                    ),
-                }
-            }
-        });
-    }
-    #[cfg(not(unix))]
-    let _ = state;
-    Ok(())
-}
-
-async fn keys(config: Config, command: KeysCommand) -> anyhow::Result<()> {
-    let now = Clock::System.now();
-    match command {
-        KeysCommand::List => {
-            let set = KeySet::load(&config.keys_dir, config.key_grace_seconds)?;
-            if set.is_empty() {
-                println!(
-                    "no keys in {} (serve creates the first one)",
-                    config.keys_dir.display()
-                );
-                return Ok(());
-            }
-            println!("{:<43}  {:<5}  {:<36}  created", "kid", "alg", "state");
-            for (i, key) in set.all().iter().enumerate().rev() {
-                println!(
-                    "{:<43}  {:<5}  {:<36}  {}",
-                    key.kid,
-                    format!("{:?}", key.alg),
-                    set.state(i, now).to_string(),
-                    format_time(key.created_at)
-                );
-            }
-        }
-        KeysCommand::Rotate => {
-            // Loading first refuses to rotate on top of a folder with a broken key in it; the
-            // database is opened first so that a rotation is never left out of the trail.
-            let previous = KeySet::load(&config.keys_dir, config.key_grace_seconds)?;
-            let db = Db::connect(&config.database_url).await?;
-            db.migrate().await?;
-            let kid = KeySet::rotate(&config.keys_dir, now)?;
-            let trail = Trail::open(&config, &db, &Clock::System);
-            let mut rotated = trail.event(Kind::KeyRotated).detail("kid", kid.as_str());
-            if !previous.is_empty() {
-                rotated = rotated.detail("previous_kid", previous.active().kid.as_str());
-            }
-            trail.record(trail.command("keys rotate").detail("kid", kid.as_str()));
-            trail.record(rotated);
-            trail.close().await;
-            db.close().await;
-            println!("new active key {kid} in {}", config.keys_dir.display());
-            if !previous.is_empty() {
-                println!(
-                    "previous key {} stays published for {} s; send SIGHUP to running servers to pick up the new key",
-                    previous.active().kid,
-                    config.key_grace_seconds
-                );
-            }
-        }
-    }
-    Ok(())
 }
 
 async fn provisioning(config: Config, command: ProvisioningCommand) -> anyhow::Result<()> {

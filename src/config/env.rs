@@ -49,6 +49,18 @@ pub(super) fn apply_env(raw: &mut RawConfig, env: &[(String, String)]) -> Result
                     ConfigError::new(name.as_str(), "must be a whole number of seconds")
                 })?)
             }
+            "key_refresh_seconds" => {
+                raw.key_refresh_seconds = Some(value.parse().map_err(|_| {
+                    ConfigError::new(name.as_str(), "must be a whole number of seconds")
+                })?)
+            }
+            "key_rotation_days" => {
+                raw.key_rotation_days = Some(value.parse().map_err(|_| {
+                    ConfigError::new(name.as_str(), "must be a whole number of days")
+                })?)
+            }
+            // Decoded where the keys are loaded, so that its error names the variable only.
+            "key_encryption_key" => raw.key_encryption_key = Some(value.into()),
             "directory_url" => raw.directory.get_or_insert_with(Default::default).url = Some(value),
             "directory_table" => {
                 raw.directory.get_or_insert_with(Default::default).table = Some(value)

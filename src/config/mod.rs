@@ -45,6 +45,12 @@ use validate::validate;
 pub const CONFIG_ENV: &str = "BHEEM_SSO_CONFIG";
 const DEFAULT_FILE: &str = "bheem-sso.toml";
 
+/// How long relying parties may cache the JWKS (`Cache-Control: max-age` of the JWKS endpoint).
+/// A rotated-in key is published this long (and a margin) before it signs, and each node
+/// re-reads the keys more often than this (`key_refresh_seconds`). Here, at the bottom of the
+/// layers, so that the configuration can check against it; `crate::keys` re-exports it.
+pub const JWKS_MAX_AGE_SECONDS: u64 = 300;
+
 /// A configuration problem, always about one key.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: `{key}`: {message}")]
@@ -74,6 +80,13 @@ pub struct Config {
     pub keys_dir: PathBuf,
     /// How long a rotated-out signing key stays published in the JWKS.
     pub key_grace_seconds: u64,
+    /// How often a serving node looks for keys added by another node or command.
+    pub key_refresh_seconds: u64,
+    /// Rotate (two-stage) when the newest key is this many days old; `None`: only by hand.
+    pub key_rotation_days: Option<u64>,
+    /// The key-encryption key, base64, from `BHEEM_SSO_KEY_ENCRYPTION_KEY` only (never the
+    /// file); when `None` it is read from `<keys_dir>/encryption.key`.
+    pub key_encryption_key: Option<secrecy::SecretString>,
     pub password: PasswordConfig,
     pub session: SessionConfig,
     pub tokens: TokenConfig,
@@ -125,6 +138,11 @@ struct RawConfig {
     database_url: Option<String>,
     keys_dir: Option<PathBuf>,
     key_grace_seconds: Option<u64>,
+    key_refresh_seconds: Option<u64>,
+    key_rotation_days: Option<u64>,
+    /// Set from the environment only: a secret does not belong in the configuration file.
+    #[serde(skip)]
+    key_encryption_key: Option<secrecy::SecretString>,
     password: Option<PasswordConfig>,
     session: Option<SessionConfig>,
     tokens: Option<TokenConfig>,

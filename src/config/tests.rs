@@ -433,3 +433,44 @@ fn a_mailbox_email_claim_needs_a_client_that_makes_mailboxes() {
     );
     assert!(load(&everyone).is_ok(), "{:?}", load(&everyone).err());
 }
+
+#[test]
+fn key_refresh_and_rotation_are_checked_and_the_kek_comes_from_the_environment_only() {
+    let config = load("").unwrap();
+    assert_eq!(config.key_refresh_seconds, 60);
+    assert_eq!(config.key_rotation_days, None);
+    assert!(config.key_encryption_key.is_none());
+    for bad in ["key_refresh_seconds = 0", "key_refresh_seconds = 300"] {
+        assert_eq!(key_of(load(bad)), "key_refresh_seconds", "{bad}");
+    }
+    assert_eq!(
+        load("key_refresh_seconds = 299")
+            .unwrap()
+            .key_refresh_seconds,
+        299
+    );
+    assert_eq!(key_of(load("key_rotation_days = 0")), "key_rotation_days");
+    let config = load_env(
+        "key_rotation_days = 90",
+        &[
+            ("BHEEM_SSO_KEY_REFRESH_SECONDS", "5"),
+            ("BHEEM_SSO_KEY_ENCRYPTION_KEY", "a-kek-of-the-environment"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(config.key_refresh_seconds, 5);
+    assert_eq!(config.key_rotation_days, Some(90));
+    assert_eq!(
+        config.key_encryption_key.unwrap().expose_secret(),
+        "a-kek-of-the-environment"
+    );
+    assert_eq!(
+        key_of(load_env("", &[("BHEEM_SSO_KEY_ROTATION_DAYS", "monthly")])),
+        "BHEEM_SSO_KEY_ROTATION_DAYS"
+    );
+    // Not in the file: a secret does not belong there.
+    assert_eq!(
+        key_of(load("key_encryption_key = \"a-kek-in-the-file\"")),
+        "key_encryption_key"
+    );
+}

@@ -203,6 +203,9 @@ pub(super) fn validate(
         database_url,
         keys_dir,
         key_grace_seconds: raw.key_grace_seconds.unwrap_or(7 * 24 * 3600),
+        key_refresh_seconds: validate_key_refresh(raw.key_refresh_seconds)?,
+        key_rotation_days: validate_key_rotation(raw.key_rotation_days)?,
+        key_encryption_key: raw.key_encryption_key,
         password,
         session,
         tokens,
@@ -278,4 +281,31 @@ fn validate_password(p: &PasswordConfig) -> Result<(), ConfigError> {
         ));
     }
     Ok(())
+}
+
+/// `key_refresh_seconds`: above 0, and below the JWKS max-age, so that every node has a
+/// rotated-in key before it signs.
+fn validate_key_refresh(raw: Option<u64>) -> Result<u64, ConfigError> {
+    let seconds = raw.unwrap_or(60);
+    if seconds == 0 || seconds >= super::JWKS_MAX_AGE_SECONDS {
+        return Err(ConfigError::new(
+            "key_refresh_seconds",
+            format!(
+                "must be above 0 and below the JWKS max-age of {} s",
+                super::JWKS_MAX_AGE_SECONDS
+            ),
+        ));
+    }
+    Ok(seconds)
+}
+
+/// `key_rotation_days`: absent (no scheduled rotation) or at least 1.
+fn validate_key_rotation(raw: Option<u64>) -> Result<Option<u64>, ConfigError> {
+    if raw == Some(0) {
+        return Err(ConfigError::new(
+            "key_rotation_days",
+            "must be at least 1 (leave it out for no scheduled rotation)",
+        ));
+    }
+    Ok(raw)
 }

@@ -99,7 +99,7 @@ pub fn issue(
         exp: now + lifetime,
         jti: uuid::Uuid::new_v4().to_string(),
     };
-    let token = jwt::sign(&state.keys(), Some(DEVICE_COOKIE_TYPE), &claims)?;
+    let token = jwt::sign(&state.keys(), now, Some(DEVICE_COOKIE_TYPE), &claims)?;
     let cookie = Cookie::build((name(state), token))
         .path("/")
         .http_only(true)

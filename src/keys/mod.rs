@@ -1,16 +1,15 @@
-//! Signing keys: PEM files in `keys_dir`, one active, rotated-out ones still published in the
-//! JWKS for a grace period so that tokens signed with them keep verifying.
+//! Signing keys: one deployment-wide set, kept in the database (encrypted under the
+//! key-encryption key, [`kek`]) so that every node signs with the same key and publishes the
+//! same JWKS. This module is the keys themselves and their schedule; reading and writing the
+//! table is `crate::store::signing_keys`, and the start-up, refresh and rotation that join the
+//! two are `crate::app::keys`.
 //!
-//! A key file is named `key-<created unix seconds>-<random>.pem`; a PEM dropped in by an operator
-//! under another name counts as created at its modification time. The `kid` is the key's
-//! RFC 7638 thumbprint, so it is the same after every restart and on every node.
+//! The schedule is two-stage: a rotated-in key is published at once but signs only from its
+//! `signs_from`, once relying parties' cached copies of the JWKS (at most
+//! [`JWKS_MAX_AGE_SECONDS`] old) have it; a rotated-out key stays published until its
+//! successor's `signs_from` plus `key_grace_seconds`, so tokens it signed keep verifying.
 //!
-//! Just over 400 lines, one file: loading, generating and publishing share the key file's
-//! format and the `kid`, and the tests (the RFC's vector among them) check them together.
-
-use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+//! The `kid` is the key's RFC 7638 thumbprint, the same on every node and after every restart.
 
 use anyhow::{bail, Context};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
@@ -19,25 +18,128 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
 use rsa::pkcs1::DecodeRsaPrivateKey;
-use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
+use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, SecretDocument};
 use rsa::traits::PublicKeyParts;
 use rsa::RsaPrivateKey;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::clock::UnixTime;
+use crate::clock::{format_time, UnixTime};
 
+pub mod kek;
+pub mod legacy;
 mod ring;
+mod schedule;
+
+pub use kek::{Kek, KekSource};
 pub use ring::KeyRing;
+
+/// How long relying parties may cache the JWKS; defined with the configuration, which checks
+/// `key_refresh_seconds` against it.
+pub use crate::config::JWKS_MAX_AGE_SECONDS;
+pub use schedule::{key_state, KeyState};
 
 /// Size of generated RSA keys; relying parties such as Nextcloud refuse fewer than 2048 bits.
 pub const RSA_BITS: usize = 2048;
 
+/// Slack for clocks and for the nodes' own refresh on top of the JWKS cache lifetime.
+pub const ROTATION_MARGIN_SECONDS: u64 = 60;
+
+/// From when a key added by a two-stage rotation at `now` signs.
+pub fn two_stage_signs_from(now: UnixTime) -> UnixTime {
+    now.saturating_add((JWKS_MAX_AGE_SECONDS + ROTATION_MARGIN_SECONDS) as i64)
+}
+
+/// A checked RSA private key (PKCS#8 DER, wiped from memory when dropped) and its public numbers,
+/// not yet given a place in the schedule.
+pub struct PrivateKey {
+    der: SecretDocument,
+    kid: String,
+    bits: usize,
+    n: String,
+    e: String,
+}
+
+impl PrivateKey {
+    pub fn generate() -> anyhow::Result<Self> {
+        let private = RsaPrivateKey::new(&mut rand::rngs::OsRng, RSA_BITS)
+            .context("generating an RSA key")?;
+        Self::from_rsa(private, "the new key")
+    }
+
+    /// PKCS#8 as generated here, or PKCS#1 as `openssl genrsa` writes it; `what` names the key
+    /// in errors (a file, a kid).
+    pub fn from_pem(pem: &str, what: &str) -> anyhow::Result<Self> {
+        let private = RsaPrivateKey::from_pkcs8_pem(pem)
+            .or_else(|_| RsaPrivateKey::from_pkcs1_pem(pem))
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .with_context(|| format!("{what} is not a valid RSA private key in PEM form"))?;
+        Self::from_rsa(private, what)
+    }
+
+    pub fn from_pkcs8_der(der: &[u8], what: &str) -> anyhow::Result<Self> {
+        let private = RsaPrivateKey::from_pkcs8_der(der)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .with_context(|| format!("{what} is not a valid RSA private key"))?;
+        Self::from_rsa(private, what)
+    }
+
+    fn from_rsa(private: RsaPrivateKey, what: &str) -> anyhow::Result<Self> {
+        let bits = private.size() * 8;
+        if bits < RSA_BITS {
+            bail!("{what} has {bits} bits; at least {RSA_BITS} are required");
+        }
+        let n = B64URL.encode(private.n().to_bytes_be());
+        let e = B64URL.encode(private.e().to_bytes_be());
+        let der = private
+            .to_pkcs8_der()
+            .with_context(|| format!("{what} cannot be encoded as PKCS#8"))?;
+        Ok(Self {
+            der,
+            kid: thumbprint(&n, &e),
+            bits,
+            n,
+            e,
+        })
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    pub fn bits(&self) -> usize {
+        self.bits
+    }
+
+    /// The PKCS#8 DER form, for encryption; never to be logged or written in the clear.
+    pub fn der(&self) -> &[u8] {
+        self.der.as_bytes()
+    }
+}
+
+impl std::fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrivateKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a key stands in the set: its generation and its times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyPlace {
+    pub generation: i64,
+    pub created_at: UnixTime,
+    pub signs_from: UnixTime,
+}
+
+#[derive(Clone)]
 pub struct SigningKey {
     pub kid: String,
     pub alg: Algorithm,
+    pub generation: i64,
     pub created_at: UnixTime,
-    pub path: PathBuf,
+    pub signs_from: UnixTime,
     pub bits: usize,
     /// Parsed once: parsing and checking an RSA private key costs about a third of a signature.
     signer: PKey<Private>,
@@ -46,6 +148,31 @@ pub struct SigningKey {
 }
 
 impl SigningKey {
+    pub fn new(key: &PrivateKey, place: KeyPlace) -> anyhow::Result<Self> {
+        let signer = PKey::private_key_from_der(key.der())
+            .with_context(|| format!("signing key {} cannot be used for RS256", key.kid))?;
+        let decoding = DecodingKey::from_rsa_components(&key.n, &key.e)
+            .with_context(|| format!("public part of signing key {}", key.kid))?;
+        Ok(Self {
+            kid: key.kid.clone(),
+            alg: Algorithm::RS256,
+            generation: place.generation,
+            created_at: place.created_at,
+            signs_from: place.signs_from,
+            bits: key.bits,
+            signer,
+            decoding,
+            jwk: Jwk {
+                kty: "RSA",
+                use_: "sig",
+                alg: "RS256",
+                kid: key.kid.clone(),
+                n: key.n.clone(),
+                e: key.e.clone(),
+            },
+        })
+    }
+
     /// An RS256 signature (RFC 7518 §3.3: RSASSA-PKCS1-v1_5 with SHA-256) of `message`.
     pub fn sign_rs256(&self, message: &[u8]) -> anyhow::Result<Vec<u8>> {
         // PKCS#1 v1.5 is the padding of a fresh RSA signer.
@@ -68,8 +195,9 @@ impl std::fmt::Debug for SigningKey {
         f.debug_struct("SigningKey")
             .field("kid", &self.kid)
             .field("alg", &self.alg)
+            .field("generation", &self.generation)
             .field("created_at", &self.created_at)
-            .field("path", &self.path)
+            .field("signs_from", &self.signs_from)
             .finish_non_exhaustive()
     }
 }
@@ -86,29 +214,7 @@ pub struct Jwk {
     pub e: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyState {
-    /// Signs new tokens.
-    Active,
-    /// Rotated out, still published until the given time.
-    Grace { until: UnixTime },
-    /// No longer published; kept on disk for the operator to remove.
-    Retired,
-}
-
-impl std::fmt::Display for KeyState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            KeyState::Active => f.write_str("active"),
-            KeyState::Grace { until } => {
-                write!(f, "published until {}", crate::clock::format_time(*until))
-            }
-            KeyState::Retired => f.write_str("retired"),
-        }
-    }
-}
-
-/// All keys in `keys_dir`, oldest first; the newest is the active one.
+/// Every key of the deployment, oldest generation first.
 #[derive(Debug)]
 pub struct KeySet {
     keys: Vec<SigningKey>,
@@ -116,46 +222,42 @@ pub struct KeySet {
 }
 
 impl KeySet {
-    /// Loads every key in `dir`, generating the first one when there is none.
-    pub fn load_or_generate(dir: &Path, grace_seconds: u64, now: UnixTime) -> anyhow::Result<Self> {
-        let set = Self::load(dir, grace_seconds)?;
-        if !set.keys.is_empty() {
-            return Ok(set);
-        }
-        let key = generate(dir, now)?;
-        tracing::info!(kid = %key.kid, path = %key.path.display(), "generated the first signing key");
-        Self::load(dir, grace_seconds)
-    }
-
-    /// Loads every `*.pem` in `dir`. An unreadable or corrupt file is an error naming it.
-    pub fn load(dir: &Path, grace_seconds: u64) -> anyhow::Result<Self> {
-        let mut keys = Vec::new();
-        if dir.exists() {
-            let entries =
-                fs::read_dir(dir).with_context(|| format!("reading keys_dir {}", dir.display()))?;
-            for entry in entries {
-                let path = entry
-                    .with_context(|| format!("reading keys_dir {}", dir.display()))?
-                    .path();
-                if path.extension().is_some_and(|e| e == "pem") {
-                    keys.push(load_key(&path)?);
-                }
-            }
-        }
-        keys.sort_by(|a, b| (a.created_at, &a.kid).cmp(&(b.created_at, &b.kid)));
-        keys.dedup_by(|a, b| a.kid == b.kid);
-        Ok(Self {
+    pub fn new(mut keys: Vec<SigningKey>, grace_seconds: u64) -> Self {
+        keys.sort_by_key(|k| k.generation);
+        Self {
             keys,
             grace_seconds,
-        })
+        }
     }
 
-    /// Writes a new key, which becomes the active one; the previous one enters its grace period.
-    pub fn rotate(dir: &Path, now: UnixTime) -> anyhow::Result<String> {
-        Ok(generate(dir, now)?.kid)
+    /// For tests: a set of one new key, generation 1, created and signing from `now`.
+    #[cfg(test)]
+    pub fn generate(now: UnixTime, grace_seconds: u64) -> anyhow::Result<Self> {
+        Self::new(Vec::new(), grace_seconds).with_new_key(now, now)
     }
 
-    pub fn active(&self) -> &SigningKey {
+    /// For tests: this set and a new key after its newest, created at `now`.
+    #[cfg(test)]
+    pub fn with_new_key(&self, now: UnixTime, signs_from: UnixTime) -> anyhow::Result<Self> {
+        let place = KeyPlace {
+            generation: self.keys.last().map_or(1, |k| k.generation + 1),
+            created_at: now,
+            signs_from,
+        };
+        let mut keys = self.keys.clone();
+        keys.push(SigningKey::new(&PrivateKey::generate()?, place)?);
+        Ok(Self::new(keys, self.grace_seconds))
+    }
+
+    /// The key that signs at `now`: the newest whose `signs_from` has come. Should no key's have
+    /// come (a node whose clock is behind), the oldest signs.
+    pub fn signing(&self, now: UnixTime) -> &SigningKey {
+        let index = schedule::signing_index(&self.signs_from(), now);
+        &self.keys[index]
+    }
+
+    /// The key added last, whether or not it signs yet.
+    pub fn newest(&self) -> &SigningKey {
         self.keys
             .last()
             .expect("a loaded key set has at least one key")
@@ -169,26 +271,28 @@ impl KeySet {
         &self.keys
     }
 
-    pub fn state(&self, index: usize, now: UnixTime) -> KeyState {
-        match self.keys.get(index + 1) {
-            None => KeyState::Active,
-            Some(next) => {
-                let until = next.created_at.saturating_add(self.grace_seconds as i64);
-                if now < until {
-                    KeyState::Grace { until }
-                } else {
-                    KeyState::Retired
-                }
-            }
-        }
+    pub fn grace_seconds(&self) -> u64 {
+        self.grace_seconds
     }
 
-    /// Keys whose signatures are still valid: the active one and those in their grace period.
+    fn signs_from(&self) -> Vec<UnixTime> {
+        self.keys.iter().map(|k| k.signs_from).collect()
+    }
+
+    pub fn state(&self, index: usize, now: UnixTime) -> KeyState {
+        key_state(&self.signs_from(), index, self.grace_seconds, now)
+    }
+
+    /// Keys whose signatures are valid: the next one, the signing one and those in their grace
+    /// period.
     pub fn published(&self, now: UnixTime) -> impl Iterator<Item = &SigningKey> {
+        let signs_from = self.signs_from();
         self.keys
             .iter()
             .enumerate()
-            .filter(move |(i, _)| self.state(*i, now) != KeyState::Retired)
+            .filter(move |(i, _)| {
+                key_state(&signs_from, *i, self.grace_seconds, now) != KeyState::Retired
+            })
             .map(|(_, k)| k)
     }
 
@@ -204,130 +308,23 @@ impl KeySet {
     }
 }
 
-fn load_key(path: &Path) -> anyhow::Result<SigningKey> {
-    let pem = fs::read_to_string(path)
-        .with_context(|| format!("cannot read signing key {}", path.display()))?;
-    // PKCS#8 as generated here, or PKCS#1 as `openssl genrsa` writes it.
-    let private = RsaPrivateKey::from_pkcs8_pem(&pem)
-        .or_else(|_| RsaPrivateKey::from_pkcs1_pem(&pem))
-        .map_err(|e| anyhow::anyhow!("{e}"))
-        .with_context(|| {
-            format!(
-                "signing key {} is not a valid RSA private key in PEM form",
-                path.display()
-            )
-        })?;
-    let bits = private.size() * 8;
-    if bits < RSA_BITS {
-        bail!(
-            "signing key {} has {bits} bits; at least {RSA_BITS} are required",
-            path.display()
-        );
+impl std::fmt::Display for KeyState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeyState::Next { signs_from } => {
+                write!(f, "next: signs from {}", format_time(*signs_from))
+            }
+            KeyState::Signing => f.write_str("signing"),
+            KeyState::Grace { until } => write!(f, "published until {}", format_time(*until)),
+            KeyState::Retired => f.write_str("retired"),
+        }
     }
-    warn_if_readable_by_others(path);
-    let n = B64URL.encode(private.n().to_bytes_be());
-    let e = B64URL.encode(private.e().to_bytes_be());
-    let kid = thumbprint(&n, &e);
-    let pkcs8 = private
-        .to_pkcs8_der()
-        .with_context(|| format!("signing key {} cannot be used for RS256", path.display()))?;
-    let signer = PKey::private_key_from_der(pkcs8.as_bytes())
-        .with_context(|| format!("signing key {} cannot be used for RS256", path.display()))?;
-    let decoding = DecodingKey::from_rsa_components(&n, &e)
-        .with_context(|| format!("public part of signing key {}", path.display()))?;
-    Ok(SigningKey {
-        created_at: created_at(path)?,
-        path: path.to_owned(),
-        alg: Algorithm::RS256,
-        bits,
-        signer,
-        decoding,
-        jwk: Jwk {
-            kty: "RSA",
-            use_: "sig",
-            alg: "RS256",
-            kid: kid.clone(),
-            n,
-            e,
-        },
-        kid,
-    })
 }
 
 /// RFC 7638 §3: SHA-256 over the required members in lexicographic order, no white space.
 fn thumbprint(n: &str, e: &str) -> String {
     let canonical = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
     B64URL.encode(Sha256::digest(canonical.as_bytes()))
-}
-
-fn created_at(path: &Path) -> anyhow::Result<UnixTime> {
-    let from_name = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .and_then(|s| s.strip_prefix("key-"))
-        .and_then(|s| s.split('-').next())
-        .and_then(|s| s.parse::<UnixTime>().ok());
-    if let Some(t) = from_name {
-        return Ok(t);
-    }
-    let modified = fs::metadata(path)
-        .and_then(|m| m.modified())
-        .with_context(|| format!("reading the modification time of {}", path.display()))?;
-    Ok(modified
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as UnixTime))
-}
-
-fn generate(dir: &Path, now: UnixTime) -> anyhow::Result<SigningKey> {
-    fs::create_dir_all(dir).with_context(|| format!("creating keys_dir {}", dir.display()))?;
-    let private =
-        RsaPrivateKey::new(&mut rand::rngs::OsRng, RSA_BITS).context("generating an RSA key")?;
-    let pem = private
-        .to_pkcs8_pem(LineEnding::LF)
-        .context("encoding the new key as PEM")?;
-    let suffix: u32 = rand::random();
-    let path = dir.join(format!("key-{now}-{suffix:08x}.pem"));
-    let tmp = dir.join(format!(".key-{now}-{suffix:08x}.tmp"));
-    // Written under a temporary name and renamed, so a crash never leaves a half-written key.
-    let mut file = private_file(&tmp)?;
-    file.write_all(pem.as_bytes())
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    fs::rename(&tmp, &path)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
-    load_key(&path)
-}
-
-#[cfg(unix)]
-fn private_file(path: &Path) -> anyhow::Result<fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))
-}
-
-#[cfg(not(unix))]
-fn private_file(path: &Path) -> anyhow::Result<fs::File> {
-    fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))
-}
-
-fn warn_if_readable_by_others(path: &Path) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = fs::metadata(path) {
-            if meta.permissions().mode() & 0o077 != 0 {
-                tracing::warn!(path = %path.display(), "signing key is readable by other users; chmod 600 it");
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -344,75 +341,57 @@ mod tests {
         );
     }
 
-    #[test]
-    fn first_load_generates_a_private_key_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let first = KeySet::load_or_generate(dir.path(), 3600, 1_000).unwrap();
-        assert_eq!(first.all().len(), 1);
-        let key = first.active();
-        assert!(key.bits >= 2048);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(&key.path).unwrap().permissions().mode() & 0o777;
-            assert_eq!(mode, 0o600);
-        }
-        let again = KeySet::load_or_generate(dir.path(), 3600, 2_000).unwrap();
-        assert_eq!(again.all().len(), 1);
-        assert_eq!(again.active().kid, key.kid);
-        assert_eq!(again.active().created_at, 1_000);
+    fn key(generation: i64, created_at: UnixTime, signs_from: UnixTime) -> SigningKey {
+        let private = PrivateKey::generate().unwrap();
+        SigningKey::new(
+            &private,
+            KeyPlace {
+                generation,
+                created_at,
+                signs_from,
+            },
+        )
+        .unwrap()
     }
 
     #[test]
-    fn rotation_keeps_the_old_key_published_for_the_grace_period() {
-        let dir = tempfile::tempdir().unwrap();
-        let old = KeySet::load_or_generate(dir.path(), 3600, 1_000)
-            .unwrap()
-            .active()
-            .kid
-            .clone();
-        let new = KeySet::rotate(dir.path(), 2_000).unwrap();
-        let set = KeySet::load(dir.path(), 3600).unwrap();
-        assert_eq!(set.active().kid, new);
+    fn a_generated_key_keeps_its_kid_through_its_der_form() {
+        let private = PrivateKey::generate().unwrap();
+        assert!(private.bits() >= 2048);
+        let again = PrivateKey::from_pkcs8_der(private.der(), "the copy").unwrap();
+        assert_eq!(again.kid(), private.kid());
+    }
+
+    #[test]
+    fn a_two_stage_rotation_publishes_first_signs_later_and_retires_the_old_key() {
+        // Generation 1 from 1 000; generation 2 added at 2 000, signing from 2 360; grace 3 600.
+        let set = KeySet::new(vec![key(2, 2_000, 2_360), key(1, 1_000, 1_000)], 3_600);
+        let (old, new) = (set.all()[0].kid.clone(), set.all()[1].kid.clone());
         let kids = |now| {
             set.published(now)
                 .map(|k| k.kid.clone())
                 .collect::<Vec<_>>()
         };
-        assert_eq!(kids(2_500), vec![old.clone(), new.clone()]);
-        assert_eq!(set.state(0, 2_500), KeyState::Grace { until: 5_600 });
-        assert_eq!(kids(5_600), vec![new.clone()]);
-        assert_eq!(set.state(0, 5_600), KeyState::Retired);
+        assert_eq!(set.signing(2_000).kid, old);
+        assert_eq!(set.signing(2_359).kid, old);
+        assert_eq!(kids(2_000), vec![old.clone(), new.clone()]);
+        assert_eq!(set.signing(2_360).kid, new);
+        assert_eq!(kids(2_360 + 3_599), vec![old.clone(), new.clone()]);
+        assert_eq!(kids(2_360 + 3_600), vec![new.clone()]);
         let jwks = set.jwks(2_500);
         assert_eq!(jwks["keys"][0]["kid"], new);
         assert_eq!(jwks["keys"][1]["kid"], old);
+        assert_eq!(set.newest().kid, new);
     }
 
     #[test]
-    fn corrupt_or_weak_key_files_stop_loading_with_the_file_named() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("broken.pem");
-        // PEM armor around text that is not base64: no key at all, only its label.
-        let label = "PRIVATE KEY";
-        fs::write(
-            &path,
-            format!("-----BEGIN {label}-----\nnot base64\n-----END {label}-----\n"),
-        )
-        .unwrap();
-        let err = format!("{:#}", KeySet::load(dir.path(), 60).unwrap_err());
-        assert!(err.contains("broken.pem"), "{err}");
-
+    fn weak_keys_are_refused_with_the_key_named() {
         let weak = RsaPrivateKey::new(&mut rand::rngs::OsRng, 1024).unwrap();
-        fs::write(&path, weak.to_pkcs8_pem(LineEnding::LF).unwrap().as_bytes()).unwrap();
-        let err = format!("{:#}", KeySet::load(dir.path(), 60).unwrap_err());
-        assert!(err.contains("1024 bits"), "{err}");
-    }
-
-    #[test]
-    fn other_files_in_the_folder_are_ignored() {
-        let dir = tempfile::tempdir().unwrap();
-        fs::write(dir.path().join("README.md"), "keys live here").unwrap();
-        fs::write(dir.path().join(".gitignore"), "*").unwrap();
-        assert!(KeySet::load(dir.path(), 60).unwrap().is_empty());
+        let der = weak.to_pkcs8_der().unwrap();
+        let err = format!(
+            "{:#}",
+            PrivateKey::from_pkcs8_der(der.as_bytes(), "key k1").unwrap_err()
+        );
+        assert!(err.contains("key k1 has 1024 bits"), "{err}");
     }
 }

@@ -1,25 +1,27 @@
 //! The signing keys a running process uses, shared by every service that signs or verifies.
 
-use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use super::KeySet;
+use super::{Kek, KeySet};
 
-/// The current [`KeySet`] behind a lock, replaced whole on a reload; cheap to clone.
+/// The current [`KeySet`] behind a lock, replaced whole when the database's keys change; cheap
+/// to clone. It holds the KEK that decrypted them, for the reloads and rotations that follow
+/// (`crate::app::keys`), and the generation it was loaded at.
 #[derive(Clone)]
 pub struct KeyRing {
     current: Arc<RwLock<Arc<KeySet>>>,
-    dir: PathBuf,
-    grace_seconds: u64,
+    generation: Arc<AtomicI64>,
+    kek: Arc<Kek>,
 }
 
 impl KeyRing {
-    /// `keys`, as loaded from `dir`, which [`KeyRing::reload`] reads again.
-    pub fn new(keys: KeySet, dir: PathBuf, grace_seconds: u64) -> Self {
+    /// `keys`, as loaded at `generation` (the newest key's) with `kek`.
+    pub fn new(keys: KeySet, generation: i64, kek: Kek) -> Self {
         Self {
             current: Arc::new(RwLock::new(Arc::new(keys))),
-            dir,
-            grace_seconds,
+            generation: Arc::new(AtomicI64::new(generation)),
+            kek: Arc::new(kek),
         }
     }
 
@@ -28,15 +30,21 @@ impl KeyRing {
         self.current.read().expect("key set lock poisoned").clone()
     }
 
-    /// Reads the key directory again (after `keys rotate` by another process).
-    pub fn reload(&self) -> anyhow::Result<()> {
-        let keys = KeySet::load(&self.dir, self.grace_seconds)?;
-        anyhow::ensure!(
-            !keys.is_empty(),
-            "no signing keys left in {}",
-            self.dir.display()
-        );
-        *self.current.write().expect("key set lock poisoned") = Arc::new(keys);
+    /// The generation of the newest key of [`KeyRing::current`].
+    pub fn generation(&self) -> i64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    pub fn kek(&self) -> &Kek {
+        &self.kek
+    }
+
+    /// Puts a freshly loaded set in place. An empty set is refused: the ring always signs.
+    pub fn replace(&self, keys: KeySet, generation: i64) -> anyhow::Result<()> {
+        anyhow::ensure!(!keys.is_empty(), "no signing keys in the database");
+        let mut current = self.current.write().expect("key set lock poisoned");
+        *current = Arc::new(keys);
+        self.generation.store(generation, Ordering::SeqCst);
         Ok(())
     }
 }

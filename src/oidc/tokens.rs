@@ -180,7 +180,7 @@ impl TokenIssuer {
             sid: grant.session_id.map(str::to_owned),
             auth_time: grant.auth_time,
         };
-        let access_token = jwt::sign(&keys, Some(ACCESS_TOKEN_TYPE), &access)?;
+        let access_token = jwt::sign(&keys, now, Some(ACCESS_TOKEN_TYPE), &access)?;
 
         let id_token = match grant.user {
             Some(user) if grant.scope.contains("openid") => {
@@ -212,7 +212,7 @@ impl TokenIssuer {
                 if let Some(nonce) = grant.nonce {
                     claims.insert("nonce".into(), nonce.into());
                 }
-                Some(jwt::sign(&keys, None, &claims)?)
+                Some(jwt::sign(&keys, now, None, &claims)?)
             }
             _ => None,
         };

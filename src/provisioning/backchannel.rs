@@ -29,6 +29,7 @@ pub fn logout_token(
     });
     jwt::sign(
         &provisioning.keys.current(),
+        now,
         Some(LOGOUT_TOKEN_TYPE),
         &claims,
     )

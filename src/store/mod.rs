@@ -21,6 +21,7 @@ pub mod migrations;
 pub mod outbox;
 pub mod refresh_tokens;
 pub mod sessions;
+pub mod signing_keys;
 pub mod users;
 
 use std::path::Path;

@@ -249,8 +249,7 @@ fn keys_rotate_and_list_show_kid_algorithm_state_and_created() {
         "{}",
         text(&empty.stdout)
     );
-    assert!(run(dir.path(), &["keys", "rotate"], "").status.success());
-    std::thread::sleep(Duration::from_millis(1100));
+    // On an empty database the first key is made, then the new one added, to sign later.
     assert!(run(dir.path(), &["keys", "rotate"], "").status.success());
     let listed = text(&run(dir.path(), &["keys", "list"], "").stdout);
     let lines: Vec<&str> = listed.lines().collect();
@@ -262,10 +261,35 @@ fn keys_rotate_and_list_show_kid_algorithm_state_and_created() {
             && lines[0].contains("created")
     );
     assert!(
-        lines[1].contains("RS256") && lines[1].contains("active"),
+        lines[1].contains("RS256") && lines[1].contains("next: signs from"),
         "{listed}"
     );
+    assert!(lines[2].contains("signing"), "{listed}");
+
+    let now = run(dir.path(), &["keys", "rotate", "--now"], "");
+    assert!(now.status.success());
+    assert!(
+        text(&now.stdout).contains("reject its tokens until they fetch the JWKS again"),
+        "{}",
+        text(&now.stdout)
+    );
+    // The key-encryption key is not needed to list the keys, only to add one.
+    let kek = dir.path().join("keys/encryption.key");
+    std::fs::rename(&kek, dir.path().join("kek-elsewhere")).unwrap();
+    let listed = text(&run(dir.path(), &["keys", "list"], "").stdout);
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(lines.len(), 4, "{listed}");
+    assert!(lines[1].contains("signing"), "{listed}");
     assert!(lines[2].contains("published until"), "{listed}");
+    assert!(lines[3].contains("published until"), "{listed}");
+    let refused = run(dir.path(), &["keys", "rotate"], "");
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("holds the deployment's signing keys"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert!(!kek.exists(), "no KEK made while the database holds keys");
 }
 
 #[test]
@@ -345,10 +369,12 @@ async fn serve_on_the_embedded_default_answers_discovery_and_prints_the_first_us
     .unwrap();
     assert_eq!(doc["issuer"], format!("http://127.0.0.1:{port}"));
     assert!(dir.path().join("data/bheem-sso.db").exists());
+    // The keys are in the database; the folder holds the key-encryption key they need.
     let keys: Vec<_> = std::fs::read_dir(dir.path().join("keys"))
         .unwrap()
+        .map(|e| e.unwrap().file_name())
         .collect();
-    assert_eq!(keys.len(), 1);
+    assert_eq!(keys, ["encryption.key"]);
     // SIGTERM: graceful shutdown, exit 0.
     terminate(child.id());
     let status = child.wait().unwrap();

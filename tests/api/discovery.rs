@@ -31,7 +31,7 @@ async fn discovery_parses_with_openidconnect_and_matches_the_configuration() {
     );
     let keys = metadata.jwks().keys();
     assert_eq!(keys.len(), 1);
-    let active = h.app.state.keys().active().kid.clone();
+    let active = h.app.signing_kid();
     assert_eq!(keys[0].key_id().map(|k| k.as_str()), Some(active.as_str()));
 }
 

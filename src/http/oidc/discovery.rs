@@ -1,10 +1,13 @@
 use axum::extract::State;
-use axum::http::header;
+use std::sync::LazyLock;
+
+use axum::http::{header, HeaderValue};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 
 use crate::http::AppState;
+use crate::keys::JWKS_MAX_AGE_SECONDS;
 use crate::oidc::paths;
 
 pub fn router() -> Router<AppState> {
@@ -25,13 +28,23 @@ async fn discovery(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
+/// How long relying parties may cache the JWKS: the same constant sets how long a rotated-in
+/// key waits before it signs, so that every cache holds it by then.
+static JWKS_CACHE_CONTROL: LazyLock<HeaderValue> = LazyLock::new(|| {
+    HeaderValue::from_str(&format!("public, max-age={JWKS_MAX_AGE_SECONDS}"))
+        .expect("a Cache-Control value of ASCII digits and letters")
+});
+
 /// Short-lived caching: a rotated key must reach relying parties well within the grace period.
 async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
     let body = state.keys().jwks(state.clock.now()).to_string();
     (
         [
-            (header::CONTENT_TYPE, "application/json"),
-            (header::CACHE_CONTROL, "public, max-age=300"),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (header::CACHE_CONTROL, JWKS_CACHE_CONTROL.clone()),
         ],
         body,
     )

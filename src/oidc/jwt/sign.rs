@@ -6,16 +6,22 @@ use jsonwebtoken::{Algorithm, Header};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::clock::UnixTime;
 use crate::keys::KeySet;
 
-/// Signs `claims` with the active key; `typ` goes in the header (`JWT` when `None`).
+/// Signs `claims` with the key that signs at `now`; `typ` goes in the header (`JWT` when `None`).
 ///
 /// The JWS compact serialization (RFC 7515 §7.1) is assembled here rather than by
 /// `jsonwebtoken::encode`, which parses the private key again for every signature and signs with
 /// ring; the key's parsed OpenSSL key signs 2–3 times as fast (docs/benchmarks.md).
 /// Verification stays with `jsonwebtoken`.
-pub fn sign<T: Serialize>(keys: &KeySet, typ: Option<&str>, claims: &T) -> anyhow::Result<String> {
-    let key = keys.active();
+pub fn sign<T: Serialize>(
+    keys: &KeySet,
+    now: UnixTime,
+    typ: Option<&str>,
+    claims: &T,
+) -> anyhow::Result<String> {
+    let key = keys.signing(now);
     let mut header = Header::new(Algorithm::RS256);
     header.kid = Some(key.kid.clone());
     header.typ = Some(typ.unwrap_or("JWT").to_owned());
@@ -43,12 +49,14 @@ mod tests {
 
     #[test]
     fn signed_tokens_verify_with_jsonwebtoken_and_carry_kid_and_typ() {
-        let dir = tempfile::tempdir().unwrap();
-        let keys = KeySet::load_or_generate(dir.path(), 60, 1_000).unwrap();
+        let keys = KeySet::generate(1_000, 60).unwrap();
         let claims = access_claims(1_600);
-        let token = sign(&keys, Some(ACCESS_TOKEN_TYPE), &claims).unwrap();
+        let token = sign(&keys, 1_000, Some(ACCESS_TOKEN_TYPE), &claims).unwrap();
         let header = jsonwebtoken::decode_header(&token).unwrap();
-        assert_eq!(header.kid.as_deref(), Some(keys.active().kid.as_str()));
+        assert_eq!(
+            header.kid.as_deref(),
+            Some(keys.signing(1_000).kid.as_str())
+        );
         assert_eq!(
             verify_access_token(&keys, "https://sso.example.com", &token, 1_100),
             Ok(claims)

@@ -73,16 +73,15 @@ mod tests {
     use crate::oidc::jwt::{sign, ACCESS_TOKEN_TYPE};
 
     /// A fresh key set (created at 1,000 with a grace of 60 s) and an access token it signed.
-    fn keys_and_token(exp: UnixTime) -> (tempfile::TempDir, KeySet, String) {
-        let dir = tempfile::tempdir().unwrap();
-        let keys = KeySet::load_or_generate(dir.path(), 60, 1_000).unwrap();
-        let token = sign(&keys, Some(ACCESS_TOKEN_TYPE), &access_claims(exp)).unwrap();
-        (dir, keys, token)
+    fn keys_and_token(exp: UnixTime) -> (KeySet, String) {
+        let keys = KeySet::generate(1_000, 60).unwrap();
+        let token = sign(&keys, 1_000, Some(ACCESS_TOKEN_TYPE), &access_claims(exp)).unwrap();
+        (keys, token)
     }
 
     #[test]
     fn a_remembered_token_still_expires_and_a_forged_one_is_not_taken_for_it() {
-        let (_dir, keys, token) = keys_and_token(1_600);
+        let (keys, token) = keys_and_token(1_600);
         let cache = VerifiedAccessTokens::new(16);
         let issuer = "https://sso.example.com";
         assert_eq!(
@@ -111,7 +110,7 @@ mod tests {
         );
         assert_eq!(late.remembered(), 0);
         // An ID token is not an access token, remembered or not.
-        let id_token = sign(&keys, None, &access_claims(1_600)).unwrap();
+        let id_token = sign(&keys, 1_000, None, &access_claims(1_600)).unwrap();
         assert_eq!(
             cache.verify(&keys, issuer, &id_token, 1_100),
             Err(JwtError::WrongType)
@@ -129,12 +128,11 @@ mod tests {
 
     #[test]
     fn a_remembered_token_fails_once_its_key_is_no_longer_published() {
-        let (dir, keys, token) = keys_and_token(9_000);
+        let (keys, token) = keys_and_token(9_000);
         let cache = VerifiedAccessTokens::new(16);
         let issuer = "https://sso.example.com";
         assert!(cache.verify(&keys, issuer, &token, 1_100).is_ok());
-        KeySet::rotate(dir.path(), 2_000).unwrap();
-        let rotated = KeySet::load(dir.path(), 60).unwrap();
+        let rotated = keys.with_new_key(2_000, 2_000).unwrap();
         // In the grace period the old key is still published, so the token still verifies.
         assert!(cache.verify(&rotated, issuer, &token, 2_030).is_ok());
         assert_eq!(

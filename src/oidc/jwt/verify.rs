@@ -173,14 +173,13 @@ mod tests {
     }
 
     fn hint(keys: &KeySet, typ: Option<&str>, claims: &Value) -> Result<IdTokenHint, JwtError> {
-        let token = sign(keys, typ, claims).unwrap();
+        let token = sign(keys, 1_000, typ, claims).unwrap();
         verify_id_token_hint(keys, "https://sso.example.com", &token, 1_100)
     }
 
     #[test]
     fn only_an_id_token_is_taken_as_id_token_hint() {
-        let dir = tempfile::tempdir().unwrap();
-        let keys = KeySet::load_or_generate(dir.path(), 60, 1_000).unwrap();
+        let keys = KeySet::generate(1_000, 60).unwrap();
         let expected = IdTokenHint {
             sub: "u1".into(),
             aud: vec!["rp".into()],

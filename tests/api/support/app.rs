@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use bheem_sso::app::signing_keys::{self, Start};
 use bheem_sso::app::{self, AppState};
 use bheem_sso::clock::Clock;
 use tokio::sync::oneshot;
@@ -64,6 +65,41 @@ impl TestApp {
             .expect("request failed")
     }
 
+    /// The kid of the key that signs now, by the app's clock.
+    pub fn signing_kid(&self) -> String {
+        self.state
+            .keys()
+            .signing(self.state.clock.now())
+            .kid
+            .clone()
+    }
+
+    /// Rotates the signing keys as `keys rotate` does (`--now` when `at_once`), at the app's
+    /// clock; the new key's kid. This node has it at once; others at their next refresh.
+    pub async fn rotate_keys(&self, at_once: bool) -> String {
+        let start = if at_once { Start::Now } else { Start::TwoStage };
+        let grace = self.state.config.key_grace_seconds;
+        signing_keys::rotate(
+            &self.state.keys,
+            &self.state.db,
+            grace,
+            self.state.clock.now(),
+            start,
+        )
+        .await
+        .unwrap()
+        .expect("no other rotation at the same moment")
+        .kid
+    }
+
+    /// Reads the keys from the database again, as SIGHUP does.
+    pub async fn reload_keys(&self) {
+        let grace = self.state.config.key_grace_seconds;
+        signing_keys::reload(&self.state.keys, &self.state.db, grace)
+            .await
+            .unwrap();
+    }
+
     /// Graceful shutdown; waits for the server to finish.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -85,6 +121,12 @@ impl AppBuilder {
     /// A clock the test moves (`Clock::manual`).
     pub fn clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Sets an environment variable the server reads: `.env(KEK_ENV, &kek)`.
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.config.env(name, value);
         self
     }
 
@@ -167,4 +209,23 @@ impl AppBuilder {
             server: Some(server),
         })
     }
+}
+
+/// A new key-encryption key, base64, noted as a secret the log must not hold.
+pub fn new_kek() -> String {
+    use base64::Engine;
+    let bytes: [u8; 32] = rand::random();
+    let kek = base64::engine::general_purpose::STANDARD.encode(bytes);
+    super::leaks::remember(&kek);
+    kek
+}
+
+/// The key-encryption key a node made in `keys_dir`, noted as a secret the log must not hold.
+pub fn kek_in(keys_dir: &Path) -> String {
+    let kek = std::fs::read_to_string(keys_dir.join(bheem_sso::keys::kek::KEK_FILE))
+        .expect("the node made a key-encryption key")
+        .trim()
+        .to_owned();
+    super::leaks::remember(&kek);
+    kek
 }

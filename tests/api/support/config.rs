@@ -12,6 +12,8 @@ use serde::Serialize;
 #[derive(Clone, Debug, Default)]
 pub struct TestConfig {
     table: toml::Table,
+    /// `BHEEM_SSO_*` variables, as the process environment would give them.
+    env: Vec<(String, String)>,
 }
 
 impl TestConfig {
@@ -32,6 +34,12 @@ impl TestConfig {
                 .unwrap_or_else(|| panic!("`{section}` in `{key}` is a value, not a section"));
         }
         table.insert(name.to_owned(), value.into());
+        self
+    }
+
+    /// Sets an environment variable the server reads (`BHEEM_SSO_KEY_ENCRYPTION_KEY`).
+    pub fn env(&mut self, name: &str, value: &str) -> &mut Self {
+        self.env.push((name.to_owned(), value.to_owned()));
         self
     }
 
@@ -64,12 +72,12 @@ impl TestConfig {
         self
     }
 
-    /// The configuration as the server reads it, with no environment overrides.
+    /// The configuration as the server reads it, with the environment the test set only.
     pub fn load(&self) -> anyhow::Result<Config> {
         let text = self.to_string();
         Ok(Config::from_parts(
             &text,
-            &[],
+            &self.env,
             ConfigSource::BuiltInDefaults,
         )?)
     }

@@ -13,7 +13,7 @@ mod leaks;
 mod rp;
 mod sso;
 
-pub use app::{Harness, TestApp};
+pub use app::{kek_in, new_kek, Harness, TestApp};
 pub use browser::{input_value, Browser, Landing};
 pub use config::{ClientSpec, TestConfig};
 pub use db::{postgres_admin_url, Backend, TestDb};
