@@ -28,6 +28,7 @@ mod migrations;
 mod negative;
 mod overload;
 mod provisioning;
+mod refusal_logs;
 mod request_ids;
 mod revocation;
 mod scale_out;
