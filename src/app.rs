@@ -143,12 +143,7 @@ fn first_party_client(config: &Config) -> Client {
 pub fn build_router(state: AppState) -> Router {
     let https = state.config.issuer.is_https();
     let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
-        // RFC 6265bis: the __Host- prefix pins the cookie to this host, path / and https.
-        .with_name(if https {
-            "__Host-bheem_sso"
-        } else {
-            "bheem_sso"
-        })
+        .with_name(crate::http::session::cookie_name(https))
         .with_secure(https)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
