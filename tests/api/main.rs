@@ -11,6 +11,7 @@ mod client_credentials;
 mod company_limits;
 mod conformance;
 mod consent;
+mod cookie_not_sent;
 mod deploy;
 mod disabled_users;
 mod discovery;
