@@ -53,8 +53,8 @@ pub async fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppStat
     let keys = KeyRing::new(keys, config.keys_dir.clone(), config.key_grace_seconds);
     let directory = build_directory(&config, &db, &clock)?;
     let passwords = Passwords::new(&config.password)?;
-    let discovery_body = Bytes::from(provider_metadata(&config.issuer).to_string());
     let clients = Clients::from_config(&config.clients);
+    let discovery_body = Bytes::from(provider_metadata(&config.issuer, &clients).to_string());
     let registered: Vec<_> = clients.iter().map(|c| c.registration()).collect();
     db.sync_clients(&registered, clock.now())
         .await

@@ -24,6 +24,7 @@ mod hub;
 mod introspection;
 mod keys;
 mod login_limits;
+mod mailcow_scope;
 mod metrics;
 mod migrations;
 mod negative;
