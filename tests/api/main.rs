@@ -23,6 +23,7 @@ mod health;
 mod hub;
 mod introspection;
 mod keys;
+mod log_colour;
 mod login_limits;
 mod mailcow_scope;
 mod metrics;
