@@ -114,8 +114,7 @@ pub fn forwarded_https(
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
-        .filter(|entry| !entry.trim().is_empty())
-        .last();
+        .rfind(|entry| !entry.trim().is_empty());
     let proto = match header {
         ForwardedHeader::XForwardedFor => last.map(str::trim),
         ForwardedHeader::Forwarded => last.and_then(|element| {
