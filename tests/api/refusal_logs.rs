@@ -45,6 +45,16 @@ async fn each_refused_login_logs_its_reason_without_the_password_or_the_login(ba
         .set_user_active(&bob.id.to_string(), false, state.clock.now())
         .await
         .unwrap();
+    let carol = add_user(&sso.h.app, "carol@acme.example", None, ACME, PASSWORD).await;
+    state
+        .db
+        .set_user_password_hash(
+            &carol.id.to_string(),
+            "{MD5}no-longer-checkable",
+            state.clock.now(),
+        )
+        .await
+        .unwrap();
     let http = reqwest::Client::new();
     let api = |login: &str, password: &str| {
         http.post(sso.url("/api/v1/auth/login"))
@@ -77,6 +87,14 @@ async fn each_refused_login_logs_its_reason_without_the_password_or_the_login(ba
     let line = refusal_of(&logs, &disabled);
     assert_eq!(line["reason"], "inactive");
     assert_eq!(line["user_id"], bob.id.to_string());
+
+    let unusable = api("carol@acme.example", PASSWORD).await.unwrap();
+    assert_eq!(unusable.status(), 401);
+    let line = refusal_of(&logs, &unusable);
+    assert_eq!(line["level"], "WARN");
+    assert_eq!(line["reason"], "unusable_password_hash");
+    assert_eq!(line["user_id"], carol.id.to_string());
+    assert_eq!(line["directory"], "local");
 
     let long = api(typo, &too_long).await.unwrap();
     let line = refusal_of(&logs, &long);
@@ -130,6 +148,7 @@ async fn each_refused_login_logs_its_reason_without_the_password_or_the_login(ba
             "inactive",
             "password_too_long",
             "unknown_user",
+            "unusable_password_hash",
             "wrong_password"
         ]
     );
