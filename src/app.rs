@@ -54,8 +54,8 @@ pub async fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppStat
         .context("loading the signing keys")?;
     let directory = build_directory(&config, &db, &clock)?;
     let passwords = Passwords::new(&config.password)?;
-    let discovery_body = Bytes::from(provider_metadata(&config.issuer).to_string());
     let clients = Clients::from_config(&config.clients);
+    let discovery_body = Bytes::from(provider_metadata(&config.issuer, &clients).to_string());
     let registered: Vec<_> = clients.iter().map(|c| c.registration()).collect();
     db.sync_clients(&registered, clock.now())
         .await
@@ -144,12 +144,7 @@ fn first_party_client(config: &Config) -> Client {
 pub fn build_router(state: AppState) -> Router {
     let https = state.config.issuer.is_https();
     let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
-        // RFC 6265bis: the __Host- prefix pins the cookie to this host, path / and https.
-        .with_name(if https {
-            "__Host-bheem_sso"
-        } else {
-            "bheem_sso"
-        })
+        .with_name(crate::http::session::cookie_name(https))
         .with_secure(https)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)

@@ -12,11 +12,12 @@ use std::io::IsTerminal;
 
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
-use tracing::{Event, Subscriber};
+use tracing::{Dispatch, Event, Subscriber};
 use tracing_subscriber::fmt::format::{JsonFields, Writer};
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
@@ -58,17 +59,30 @@ pub fn filter(directives: &str, access_log: bool) -> EnvFilter {
 /// Installs a logger writing to `writer`; does nothing if one is installed already (tests
 /// install theirs once per process).
 pub fn install(format: LogFormat, filter: EnvFilter, writer: BoxMakeWriter, colour: bool) {
+    let _ = logger(format, filter, writer, colour).try_init();
+}
+
+/// The logger [`install`] installs, for a caller that sets it itself: a test scopes one to its
+/// thread to read what its server logged.
+pub fn logger(
+    format: LogFormat,
+    filter: EnvFilter,
+    writer: BoxMakeWriter,
+    colour: bool,
+) -> Dispatch {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
         .with_ansi(colour);
-    let _ = match format {
-        LogFormat::Text => builder.event_format(Text { colour }).try_init(),
-        LogFormat::Json => builder
-            .fmt_fields(JsonFields::new())
-            .event_format(FlatJson)
-            .try_init(),
-    };
+    match format {
+        LogFormat::Text => Dispatch::new(builder.event_format(Text { colour }).finish()),
+        LogFormat::Json => Dispatch::new(
+            builder
+                .fmt_fields(JsonFields::new())
+                .event_format(FlatJson)
+                .finish(),
+        ),
+    }
 }
 
 /// One JSON object per event, with the fields of its spans beside its own.

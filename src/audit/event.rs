@@ -14,6 +14,8 @@ pub enum Kind {
     LoginThrottled,
     /// Every password-hashing slot was busy: nothing was checked.
     LoginRefusedBusy,
+    /// A client failed to authenticate at the token, introspection or revocation endpoint.
+    ClientAuthFailed,
     Logout,
     SessionEnded,
     ConsentGranted,
@@ -29,11 +31,12 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 16] = [
+    pub const ALL: [Kind; 17] = [
         Kind::LoginSucceeded,
         Kind::LoginFailed,
         Kind::LoginThrottled,
         Kind::LoginRefusedBusy,
+        Kind::ClientAuthFailed,
         Kind::Logout,
         Kind::SessionEnded,
         Kind::ConsentGranted,
@@ -54,6 +57,7 @@ impl Kind {
             Kind::LoginFailed => "login_failed",
             Kind::LoginThrottled => "login_throttled",
             Kind::LoginRefusedBusy => "login_refused_busy",
+            Kind::ClientAuthFailed => "client_auth_failed",
             Kind::Logout => "logout",
             Kind::SessionEnded => "session_ended",
             Kind::ConsentGranted => "consent_granted",

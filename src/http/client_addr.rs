@@ -92,6 +92,43 @@ pub fn client_addr(
     client
 }
 
+/// Whether the request reached us over https: only a trusted proxy can say so (this server
+/// speaks plain http), in `X-Forwarded-Proto` or, with `forwarded_header = "forwarded"`, in the
+/// `proto` of `Forwarded`; the right-most value, the one the proxy wrote, is believed.
+pub fn forwarded_https(
+    peer: IpAddr,
+    headers: &HeaderMap,
+    trusted: &[ipnet::IpNet],
+    header: ForwardedHeader,
+) -> bool {
+    let peer = canonical(peer);
+    if !trusted.iter().any(|net| net.contains(&peer)) {
+        return false;
+    }
+    let name = match header {
+        ForwardedHeader::XForwardedFor => "x-forwarded-proto",
+        ForwardedHeader::Forwarded => "forwarded",
+    };
+    let last = headers
+        .get_all(name)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .rfind(|entry| !entry.trim().is_empty());
+    let proto = match header {
+        ForwardedHeader::XForwardedFor => last.map(str::trim),
+        ForwardedHeader::Forwarded => last.and_then(|element| {
+            element.split(';').find_map(|pair| {
+                let (name, value) = pair.split_once('=')?;
+                name.trim()
+                    .eq_ignore_ascii_case("proto")
+                    .then(|| value.trim().trim_matches('"'))
+            })
+        }),
+    };
+    proto.is_some_and(|proto| proto.eq_ignore_ascii_case("https"))
+}
+
 /// IPv4 peers of a dual-stack listener arrive as `::ffff:a.b.c.d`; compare them as IPv4.
 pub(super) fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
@@ -262,5 +299,33 @@ mod tests {
             client_addr(ip("::ffff:127.0.0.1"), &headers, &trusted, XFF),
             ip("203.0.113.9")
         );
+    }
+
+    #[test]
+    fn only_a_trusted_proxy_says_a_request_came_over_https() {
+        let trusted = nets(&["10.0.0.0/8"]);
+        let proto = with("x-forwarded-proto", &["https"]);
+        assert!(forwarded_https(ip("10.0.0.2"), &proto, &trusted, XFF));
+        assert!(!forwarded_https(ip("198.51.100.1"), &proto, &trusted, XFF));
+        assert!(!forwarded_https(
+            ip("10.0.0.2"),
+            &HeaderMap::new(),
+            &trusted,
+            XFF
+        ));
+        let plain = with("x-forwarded-proto", &["https, http"]);
+        assert!(!forwarded_https(ip("10.0.0.2"), &plain, &trusted, XFF));
+        let forwarded = with(
+            "forwarded",
+            &["for=192.0.2.1;proto=http, for=10.0.0.9;proto=https"],
+        );
+        assert!(forwarded_https(
+            ip("10.0.0.2"),
+            &forwarded,
+            &trusted,
+            ForwardedHeader::Forwarded
+        ));
+        // The header not configured is not read.
+        assert!(!forwarded_https(ip("10.0.0.2"), &forwarded, &trusted, XFF));
     }
 }

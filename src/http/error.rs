@@ -19,6 +19,11 @@ fn log_internal(e: &anyhow::Error) {
 pub enum PageError {
     BadRequest(String),
     Forbidden(String),
+    /// The browser did not send its session cookie: why, and where to go instead (400).
+    CookieNotSent {
+        message: String,
+        link: Option<String>,
+    },
     Internal(anyhow::Error),
 }
 
@@ -36,6 +41,7 @@ impl<E: Into<anyhow::Error>> From<E> for PageError {
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
+        let mut link = None;
         let (status, title, message) = match self {
             PageError::BadRequest(m) => (
                 StatusCode::BAD_REQUEST,
@@ -43,6 +49,14 @@ impl IntoResponse for PageError {
                 m,
             ),
             PageError::Forbidden(m) => (StatusCode::FORBIDDEN, "This request was refused", m),
+            PageError::CookieNotSent { message, link: to } => {
+                link = to;
+                (
+                    StatusCode::BAD_REQUEST,
+                    "Your browser did not send the sign-in cookie",
+                    message,
+                )
+            }
             PageError::Internal(e) => {
                 log_internal(&e);
                 (
@@ -59,6 +73,7 @@ impl IntoResponse for PageError {
                 message,
                 status: status.as_u16(),
                 request_id: crate::origin::request_id(),
+                link,
             },
         )
     }

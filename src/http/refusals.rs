@@ -209,6 +209,7 @@ fn render(reader: Reader, response: Response) -> Response {
                 message: refusal.message.to_owned(),
                 status: refusal.status.as_u16(),
                 request_id: crate::origin::request_id(),
+                link: None,
             },
         ),
     };

@@ -19,6 +19,16 @@ use crate::http::AppState;
 use crate::oidc::authorize::AuthorizationRequest;
 use crate::secrets::new_secret;
 
+/// The browser session's cookie: RFC 6265bis's `__Host-` prefix on an https issuer pins it to
+/// this host, path `/` and https (it is `Secure` there, so a browser sends it over https only).
+pub fn cookie_name(https_issuer: bool) -> &'static str {
+    if https_issuer {
+        "__Host-bheem_sso"
+    } else {
+        "bheem_sso"
+    }
+}
+
 const SSO_SESSION: &str = "sso_session";
 const CSRF: &str = "csrf";
 const PENDING: &str = "pending";

@@ -70,6 +70,8 @@ pub struct ErrorPage {
     pub status: u16,
     /// The request's id, for a person to quote to whoever runs the service.
     pub request_id: Option<std::sync::Arc<str>>,
+    /// Where to go instead, shown as a link.
+    pub link: Option<String>,
 }
 
 /// The pages carry credentials and one-time tokens, so no cache may keep them; they load nothing
@@ -251,6 +253,7 @@ mod tests {
             message: HOSTILE.into(),
             status: 400,
             request_id: Some("0f8e2a9b".into()),
+            link: None,
         });
         assert!(out.contains("<h1>Unknown application</h1>"));
         assert!(out.contains(HOSTILE_ESCAPED));

@@ -95,7 +95,7 @@ const MAX_PASSWORD_LEN: usize = 1024;
 
 /// Checks a login and password: the one password-login sequence, for the hosted page and the
 /// first-party API alike. An unknown user costs the same as a wrong password; an unusable
-/// stored hash is a failed login and a log line.
+/// stored hash is a failed login (which `Logins` logs at `warn`).
 ///
 /// The limits ([`LoginLimiter`]) are asked once the login is resolved, so an account is one key
 /// whether it is named by email or by username (its user id), and a login that names nobody is
@@ -198,10 +198,8 @@ async fn check_password(
             }
             AuthOutcome::Authenticated(user, CredentialTag::of(password_hash.as_deref()))
         }
-        Verification::Unusable => {
-            tracing::warn!(user_id = %user.id, directory = directory.kind(), "login refused: stored password hash unusable");
-            AuthOutcome::InvalidCredentials(Failure::UnusableHash(user))
-        }
+        // Logged (at `warn`) with the other refusals, by `Logins`.
+        Verification::Unusable => AuthOutcome::InvalidCredentials(Failure::UnusableHash(user)),
         Verification::Mismatch => AuthOutcome::InvalidCredentials(Failure::WrongPassword(user)),
         Verification::Busy => AuthOutcome::Busy,
     }

@@ -26,6 +26,13 @@ use crate::telemetry::{self, LoginOutcome};
 /// Why a browser's previous SSO session ends when it logs in again.
 const REPLACED: &str = "replaced by a new login";
 
+/// The `reason` of a refused login's log line, for the refusals whose audit event says it by
+/// its kind (`login_throttled`, `login_refused_busy`) or its own `reason` (`inactive`); the
+/// others are [`Failure::reason`], the words of `login_failed`.
+const THROTTLED: &str = "throttled";
+const BUSY: &str = "busy";
+const INACTIVE: &str = "inactive";
+
 /// What logging in uses; cheap to clone.
 #[derive(Clone)]
 pub struct Logins {
@@ -145,33 +152,50 @@ impl Logins {
         let (user, credential) = match outcome {
             AuthOutcome::Authenticated(user, credential) => (user, credential),
             AuthOutcome::Limited(limited) => {
-                tracing::warn!(%ip, "login rate-limited");
+                let retry_after = limited.retry_after.as_secs();
+                tracing::warn!(
+                    reason = THROTTLED,
+                    via = from.via.as_str(),
+                    login_digest = %login_digest(login),
+                    retry_after_seconds = retry_after,
+                    "login refused"
+                );
                 self.audit.record(
                     attempt(Kind::LoginThrottled)
                         .detail("login", login_digest(login))
-                        .detail("retry_after_seconds", limited.retry_after.as_secs()),
+                        .detail("retry_after_seconds", retry_after),
                 );
                 return Ok(PasswordLogin::Limited(limited));
             }
             AuthOutcome::Busy => {
-                tracing::warn!("login refused: every password hashing slot is busy");
+                tracing::warn!(
+                    reason = BUSY,
+                    via = from.via.as_str(),
+                    login_digest = %login_digest(login),
+                    "login refused: every password hashing slot is busy"
+                );
                 self.audit
                     .record(attempt(Kind::LoginRefusedBusy).detail("login", login_digest(login)));
                 return Ok(PasswordLogin::Busy);
             }
             AuthOutcome::Inactive(user) => {
-                tracing::info!(user_id = %user.id, "login refused: account disabled");
+                tracing::info!(
+                    reason = INACTIVE,
+                    via = from.via.as_str(),
+                    user_id = %user.id,
+                    "login refused"
+                );
                 self.audit.record(
                     attempt(Kind::LoginFailed)
                         .user(user.id.as_str())
                         .company(user.company_id)
-                        .detail("reason", "inactive"),
+                        .detail("reason", INACTIVE),
                 );
                 deactivated(&self.provisioning, &user.id, "login").await?;
                 return Ok(PasswordLogin::Refused(Refusal::Disabled));
             }
             AuthOutcome::InvalidCredentials(failure) => {
-                tracing::info!(%ip, "login failed");
+                self.log_failure(from, login, &failure);
                 let event = attempt(Kind::LoginFailed).detail("reason", failure.reason());
                 self.audit.record(match failure.user() {
                     Some(user) => event.user(user.id.as_str()).company(user.company_id),
@@ -211,6 +235,33 @@ impl Logins {
             session,
             credential,
         })
+    }
+
+    /// The one line of a refused login whose password was checked (or was too long to be),
+    /// with the `reason` its `login_failed` event gives. The account is named by its user id
+    /// once the login names one; a login that names nobody only by [`login_digest`]: attempts
+    /// at one name can be correlated without writing the name itself, which is often someone's
+    /// address or a password typed into the wrong field.
+    fn log_failure(&self, from: &LoginFrom<'_>, login: &str, failure: &Failure) {
+        let (reason, via) = (failure.reason(), from.via.as_str());
+        match failure {
+            Failure::UnusableHash(user) => tracing::warn!(
+                reason,
+                via,
+                user_id = %user.id,
+                directory = self.directory.kind(),
+                "login refused: the stored password hash is in no format that can be checked"
+            ),
+            Failure::WrongPassword(user) => {
+                tracing::info!(reason, via, user_id = %user.id, "login refused")
+            }
+            Failure::UnknownLogin | Failure::PasswordTooLong => tracing::info!(
+                reason,
+                via,
+                login_digest = %login_digest(login),
+                "login refused"
+            ),
+        }
     }
 
     /// Records a login: a new SSO session, and in the same transaction the accounts it calls

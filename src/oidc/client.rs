@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use serde_json::{Map, Value};
 
+use super::scope::CLIENT_CLAIM_SCOPES;
 use crate::config::{
     ClientConfig, EmailClaim, GrantType, ProvisionTarget, TokenEndpointAuthMethod,
 };
@@ -58,6 +59,15 @@ impl Client {
             }
         }
         claims
+    }
+
+    /// The [`CLIENT_CLAIM_SCOPES`] this client is configured to release the claim of.
+    pub fn claim_scopes(&self) -> Vec<String> {
+        CLIENT_CLAIM_SCOPES
+            .iter()
+            .filter(|s| self.extra_claims.contains_key(**s) || self.role_claims.contains_key(**s))
+            .map(|s| (*s).to_owned())
+            .collect()
     }
 
     pub fn from_config(c: &ClientConfig) -> Self {

@@ -4,11 +4,42 @@
 
 use serde_json::{json, Value};
 
+use super::client::Clients;
 use super::paths;
 use super::scope::SUPPORTED;
 use crate::config::Issuer;
 
-pub fn provider_metadata(issuer: &Issuer) -> Value {
+/// The metadata of the provider at `issuer` with `clients` registered: a scope named after a
+/// client's own claim (`mailcow_template`) is listed, with its claim, once a client has it.
+pub fn provider_metadata(issuer: &Issuer, clients: &Clients) -> Value {
+    let mut claim_scopes: Vec<String> = clients.iter().flat_map(|c| c.claim_scopes()).collect();
+    claim_scopes.sort_unstable();
+    claim_scopes.dedup();
+    let scopes: Vec<&str> = SUPPORTED
+        .iter()
+        .copied()
+        .chain(claim_scopes.iter().map(String::as_str))
+        .collect();
+    let mut claims = vec![
+        "sub",
+        "iss",
+        "aud",
+        "exp",
+        "iat",
+        "auth_time",
+        "nonce",
+        "azp",
+        "at_hash",
+        "sid",
+        "name",
+        "preferred_username",
+        "email",
+        "email_verified",
+        "company_id",
+        "role",
+        "groups",
+    ];
+    claims.extend(claim_scopes.iter().map(String::as_str));
     json!({
         "issuer": issuer.as_str(),
         "authorization_endpoint": issuer.endpoint(paths::AUTHORIZE),
@@ -18,7 +49,7 @@ pub fn provider_metadata(issuer: &Issuer) -> Value {
         "revocation_endpoint": issuer.endpoint(paths::REVOKE),
         "introspection_endpoint": issuer.endpoint(paths::INTROSPECT),
         "end_session_endpoint": issuer.endpoint(paths::END_SESSION),
-        "scopes_supported": SUPPORTED,
+        "scopes_supported": scopes,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
@@ -28,10 +59,7 @@ pub fn provider_metadata(issuer: &Issuer) -> Value {
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
-        "claims_supported": [
-            "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash", "sid",
-            "name", "preferred_username", "email", "email_verified", "company_id", "role", "groups"
-        ],
+        "claims_supported": claims,
         "claims_parameter_supported": true,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
@@ -50,7 +78,7 @@ mod tests {
     #[test]
     fn endpoints_are_built_from_the_issuer_exactly() {
         let issuer = Issuer::parse("https://sso.example.com/realm/").unwrap();
-        let doc = provider_metadata(&issuer);
+        let doc = provider_metadata(&issuer, &Clients::default());
         assert_eq!(doc["issuer"], "https://sso.example.com/realm");
         assert_eq!(
             doc["jwks_uri"],
@@ -60,5 +88,9 @@ mod tests {
             doc["end_session_endpoint"],
             "https://sso.example.com/realm/api/v1/sso/logout"
         );
+        assert!(!doc["scopes_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&"mailcow_template".into()));
     }
 }

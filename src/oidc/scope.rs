@@ -3,8 +3,9 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-/// Scopes this provider gives meaning to; others are ignored, not refused (relying parties
-/// send their own, such as Mailcow's `mailcow_template`, and conformance expects no error).
+/// Scopes this provider gives meaning to for every client; others are ignored, not refused
+/// (relying parties send their own, and conformance expects no error), except the
+/// [`CLIENT_CLAIM_SCOPES`] of a client configured with their claim.
 pub const SUPPORTED: &[&str] = &[
     "openid",
     "profile",
@@ -14,6 +15,12 @@ pub const SUPPORTED: &[&str] = &[
     "offline_access",
     "company",
 ];
+
+/// Scopes named after a claim that a client is given from its own configuration
+/// (`role_claims` or `extra_claims`), as Mailcow asks for `mailcow_template`. Such a scope is
+/// granted to a client configured with its claim, and dropped like any unknown scope for the
+/// others; discovery lists it when some client has it.
+pub const CLIENT_CLAIM_SCOPES: &[&str] = &["mailcow_template"];
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Scope(BTreeSet<String>);
@@ -91,6 +98,7 @@ pub fn describe(scope: &str) -> Option<&'static str> {
         "phone" => "See your phone number",
         "offline_access" => "Stay signed in to your account while you are away",
         "company" => "See which company you belong to and your role in it",
+        "mailcow_template" => "Set up your mailbox with the settings your role calls for",
         _ => return None,
     })
 }

@@ -1,5 +1,7 @@
 //! The hosted pages: login, consent, logout.
 
+mod cookie_check;
+
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -8,6 +10,7 @@ use axum::{Form, Router};
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use self::cookie_check::CookieCheck;
 use super::client_addr::ClientAddr;
 use super::device_cookie;
 use super::error::PageError;
@@ -31,6 +34,9 @@ pub fn router() -> Router<AppState> {
 const BAD_CREDENTIALS: &str = "The email, username or password is not right.";
 const BUSY: &str = "Too many people are signing in right now. Try again in a moment.";
 const EXPIRED_FORM: &str = "This form has expired. Go back to the application and start again.";
+/// What a form found missing from the browser session, for the log line that says so.
+const FORM_TOKEN: &str = "csrf_token";
+const REQUEST: &str = "authorization_request";
 const EXPIRED_REQUEST: &str = "This sign-in request has expired or was already used. Go back to the application and start again.";
 
 #[derive(Deserialize)]
@@ -42,6 +48,7 @@ struct RequestRef {
 async fn login_page(
     State(state): State<AppState>,
     browser: BrowserSession,
+    cookie: CookieCheck,
     Query(q): Query<RequestRef>,
 ) -> Result<Response, PageError> {
     let csrf_token = browser.csrf_token().await?;
@@ -64,7 +71,7 @@ async fn login_page(
     let request = browser
         .parked(&q.req)
         .await?
-        .ok_or_else(|| PageError::bad_request(EXPIRED_REQUEST))?;
+        .ok_or_else(|| cookie.state_missing(REQUEST, PageError::bad_request(EXPIRED_REQUEST)))?;
     Ok(render(&LoginPage {
         client_name: state
             .clients
@@ -92,22 +99,19 @@ struct LoginForm {
 async fn login(
     State(state): State<AppState>,
     browser: BrowserSession,
+    cookie: CookieCheck,
     ClientAddr(ip): ClientAddr,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PageError> {
     if !browser.csrf_matches(&form.csrf_token).await? {
-        tracing::info!("login refused: CSRF token missing or wrong");
-        return Err(PageError::Forbidden(EXPIRED_FORM.into()));
+        return Err(cookie.state_missing(FORM_TOKEN, PageError::Forbidden(EXPIRED_FORM.into())));
     }
     let request = match form.req.as_str() {
         "" => None,
-        id => Some(
-            browser
-                .parked(id)
-                .await?
-                .ok_or_else(|| PageError::bad_request(EXPIRED_REQUEST))?,
-        ),
+        id => Some(browser.parked(id).await?.ok_or_else(|| {
+            cookie.state_missing(REQUEST, PageError::bad_request(EXPIRED_REQUEST))
+        })?),
     };
     let page = |status: StatusCode, error: String, csrf_token: String| {
         render_status(
@@ -204,12 +208,13 @@ async fn login(
 async fn consent_page(
     State(state): State<AppState>,
     browser: BrowserSession,
+    cookie: CookieCheck,
     Query(q): Query<RequestRef>,
 ) -> Result<Response, PageError> {
     let request = browser
         .parked(&q.req)
         .await?
-        .ok_or_else(|| PageError::bad_request(EXPIRED_REQUEST))?;
+        .ok_or_else(|| cookie.state_missing(REQUEST, PageError::bad_request(EXPIRED_REQUEST)))?;
     let Some((_, user)) = current_login(&state, &browser).await? else {
         return proceed(&state, &browser, request, false).await;
     };
@@ -250,15 +255,16 @@ struct ConsentForm {
 async fn consent(
     State(state): State<AppState>,
     browser: BrowserSession,
+    cookie: CookieCheck,
     Form(form): Form<ConsentForm>,
 ) -> Result<Response, PageError> {
     if !browser.csrf_matches(&form.csrf_token).await? {
-        return Err(PageError::Forbidden(EXPIRED_FORM.into()));
+        return Err(cookie.state_missing(FORM_TOKEN, PageError::Forbidden(EXPIRED_FORM.into())));
     }
     let request = browser
         .parked(&form.req)
         .await?
-        .ok_or_else(|| PageError::bad_request(EXPIRED_REQUEST))?;
+        .ok_or_else(|| cookie.state_missing(REQUEST, PageError::bad_request(EXPIRED_REQUEST)))?;
     let Some((_, user)) = current_login(&state, &browser).await? else {
         return proceed(&state, &browser, request, false).await;
     };

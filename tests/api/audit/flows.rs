@@ -5,7 +5,8 @@ use openidconnect::OAuth2TokenResponse;
 use super::{assert_no_secret, of_kind, the, trail};
 use crate::on_both_backends;
 use crate::support::{
-    add_user, jwt_payload, AuthRequest, Backend, TestApp, ACME, LOGOUT_RETURN, PASSWORD, SECRET,
+    add_user, jwt_payload, AuthRequest, Backend, Logs, TestApp, ACME, LOGOUT_RETURN, PASSWORD,
+    SECRET,
 };
 
 on_both_backends!(
@@ -343,6 +344,7 @@ async fn each_event_carries_its_requests_id_address_and_user_agent(backend: Back
 }
 
 async fn logins_refused_while_every_hashing_slot_is_busy_are_recorded(backend: Backend) {
+    let logs = Logs::capture();
     // One hashing slot, no queue, and a hash slow enough that logins sent together find it
     // taken (as in the overload tests).
     let Some(sso) = TestApp::builder()
@@ -390,4 +392,12 @@ async fn logins_refused_while_every_hashing_slot_is_busy_are_recorded(backend: B
         assert_eq!(event["detail"]["login"].as_str().unwrap().len(), 16);
     }
     assert_eq!(of_kind(&events, "login_succeeded").len(), served);
+    // And each is a log line saying why.
+    let lines = logs.with_message_starting("login refused");
+    assert_eq!(lines.len(), refused, "{lines:#?}");
+    for line in lines {
+        assert_eq!(line["reason"], "busy");
+        assert_eq!(line["via"], "api");
+        assert_eq!(line["level"], "WARN");
+    }
 }

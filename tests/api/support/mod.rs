@@ -10,6 +10,7 @@ mod config;
 mod db;
 mod directory;
 mod leaks;
+mod logs;
 mod rp;
 mod sso;
 
@@ -18,6 +19,7 @@ pub use browser::{input_value, Browser, Landing};
 pub use config::{ClientSpec, TestConfig};
 pub use db::{postgres_admin_url, Backend, TestDb};
 pub use directory::check_login;
+pub use logs::Logs;
 pub use rp::{jwt_payload, query, AuthRequest, Rp, SignIn};
 pub use sso::{
     add_user, standard_clients, Sso, ACME, CALLBACK, GLOBEX, LOGOUT_RETURN, OTHER_CALLBACK,
