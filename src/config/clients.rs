@@ -6,7 +6,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
-use super::env::lookup;
+use super::env::secret_var;
+use super::validate::Problems;
 use super::{ConfigError, ProvisionTarget};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -119,17 +120,36 @@ pub(super) struct RawClient {
     pub(super) email_claim: EmailClaim,
 }
 
+/// The key of a field of the client `client_id`: `clients["bheem-docs"].redirect_uris`. The id
+/// is what an operator searches the file for; a position shifts when a client is added above.
+pub(super) fn client_key(client_id: &str, field: &str) -> String {
+    format!("clients[{client_id:?}].{field}")
+}
+
+/// A client id as RFC 6749 §2.2 leaves it to the provider: here 1 to 128 visible ASCII characters.
+fn usable_client_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 128 && id.chars().all(|ch| ch.is_ascii_graphic())
+}
+
+/// The client at position `i`, or `None` with every problem it has noted.
 pub(super) fn validate_client(
     i: usize,
     c: RawClient,
     env: &[(String, String)],
-) -> Result<ClientConfig, ConfigError> {
-    let key = |field: &str| format!("clients[{i}].{field}");
-    if c.client_id.is_empty()
-        || c.client_id.len() > 128
-        || !c.client_id.chars().all(|ch| ch.is_ascii_graphic())
-    {
-        return Err(ConfigError::new(
+    problems: &mut Problems,
+) -> Option<ClientConfig> {
+    let before = problems.len();
+    let id_usable = usable_client_id(&c.client_id);
+    // Named by its id once it has a usable one; by its position only while it has none.
+    let key = |field: &str| {
+        if id_usable {
+            client_key(&c.client_id, field)
+        } else {
+            format!("clients[{i}].{field}")
+        }
+    };
+    if !id_usable {
+        problems.push(ConfigError::new(
             key("client_id"),
             "must be 1 to 128 visible ASCII characters",
         ));
@@ -137,72 +157,83 @@ pub(super) fn validate_client(
     let method = c
         .token_endpoint_auth_method
         .unwrap_or(TokenEndpointAuthMethod::ClientSecretBasic);
-    let client_secret = match (c.client_secret, c.client_secret_env) {
+    let client_secret = match (c.client_secret, &c.client_secret_env) {
         (Some(_), Some(_)) => {
-            return Err(ConfigError::new(
+            problems.push(ConfigError::new(
                 key("client_secret_env"),
                 "give either client_secret or client_secret_env, not both",
-            ))
+            ));
+            None
         }
-        (Some(secret), None) => Some(secret),
-        (None, Some(var)) => Some(SecretString::from(lookup(env, &var).ok_or_else(|| {
-            ConfigError::new(
-                key("client_secret_env"),
-                format!("environment variable {var} is not set"),
-            )
-        })?)),
-        (None, None) => None,
+        (Some(secret), None) => Some(Ok(secret)),
+        (None, Some(var)) => match secret_var(env, var) {
+            Ok(value) => Some(Ok(SecretString::from(value))),
+            // Reported below, once it is known whether this client needs a secret at all.
+            Err(message) => Some(Err(message)),
+        },
+        (None, None) => Some(Err(String::new())),
     };
-    match (method, &client_secret) {
+    // The key a problem with the secret is reported under: where the operator put it.
+    let secret_key = if c.client_secret_env.is_some() {
+        key("client_secret_env")
+    } else {
+        key("client_secret")
+    };
+    let client_secret = match (method, client_secret) {
+        (_, None) => None,
+        (TokenEndpointAuthMethod::None, Some(Err(_))) if c.client_secret_env.is_none() => None,
         (TokenEndpointAuthMethod::None, Some(_)) => {
-            return Err(ConfigError::new(
-                key("client_secret"),
+            problems.push(ConfigError::new(
+                secret_key,
                 "a public client (token_endpoint_auth_method = \"none\") has no secret",
-            ))
+            ));
+            None
         }
-        (TokenEndpointAuthMethod::None, None) => {}
-        (_, None) => {
-            return Err(ConfigError::new(
+        (_, Some(Err(message))) if message.is_empty() => {
+            problems.push(ConfigError::new(
                 key("client_secret"),
                 "missing: a confidential client needs client_secret or client_secret_env",
-            ))
+            ));
+            None
         }
-        (_, Some(secret)) if secret.expose_secret().len() < 16 => {
-            return Err(ConfigError::new(
-                key("client_secret"),
-                "must be at least 16 characters",
-            ))
+        (_, Some(Err(message))) => {
+            problems.push(ConfigError::new(secret_key, message));
+            None
         }
-        _ => {}
-    }
-    let redirect_uris = c
-        .redirect_uris
-        .iter()
-        .map(|u| parse_redirect(u).map_err(|m| ConfigError::new(key("redirect_uris"), m)))
-        .collect::<Result<Vec<_>, _>>()?;
-    let post_logout_redirect_uris = c
-        .post_logout_redirect_uris
-        .iter()
-        .map(|u| {
-            parse_redirect(u).map_err(|m| ConfigError::new(key("post_logout_redirect_uris"), m))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let backchannel_logout_uri = c
-        .backchannel_logout_uri
-        .as_deref()
-        .map(|u| parse_redirect(u).map_err(|m| ConfigError::new(key("backchannel_logout_uri"), m)))
-        .transpose()?;
+        (_, Some(Ok(secret))) => match weak_secret(&secret) {
+            Some(why) => {
+                let message = match &c.client_secret_env {
+                    Some(var) => format!("the value of {var} {why}"),
+                    None => why.to_owned(),
+                };
+                problems.push(ConfigError::new(secret_key, message));
+                None
+            }
+            None => Some(secret),
+        },
+    };
+    let redirect_uris = problems.take_all(&c.redirect_uris, |u| {
+        parse_redirect(u).map_err(|m| ConfigError::new(key("redirect_uris"), m))
+    });
+    let post_logout_redirect_uris = problems.take_all(&c.post_logout_redirect_uris, |u| {
+        parse_redirect(u).map_err(|m| ConfigError::new(key("post_logout_redirect_uris"), m))
+    });
+    let backchannel_logout_uri = c.backchannel_logout_uri.as_deref().and_then(|u| {
+        problems.take(
+            parse_redirect(u).map_err(|m| ConfigError::new(key("backchannel_logout_uri"), m)),
+        )
+    });
     let grant_types = c
         .grant_types
         .unwrap_or_else(|| vec![GrantType::AuthorizationCode, GrantType::RefreshToken]);
     if grant_types.is_empty() {
-        return Err(ConfigError::new(
+        problems.push(ConfigError::new(
             key("grant_types"),
             "must list at least one grant type",
         ));
     }
-    if grant_types.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
-        return Err(ConfigError::new(
+    if grant_types.contains(&GrantType::AuthorizationCode) && c.redirect_uris.is_empty() {
+        problems.push(ConfigError::new(
             key("redirect_uris"),
             "missing: the authorization_code grant needs at least one redirect URI",
         ));
@@ -210,21 +241,20 @@ pub(super) fn validate_client(
     if grant_types.contains(&GrantType::ClientCredentials)
         && method == TokenEndpointAuthMethod::None
     {
-        return Err(ConfigError::new(
+        problems.push(ConfigError::new(
             key("grant_types"),
             "client_credentials needs a confidential client",
         ));
     }
-    let allowed_company_ids = c
-        .allowed_company_ids
-        .iter()
-        .map(|id| {
-            uuid::Uuid::parse_str(id).map_err(|_| {
-                ConfigError::new(key("allowed_company_ids"), format!("`{id}` is not a UUID"))
-            })
+    let allowed_company_ids = problems.take_all(&c.allowed_company_ids, |id| {
+        uuid::Uuid::parse_str(id).map_err(|_| {
+            ConfigError::new(key("allowed_company_ids"), format!("`{id}` is not a UUID"))
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(ClientConfig {
+    });
+    if problems.len() > before {
+        return None;
+    }
+    Some(ClientConfig {
         name: c.name.unwrap_or_else(|| c.client_id.clone()),
         client_id: c.client_id,
         client_secret,
@@ -242,6 +272,22 @@ pub(super) fn validate_client(
         provision: c.provision,
         email_claim: c.email_claim,
     })
+}
+
+/// Why a client secret is too weak to keep, if it is: fewer than 16 characters, or one
+/// character repeated (what a placeholder such as `xxxxxxxxxxxxxxxx` looks like). The secret
+/// itself never goes into the message.
+fn weak_secret(secret: &SecretString) -> Option<&'static str> {
+    let secret = secret.expose_secret();
+    let mut chars = secret.chars();
+    let first = chars.next();
+    if secret.chars().count() < 16 {
+        Some("must be at least 16 characters")
+    } else if chars.all(|c| Some(c) == first) {
+        Some("is one character repeated: use a random value of at least 16 characters")
+    } else {
+        None
+    }
 }
 
 /// Registered redirect targets: absolute, no fragment (RFC 6749 §3.1.2), http(s) or a

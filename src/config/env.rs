@@ -2,21 +2,33 @@
 
 use std::path::PathBuf;
 
-use super::{ConfigError, RawConfig, CONFIG_ENV};
+use super::{ConfigError, ConfigErrors, RawConfig, CONFIG_ENV};
 
 const ENV_PREFIX: &str = "BHEEM_SSO_";
 
 /// `BHEEM_SSO_<KEY>` overrides the top-level `<key>`; `BHEEM_SSO_DIRECTORY_<KEY>` the
 /// `[directory]` one. An unknown `BHEEM_SSO_` variable is an error: it is almost always a typo.
-pub(super) fn apply_env(raw: &mut RawConfig, env: &[(String, String)]) -> Result<(), ConfigError> {
-    for (name, value) in env {
+/// Every bad variable is reported, not only the first.
+pub(super) fn apply_env(raw: &mut RawConfig, env: &[(String, String)]) -> Result<(), ConfigErrors> {
+    let errors: Vec<ConfigError> = env
+        .iter()
+        .filter_map(|(name, value)| apply_one(raw, name, value).err())
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}
+
+fn apply_one(raw: &mut RawConfig, name: &str, value: &str) -> Result<(), ConfigError> {
         let Some(key) = name.strip_prefix(ENV_PREFIX) else {
-            continue;
+            return Ok(());
         };
         if name == CONFIG_ENV {
-            continue;
+            return Ok(());
         }
-        let value = value.clone();
+        let value = value.to_owned();
         match key.to_ascii_lowercase().as_str() {
             "issuer" => raw.issuer = Some(value),
             "listen" => raw.listen = Some(value),
@@ -35,18 +47,18 @@ pub(super) fn apply_env(raw: &mut RawConfig, env: &[(String, String)]) -> Result
                 raw.log_format = Some(
                     value
                         .parse()
-                        .map_err(|()| ConfigError::new(name.as_str(), "must be text or json"))?,
+                        .map_err(|()| ConfigError::new(name, "must be text or json"))?,
                 )
             }
             "access_log" => {
                 raw.access_log = Some(
                     parse_bool(&value)
-                        .ok_or_else(|| ConfigError::new(name.as_str(), "must be true or false"))?,
+                        .ok_or_else(|| ConfigError::new(name, "must be true or false"))?,
                 )
             }
             "key_grace_seconds" => {
                 raw.key_grace_seconds = Some(value.parse().map_err(|_| {
-                    ConfigError::new(name.as_str(), "must be a whole number of seconds")
+                    ConfigError::new(name, "must be a whole number of seconds")
                 })?)
             }
             "directory_url" => raw.directory.get_or_insert_with(Default::default).url = Some(value),
@@ -55,16 +67,12 @@ pub(super) fn apply_env(raw: &mut RawConfig, env: &[(String, String)]) -> Result
             }
             "directory_rehash" => {
                 raw.directory.get_or_insert_with(Default::default).rehash = parse_bool(&value)
-                    .ok_or_else(|| ConfigError::new(name.as_str(), "must be true or false"))?
+                    .ok_or_else(|| ConfigError::new(name, "must be true or false"))?
             }
             _ => {
-                return Err(ConfigError::new(
-                    name.as_str(),
-                    "unknown environment override",
-                ))
+                return Err(ConfigError::new(name, "unknown environment override"))
             }
         }
-    }
     Ok(())
 }
 
@@ -76,9 +84,12 @@ fn parse_bool(value: &str) -> Option<bool> {
     }
 }
 
-pub(super) fn lookup(env: &[(String, String)], var: &str) -> Option<String> {
-    env.iter()
-        .find(|(k, _)| k == var)
-        .map(|(_, v)| v.clone())
-        .filter(|v| !v.is_empty())
+/// The value of the variable a `*_env` key names, or what is wrong with it, in words that name
+/// the variable: an operator looks for it in the unit file or the container's environment.
+pub(super) fn secret_var(env: &[(String, String)], var: &str) -> Result<String, String> {
+    match env.iter().find(|(k, _)| k == var) {
+        None => Err(format!("environment variable {var} is not set")),
+        Some((_, v)) if v.is_empty() => Err(format!("environment variable {var} is empty")),
+        Some((_, v)) => Ok(v.clone()),
+    }
 }

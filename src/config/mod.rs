@@ -17,6 +17,9 @@ use serde::Deserialize;
 mod clients;
 mod directory;
 mod env;
+mod paths;
+#[cfg(test)]
+mod problem_tests;
 mod provisioning;
 mod sections;
 #[cfg(test)]
@@ -54,11 +57,61 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             key: key.into(),
             message: message.into(),
         }
+    }
+}
+
+/// Every problem found in one configuration, in the order they were found: an operator fixes
+/// them all in one go instead of one per start. Never empty.
+#[derive(Debug)]
+pub struct ConfigErrors(Vec<ConfigError>);
+
+impl ConfigErrors {
+    pub fn iter(&self) -> impl Iterator<Item = &ConfigError> {
+        self.0.iter()
+    }
+
+    /// The keys, in order: what a test or a summary wants.
+    pub fn keys(&self) -> Vec<&str> {
+        self.0.iter().map(|e| e.key.as_str()).collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Always false: there is no `ConfigErrors` without an error (clippy asks for the pair).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn into_vec(self) -> Vec<ConfigError> {
+        self.0
+    }
+}
+
+/// One line per problem.
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+impl From<ConfigError> for ConfigErrors {
+    fn from(e: ConfigError) -> Self {
+        Self(vec![e])
     }
 }
 
@@ -147,7 +200,7 @@ struct RawConfig {
 impl Config {
     /// Loads the configuration the way `serve` does: `--config`, else `$BHEEM_SSO_CONFIG`, else
     /// `./bheem-sso.toml` if present, else the built-in development defaults; then the environment.
-    pub fn load(explicit: Option<&Path>) -> Result<Self, ConfigError> {
+    pub fn load(explicit: Option<&Path>) -> Result<Self, ConfigErrors> {
         let env: Vec<(String, String)> = std::env::vars().collect();
         let from_env = env
             .iter()
@@ -171,13 +224,21 @@ impl Config {
         }
     }
 
-    /// Parses `toml` text, applies `BHEEM_SSO_*` overrides from `env`, and validates.
+    /// Parses `toml` text, applies `BHEEM_SSO_*` overrides from `env`, and validates, reporting
+    /// every problem found (a file that is not TOML at all is one problem).
+    ///
+    /// Relative paths written in a file are taken from the file's folder
+    /// ([`paths::resolve_against`]), before the overrides: a path from the environment means
+    /// what it means to the shell that set it, relative to the current directory.
     pub fn from_parts(
         toml_text: &str,
         env: &[(String, String)],
         source: ConfigSource,
-    ) -> Result<Self, ConfigError> {
+    ) -> Result<Self, ConfigErrors> {
         let mut raw: RawConfig = toml::from_str(toml_text).map_err(|e| toml_error(toml_text, e))?;
+        if let ConfigSource::File(path) = &source {
+            paths::resolve_against(&mut raw, path);
+        }
         apply_env(&mut raw, env)?;
         validate(raw, env, source)
     }
