@@ -122,7 +122,7 @@ pub(super) struct RawClient {
 
 /// The key of a field of the client `client_id`: `clients["bheem-docs"].redirect_uris`. The id
 /// is what an operator searches the file for; a position shifts when a client is added above.
-pub(super) fn client_key(client_id: &str, field: &str) -> String {
+pub fn client_key(client_id: &str, field: &str) -> String {
     format!("clients[{client_id:?}].{field}")
 }
 

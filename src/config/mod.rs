@@ -27,7 +27,7 @@ mod tests;
 mod validate;
 mod values;
 
-pub use clients::{ClientConfig, EmailClaim, GrantType, TokenEndpointAuthMethod};
+pub use clients::{client_key, ClientConfig, EmailClaim, GrantType, TokenEndpointAuthMethod};
 pub use directory::{DirectoryColumns, DirectoryConfig};
 pub use provisioning::{
     InstanceAdminRoles, MailcowConfig, NextcloudConfig, ProvisionTarget, ProvisioningConfig,
@@ -151,6 +151,40 @@ pub struct Config {
     pub source: ConfigSource,
 }
 
+/// A configuration as loaded, with the parts that are valid even when others are not.
+pub struct Checked {
+    pub result: Result<Config, ConfigErrors>,
+    pub usable: Usable,
+}
+
+/// The parts of a configuration that `config check` tests against the outside world, each
+/// present when it is valid by itself.
+#[derive(Debug)]
+pub struct Usable {
+    pub source: ConfigSource,
+    pub database_url: Option<DatabaseUrl>,
+    pub directory: Option<DirectoryConfig>,
+    pub provisioning: ProvisioningConfig,
+    /// The clients without a problem of their own.
+    pub clients: Vec<ClientConfig>,
+}
+
+impl Checked {
+    /// Nothing could be read (not TOML, an unknown override): no part to check further.
+    fn unusable(errors: ConfigErrors, source: ConfigSource) -> Self {
+        Self {
+            result: Err(errors),
+            usable: Usable {
+                source,
+                database_url: None,
+                directory: None,
+                provisioning: ProvisioningConfig::default(),
+                clients: Vec::new(),
+            },
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConfigSource {
     File(PathBuf),
@@ -201,6 +235,12 @@ impl Config {
     /// Loads the configuration the way `serve` does: `--config`, else `$BHEEM_SSO_CONFIG`, else
     /// `./bheem-sso.toml` if present, else the built-in development defaults; then the environment.
     pub fn load(explicit: Option<&Path>) -> Result<Self, ConfigErrors> {
+        Self::check(explicit).result
+    }
+
+    /// As [`Config::load`], keeping the valid parts when there are problems: what
+    /// `bheem-sso config check` goes on to check against the outside world.
+    pub fn check(explicit: Option<&Path>) -> Checked {
         let env: Vec<(String, String)> = std::env::vars().collect();
         let from_env = env
             .iter()
@@ -211,16 +251,18 @@ impl Config {
             default.exists().then_some(default)
         });
         match path {
-            Some(path) => {
-                let text = std::fs::read_to_string(&path).map_err(|e| {
+            Some(path) => match std::fs::read_to_string(&path) {
+                Ok(text) => Self::check_parts(&text, &env, ConfigSource::File(path)),
+                Err(e) => Checked::unusable(
                     ConfigError::new(
                         "config file",
                         format!("cannot read {}: {e}", path.display()),
                     )
-                })?;
-                Self::from_parts(&text, &env, ConfigSource::File(path))
-            }
-            None => Self::from_parts("", &env, ConfigSource::BuiltInDefaults),
+                    .into(),
+                    ConfigSource::File(path),
+                ),
+            },
+            None => Self::check_parts("", &env, ConfigSource::BuiltInDefaults),
         }
     }
 
@@ -235,11 +277,21 @@ impl Config {
         env: &[(String, String)],
         source: ConfigSource,
     ) -> Result<Self, ConfigErrors> {
-        let mut raw: RawConfig = toml::from_str(toml_text).map_err(|e| toml_error(toml_text, e))?;
+        Self::check_parts(toml_text, env, source).result
+    }
+
+    /// [`Config::from_parts`], keeping the valid parts.
+    pub fn check_parts(toml_text: &str, env: &[(String, String)], source: ConfigSource) -> Checked {
+        let mut raw: RawConfig = match toml::from_str(toml_text) {
+            Ok(raw) => raw,
+            Err(e) => return Checked::unusable(toml_error(toml_text, e).into(), source),
+        };
         if let ConfigSource::File(path) = &source {
             paths::resolve_against(&mut raw, path);
         }
-        apply_env(&mut raw, env)?;
+        if let Err(errors) = apply_env(&mut raw, env) {
+            return Checked::unusable(errors, source);
+        }
         validate(raw, env, source)
     }
 

@@ -9,8 +9,8 @@ use super::clients::{client_key, validate_client};
 use super::directory::validate_directory;
 use super::provisioning::validate_provisioning;
 use super::{
-    Config, ConfigError, ConfigErrors, ConfigSource, DatabaseUrl, EmailClaim, Issuer, PasswordConfig,
-    ProvisionTarget, RawConfig,
+    Checked, Config, ConfigError, ConfigErrors, ConfigSource, DatabaseUrl, EmailClaim, Issuer, PasswordConfig,
+    ProvisionTarget, RawConfig, Usable,
 };
 
 /// Problems as they are found; validation goes on after each, so that one run lists them all.
@@ -52,7 +52,7 @@ pub(super) fn validate(
     raw: RawConfig,
     env: &[(String, String)],
     source: ConfigSource,
-) -> Result<Config, ConfigErrors> {
+) -> Checked {
     let mut problems = Problems::default();
     let issuer_raw = raw.issuer.as_deref().unwrap_or("http://127.0.0.1:8080");
     let issuer = problems.take(Issuer::parse(issuer_raw).map_err(|m| ConfigError::new("issuer", m)));
@@ -241,12 +241,22 @@ pub(super) fn validate(
             ));
         }
     }
+    let usable = Usable {
+        source: source.clone(),
+        database_url: database_url.clone(),
+        directory: directory.clone(),
+        provisioning: provisioning.clone(),
+        clients: clients.clone(),
+    };
     let (Some(issuer), Some(listen), Some(database_url), true) =
         (issuer, listen, database_url, problems.is_empty())
     else {
-        return Err(ConfigErrors(problems.0));
+        return Checked {
+            result: Err(ConfigErrors(problems.0)),
+            usable,
+        };
     };
-    Ok(Config {
+    let config = Config {
         issuer,
         listen,
         metrics_listen,
@@ -269,7 +279,11 @@ pub(super) fn validate(
         directory,
         clients,
         source,
-    })
+    };
+    Checked {
+        result: Ok(config),
+        usable,
+    }
 }
 
 /// `metrics_listen`: an address and port of its own. On the port of `listen` it would either
