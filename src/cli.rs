@@ -156,13 +156,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => Some(("migrate", Needs::CreatesDatabase)),
         Command::Users(_) => Some(("users", Needs::Database)),
         Command::Keys(KeysCommand::List) => Some(("keys list", Needs::KeysOnly)),
-        Command::Keys(KeysCommand::Rotate) => Some(("keys rotate", Needs::Database)),
+        Command::Keys(KeysCommand::Rotate) => Some(("keys rotate", Needs::KeysAndDatabase)),
         Command::Provisioning(_) => Some(("provisioning", Needs::Database)),
         Command::Backup { .. } => Some(("backup", Needs::Database)),
         Command::Audit(_) => Some(("audit", Needs::Database)),
     };
     if let Some((name, needs)) = admin {
-        admin::announce_and_check(&config, name, needs, cli.dev)?;
+        admin::announce_and_check(&config, name, needs, cli.dev, &Config::process_env())?;
     }
     match cli.command {
         Command::Config(_) => Ok(()),

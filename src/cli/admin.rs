@@ -9,6 +9,11 @@
 //! refuses the built-in defaults unless `--dev` says they are meant, and (SQLite) refuses a
 //! database that does not exist yet instead of creating one. `migrate` is the command that
 //! creates one; `serve` is unchanged.
+//!
+//! A command whose state is named by an environment override (`BHEEM_SSO_DATABASE_URL` for the
+//! database, `BHEEM_SSO_KEYS_DIR` for the keys) is not acting on the defaults, file or no file:
+//! an operator who configures by environment alone needs no `--dev`, which would say the
+//! opposite of what they mean.
 
 use std::path::Path;
 
@@ -25,17 +30,37 @@ pub enum Needs {
     CreatesDatabase,
     /// Reads only the key folder (`keys list`).
     KeysOnly,
+    /// Writes the key folder and records that in the database (`keys rotate`).
+    KeysAndDatabase,
+}
+
+impl Needs {
+    /// Whether the state this command acts on is the built-in defaults': no file, and no
+    /// override naming it.
+    fn on_defaults(self, config: &Config, env: &[(String, String)]) -> bool {
+        let named = |var: &str| env.iter().any(|(k, v)| k == var && !v.is_empty());
+        let database = named("BHEEM_SSO_DATABASE_URL");
+        let keys = named("BHEEM_SSO_KEYS_DIR");
+        config.source == ConfigSource::BuiltInDefaults
+            && match self {
+                Needs::Database | Needs::CreatesDatabase => !database,
+                Needs::KeysOnly => !keys,
+                Needs::KeysAndDatabase => !(database && keys),
+            }
+    }
 }
 
 /// Prints what `command` acts on (one line on stderr), then refuses what it must not act on.
+/// `env` is the process environment ([`Config::process_env`]).
 pub fn announce_and_check(
     config: &Config,
     command: &str,
     needs: Needs,
     dev: bool,
+    env: &[(String, String)],
 ) -> anyhow::Result<()> {
     eprintln!("{}", announcement(config, needs));
-    if config.source == ConfigSource::BuiltInDefaults && !dev {
+    if needs.on_defaults(config, env) && !dev {
         let here = std::env::current_dir()
             .map(|dir| format!(" in {}", dir.display()))
             .unwrap_or_default();
@@ -48,7 +73,7 @@ pub fn announce_and_check(
             config.keys_dir.display(),
         );
     }
-    if needs == Needs::Database {
+    if matches!(needs, Needs::Database | Needs::KeysAndDatabase) {
         if let Some(file) = config.database_url.sqlite_file() {
             if !file.is_file() {
                 bail!(
@@ -66,6 +91,12 @@ fn announcement(config: &Config, needs: Needs) -> String {
         Needs::KeysOnly => format!(
             "configuration: {}; keys: {}",
             config.source,
+            config.keys_dir.display()
+        ),
+        Needs::KeysAndDatabase => format!(
+            "configuration: {}; database: {}; keys: {}",
+            config.source,
+            config.database_url.redacted(),
             config.keys_dir.display()
         ),
         Needs::Database | Needs::CreatesDatabase => format!(
@@ -143,6 +174,21 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn only_state_named_by_neither_a_file_nor_an_override_is_the_defaults() {
+        let defaults = Config::from_parts("", &[], ConfigSource::BuiltInDefaults).unwrap();
+        let database = env(&[("BHEEM_SSO_DATABASE_URL", "sqlite:///srv/sso.db")]);
+        assert!(Needs::Database.on_defaults(&defaults, &[]));
+        assert!(!Needs::Database.on_defaults(&defaults, &database));
+        assert!(Needs::KeysOnly.on_defaults(&defaults, &database));
+        assert!(Needs::KeysAndDatabase.on_defaults(&defaults, &database));
+        let empty = env(&[("BHEEM_SSO_DATABASE_URL", "")]);
+        assert!(Needs::Database.on_defaults(&defaults, &empty));
+        let file = ConfigSource::File(PathBuf::from("/etc/bheem-sso/bheem-sso.toml"));
+        let from_file = Config::from_parts("", &[], file).unwrap();
+        assert!(!Needs::KeysAndDatabase.on_defaults(&from_file, &[]));
     }
 
     #[test]

@@ -24,12 +24,6 @@ fn key_of(result: Result<Config, ConfigErrors>) -> String {
     result.expect_err("should be rejected").keys()[0].to_owned()
 }
 
-/// Every key, in order.
-fn keys_of(result: Result<Config, ConfigErrors>) -> Vec<String> {
-    let errors = result.expect_err("should be rejected");
-    errors.keys().into_iter().map(str::to_owned).collect()
-}
-
 #[test]
 fn empty_file_gives_development_defaults() {
     let config = load("").unwrap();
