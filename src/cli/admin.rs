@@ -211,7 +211,11 @@ mod tests {
             "bheem-sso --config /etc/bheem-sso/bheem-sso.toml users list"
         );
         assert_eq!(
-            command_line(Invocation::Cargo, &ConfigSource::BuiltInDefaults, "users list"),
+            command_line(
+                Invocation::Cargo,
+                &ConfigSource::BuiltInDefaults,
+                "users list"
+            ),
             "cargo run -- --dev users list"
         );
         let spaced = ConfigSource::File(PathBuf::from("my conf/it's.toml"));

@@ -239,10 +239,9 @@ async fn downstream(usable: &Usable) -> Report {
     for (_, key, url, answer) in answers {
         report.add(match answer {
             Ok(status) => Report::fine(format!("{url} answers ({status}) ({key})")),
-            Err(e) if e.is_timeout() => Report::problem(
-                &key,
-                format!("{url} does not answer within {LIMIT:?}"),
-            ),
+            Err(e) if e.is_timeout() => {
+                Report::problem(&key, format!("{url} does not answer within {LIMIT:?}"))
+            }
             Err(e) => Report::problem(&key, format!("{url} does not answer: {}", cause(&e))),
         });
     }

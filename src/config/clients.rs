@@ -219,9 +219,8 @@ pub(super) fn validate_client(
         parse_redirect(u).map_err(|m| ConfigError::new(key("post_logout_redirect_uris"), m))
     });
     let backchannel_logout_uri = c.backchannel_logout_uri.as_deref().and_then(|u| {
-        problems.take(
-            parse_redirect(u).map_err(|m| ConfigError::new(key("backchannel_logout_uri"), m)),
-        )
+        problems
+            .take(parse_redirect(u).map_err(|m| ConfigError::new(key("backchannel_logout_uri"), m)))
     });
     let grant_types = c
         .grant_types

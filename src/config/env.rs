@@ -22,57 +22,55 @@ pub(super) fn apply_env(raw: &mut RawConfig, env: &[(String, String)]) -> Result
 }
 
 fn apply_one(raw: &mut RawConfig, name: &str, value: &str) -> Result<(), ConfigError> {
-        let Some(key) = name.strip_prefix(ENV_PREFIX) else {
-            return Ok(());
-        };
-        if name == CONFIG_ENV {
-            return Ok(());
+    let Some(key) = name.strip_prefix(ENV_PREFIX) else {
+        return Ok(());
+    };
+    if name == CONFIG_ENV {
+        return Ok(());
+    }
+    let value = value.to_owned();
+    match key.to_ascii_lowercase().as_str() {
+        "issuer" => raw.issuer = Some(value),
+        "listen" => raw.listen = Some(value),
+        "metrics_listen" => raw.metrics_listen = Some(value),
+        "database_url" => raw.database_url = Some(value),
+        "keys_dir" => raw.keys_dir = Some(PathBuf::from(value)),
+        "trusted_proxies" => {
+            raw.trusted_proxies = value
+                .split(',')
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+                .collect()
         }
-        let value = value.to_owned();
-        match key.to_ascii_lowercase().as_str() {
-            "issuer" => raw.issuer = Some(value),
-            "listen" => raw.listen = Some(value),
-            "metrics_listen" => raw.metrics_listen = Some(value),
-            "database_url" => raw.database_url = Some(value),
-            "keys_dir" => raw.keys_dir = Some(PathBuf::from(value)),
-            "trusted_proxies" => {
-                raw.trusted_proxies = value
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|v| !v.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            }
-            "log_format" => {
-                raw.log_format = Some(
-                    value
-                        .parse()
-                        .map_err(|()| ConfigError::new(name, "must be text or json"))?,
-                )
-            }
-            "access_log" => {
-                raw.access_log = Some(
-                    parse_bool(&value)
-                        .ok_or_else(|| ConfigError::new(name, "must be true or false"))?,
-                )
-            }
-            "key_grace_seconds" => {
-                raw.key_grace_seconds = Some(value.parse().map_err(|_| {
-                    ConfigError::new(name, "must be a whole number of seconds")
-                })?)
-            }
-            "directory_url" => raw.directory.get_or_insert_with(Default::default).url = Some(value),
-            "directory_table" => {
-                raw.directory.get_or_insert_with(Default::default).table = Some(value)
-            }
-            "directory_rehash" => {
-                raw.directory.get_or_insert_with(Default::default).rehash = parse_bool(&value)
-                    .ok_or_else(|| ConfigError::new(name, "must be true or false"))?
-            }
-            _ => {
-                return Err(ConfigError::new(name, "unknown environment override"))
-            }
+        "log_format" => {
+            raw.log_format = Some(
+                value
+                    .parse()
+                    .map_err(|()| ConfigError::new(name, "must be text or json"))?,
+            )
         }
+        "access_log" => {
+            raw.access_log = Some(
+                parse_bool(&value)
+                    .ok_or_else(|| ConfigError::new(name, "must be true or false"))?,
+            )
+        }
+        "key_grace_seconds" => {
+            raw.key_grace_seconds = Some(
+                value
+                    .parse()
+                    .map_err(|_| ConfigError::new(name, "must be a whole number of seconds"))?,
+            )
+        }
+        "directory_url" => raw.directory.get_or_insert_with(Default::default).url = Some(value),
+        "directory_table" => raw.directory.get_or_insert_with(Default::default).table = Some(value),
+        "directory_rehash" => {
+            raw.directory.get_or_insert_with(Default::default).rehash =
+                parse_bool(&value).ok_or_else(|| ConfigError::new(name, "must be true or false"))?
+        }
+        _ => return Err(ConfigError::new(name, "unknown environment override")),
+    }
     Ok(())
 }
 

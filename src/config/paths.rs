@@ -61,8 +61,14 @@ mod tests {
     fn relative_sqlite_files_are_taken_from_the_folder() {
         let dir = Path::new("/etc/bheem-sso");
         for (url, expected) in [
-            ("sqlite://data/x.db", Some("sqlite:///etc/bheem-sso/data/x.db")),
-            ("sqlite:data/x.db", Some("sqlite:///etc/bheem-sso/data/x.db")),
+            (
+                "sqlite://data/x.db",
+                Some("sqlite:///etc/bheem-sso/data/x.db"),
+            ),
+            (
+                "sqlite:data/x.db",
+                Some("sqlite:///etc/bheem-sso/data/x.db"),
+            ),
             (
                 "sqlite://data/x.db?mode=rwc",
                 Some("sqlite:///etc/bheem-sso/data/x.db?mode=rwc"),

@@ -67,10 +67,7 @@ fn a_secret_from_the_environment_names_its_variable_and_the_client() {
         redirect_uris = ["https://docs.example.com/cb"]
     "#;
     let empty = problems(text, &[("BHEEM_DOCS_SECRET", "")]);
-    assert!(
-        empty[0].contains("BHEEM_DOCS_SECRET is empty"),
-        "{empty:?}"
-    );
+    assert!(empty[0].contains("BHEEM_DOCS_SECRET is empty"), "{empty:?}");
     let short = problems(text, &[("BHEEM_DOCS_SECRET", "tooshort")]);
     assert!(
         short[0].contains(r#"clients["bheem-docs"].client_secret_env"#)
@@ -79,7 +76,10 @@ fn a_secret_from_the_environment_names_its_variable_and_the_client() {
         "{short:?}"
     );
     let repeated = problems(text, &[("BHEEM_DOCS_SECRET", "xxxxxxxxxxxxxxxxxxxx")]);
-    assert!(repeated[0].contains("one character repeated"), "{repeated:?}");
+    assert!(
+        repeated[0].contains("one character repeated"),
+        "{repeated:?}"
+    );
 }
 
 #[test]

@@ -125,7 +125,10 @@ fn missing_secret_is_rejected() {
         client_secret_env = "DOCS_SECRET"
         redirect_uris = ["https://docs.example.com/apps/user_oidc/code"]
     "#;
-    assert_eq!(key_of(load(from_env)), r#"clients["docs"].client_secret_env"#);
+    assert_eq!(
+        key_of(load(from_env)),
+        r#"clients["docs"].client_secret_env"#
+    );
     let config = load_env(from_env, &[("DOCS_SECRET", "a-long-enough-secret-value")]).unwrap();
     assert_eq!(
         config.clients[0]

@@ -9,8 +9,8 @@ use super::clients::{client_key, validate_client};
 use super::directory::validate_directory;
 use super::provisioning::validate_provisioning;
 use super::{
-    Checked, Config, ConfigError, ConfigErrors, ConfigSource, DatabaseUrl, EmailClaim, Issuer, PasswordConfig,
-    ProvisionTarget, RawConfig, Usable,
+    Checked, Config, ConfigError, ConfigErrors, ConfigSource, DatabaseUrl, EmailClaim, Issuer,
+    PasswordConfig, ProvisionTarget, RawConfig, Usable,
 };
 
 /// Problems as they are found; validation goes on after each, so that one run lists them all.
@@ -48,14 +48,11 @@ impl Problems {
     }
 }
 
-pub(super) fn validate(
-    raw: RawConfig,
-    env: &[(String, String)],
-    source: ConfigSource,
-) -> Checked {
+pub(super) fn validate(raw: RawConfig, env: &[(String, String)], source: ConfigSource) -> Checked {
     let mut problems = Problems::default();
     let issuer_raw = raw.issuer.as_deref().unwrap_or("http://127.0.0.1:8080");
-    let issuer = problems.take(Issuer::parse(issuer_raw).map_err(|m| ConfigError::new("issuer", m)));
+    let issuer =
+        problems.take(Issuer::parse(issuer_raw).map_err(|m| ConfigError::new("issuer", m)));
 
     let listen_raw = raw.listen.as_deref().unwrap_or("127.0.0.1:8080");
     let listen: Option<SocketAddr> = problems.take(listen_raw.parse().map_err(|_| {
@@ -67,7 +64,10 @@ pub(super) fn validate(
 
     let metrics_listen = listen
         .and_then(|listen| {
-            problems.take(validate_metrics_listen(raw.metrics_listen.as_deref(), listen))
+            problems.take(validate_metrics_listen(
+                raw.metrics_listen.as_deref(),
+                listen,
+            ))
         })
         .flatten();
 

@@ -63,9 +63,8 @@ fn with_dev_a_missing_database_is_refused_not_created_until_migrate_makes_it() {
         let stderr = text(&out.stderr);
         assert!(!out.status.success(), "{args:?}: {stderr}");
         assert!(
-            stderr.contains(
-                "no database at data/bheem-sso.db; start `serve` or run `migrate` first"
-            ),
+            stderr
+                .contains("no database at data/bheem-sso.db; start `serve` or run `migrate` first"),
             "{args:?}: {stderr}"
         );
     }
@@ -114,11 +113,24 @@ fn relative_paths_in_a_configuration_file_are_found_beside_the_file() {
         text(&migrated.stderr).lines().next(),
         Some("configuration: ../conf/sso.toml; database: sqlite://../conf/data/sso.db")
     );
-    let rotated = run(&work, &["--config", "../conf/sso.toml", "keys", "rotate"], "");
+    let rotated = run(
+        &work,
+        &["--config", "../conf/sso.toml", "keys", "rotate"],
+        "",
+    );
     assert!(rotated.status.success(), "{}", text(&rotated.stderr));
     assert!(dir.path().join("conf/data/sso.db").is_file());
-    assert_eq!(std::fs::read_dir(dir.path().join("conf/keys")).unwrap().count(), 1);
-    assert_eq!(files_in(&work), Vec::<String>::new(), "nothing in the current directory");
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("conf/keys"))
+            .unwrap()
+            .count(),
+        1
+    );
+    assert_eq!(
+        files_in(&work),
+        Vec::<String>::new(),
+        "nothing in the current directory"
+    );
 }
 
 /// Run by cargo, on a configuration file: the hint says `cargo run -- --config FILE`, and the
@@ -232,4 +244,3 @@ pub fn run_as_printed(dir: &Path, line: &str, stdin: &str) -> Output {
         .unwrap();
     child.wait_with_output().unwrap()
 }
-

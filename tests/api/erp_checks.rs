@@ -10,8 +10,9 @@ use sqlx::{Connection, Executor, PgConnection};
 
 use crate::support::{postgres_admin_url, ClientSpec, TestApp, TestConfig, TestDb};
 
-/// An ERP database with an empty `auth.users` shaped as the default `[directory.columns]` say.
-async fn erp() -> Option<TestDb> {
+/// An ERP database with an empty `auth.users` shaped as the default `[directory.columns]` say:
+/// the least an ERP needs for the provider to start on it.
+pub async fn erp() -> Option<TestDb> {
     let db = TestDb::postgres().await?;
     let mut conn = PgConnection::connect(&db.url).await.unwrap();
     conn.execute(
