@@ -165,6 +165,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         admin::announce_and_check(&config, name, needs, cli.dev, &Config::process_env())?;
     }
     match cli.command {
+        // Answered above, before the configuration is loaded: `config check` is for one that
+        // may not load.
         Command::Config(_) => Ok(()),
         Command::Serve => serve(config).await,
         Command::Migrate => {

@@ -157,61 +157,46 @@ pub(super) fn validate_client(
     let method = c
         .token_endpoint_auth_method
         .unwrap_or(TokenEndpointAuthMethod::ClientSecretBasic);
-    let client_secret = match (c.client_secret, &c.client_secret_env) {
-        (Some(_), Some(_)) => {
-            problems.push(ConfigError::new(
-                key("client_secret_env"),
-                "give either client_secret or client_secret_env, not both",
-            ));
-            None
-        }
-        (Some(secret), None) => Some(Ok(secret)),
-        (None, Some(var)) => match secret_var(env, var) {
-            Ok(value) => Some(Ok(SecretString::from(value))),
-            // Reported below, once it is known whether this client needs a secret at all.
-            Err(message) => Some(Err(message)),
-        },
-        (None, None) => Some(Err(String::new())),
-    };
-    // The key a problem with the secret is reported under: where the operator put it.
+    // Where the operator put the secret: the key its problems are reported under.
     let secret_key = if c.client_secret_env.is_some() {
         key("client_secret_env")
     } else {
         key("client_secret")
     };
-    let client_secret = match (method, client_secret) {
-        (_, None) => None,
-        (TokenEndpointAuthMethod::None, Some(Err(_))) if c.client_secret_env.is_none() => None,
-        (TokenEndpointAuthMethod::None, Some(_)) => {
-            problems.push(ConfigError::new(
-                secret_key,
-                "a public client (token_endpoint_auth_method = \"none\") has no secret",
-            ));
-            None
-        }
-        (_, Some(Err(message))) if message.is_empty() => {
-            problems.push(ConfigError::new(
-                key("client_secret"),
-                "missing: a confidential client needs client_secret or client_secret_env",
-            ));
-            None
-        }
-        (_, Some(Err(message))) => {
-            problems.push(ConfigError::new(secret_key, message));
-            None
-        }
-        (_, Some(Ok(secret))) => match weak_secret(&secret) {
-            Some(why) => {
-                let message = match &c.client_secret_env {
-                    Some(var) => format!("the value of {var} {why}"),
-                    None => why.to_owned(),
-                };
-                problems.push(ConfigError::new(secret_key, message));
-                None
-            }
-            None => Some(secret),
+    let written = match (c.client_secret, &c.client_secret_env) {
+        (Some(_), Some(_)) => Written::Both,
+        (Some(secret), None) => Written::Secret(secret),
+        (None, Some(var)) => match secret_var(env, var) {
+            Ok(value) => Written::Secret(SecretString::from(value)),
+            Err(message) => Written::VariableUnusable(message),
+        },
+        (None, None) => Written::Nothing,
+    };
+    let confidential = method != TokenEndpointAuthMethod::None;
+    let problem = match (confidential, written) {
+        (_, Written::Both) => Err((
+            key("client_secret_env"),
+            "give either client_secret or client_secret_env, not both".to_owned(),
+        )),
+        (false, Written::Nothing) => Ok(None),
+        (false, _) => Err((
+            secret_key,
+            "a public client (token_endpoint_auth_method = \"none\") has no secret".to_owned(),
+        )),
+        (true, Written::Nothing) => Err((
+            key("client_secret"),
+            "missing: a confidential client needs client_secret or client_secret_env".to_owned(),
+        )),
+        (true, Written::VariableUnusable(message)) => Err((secret_key, message)),
+        (true, Written::Secret(secret)) => match (weak_secret(&secret), &c.client_secret_env) {
+            (None, _) => Ok(Some(secret)),
+            (Some(why), Some(var)) => Err((secret_key, format!("the value of {var} {why}"))),
+            (Some(why), None) => Err((secret_key, why.to_owned())),
         },
     };
+    let client_secret = problems
+        .take(problem.map_err(|(key, message)| ConfigError::new(key, message)))
+        .flatten();
     let redirect_uris = problems.take_all(&c.redirect_uris, |u| {
         parse_redirect(u).map_err(|m| ConfigError::new(key("redirect_uris"), m))
     });
@@ -271,6 +256,15 @@ pub(super) fn validate_client(
         provision: c.provision,
         email_claim: c.email_claim,
     })
+}
+
+/// A client's secret as the file gives it.
+enum Written {
+    Nothing,
+    Secret(SecretString),
+    /// `client_secret_env` names a variable that is not set, or empty: what is wrong with it.
+    VariableUnusable(String),
+    Both,
 }
 
 /// Why a client secret is too weak to keep, if it is: fewer than 16 characters, or one
