@@ -9,6 +9,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::cli::{bheem_sso, run, text};
+use crate::support::{ClientSpec, TestApp, TestConfig};
 
 const DEFAULTS: &str =
     "configuration: built-in development defaults; database: sqlite://data/bheem-sso.db";
@@ -187,6 +188,91 @@ fn the_first_user_hint_names_the_file_and_cargo_when_run_by_cargo() {
     let _ = child.kill();
     let _ = child.wait();
     assert!(dir.path().join("conf/data/sso.db").is_file());
+}
+
+/// Downstream services and the database as `config check` sees them: any HTTP answer counts (a
+/// 404 too), a port nobody listens on is a problem named by its key, as is a database that does
+/// not answer and a secret variable that is set but empty.
+#[tokio::test]
+async fn config_check_names_each_service_that_does_not_answer() {
+    let Some(h) = TestApp::builder().start().await else {
+        return;
+    };
+    let closed = || {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let (nextcloud, database) = (closed(), closed());
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = TestConfig::default();
+    config
+        .set(
+            "database_url",
+            format!("postgres://nobody@127.0.0.1:{database}/sso"),
+        )
+        .set(
+            "provisioning.nextcloud.url",
+            format!("http://127.0.0.1:{nextcloud}"),
+        )
+        .set("provisioning.nextcloud.admin_user", "admin")
+        .set(
+            "provisioning.nextcloud.admin_password",
+            "nextcloud-admin-pw",
+        )
+        .set("provisioning.mailcow.url", h.app.url("/no-such-page"))
+        .set("provisioning.mailcow.api_key_env", "MAILCOW_KEY_FOR_CHECK")
+        .set("provisioning.mailcow.domain", "example.com")
+        .client(
+            ClientSpec::new("bheem-mail")
+                .secret("a-long-enough-mail-secret")
+                .redirect_uri("https://mail.example.com/cb")
+                .backchannel_logout_uri(h.app.url("/logout-here")),
+        );
+    let file = dir.path().join("sso.toml");
+    std::fs::write(&file, config.to_string()).unwrap();
+    let mut check = bheem_sso(dir.path());
+    check
+        .args(["config", "check", "--config"])
+        .arg(&file)
+        .env("MAILCOW_KEY_FOR_CHECK", "");
+    // Awaited, not waited for: the app it asks runs on this test's runtime.
+    let out = tokio::process::Command::from(check).output().await.unwrap();
+    let stdout = text(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    let problems: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("problem: "))
+        .collect();
+    let keys: Vec<&str> = problems
+        .iter()
+        .map(|l| l.split('`').nth(1).unwrap_or_default())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "provisioning.mailcow.api_key_env",
+            "database_url",
+            "provisioning.nextcloud.url"
+        ],
+        "{stdout}"
+    );
+    assert!(
+        problems[0].contains("environment variable MAILCOW_KEY_FOR_CHECK is empty"),
+        "{stdout}"
+    );
+    assert!(problems[1].contains("does not answer"), "{stdout}");
+    assert!(
+        problems[2].contains(&format!("http://127.0.0.1:{nextcloud} does not answer")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "ok: {} answers (404 Not Found)",
+            h.app.url("/logout-here")
+        )),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("nextcloud-admin-pw"), "{stdout}");
 }
 
 /// The files under `dir`, with the folders they are in, sorted: SQLite's -wal and -shm files
