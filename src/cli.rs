@@ -33,7 +33,8 @@ use admin::{Invocation, Needs};
 )]
 pub struct Cli {
     /// Configuration file. Defaults to $BHEEM_SSO_CONFIG, then ./bheem-sso.toml, then built-in
-    /// development defaults (SQLite in ./data, keys in ./keys, http://127.0.0.1:8080).
+    /// development defaults (SQLite in ./data, keys in ./keys, http://127.0.0.1:8080). Relative
+    /// paths in the file are taken from the file's folder.
     #[arg(long, short, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
 

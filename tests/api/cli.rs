@@ -63,9 +63,13 @@ pub fn text(bytes: &[u8]) -> String {
 fn help_explains_each_subcommand() {
     let dir = tempfile::tempdir().unwrap();
     let help = text(&run(dir.path(), &["--help"], "").stdout);
-    for command in ["serve", "migrate", "users", "keys", "backup"] {
+    for command in [
+        "serve", "migrate", "users", "keys", "backup", "config", "--dev",
+    ] {
         assert!(help.contains(command), "{command} missing from:\n{help}");
     }
+    let config = text(&run(dir.path(), &["config", "--help"], "").stdout);
+    assert!(config.contains("check"), "{config}");
     let users = text(&run(dir.path(), &["users", "add", "--help"], "").stdout);
     assert!(
         users.contains("--company-id") && users.contains("standard input"),
