@@ -52,7 +52,14 @@ pub async fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppStat
     let keys = signing_keys::open(&config, &db, clock.now())
         .await
         .context("loading the signing keys")?;
-    let directory = build_directory(&config, &db, &clock)?;
+    let directory = match &config.directory {
+        Some(erp) => {
+            let erp = ErpDirectory::connect(erp)?;
+            refuse_a_misconfigured_erp(&erp).await?;
+            Arc::new(erp) as Arc<dyn Directory>
+        }
+        None => build_directory(&config, &db, &clock)?,
+    };
     let passwords = Passwords::new(&config.password)?;
     let clients = Clients::from_config(&config.clients);
     let discovery_body = Bytes::from(provider_metadata(&config.issuer, &clients).to_string());
@@ -105,6 +112,30 @@ pub async fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppStat
         provisioning,
         audit,
     })
+}
+
+/// An ERP that answers with a table unlike `[directory]` (a column or a grant missing) stops
+/// start-up, naming the keys: every login would fail. An ERP that does not answer only warns, as
+/// it always did: it may come back, and the pool reconnects by itself.
+async fn refuse_a_misconfigured_erp(erp: &ErpDirectory) -> anyhow::Result<()> {
+    match erp.schema_problems().await {
+        Ok(problems) if problems.is_empty() => Ok(()),
+        Ok(problems) => {
+            let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            anyhow::bail!(
+                "the ERP directory's table is not what [directory] says; every login would \
+                 fail:\n{}",
+                lines.join("\n")
+            )
+        }
+        Err(e) => {
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "the ERP directory does not answer; logins fail until it does"
+            );
+            Ok(())
+        }
+    }
 }
 
 /// Where users live: the ERP's table when `[directory]` is configured, else the provider's own.

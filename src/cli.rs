@@ -1,9 +1,14 @@
-//! The command line: `serve`, `migrate`, `users …`, `keys …`, `provisioning …`, `audit`, `backup`.
+//! The command line: `serve`, `migrate`, `users …`, `keys …`, `provisioning …`, `audit`, `backup`,
+//! `config check`.
 //!
 //! The argument types at the top are its table of contents, and each command's handler below
-//! is short; `users` and `audit`, the two longest, have files of their own.
+//! is short; `users` and `audit`, the two longest, have files of their own. The admin commands
+//! say what they act on before they act, and refuse the built-in defaults without `--dev`
+//! (`admin`).
 
+mod admin;
 mod audit;
+mod config_check;
 mod keys;
 mod users;
 
@@ -20,6 +25,7 @@ use crate::audit::{Audit, Event, Kind};
 use crate::clock::{format_time, Clock};
 use crate::config::{Config, LogFormat};
 use crate::store::Db;
+use admin::{Invocation, Needs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -29,9 +35,17 @@ use crate::store::Db;
 )]
 pub struct Cli {
     /// Configuration file. Defaults to $BHEEM_SSO_CONFIG, then ./bheem-sso.toml, then built-in
-    /// development defaults (SQLite in ./data, keys in ./keys, http://127.0.0.1:8080).
+    /// development defaults (SQLite in ./data, keys in ./keys, http://127.0.0.1:8080). Relative
+    /// paths in the file are taken from the file's folder.
     #[arg(long, short, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+
+    /// Let admin commands (users, keys, provisioning, audit, backup, migrate) act on the
+    /// built-in development defaults, ./data and ./keys, when no configuration file is found.
+    /// Without it they refuse, so that a command typed in the wrong folder does not quietly
+    /// act on an empty development database.
+    #[arg(long, global = true)]
+    pub dev: bool,
 
     #[command(subcommand)]
     pub command: Command,
@@ -63,6 +77,18 @@ pub enum Command {
     /// The audit trail: logins, logouts, tokens, consents, disabled users, key rotations,
     /// provisioning and operators' commands, newest first.
     Audit(audit::AuditArgs),
+    /// Check the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Report every problem at once, one line each naming its key: values, secrets from the
+    /// environment, whether the database answers and is migrated, whether the ERP table has
+    /// the configured columns and grants, and whether downstream URLs answer. Exits non-zero
+    /// if there is any.
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -129,9 +155,28 @@ pub enum KeysCommand {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Config(ConfigCommand::Check) = cli.command {
+        return config_check::run(cli.config.as_deref()).await;
+    }
     let config = Config::load(cli.config.as_deref())?;
     crate::logging::init(config.log_format, config.access_log);
+    let admin = match &cli.command {
+        Command::Serve | Command::Config(_) => None,
+        Command::Migrate => Some(("migrate", Needs::CreatesDatabase)),
+        Command::Users(_) => Some(("users", Needs::Database)),
+        Command::Keys(KeysCommand::List) => Some(("keys list", Needs::Database)),
+        Command::Keys(KeysCommand::Rotate { .. }) => Some(("keys rotate", Needs::KeysAndDatabase)),
+        Command::Provisioning(_) => Some(("provisioning", Needs::Database)),
+        Command::Backup { .. } => Some(("backup", Needs::Database)),
+        Command::Audit(_) => Some(("audit", Needs::Database)),
+    };
+    if let Some((name, needs)) = admin {
+        admin::announce_and_check(&config, name, needs, cli.dev, &Config::process_env())?;
+    }
     match cli.command {
+        // Answered above, before the configuration is loaded: `config check` is for one that
+        // may not load.
+        Command::Config(_) => Ok(()),
         Command::Serve => serve(config).await,
         Command::Migrate => {
             let db = Db::connect(&config.database_url).await?;
@@ -227,9 +272,13 @@ async fn print_first_user_hint(state: &AppState) {
     }
     match state.db.list_users().await {
         Ok(users) if users.is_empty() => {
-            let command = format!(
-                "cargo run -- users add --email you@example.com --name \"Your Name\" --company-id {}",
-                Uuid::new_v4()
+            let command = admin::command_line(
+                Invocation::from_env(&Config::process_env()),
+                &state.config.source,
+                &format!(
+                    "users add --email you@example.com --name \"Your Name\" --company-id {}",
+                    Uuid::new_v4()
+                ),
             );
             let discovery = format!(
                 "{}/.well-known/openid-configuration",

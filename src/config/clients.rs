@@ -6,7 +6,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
-use super::env::lookup;
+use super::env::secret_var;
+use super::validate::Problems;
 use super::{ConfigError, ProvisionTarget};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -119,17 +120,36 @@ pub(super) struct RawClient {
     pub(super) email_claim: EmailClaim,
 }
 
+/// The key of a field of the client `client_id`: `clients["bheem-docs"].redirect_uris`. The id
+/// is what an operator searches the file for; a position shifts when a client is added above.
+pub fn client_key(client_id: &str, field: &str) -> String {
+    format!("clients[{client_id:?}].{field}")
+}
+
+/// A client id as RFC 6749 §2.2 leaves it to the provider: here 1 to 128 visible ASCII characters.
+fn usable_client_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 128 && id.chars().all(|ch| ch.is_ascii_graphic())
+}
+
+/// The client at position `i`, or `None` with every problem it has noted.
 pub(super) fn validate_client(
     i: usize,
     c: RawClient,
     env: &[(String, String)],
-) -> Result<ClientConfig, ConfigError> {
-    let key = |field: &str| format!("clients[{i}].{field}");
-    if c.client_id.is_empty()
-        || c.client_id.len() > 128
-        || !c.client_id.chars().all(|ch| ch.is_ascii_graphic())
-    {
-        return Err(ConfigError::new(
+    problems: &mut Problems,
+) -> Option<ClientConfig> {
+    let before = problems.len();
+    let id_usable = usable_client_id(&c.client_id);
+    // Named by its id once it has a usable one; by its position only while it has none.
+    let key = |field: &str| {
+        if id_usable {
+            client_key(&c.client_id, field)
+        } else {
+            format!("clients[{i}].{field}")
+        }
+    };
+    if !id_usable {
+        problems.push(ConfigError::new(
             key("client_id"),
             "must be 1 to 128 visible ASCII characters",
         ));
@@ -137,72 +157,67 @@ pub(super) fn validate_client(
     let method = c
         .token_endpoint_auth_method
         .unwrap_or(TokenEndpointAuthMethod::ClientSecretBasic);
-    let client_secret = match (c.client_secret, c.client_secret_env) {
-        (Some(_), Some(_)) => {
-            return Err(ConfigError::new(
-                key("client_secret_env"),
-                "give either client_secret or client_secret_env, not both",
-            ))
-        }
-        (Some(secret), None) => Some(secret),
-        (None, Some(var)) => Some(SecretString::from(lookup(env, &var).ok_or_else(|| {
-            ConfigError::new(
-                key("client_secret_env"),
-                format!("environment variable {var} is not set"),
-            )
-        })?)),
-        (None, None) => None,
+    // Where the operator put the secret: the key its problems are reported under.
+    let secret_key = if c.client_secret_env.is_some() {
+        key("client_secret_env")
+    } else {
+        key("client_secret")
     };
-    match (method, &client_secret) {
-        (TokenEndpointAuthMethod::None, Some(_)) => {
-            return Err(ConfigError::new(
-                key("client_secret"),
-                "a public client (token_endpoint_auth_method = \"none\") has no secret",
-            ))
-        }
-        (TokenEndpointAuthMethod::None, None) => {}
-        (_, None) => {
-            return Err(ConfigError::new(
-                key("client_secret"),
-                "missing: a confidential client needs client_secret or client_secret_env",
-            ))
-        }
-        (_, Some(secret)) if secret.expose_secret().len() < 16 => {
-            return Err(ConfigError::new(
-                key("client_secret"),
-                "must be at least 16 characters",
-            ))
-        }
-        _ => {}
-    }
-    let redirect_uris = c
-        .redirect_uris
-        .iter()
-        .map(|u| parse_redirect(u).map_err(|m| ConfigError::new(key("redirect_uris"), m)))
-        .collect::<Result<Vec<_>, _>>()?;
-    let post_logout_redirect_uris = c
-        .post_logout_redirect_uris
-        .iter()
-        .map(|u| {
-            parse_redirect(u).map_err(|m| ConfigError::new(key("post_logout_redirect_uris"), m))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let backchannel_logout_uri = c
-        .backchannel_logout_uri
-        .as_deref()
-        .map(|u| parse_redirect(u).map_err(|m| ConfigError::new(key("backchannel_logout_uri"), m)))
-        .transpose()?;
+    let written = match (c.client_secret, &c.client_secret_env) {
+        (Some(_), Some(_)) => Written::Both,
+        (Some(secret), None) => Written::Secret(secret),
+        (None, Some(var)) => match secret_var(env, var) {
+            Ok(value) => Written::Secret(SecretString::from(value)),
+            Err(message) => Written::VariableUnusable(message),
+        },
+        (None, None) => Written::Nothing,
+    };
+    let confidential = method != TokenEndpointAuthMethod::None;
+    let problem = match (confidential, written) {
+        (_, Written::Both) => Err((
+            key("client_secret_env"),
+            "give either client_secret or client_secret_env, not both".to_owned(),
+        )),
+        (false, Written::Nothing) => Ok(None),
+        (false, _) => Err((
+            secret_key,
+            "a public client (token_endpoint_auth_method = \"none\") has no secret".to_owned(),
+        )),
+        (true, Written::Nothing) => Err((
+            key("client_secret"),
+            "missing: a confidential client needs client_secret or client_secret_env".to_owned(),
+        )),
+        (true, Written::VariableUnusable(message)) => Err((secret_key, message)),
+        (true, Written::Secret(secret)) => match (weak_secret(&secret), &c.client_secret_env) {
+            (None, _) => Ok(Some(secret)),
+            (Some(why), Some(var)) => Err((secret_key, format!("the value of {var} {why}"))),
+            (Some(why), None) => Err((secret_key, why.to_owned())),
+        },
+    };
+    let client_secret = problems
+        .take(problem.map_err(|(key, message)| ConfigError::new(key, message)))
+        .flatten();
+    let redirect_uris = problems.take_all(&c.redirect_uris, |u| {
+        parse_redirect(u).map_err(|m| ConfigError::new(key("redirect_uris"), m))
+    });
+    let post_logout_redirect_uris = problems.take_all(&c.post_logout_redirect_uris, |u| {
+        parse_redirect(u).map_err(|m| ConfigError::new(key("post_logout_redirect_uris"), m))
+    });
+    let backchannel_logout_uri = c.backchannel_logout_uri.as_deref().and_then(|u| {
+        problems
+            .take(parse_redirect(u).map_err(|m| ConfigError::new(key("backchannel_logout_uri"), m)))
+    });
     let grant_types = c
         .grant_types
         .unwrap_or_else(|| vec![GrantType::AuthorizationCode, GrantType::RefreshToken]);
     if grant_types.is_empty() {
-        return Err(ConfigError::new(
+        problems.push(ConfigError::new(
             key("grant_types"),
             "must list at least one grant type",
         ));
     }
-    if grant_types.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
-        return Err(ConfigError::new(
+    if grant_types.contains(&GrantType::AuthorizationCode) && c.redirect_uris.is_empty() {
+        problems.push(ConfigError::new(
             key("redirect_uris"),
             "missing: the authorization_code grant needs at least one redirect URI",
         ));
@@ -210,21 +225,20 @@ pub(super) fn validate_client(
     if grant_types.contains(&GrantType::ClientCredentials)
         && method == TokenEndpointAuthMethod::None
     {
-        return Err(ConfigError::new(
+        problems.push(ConfigError::new(
             key("grant_types"),
             "client_credentials needs a confidential client",
         ));
     }
-    let allowed_company_ids = c
-        .allowed_company_ids
-        .iter()
-        .map(|id| {
-            uuid::Uuid::parse_str(id).map_err(|_| {
-                ConfigError::new(key("allowed_company_ids"), format!("`{id}` is not a UUID"))
-            })
+    let allowed_company_ids = problems.take_all(&c.allowed_company_ids, |id| {
+        uuid::Uuid::parse_str(id).map_err(|_| {
+            ConfigError::new(key("allowed_company_ids"), format!("`{id}` is not a UUID"))
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(ClientConfig {
+    });
+    if problems.len() > before {
+        return None;
+    }
+    Some(ClientConfig {
         name: c.name.unwrap_or_else(|| c.client_id.clone()),
         client_id: c.client_id,
         client_secret,
@@ -242,6 +256,31 @@ pub(super) fn validate_client(
         provision: c.provision,
         email_claim: c.email_claim,
     })
+}
+
+/// A client's secret as the file gives it.
+enum Written {
+    Nothing,
+    Secret(SecretString),
+    /// `client_secret_env` names a variable that is not set, or empty: what is wrong with it.
+    VariableUnusable(String),
+    Both,
+}
+
+/// Why a client secret is too weak to keep, if it is: fewer than 16 characters, or one
+/// character repeated (what a placeholder such as `xxxxxxxxxxxxxxxx` looks like). The secret
+/// itself never goes into the message.
+fn weak_secret(secret: &SecretString) -> Option<&'static str> {
+    let secret = secret.expose_secret();
+    let mut chars = secret.chars();
+    let first = chars.next();
+    if secret.chars().count() < 16 {
+        Some("must be at least 16 characters")
+    } else if chars.all(|c| Some(c) == first) {
+        Some("is one character repeated: use a random value of at least 16 characters")
+    } else {
+        None
+    }
 }
 
 /// Registered redirect targets: absolute, no fragment (RFC 6749 §3.1.2), http(s) or a

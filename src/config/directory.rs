@@ -2,7 +2,8 @@
 
 use serde::Deserialize;
 
-use super::env::lookup;
+use super::env::secret_var;
+use super::validate::Problems;
 use super::{Backend, ConfigError, DatabaseUrl};
 
 /// The ERP's users table.
@@ -29,6 +30,31 @@ pub struct DirectoryColumns {
     pub role: String,
     pub active: String,
     pub password_hash: String,
+}
+
+impl DirectoryColumns {
+    /// Each column with its configuration key (`directory.columns.email`), in the order of
+    /// the struct; empty ones included.
+    pub fn named(&self) -> [(&'static str, &str); 8] {
+        [
+            ("directory.columns.id", &self.id),
+            ("directory.columns.email", &self.email),
+            ("directory.columns.username", &self.username),
+            ("directory.columns.name", &self.name),
+            ("directory.columns.company_id", &self.company_id),
+            ("directory.columns.role", &self.role),
+            ("directory.columns.active", &self.active),
+            ("directory.columns.password_hash", &self.password_hash),
+        ]
+    }
+
+    /// Whether the column of this key may be left empty: the ERP has no such column.
+    pub fn may_be_empty(key: &str) -> bool {
+        matches!(
+            key,
+            "directory.columns.username" | "directory.columns.name" | "directory.columns.role"
+        )
+    }
 }
 
 impl Default for DirectoryColumns {
@@ -58,61 +84,59 @@ pub(super) struct RawDirectory {
     pub(super) rehash: bool,
 }
 
+/// The `[directory]` section, or `None` with every problem it has noted.
 pub(super) fn validate_directory(
     d: RawDirectory,
     env: &[(String, String)],
-) -> Result<DirectoryConfig, ConfigError> {
-    let url = match (d.url, d.url_env) {
-        (Some(_), Some(_)) => {
-            return Err(ConfigError::new(
-                "directory.url_env",
-                "give either url or url_env, not both",
-            ))
+    problems: &mut Problems,
+) -> Option<DirectoryConfig> {
+    let before = problems.len();
+    let url = match (d.url, &d.url_env) {
+        (Some(_), Some(_)) => Err(ConfigError::new(
+            "directory.url_env",
+            "give either url or url_env, not both",
+        )),
+        (Some(url), None) => Ok(url),
+        (None, Some(var)) => {
+            secret_var(env, var).map_err(|m| ConfigError::new("directory.url_env", m))
         }
-        (Some(url), None) => url,
-        (None, Some(var)) => lookup(env, &var).ok_or_else(|| {
-            ConfigError::new(
-                "directory.url_env",
-                format!("environment variable {var} is not set"),
-            )
-        })?,
-        (None, None) => return Err(ConfigError::new("directory.url", "missing")),
+        (None, None) => Err(ConfigError::new("directory.url", "missing")),
     };
-    let url = DatabaseUrl::parse(&url).map_err(|m| ConfigError::new("directory.url", m))?;
-    if url.backend() != Backend::Postgres {
-        return Err(ConfigError::new(
-            "directory.url",
-            "the ERP directory must be a postgres:// URL",
-        ));
-    }
+    let url_key = if d.url_env.is_some() {
+        "directory.url_env"
+    } else {
+        "directory.url"
+    };
+    let url = problems.take(url.and_then(|url| {
+        let url = DatabaseUrl::parse(&url).map_err(|m| ConfigError::new(url_key, m))?;
+        if url.backend() != Backend::Postgres {
+            return Err(ConfigError::new(
+                url_key,
+                "the ERP directory must be a postgres:// URL",
+            ));
+        }
+        Ok(url)
+    }));
     let table = d.table.unwrap_or_else(|| "auth.users".into());
     let (schema, table) = match table.split_once('.') {
         Some((schema, table)) => (schema.to_owned(), table.to_owned()),
         None => ("auth".to_owned(), table),
     };
     for part in [&schema, &table] {
-        check_identifier(part).map_err(|m| ConfigError::new("directory.table", m))?;
+        problems.take(check_identifier(part).map_err(|m| ConfigError::new("directory.table", m)));
     }
-    let c = &d.columns;
-    for (name, value) in [
-        ("id", &c.id),
-        ("email", &c.email),
-        ("username", &c.username),
-        ("name", &c.name),
-        ("company_id", &c.company_id),
-        ("role", &c.role),
-        ("active", &c.active),
-        ("password_hash", &c.password_hash),
-    ] {
+    for (key, value) in d.columns.named() {
         // An ERP without usernames, display names or roles leaves those columns empty.
-        if value.is_empty() && matches!(name, "username" | "name" | "role") {
+        if value.is_empty() && DirectoryColumns::may_be_empty(key) {
             continue;
         }
-        check_identifier(value)
-            .map_err(|m| ConfigError::new(format!("directory.columns.{name}"), m))?;
+        problems.take(check_identifier(value).map_err(|m| ConfigError::new(key, m)));
     }
-    Ok(DirectoryConfig {
-        url,
+    if problems.len() > before {
+        return None;
+    }
+    Some(DirectoryConfig {
+        url: url?,
         schema,
         table,
         columns: d.columns,

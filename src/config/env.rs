@@ -2,80 +2,90 @@
 
 use std::path::PathBuf;
 
-use super::{ConfigError, RawConfig, CONFIG_ENV};
+use super::{ConfigError, ConfigErrors, RawConfig, CONFIG_ENV};
 
 const ENV_PREFIX: &str = "BHEEM_SSO_";
 
 /// `BHEEM_SSO_<KEY>` overrides the top-level `<key>`; `BHEEM_SSO_DIRECTORY_<KEY>` the
 /// `[directory]` one. An unknown `BHEEM_SSO_` variable is an error: it is almost always a typo.
-pub(super) fn apply_env(raw: &mut RawConfig, env: &[(String, String)]) -> Result<(), ConfigError> {
-    for (name, value) in env {
-        let Some(key) = name.strip_prefix(ENV_PREFIX) else {
-            continue;
-        };
-        if name == CONFIG_ENV {
-            continue;
+/// Every bad variable is reported, not only the first.
+pub(super) fn apply_env(raw: &mut RawConfig, env: &[(String, String)]) -> Result<(), ConfigErrors> {
+    let errors: Vec<ConfigError> = env
+        .iter()
+        .filter_map(|(name, value)| apply_one(raw, name, value).err())
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}
+
+fn apply_one(raw: &mut RawConfig, name: &str, value: &str) -> Result<(), ConfigError> {
+    let Some(key) = name.strip_prefix(ENV_PREFIX) else {
+        return Ok(());
+    };
+    if name == CONFIG_ENV {
+        return Ok(());
+    }
+    let value = value.to_owned();
+    match key.to_ascii_lowercase().as_str() {
+        "issuer" => raw.issuer = Some(value),
+        "listen" => raw.listen = Some(value),
+        "metrics_listen" => raw.metrics_listen = Some(value),
+        "database_url" => raw.database_url = Some(value),
+        "keys_dir" => raw.keys_dir = Some(PathBuf::from(value)),
+        "trusted_proxies" => {
+            raw.trusted_proxies = value
+                .split(',')
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+                .collect()
         }
-        let value = value.clone();
-        match key.to_ascii_lowercase().as_str() {
-            "issuer" => raw.issuer = Some(value),
-            "listen" => raw.listen = Some(value),
-            "metrics_listen" => raw.metrics_listen = Some(value),
-            "database_url" => raw.database_url = Some(value),
-            "keys_dir" => raw.keys_dir = Some(PathBuf::from(value)),
-            "trusted_proxies" => {
-                raw.trusted_proxies = value
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|v| !v.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            }
-            "log_format" => {
-                raw.log_format = Some(
-                    value
-                        .parse()
-                        .map_err(|()| ConfigError::new(name.as_str(), "must be text or json"))?,
-                )
-            }
-            "access_log" => {
-                raw.access_log = Some(
-                    parse_bool(&value)
-                        .ok_or_else(|| ConfigError::new(name.as_str(), "must be true or false"))?,
-                )
-            }
-            "key_grace_seconds" => {
-                raw.key_grace_seconds = Some(value.parse().map_err(|_| {
-                    ConfigError::new(name.as_str(), "must be a whole number of seconds")
-                })?)
-            }
-            "key_refresh_seconds" => {
-                raw.key_refresh_seconds = Some(value.parse().map_err(|_| {
-                    ConfigError::new(name.as_str(), "must be a whole number of seconds")
-                })?)
-            }
-            "key_rotation_days" => {
-                raw.key_rotation_days = Some(value.parse().map_err(|_| {
-                    ConfigError::new(name.as_str(), "must be a whole number of days")
-                })?)
-            }
-            // Decoded where the keys are loaded, so that its error names the variable only.
-            "key_encryption_key" => raw.key_encryption_key = Some(value.into()),
-            "directory_url" => raw.directory.get_or_insert_with(Default::default).url = Some(value),
-            "directory_table" => {
-                raw.directory.get_or_insert_with(Default::default).table = Some(value)
-            }
-            "directory_rehash" => {
-                raw.directory.get_or_insert_with(Default::default).rehash = parse_bool(&value)
-                    .ok_or_else(|| ConfigError::new(name.as_str(), "must be true or false"))?
-            }
-            _ => {
-                return Err(ConfigError::new(
-                    name.as_str(),
-                    "unknown environment override",
-                ))
-            }
+        "log_format" => {
+            raw.log_format = Some(
+                value
+                    .parse()
+                    .map_err(|()| ConfigError::new(name, "must be text or json"))?,
+            )
         }
+        "access_log" => {
+            raw.access_log = Some(
+                parse_bool(&value)
+                    .ok_or_else(|| ConfigError::new(name, "must be true or false"))?,
+            )
+        }
+        "key_grace_seconds" => {
+            raw.key_grace_seconds = Some(
+                value
+                    .parse()
+                    .map_err(|_| ConfigError::new(name, "must be a whole number of seconds"))?,
+            )
+        }
+        "key_refresh_seconds" => {
+            raw.key_refresh_seconds = Some(
+                value
+                    .parse()
+                    .map_err(|_| ConfigError::new(name, "must be a whole number of seconds"))?,
+            )
+        }
+        "key_rotation_days" => {
+            raw.key_rotation_days = Some(
+                value
+                    .parse()
+                    .map_err(|_| ConfigError::new(name, "must be a whole number of days"))?,
+            )
+        }
+        // Decoded where the keys are loaded, so that its error names the variable only.
+        "key_encryption_key" => raw.key_encryption_key = Some(value.into()),
+        "directory_url" => raw.directory.get_or_insert_with(Default::default).url = Some(value),
+        "directory_table" => raw.directory.get_or_insert_with(Default::default).table = Some(value),
+        "directory_rehash" => {
+            raw.directory.get_or_insert_with(Default::default).rehash =
+                parse_bool(&value).ok_or_else(|| ConfigError::new(name, "must be true or false"))?
+        }
+        _ => return Err(ConfigError::new(name, "unknown environment override")),
     }
     Ok(())
 }
@@ -88,9 +98,12 @@ fn parse_bool(value: &str) -> Option<bool> {
     }
 }
 
-pub(super) fn lookup(env: &[(String, String)], var: &str) -> Option<String> {
-    env.iter()
-        .find(|(k, _)| k == var)
-        .map(|(_, v)| v.clone())
-        .filter(|v| !v.is_empty())
+/// The value of the variable a `*_env` key names, or what is wrong with it, in words that name
+/// the variable: an operator looks for it in the unit file or the container's environment.
+pub(super) fn secret_var(env: &[(String, String)], var: &str) -> Result<String, String> {
+    match env.iter().find(|(k, _)| k == var) {
+        None => Err(format!("environment variable {var} is not set")),
+        Some((_, v)) if v.is_empty() => Err(format!("environment variable {var} is empty")),
+        Some((_, v)) => Ok(v.clone()),
+    }
 }

@@ -17,6 +17,9 @@ use serde::Deserialize;
 mod clients;
 mod directory;
 mod env;
+mod paths;
+#[cfg(test)]
+mod problem_tests;
 mod provisioning;
 mod sections;
 #[cfg(test)]
@@ -24,7 +27,7 @@ mod tests;
 mod validate;
 mod values;
 
-pub use clients::{ClientConfig, EmailClaim, GrantType, TokenEndpointAuthMethod};
+pub use clients::{client_key, ClientConfig, EmailClaim, GrantType, TokenEndpointAuthMethod};
 pub use directory::{DirectoryColumns, DirectoryConfig};
 pub use provisioning::{
     InstanceAdminRoles, MailcowConfig, NextcloudConfig, ProvisionTarget, ProvisioningConfig,
@@ -60,11 +63,61 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             key: key.into(),
             message: message.into(),
         }
+    }
+}
+
+/// Every problem found in one configuration, in the order they were found: an operator fixes
+/// them all in one go instead of one per start. Never empty.
+#[derive(Debug)]
+pub struct ConfigErrors(Vec<ConfigError>);
+
+impl ConfigErrors {
+    pub fn iter(&self) -> impl Iterator<Item = &ConfigError> {
+        self.0.iter()
+    }
+
+    /// The keys, in order: what a test or a summary wants.
+    pub fn keys(&self) -> Vec<&str> {
+        self.0.iter().map(|e| e.key.as_str()).collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Always false: there is no `ConfigErrors` without an error (clippy asks for the pair).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn into_vec(self) -> Vec<ConfigError> {
+        self.0
+    }
+}
+
+/// One line per problem.
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+impl From<ConfigError> for ConfigErrors {
+    fn from(e: ConfigError) -> Self {
+        Self(vec![e])
     }
 }
 
@@ -109,6 +162,40 @@ pub struct Config {
     pub clients: Vec<ClientConfig>,
     /// Where the configuration came from, for the start-up log line.
     pub source: ConfigSource,
+}
+
+/// A configuration as loaded, with the parts that are valid even when others are not.
+pub struct Checked {
+    pub result: Result<Config, ConfigErrors>,
+    pub usable: Usable,
+}
+
+/// The parts of a configuration that `config check` tests against the outside world, each
+/// present when it is valid by itself.
+#[derive(Debug)]
+pub struct Usable {
+    pub source: ConfigSource,
+    pub database_url: Option<DatabaseUrl>,
+    pub directory: Option<DirectoryConfig>,
+    pub provisioning: ProvisioningConfig,
+    /// The clients without a problem of their own.
+    pub clients: Vec<ClientConfig>,
+}
+
+impl Checked {
+    /// Nothing could be read (not TOML, an unknown override): no part to check further.
+    fn unusable(errors: ConfigErrors, source: ConfigSource) -> Self {
+        Self {
+            result: Err(errors),
+            usable: Usable {
+                source,
+                database_url: None,
+                directory: None,
+                provisioning: ProvisioningConfig::default(),
+                clients: Vec::new(),
+            },
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -165,7 +252,13 @@ struct RawConfig {
 impl Config {
     /// Loads the configuration the way `serve` does: `--config`, else `$BHEEM_SSO_CONFIG`, else
     /// `./bheem-sso.toml` if present, else the built-in development defaults; then the environment.
-    pub fn load(explicit: Option<&Path>) -> Result<Self, ConfigError> {
+    pub fn load(explicit: Option<&Path>) -> Result<Self, ConfigErrors> {
+        Self::check(explicit).result
+    }
+
+    /// As [`Config::load`], keeping the valid parts when there are problems: what
+    /// `bheem-sso config check` goes on to check against the outside world.
+    pub fn check(explicit: Option<&Path>) -> Checked {
         let env: Vec<(String, String)> = std::env::vars().collect();
         let from_env = env
             .iter()
@@ -176,27 +269,47 @@ impl Config {
             default.exists().then_some(default)
         });
         match path {
-            Some(path) => {
-                let text = std::fs::read_to_string(&path).map_err(|e| {
+            Some(path) => match std::fs::read_to_string(&path) {
+                Ok(text) => Self::check_parts(&text, &env, ConfigSource::File(path)),
+                Err(e) => Checked::unusable(
                     ConfigError::new(
                         "config file",
                         format!("cannot read {}: {e}", path.display()),
                     )
-                })?;
-                Self::from_parts(&text, &env, ConfigSource::File(path))
-            }
-            None => Self::from_parts("", &env, ConfigSource::BuiltInDefaults),
+                    .into(),
+                    ConfigSource::File(path),
+                ),
+            },
+            None => Self::check_parts("", &env, ConfigSource::BuiltInDefaults),
         }
     }
 
-    /// Parses `toml` text, applies `BHEEM_SSO_*` overrides from `env`, and validates.
+    /// Parses `toml` text, applies `BHEEM_SSO_*` overrides from `env`, and validates, reporting
+    /// every problem found (a file that is not TOML at all is one problem).
+    ///
+    /// Relative paths written in a file are taken from the file's folder
+    /// ([`paths::resolve_against`]), before the overrides: a path from the environment means
+    /// what it means to the shell that set it, relative to the current directory.
     pub fn from_parts(
         toml_text: &str,
         env: &[(String, String)],
         source: ConfigSource,
-    ) -> Result<Self, ConfigError> {
-        let mut raw: RawConfig = toml::from_str(toml_text).map_err(|e| toml_error(toml_text, e))?;
-        apply_env(&mut raw, env)?;
+    ) -> Result<Self, ConfigErrors> {
+        Self::check_parts(toml_text, env, source).result
+    }
+
+    /// [`Config::from_parts`], keeping the valid parts.
+    pub fn check_parts(toml_text: &str, env: &[(String, String)], source: ConfigSource) -> Checked {
+        let mut raw: RawConfig = match toml::from_str(toml_text) {
+            Ok(raw) => raw,
+            Err(e) => return Checked::unusable(toml_error(toml_text, e).into(), source),
+        };
+        if let ConfigSource::File(path) = &source {
+            paths::resolve_against(&mut raw, path);
+        }
+        if let Err(errors) = apply_env(&mut raw, env) {
+            return Checked::unusable(errors, source);
+        }
         validate(raw, env, source)
     }
 

@@ -7,7 +7,8 @@ use serde::Deserialize;
 use url::Url;
 use uuid::Uuid;
 
-use super::env::lookup;
+use super::env::secret_var;
+use super::validate::Problems;
 use super::ConfigError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
@@ -147,12 +148,9 @@ pub(super) fn secret_from(
             "give the value or the _env variable, not both",
         )),
         (Some(v), None) => Ok(v),
-        (None, Some(var)) => lookup(env, &var).map(SecretString::from).ok_or_else(|| {
-            ConfigError::new(
-                format!("{key}_env"),
-                format!("environment variable {var} is not set"),
-            )
-        }),
+        (None, Some(var)) => secret_var(env, &var)
+            .map(SecretString::from)
+            .map_err(|m| ConfigError::new(format!("{key}_env"), m)),
         (None, None) => Err(ConfigError::new(key, "missing")),
     }
 }
@@ -210,72 +208,80 @@ fn instance_admin_roles(
     Ok(InstanceAdminRoles(by_company))
 }
 
+/// The `[provisioning]` section; a target with a problem is left out, its problems noted.
 pub(super) fn validate_provisioning(
     raw: RawProvisioning,
     env: &[(String, String)],
-) -> Result<ProvisioningConfig, ConfigError> {
-    let nextcloud = match raw.nextcloud {
-        Some(n) => Some(NextcloudConfig {
-            url: base_url("provisioning.nextcloud.url", &n.url)?,
-            admin_password: secret_from(
-                env,
-                "provisioning.nextcloud.admin_password",
-                n.admin_password,
-                n.admin_password_env,
-            )?,
-            admin_user: n.admin_user,
-            uid_claim: match n.uid_claim.as_deref().unwrap_or("preferred_username") {
-                c @ ("sub" | "preferred_username" | "email") => c.to_owned(),
-                other => {
-                    return Err(ConfigError::new(
-                        "provisioning.nextcloud.uid_claim",
-                        format!("`{other}`: use sub, preferred_username or email"),
-                    ))
-                }
-            },
-            quota: n.quota,
-            instance_admin_roles: instance_admin_roles(n.instance_admin_roles)?,
-        }),
-        None => None,
-    };
-    let mailcow = match raw.mailcow {
-        Some(m) => Some(MailcowConfig {
-            url: base_url("provisioning.mailcow.url", &m.url)?,
-            api_key: secret_from(
-                env,
-                "provisioning.mailcow.api_key",
-                m.api_key,
-                m.api_key_env,
-            )?,
-            domain: mail_domain("provisioning.mailcow.domain", &m.domain)?,
-            company_domains: m
-                .company_domains
-                .iter()
-                .map(|(company, domain)| {
-                    let key = "provisioning.mailcow.company_domains";
-                    Ok((company_id(key, company)?, mail_domain(key, domain)?))
-                })
-                .collect::<Result<_, ConfigError>>()?,
-            quota_mib: m.quota_mib.unwrap_or(1024),
-        }),
-        None => None,
-    };
-    if raw.targets.contains(&ProvisionTarget::Nextcloud) && nextcloud.is_none() {
-        return Err(ConfigError::new(
-            "provisioning.targets",
-            "nextcloud is listed but [provisioning.nextcloud] is missing",
-        ));
+    problems: &mut Problems,
+) -> ProvisioningConfig {
+    // A section with a problem of its own is reported as that problem, not as missing.
+    for (target, written) in [
+        (ProvisionTarget::Nextcloud, raw.nextcloud.is_some()),
+        (ProvisionTarget::Mailcow, raw.mailcow.is_some()),
+    ] {
+        if raw.targets.contains(&target) && !written {
+            problems.push(ConfigError::new(
+                "provisioning.targets",
+                format!(
+                    "{} is listed but [provisioning.{}] is missing",
+                    target.as_str(),
+                    target.as_str()
+                ),
+            ));
+        }
     }
-    if raw.targets.contains(&ProvisionTarget::Mailcow) && mailcow.is_none() {
-        return Err(ConfigError::new(
-            "provisioning.targets",
-            "mailcow is listed but [provisioning.mailcow] is missing",
-        ));
-    }
-    Ok(ProvisioningConfig {
+    let nextcloud = raw.nextcloud.and_then(|n| problems.take(nextcloud(n, env)));
+    let mailcow = raw.mailcow.and_then(|m| problems.take(mailcow(m, env)));
+    ProvisioningConfig {
         targets: raw.targets,
         nextcloud,
         mailcow,
         sweep_interval_seconds: raw.sweep_interval_seconds.unwrap_or(3600),
+    }
+}
+
+fn nextcloud(n: RawNextcloud, env: &[(String, String)]) -> Result<NextcloudConfig, ConfigError> {
+    Ok(NextcloudConfig {
+        url: base_url("provisioning.nextcloud.url", &n.url)?,
+        admin_password: secret_from(
+            env,
+            "provisioning.nextcloud.admin_password",
+            n.admin_password,
+            n.admin_password_env,
+        )?,
+        admin_user: n.admin_user,
+        uid_claim: match n.uid_claim.as_deref().unwrap_or("preferred_username") {
+            c @ ("sub" | "preferred_username" | "email") => c.to_owned(),
+            other => {
+                return Err(ConfigError::new(
+                    "provisioning.nextcloud.uid_claim",
+                    format!("`{other}`: use sub, preferred_username or email"),
+                ))
+            }
+        },
+        quota: n.quota,
+        instance_admin_roles: instance_admin_roles(n.instance_admin_roles)?,
+    })
+}
+
+fn mailcow(m: RawMailcow, env: &[(String, String)]) -> Result<MailcowConfig, ConfigError> {
+    Ok(MailcowConfig {
+        url: base_url("provisioning.mailcow.url", &m.url)?,
+        api_key: secret_from(
+            env,
+            "provisioning.mailcow.api_key",
+            m.api_key,
+            m.api_key_env,
+        )?,
+        domain: mail_domain("provisioning.mailcow.domain", &m.domain)?,
+        company_domains: m
+            .company_domains
+            .iter()
+            .map(|(company, domain)| {
+                let key = "provisioning.mailcow.company_domains";
+                Ok((company_id(key, company)?, mail_domain(key, domain)?))
+            })
+            .collect::<Result<_, ConfigError>>()?,
+        quota_mib: m.quota_mib.unwrap_or(1024),
     })
 }

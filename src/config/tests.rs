@@ -7,11 +7,11 @@ use secrecy::ExposeSecret;
 
 use super::*;
 
-fn load(text: &str) -> Result<Config, ConfigError> {
+fn load(text: &str) -> Result<Config, ConfigErrors> {
     Config::from_parts(text, &[], ConfigSource::BuiltInDefaults)
 }
 
-fn load_env(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+fn load_env(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
     let env: Vec<_> = env
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -19,8 +19,9 @@ fn load_env(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
     Config::from_parts(text, &env, ConfigSource::BuiltInDefaults)
 }
 
-fn key_of(result: Result<Config, ConfigError>) -> String {
-    result.expect_err("should be rejected").key
+/// The key of the first problem.
+fn key_of(result: Result<Config, ConfigErrors>) -> String {
+    result.expect_err("should be rejected").keys()[0].to_owned()
 }
 
 #[test]
@@ -78,7 +79,7 @@ fn unknown_key_is_named() {
 #[test]
 fn issuer_with_query_or_fragment_is_rejected() {
     let e = load("issuer = \"https://sso.example.com/?tenant=1\"").unwrap_err();
-    assert_eq!(e.key, "issuer");
+    assert_eq!(e.keys(), ["issuer"]);
     assert!(e.to_string().contains("query"), "{e}");
     let e = load("issuer = \"https://sso.example.com/#x\"").unwrap_err();
     assert!(e.to_string().contains("fragment"), "{e}");
@@ -107,7 +108,7 @@ fn malformed_urls_are_rejected_with_their_key() {
         client_secret = "0123456789abcdef0123"
         redirect_uris = ["/relative/path"]
     "#;
-    assert_eq!(key_of(load(client)), "clients[0].redirect_uris");
+    assert_eq!(key_of(load(client)), r#"clients["docs"].redirect_uris"#);
 }
 
 #[test]
@@ -117,14 +118,17 @@ fn missing_secret_is_rejected() {
         client_id = "docs"
         redirect_uris = ["https://docs.example.com/apps/user_oidc/code"]
     "#;
-    assert_eq!(key_of(load(client)), "clients[0].client_secret");
+    assert_eq!(key_of(load(client)), r#"clients["docs"].client_secret"#);
     let from_env = r#"
         [[clients]]
         client_id = "docs"
         client_secret_env = "DOCS_SECRET"
         redirect_uris = ["https://docs.example.com/apps/user_oidc/code"]
     "#;
-    assert_eq!(key_of(load(from_env)), "clients[0].client_secret_env");
+    assert_eq!(
+        key_of(load(from_env)),
+        r#"clients["docs"].client_secret_env"#
+    );
     let config = load_env(from_env, &[("DOCS_SECRET", "a-long-enough-secret-value")]).unwrap();
     assert_eq!(
         config.clients[0]
@@ -239,7 +243,7 @@ fn provisioning_targets_need_their_section() {
         redirect_uris = ["https://docs.example.com/apps/user_oidc/code"]
         provision = ["nextcloud"]
     "#;
-    assert_eq!(key_of(load(client)), "clients[0].provision");
+    assert_eq!(key_of(load(client)), r#"clients["docs"].provision"#);
 }
 
 #[test]
@@ -279,7 +283,10 @@ fn public_clients_must_use_pkce_and_have_no_secret() {
         token_endpoint_auth_method = "none"
         redirect_uris = ["https://meet.example.com/callback"]
     "#;
-    assert_eq!(key_of(load(with_secret)), "clients[0].client_secret");
+    assert_eq!(
+        key_of(load(with_secret)),
+        r#"clients["bheem-meet"].client_secret"#
+    );
 }
 
 const NEXTCLOUD: &str = r#"
@@ -363,7 +370,7 @@ fn the_mailbox_email_claim_needs_mailcow() {
         provision = ["mailcow"]
         email_claim = "mailbox"
     "#;
-    assert_eq!(key_of(load(client)), "clients[0].provision");
+    assert_eq!(key_of(load(client)), r#"clients["mail"].provision"#);
     let config = load(&format!("{MAILCOW}{client}")).unwrap();
     assert_eq!(config.clients[0].email_claim, EmailClaim::Mailbox);
     let unknown = key_of(load(&format!(
@@ -401,10 +408,10 @@ fn no_relying_party_may_take_the_workspaces_own_client_id() {
     };
     assert_eq!(
         key_of(load(&client("bheem-workspace"))),
-        "clients[0].client_id"
+        r#"clients["bheem-workspace"].client_id"#
     );
     let renamed = format!("first_party_client_id = \"spa\"\n{}", client("spa"));
-    assert_eq!(key_of(load(&renamed)), "clients[0].client_id");
+    assert_eq!(key_of(load(&renamed)), r#"clients["spa"].client_id"#);
     assert!(load(&client("bheem-docs")).is_ok());
 }
 
@@ -420,7 +427,7 @@ fn a_mailbox_email_claim_needs_a_client_that_makes_mailboxes() {
     };
     assert_eq!(
         key_of(load(&format!("{mailcow}{}", client("")))),
-        "clients[0].email_claim"
+        r#"clients["bheem-mail"].email_claim"#
     );
     assert!(load(&format!(
         "{mailcow}{}",

@@ -77,6 +77,22 @@ impl DatabaseUrl {
         self.0.expose_secret()
     }
 
+    /// The file of a SQLite database, as the URL names it (relative to the current directory
+    /// when relative); `None` for PostgreSQL and in-memory databases.
+    pub fn sqlite_file(&self) -> Option<std::path::PathBuf> {
+        if self.backend() != Backend::Sqlite {
+            return None;
+        }
+        let raw = self.expose();
+        let rest = raw.trim_start_matches("sqlite:");
+        let rest = rest.strip_prefix("//").unwrap_or(rest);
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        if path.is_empty() || path.starts_with(':') || query.contains("mode=memory") {
+            return None;
+        }
+        Some(std::path::PathBuf::from(path))
+    }
+
     /// The URL with any password replaced, for logs.
     pub fn redacted(&self) -> String {
         match Url::parse(self.expose()) {

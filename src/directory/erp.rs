@@ -6,8 +6,9 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Row};
 use uuid::Uuid;
 
-use super::{Credentials, Directory, User};
-use crate::config::DirectoryConfig;
+use super::erp_check::{self, is_schema_mismatch};
+use super::{Credentials, Directory, PingError, User};
+use crate::config::{ConfigError, DirectoryConfig};
 
 /// The ERP's users table in PostgreSQL. Read-only unless the operator enables rehashing.
 ///
@@ -19,11 +20,17 @@ pub struct ErpDirectory {
     select: String,
     by_id: String,
     update_hash: String,
+    /// Every configured column, no row: what `ping` asks, so that a wrong column or a missing
+    /// grant shows in `/health` and not only as failed logins.
+    probe: String,
+    config: DirectoryConfig,
     rehash: bool,
 }
 
 impl ErpDirectory {
-    /// Connects lazily: an ERP database that is down makes logins fail, not start-up.
+    /// Connects lazily: an ERP database that is down makes logins fail, not start-up. (An ERP
+    /// that answers with a table unlike the configuration does stop start-up:
+    /// [`ErpDirectory::schema_problems`], called by `app::build_state`.)
     pub fn connect(config: &DirectoryConfig) -> anyhow::Result<Self> {
         let options: sqlx::postgres::PgConnectOptions = config
             .url
@@ -63,6 +70,15 @@ impl ErpDirectory {
             active = q(&c.active),
             hash = q(&c.password_hash),
         );
+        let probe = format!(
+            "SELECT {} FROM {table} LIMIT 0",
+            c.named()
+                .iter()
+                .filter(|(_, name)| !name.is_empty())
+                .map(|(_, name)| q(name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         let username_match = if c.username.is_empty() {
             String::new()
         } else {
@@ -81,8 +97,18 @@ impl ErpDirectory {
                 q(&c.password_hash),
                 q(&c.id)
             ),
+            probe,
+            config: config.clone(),
             rehash: config.rehash,
         }
+    }
+
+    /// How the ERP's table differs from the configuration (see [`erp_check`]); `Err` when the
+    /// ERP does not answer.
+    pub async fn schema_problems(&self) -> anyhow::Result<Vec<ConfigError>> {
+        erp_check::schema_problems(&self.pool, &self.config)
+            .await
+            .context("checking the ERP directory's table")
     }
 
     fn user_from(row: &sqlx::postgres::PgRow) -> anyhow::Result<Option<(User, Option<String>)>> {
@@ -164,11 +190,26 @@ impl Directory for ErpDirectory {
         "erp"
     }
 
-    async fn ping(&self) -> anyhow::Result<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .context("ERP database ping")?;
-        Ok(())
+    async fn ping(&self) -> Result<(), PingError> {
+        let error = match sqlx::query(&self.probe).execute(&self.pool).await {
+            Ok(_) => return Ok(()),
+            Err(e) => e,
+        };
+        if !is_schema_mismatch(&error) {
+            return Err(PingError::Unavailable(
+                anyhow::Error::new(error).context("ERP database ping"),
+            ));
+        }
+        // Only on failure: which key is wrong takes a few catalogue queries.
+        let problems = self.schema_problems().await?;
+        Err(PingError::Misconfigured(if problems.is_empty() {
+            // The catalogue sees nothing wrong (a policy, a changed grant since): say what
+            // PostgreSQL said, which names the table or column and no host or user.
+            error
+                .as_database_error()
+                .map_or_else(|| error.to_string(), |db| db.message().to_owned())
+        } else {
+            erp_check::reason(&problems)
+        }))
     }
 }

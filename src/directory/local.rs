@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 
-use super::{Credentials, Directory, User};
+use super::{Credentials, Directory, PingError, User};
 use crate::clock::Clock;
 use crate::store::users::LocalUser;
 use crate::store::Db;
@@ -67,7 +67,7 @@ impl Directory for LocalDirectory {
         true
     }
 
-    async fn ping(&self) -> anyhow::Result<()> {
-        self.db.ping().await
+    async fn ping(&self) -> Result<(), PingError> {
+        Ok(self.db.ping().await?)
     }
 }

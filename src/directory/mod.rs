@@ -3,6 +3,7 @@
 //! a password against them is the login layer's (`crate::login`).
 
 mod erp;
+pub mod erp_check;
 mod local;
 
 pub use erp::ErpDirectory;
@@ -12,6 +13,24 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use crate::store::users::UserLookup;
+
+/// Why a directory's [`Directory::ping`] failed.
+#[derive(Debug)]
+pub enum PingError {
+    /// It does not answer (down, refused, timed out). The cause may name hosts and users: it is
+    /// logged, not shown.
+    Unavailable(anyhow::Error),
+    /// It answers, but its table is not what the configuration says (a column missing, a grant
+    /// missing): every login fails until the configuration or the grants are fixed. The reason
+    /// names configuration keys, tables and columns only, so `/health` shows it.
+    Misconfigured(String),
+}
+
+impl From<anyhow::Error> for PingError {
+    fn from(e: anyhow::Error) -> Self {
+        Self::Unavailable(e)
+    }
+}
 
 /// A person as the directory knows them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,7 +67,8 @@ pub trait Directory: Send + Sync {
     fn in_provider_database(&self) -> bool {
         false
     }
-    async fn ping(&self) -> anyhow::Result<()>;
+    /// Cheap enough for every health request: one round trip when all is well.
+    async fn ping(&self) -> Result<(), PingError>;
 }
 
 /// The user `id`: the one a look-up brought along when it was asked to ([`UserLookup`]), else
@@ -72,7 +92,7 @@ pub(crate) mod counting {
 
     use async_trait::async_trait;
 
-    use super::{Credentials, Directory, User};
+    use super::{Credentials, Directory, PingError, User};
 
     #[derive(Default)]
     pub(crate) struct Counting {
@@ -109,7 +129,7 @@ pub(crate) mod counting {
         fn kind(&self) -> &'static str {
             "counting"
         }
-        async fn ping(&self) -> anyhow::Result<()> {
+        async fn ping(&self) -> Result<(), PingError> {
             Ok(())
         }
     }

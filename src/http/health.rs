@@ -6,6 +6,11 @@
 //!   a signing key is loaded, and every migration embedded in the binary is applied. A load
 //!   balancer sends no traffic to a node that is not ready.
 //! - `/health`: the database and the directory, as it always was, for what already polls it.
+//!
+//! The directory is `error`, with a `reason`, when it answers but its table is not what the
+//! configuration says (a column missing, a grant missing): every login would fail with a 500
+//! while it looked `ok`. The reason names configuration keys, tables and columns, never a host
+//! or a user, so it is shown; other causes are only logged.
 
 use std::future::Future;
 use std::time::Duration;
@@ -17,6 +22,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+use crate::directory::PingError;
 use crate::http::AppState;
 use crate::oidc::paths;
 use crate::store::migrations::MigrationStatus;
@@ -36,6 +42,8 @@ enum Check<T> {
     Ok(T),
     Unavailable,
     Timeout,
+    /// It answers, but not as the configuration says; the reason is safe to show.
+    Misconfigured(String),
 }
 
 impl<T> Check<T> {
@@ -64,8 +72,39 @@ impl<T> Check<T> {
             Check::Ok(_) => "ok",
             Check::Unavailable => "unavailable",
             Check::Timeout => "timeout",
+            Check::Misconfigured(_) => "error",
         }
     }
+}
+
+/// The directory's check, told apart from a directory that does not answer.
+async fn directory_check(state: &AppState) -> Check<()> {
+    let probe = async {
+        match state.directory.ping().await {
+            Ok(()) => Ok(Ok(())),
+            Err(PingError::Misconfigured(reason)) => Ok(Err(reason)),
+            Err(PingError::Unavailable(e)) => Err(e),
+        }
+    };
+    match Check::run("directory", probe).await {
+        Check::Ok(Ok(())) => Check::Ok(()),
+        Check::Ok(Err(reason)) => {
+            tracing::error!(check = "directory", %reason, "health check failed");
+            Check::Misconfigured(reason)
+        }
+        Check::Unavailable => Check::Unavailable,
+        Check::Timeout => Check::Timeout,
+        Check::Misconfigured(reason) => Check::Misconfigured(reason),
+    }
+}
+
+/// `{"kind": …, "status": …}`, and the `reason` when the directory is misconfigured.
+fn directory_body(state: &AppState, check: &Check<()>) -> Value {
+    let mut body = json!({ "kind": state.directory.kind(), "status": check.word() });
+    if let Check::Misconfigured(reason) = check {
+        body["reason"] = json!(reason);
+    }
+    body
 }
 
 fn no_store(code: StatusCode, body: Value) -> impl IntoResponse {
@@ -89,7 +128,7 @@ async fn live() -> impl IntoResponse {
 async fn health(State(state): State<AppState>) -> impl IntoResponse {
     let (database, directory) = tokio::join!(
         Check::run("database", state.db.ping()),
-        Check::run("directory", state.directory.ping()),
+        directory_check(&state),
     );
     let healthy = matches!((&database, &directory), (Check::Ok(()), Check::Ok(())));
     no_store(
@@ -97,7 +136,7 @@ async fn health(State(state): State<AppState>) -> impl IntoResponse {
         json!({
             "status": if healthy { "ok" } else { "unavailable" },
             "database": database.word(),
-            "directory": { "kind": state.directory.kind(), "status": directory.word() },
+            "directory": directory_body(&state, &directory),
         }),
     )
 }
@@ -106,7 +145,7 @@ async fn health(State(state): State<AppState>) -> impl IntoResponse {
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     let (database, directory, migrations) = tokio::join!(
         Check::run("database", state.db.ping()),
-        Check::run("directory", state.directory.ping()),
+        directory_check(&state),
         Check::run("migrations", state.db.migration_status()),
     );
     // The ring never holds an empty set (a reload that finds no key keeps the old one); checked
@@ -141,7 +180,7 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
             "status": if ready { "ready" } else { "not_ready" },
             "not_ready": not_ready,
             "database": database.word(),
-            "directory": { "kind": state.directory.kind(), "status": directory.word() },
+            "directory": directory_body(&state, &directory),
             "keys": if keys_loaded { "ok" } else { "none" },
             "migrations": migrations,
         }),

@@ -1,11 +1,14 @@
-//! The binary as an operator runs it, in a folder of its own with no configuration file.
-//! One file just over 400 lines: seven sessions at the command line sharing `run`, not areas.
+//! The binary as an operator runs it, in a folder of its own with no configuration file: on the
+//! built-in defaults, which admin commands take only with `--dev`, after `migrate` has made the
+//! database. One file of about 450 lines: seven sessions at the command line sharing `run`, not
+//! areas. What admin commands refuse is in `admin_commands`.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::admin_commands::{files_in, run_as_printed};
 use crate::support::check_login;
 use bheem_sso::clock::Clock;
 use bheem_sso::config::DatabaseUrl;
@@ -17,9 +20,15 @@ use bheem_sso::store::Db;
 
 const COMPANY: &str = "0b6c1f0e-2f57-4f43-9a49-6a0e2f1f3c55";
 
-fn bheem_sso(dir: &Path) -> Command {
+/// The binary as installed: none of the caller's overrides, and not seen as run by cargo
+/// (`cargo test` sets the variables `cargo run` sets, which would change the hints it prints).
+pub fn bheem_sso(dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_bheem-sso"));
-    command.current_dir(dir).env("RUST_LOG", "info");
+    command
+        .current_dir(dir)
+        .env("RUST_LOG", "info")
+        .env_remove("CARGO")
+        .env_remove("CARGO_PKG_NAME");
     for (name, _) in std::env::vars() {
         if name.starts_with("BHEEM_SSO_") {
             command.env_remove(name);
@@ -28,7 +37,7 @@ fn bheem_sso(dir: &Path) -> Command {
     command
 }
 
-fn run(dir: &Path, args: &[&str], stdin: &str) -> Output {
+pub fn run(dir: &Path, args: &[&str], stdin: &str) -> Output {
     let mut child = bheem_sso(dir)
         .args(args)
         .stdin(Stdio::piped())
@@ -46,7 +55,7 @@ fn run(dir: &Path, args: &[&str], stdin: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn text(bytes: &[u8]) -> String {
+pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
@@ -54,9 +63,13 @@ fn text(bytes: &[u8]) -> String {
 fn help_explains_each_subcommand() {
     let dir = tempfile::tempdir().unwrap();
     let help = text(&run(dir.path(), &["--help"], "").stdout);
-    for command in ["serve", "migrate", "users", "keys", "backup"] {
+    for command in [
+        "serve", "migrate", "users", "keys", "backup", "config", "--dev",
+    ] {
         assert!(help.contains(command), "{command} missing from:\n{help}");
     }
+    let config = text(&run(dir.path(), &["config", "--help"], "").stdout);
+    assert!(config.contains("check"), "{config}");
     let users = text(&run(dir.path(), &["users", "add", "--help"], "").stdout);
     assert!(
         users.contains("--company-id") && users.contains("standard input"),
@@ -69,9 +82,11 @@ fn help_explains_each_subcommand() {
 #[tokio::test]
 async fn users_add_reads_the_password_from_stdin_and_the_user_can_log_in() {
     let dir = tempfile::tempdir().unwrap();
+    assert!(run(dir.path(), &["--dev", "migrate"], "").status.success());
     let out = run(
         dir.path(),
         &[
+            "--dev",
             "users",
             "add",
             "--email",
@@ -88,7 +103,7 @@ async fn users_add_reads_the_password_from_stdin_and_the_user_can_log_in() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(!text(&out.stdout).contains("correct horse"));
 
-    let listed = run(dir.path(), &["users", "list"], "");
+    let listed = run(dir.path(), &["--dev", "users", "list"], "");
     assert!(
         text(&listed.stdout).contains("Ada@Example.com"),
         "{}",
@@ -98,6 +113,7 @@ async fn users_add_reads_the_password_from_stdin_and_the_user_can_log_in() {
     let again = run(
         dir.path(),
         &[
+            "--dev",
             "users",
             "add",
             "--email",
@@ -139,7 +155,11 @@ async fn users_add_reads_the_password_from_stdin_and_the_user_can_log_in() {
     // An operator ends the user's sessions.
     let session = SsoSession::started("sid-1".into(), user.id.clone(), COMPANY.into(), 1, i64::MAX);
     db.create_sso_session(&session, &[]).await.unwrap();
-    let logout = run(dir.path(), &["users", "logout", "ada@example.com"], "");
+    let logout = run(
+        dir.path(),
+        &["--dev", "users", "logout", "ada@example.com"],
+        "",
+    );
     assert!(
         text(&logout.stdout).contains("ended 1 session"),
         "{}",
@@ -152,14 +172,14 @@ async fn users_add_reads_the_password_from_stdin_and_the_user_can_log_in() {
         .unwrap()
         .ended_at
         .is_some());
-    let status = run(dir.path(), &["provisioning", "status"], "");
+    let status = run(dir.path(), &["--dev", "provisioning", "status"], "");
     assert!(
         text(&status.stdout).contains("no jobs"),
         "{}",
         text(&status.stdout)
     );
 
-    let disabled = run(dir.path(), &["users", "disable", "ada"], "");
+    let disabled = run(dir.path(), &["--dev", "users", "disable", "ada"], "");
     assert!(disabled.status.success(), "{}", text(&disabled.stderr));
     assert!(matches!(
         login("ada", "correct horse battery").await,
@@ -171,6 +191,8 @@ async fn users_add_reads_the_password_from_stdin_and_the_user_can_log_in() {
 #[test]
 fn users_add_rejects_bad_input_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
+    assert!(run(dir.path(), &["--dev", "migrate"], "").status.success());
+    let before = files_in(dir.path());
     let cases: [(&[&str], &str, &str); 4] = [
         (
             &[
@@ -224,7 +246,7 @@ fn users_add_rejects_bad_input_and_changes_nothing() {
         ),
     ];
     for (args, stdin, expected) in cases {
-        let mut full = vec!["users", "add"];
+        let mut full = vec!["--dev", "users", "add"];
         full.extend_from_slice(args);
         let out = run(dir.path(), &full, stdin);
         assert!(!out.status.success());
@@ -234,24 +256,34 @@ fn users_add_rejects_bad_input_and_changes_nothing() {
             text(&out.stderr)
         );
     }
-    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
-    assert!(left.is_empty(), "bad input created {left:?}");
-    let listed = text(&run(dir.path(), &["users", "list"], "").stdout);
+    assert_eq!(files_in(dir.path()), before, "bad input created files");
+    let listed = text(&run(dir.path(), &["--dev", "users", "list"], "").stdout);
     assert_eq!(listed.lines().count(), 1, "{listed}");
 }
 
 #[test]
 fn keys_rotate_and_list_show_kid_algorithm_state_and_created() {
     let dir = tempfile::tempdir().unwrap();
-    let empty = run(dir.path(), &["keys", "list"], "");
+    let no_database = run(dir.path(), &["--dev", "keys", "list"], "");
+    assert!(!no_database.status.success());
+    assert!(
+        text(&no_database.stderr).contains("no database at"),
+        "{}",
+        text(&no_database.stderr)
+    );
+    assert!(run(dir.path(), &["--dev", "migrate"], "").status.success());
+    // Listing reads the database only: the key-encryption key is not needed.
+    let empty = run(dir.path(), &["--dev", "keys", "list"], "");
     assert!(
         text(&empty.stdout).contains("no keys"),
         "{}",
         text(&empty.stdout)
     );
     // On an empty database the first key is made, then the new one added, to sign later.
-    assert!(run(dir.path(), &["keys", "rotate"], "").status.success());
-    let listed = text(&run(dir.path(), &["keys", "list"], "").stdout);
+    assert!(run(dir.path(), &["--dev", "keys", "rotate"], "")
+        .status
+        .success());
+    let listed = text(&run(dir.path(), &["--dev", "keys", "list"], "").stdout);
     let lines: Vec<&str> = listed.lines().collect();
     assert_eq!(lines.len(), 3, "{listed}");
     assert!(
@@ -266,7 +298,7 @@ fn keys_rotate_and_list_show_kid_algorithm_state_and_created() {
     );
     assert!(lines[2].contains("signing"), "{listed}");
 
-    let now = run(dir.path(), &["keys", "rotate", "--now"], "");
+    let now = run(dir.path(), &["--dev", "keys", "rotate", "--now"], "");
     assert!(now.status.success());
     assert!(
         text(&now.stdout).contains("reject its tokens until they fetch the JWKS again"),
@@ -276,13 +308,13 @@ fn keys_rotate_and_list_show_kid_algorithm_state_and_created() {
     // The key-encryption key is not needed to list the keys, only to add one.
     let kek = dir.path().join("keys/encryption.key");
     std::fs::rename(&kek, dir.path().join("kek-elsewhere")).unwrap();
-    let listed = text(&run(dir.path(), &["keys", "list"], "").stdout);
+    let listed = text(&run(dir.path(), &["--dev", "keys", "list"], "").stdout);
     let lines: Vec<&str> = listed.lines().collect();
     assert_eq!(lines.len(), 4, "{listed}");
     assert!(lines[1].contains("signing"), "{listed}");
     assert!(lines[2].contains("published until"), "{listed}");
     assert!(lines[3].contains("published until"), "{listed}");
-    let refused = run(dir.path(), &["keys", "rotate"], "");
+    let refused = run(dir.path(), &["--dev", "keys", "rotate"], "");
     assert!(!refused.status.success());
     assert!(
         text(&refused.stderr).contains("holds the deployment's signing keys"),
@@ -356,9 +388,19 @@ async fn serve_on_the_embedded_default_answers_discovery_and_prints_the_first_us
         }
     }
     assert!(
-        seen.contains("No users yet") && seen.contains("users add --email"),
+        seen.contains("No users yet") && seen.contains("bheem-sso --dev users add --email"),
         "{seen}"
     );
+    // The hint is a command that works, as printed.
+    let hint = seen
+        .lines()
+        .find(|line| line.contains("users add"))
+        .unwrap()
+        .trim();
+    let added = run_as_printed(dir.path(), hint, "first user password\n");
+    assert!(added.status.success(), "{hint}: {}", text(&added.stderr));
+    let listed = text(&run(dir.path(), &["--dev", "users", "list"], "").stdout);
+    assert!(listed.contains("you@example.com"), "{listed}");
     let doc: serde_json::Value = reqwest::get(format!(
         "http://127.0.0.1:{port}/.well-known/openid-configuration"
     ))

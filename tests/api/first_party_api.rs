@@ -41,16 +41,40 @@ async fn first_party_api_logs_in_refreshes_and_answers_me(backend: Backend) {
         .await
         .unwrap();
     // The body as the README documents it.
-    let mut keys: Vec<&str> = login.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut keys: Vec<&str> = login
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     keys.sort_unstable();
     assert_eq!(
         keys,
-        ["access_token", "expires_in", "id_token", "refresh_token", "scope", "token_type", "user"]
+        [
+            "access_token",
+            "expires_in",
+            "id_token",
+            "refresh_token",
+            "scope",
+            "token_type",
+            "user"
+        ]
     );
-    assert_eq!(login["scope"], "company email offline_access openid profile");
-    let mut user_keys: Vec<&str> = login["user"].as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        login["scope"],
+        "company email offline_access openid profile"
+    );
+    let mut user_keys: Vec<&str> = login["user"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     user_keys.sort_unstable();
-    assert_eq!(user_keys, ["company_id", "email", "id", "name", "role", "username"]);
+    assert_eq!(
+        user_keys,
+        ["company_id", "email", "id", "name", "role", "username"]
+    );
     assert_eq!(login["token_type"], "Bearer");
     assert_eq!(login["user"]["company_id"], ACME);
     assert_eq!(login["user"]["email"], "alice@acme.example");
@@ -95,5 +119,8 @@ async fn first_party_api_logs_in_refreshes_and_answers_me(backend: Backend) {
         .unwrap();
     assert_eq!(bad_token.status(), 401);
     let challenge = bad_token.headers()["www-authenticate"].to_str().unwrap();
-    assert!(challenge.contains(r#"error="invalid_token""#), "{challenge}");
+    assert!(
+        challenge.contains(r#"error="invalid_token""#),
+        "{challenge}"
+    );
 }

@@ -1,6 +1,7 @@
 //! Integration tests: the real app on port 0, real SQLite and PostgreSQL, a real OIDC client.
 //! One binary, so the suite links once.
 
+mod admin_commands;
 mod architecture;
 mod audit;
 mod backchannel;
@@ -15,6 +16,7 @@ mod cookie_not_sent;
 mod deploy;
 mod disabled_users;
 mod discovery;
+mod erp_checks;
 mod erp_directory;
 mod fakes;
 mod first_party_api;

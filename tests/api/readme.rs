@@ -22,7 +22,9 @@ fn section<'a>(text: &'a str, title: &str) -> &'a str {
         .find(&heading)
         .unwrap_or_else(|| panic!("README has no section {title:?}"))
         + heading.len();
-    let end = text[start..].find("\n## ").map_or(text.len(), |i| start + i);
+    let end = text[start..]
+        .find("\n## ")
+        .map_or(text.len(), |i| start + i);
     &text[start..end]
 }
 
@@ -149,7 +151,10 @@ fn every_command_the_readme_shows_is_one_the_binary_takes() {
             }
         }
     }
-    assert!(wrong.is_empty(), "README commands the binary refuses: {wrong:#?}");
+    assert!(
+        wrong.is_empty(),
+        "README commands the binary refuses: {wrong:#?}"
+    );
 }
 
 #[test]
@@ -190,7 +195,10 @@ fn links_lead_to_files_in_the_repository() {
             broken.push(target.to_owned());
         }
     }
-    assert!(broken.is_empty(), "links outside the repository or to nothing: {broken:?}");
+    assert!(
+        broken.is_empty(),
+        "links outside the repository or to nothing: {broken:?}"
+    );
 }
 
 #[test]

@@ -111,6 +111,12 @@ async fn json_log_lines_carry_the_request_id_route_client_status_and_latency() {
         command.current_dir(dir.path());
         command
     };
+    // Admin commands act only on a database that exists: made first, as an operator would.
+    let migrated = bheem_sso()
+        .args(["migrate", "--config", "sso.toml"])
+        .output()
+        .unwrap();
+    assert!(migrated.status.success());
     let mut add = bheem_sso()
         .args([
             "users",

@@ -51,6 +51,9 @@ async fn operators_commands_are_recorded_with_the_operator_and_what_they_did(bac
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     let password = "operator typed this 1";
+    // The database is named by BHEEM_SSO_DATABASE_URL; admin commands act only on one that
+    // exists, so it is made first, as an operator's first `serve` or `migrate` would.
+    run(dir, url, &["migrate"], "").await;
     let added = run(
         dir,
         url,
@@ -79,7 +82,8 @@ async fn operators_commands_are_recorded_with_the_operator_and_what_they_did(bac
     db.create_sso_session(&session, &[]).await.unwrap();
     db.close().await;
     run(dir, url, &["users", "logout", "ada"], "").await;
-    let rotated = run(dir, url, &["keys", "rotate"], "").await;
+    // The keys folder is the default, ./keys in `dir`: named as such with --dev.
+    let rotated = run(dir, url, &["--dev", "keys", "rotate"], "").await;
     run(dir, url, &["provisioning", "retry"], "").await;
 
     let events = audit_command(url, &[]).await;

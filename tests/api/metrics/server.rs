@@ -72,6 +72,13 @@ impl Server {
             .set("password.memory_kib", 8192)
             .set("password.iterations", 1);
         std::fs::write(dir.path().join("bheem-sso.toml"), config.to_string()).unwrap();
+        // Admin commands act only on a database that exists: made first, as an operator would.
+        let migrated = bheem_sso(dir.path()).arg("migrate").output().unwrap();
+        assert!(
+            migrated.status.success(),
+            "{}",
+            String::from_utf8_lossy(&migrated.stderr)
+        );
         let mut add = bheem_sso(dir.path())
             .args(["users", "add", "--email", ALICE, "--name", "Alice"])
             .args(["--company-id", COMPANY, "--username", "alice"])

@@ -51,6 +51,13 @@ impl Server {
         std::fs::write(&file, config.to_string()).unwrap();
 
         let (email, username, company, password) = user;
+        // Admin commands act only on a database that exists: made first, as an operator would.
+        let migrated = bheem_sso(dir, &file).arg("migrate").output().unwrap();
+        assert!(
+            migrated.status.success(),
+            "migrate: {}",
+            String::from_utf8_lossy(&migrated.stderr)
+        );
         let mut add = bheem_sso(dir, &file)
             .args(["users", "add", "--email", email, "--name", "Alice"])
             .args(["--username", username, "--company-id", company])
