@@ -82,6 +82,39 @@ pub async fn open(config: &Config, db: &Db, now: UnixTime) -> anyhow::Result<Key
     }
 }
 
+/// For `config check`: whether a node with this KEK could load the deployment's keys. `None`:
+/// the database holds none yet (the first start makes them); an error says what is wrong as
+/// start-up would.
+pub async fn check(
+    db: &Db,
+    kek_env: Option<&secrecy::SecretString>,
+    keys_dir: &Path,
+    database: &str,
+) -> anyhow::Result<Option<String>> {
+    if db.signing_keys_generation().await? == 0 {
+        return Ok(None);
+    }
+    let kek = match Kek::find(kek_env, keys_dir)? {
+        Found::Kek(kek) => kek,
+        Found::Missing(path) => bail!(
+            "{}",
+            refusal(database, &KekSource::File(path), "does not exist", keys_dir)
+        ),
+    };
+    match load(db, &kek, 0).await {
+        Ok((keys, _)) => Ok(Some(format!(
+            "{} signing key(s) in the database, decrypted with the key-encryption key from {}",
+            keys.all().len(),
+            kek.source()
+        ))),
+        Err(e) if e.downcast_ref::<WrongKek>().is_some() => bail!(
+            "{}",
+            refusal(database, kek.source(), "does not decrypt them", keys_dir)
+        ),
+        Err(e) => Err(e),
+    }
+}
+
 /// What an operator reads when this node cannot decrypt the database's keys.
 fn refusal(database: &str, source: &KekSource, problem: &str, keys_dir: &Path) -> String {
     format!(

@@ -54,7 +54,7 @@ pub async fn run(explicit: Option<&Path>) -> anyhow::Result<()> {
         report.problems.extend(errors.into_vec());
     }
     let (database, directory, downstream) = tokio::join!(
-        database(usable.database_url.as_ref()),
+        database(&usable),
         directory(usable.directory.as_ref()),
         downstream(&usable),
     );
@@ -77,9 +77,10 @@ pub async fn run(explicit: Option<&Path>) -> anyhow::Result<()> {
     }
 }
 
-/// The provider's database answers, and its migrations are those of this binary.
-async fn database(url: Option<&DatabaseUrl>) -> Report {
-    let Some(url) = url else {
+/// The provider's database answers, its migrations are those of this binary, and the
+/// key-encryption key decrypts the signing keys it holds.
+async fn database(usable: &Usable) -> Report {
+    let Some(url) = usable.database_url.as_ref() else {
         return Report::default();
     };
     if let Some(file) = url.sqlite_file() {
@@ -109,10 +110,30 @@ async fn database(url: Option<&DatabaseUrl>) -> Report {
             "database_url",
             format!("{} does not answer: {e:#}", url.redacted()),
         ),
-        Ok(Ok(())) => migrations(&db, url).await,
+        Ok(Ok(())) => {
+            let mut report = migrations(&db, url).await;
+            report.add(signing_keys(&db, usable, url).await);
+            report
+        }
     };
     db.close().await;
     report
+}
+
+/// The signing keys of a migrated database, opened as start-up opens them.
+async fn signing_keys(db: &Db, usable: &Usable, url: &DatabaseUrl) -> Report {
+    // On a database not migrated yet (or not fully) there is no table of keys to open.
+    match db.migration_status().await {
+        Ok(status) if status.missing.is_empty() => {}
+        _ => return Report::default(),
+    }
+    let database = url.redacted().to_string();
+    let kek = usable.key_encryption_key.as_ref();
+    match crate::app::signing_keys::check(db, kek, &usable.keys_dir, &database).await {
+        Ok(Some(line)) => Report::fine(line),
+        Ok(None) => Report::fine("no signing keys yet: the first `serve` makes them"),
+        Err(e) => Report::problem("key_encryption_key", format!("{e:#}")),
+    }
 }
 
 async fn migrations(db: &Db, url: &DatabaseUrl) -> Report {

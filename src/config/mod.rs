@@ -176,6 +176,9 @@ pub struct Checked {
 pub struct Usable {
     pub source: ConfigSource,
     pub database_url: Option<DatabaseUrl>,
+    /// Where the key-encryption key file is, and the one the environment gives.
+    pub keys_dir: PathBuf,
+    pub key_encryption_key: Option<secrecy::SecretString>,
     pub directory: Option<DirectoryConfig>,
     pub provisioning: ProvisioningConfig,
     /// The clients without a problem of their own.
@@ -190,6 +193,8 @@ impl Checked {
             usable: Usable {
                 source,
                 database_url: None,
+                keys_dir: PathBuf::new(),
+                key_encryption_key: None,
                 directory: None,
                 provisioning: ProvisioningConfig::default(),
                 clients: Vec::new(),

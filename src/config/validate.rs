@@ -244,6 +244,8 @@ pub(super) fn validate(raw: RawConfig, env: &[(String, String)], source: ConfigS
     let usable = Usable {
         source: source.clone(),
         database_url: database_url.clone(),
+        keys_dir: keys_dir.clone(),
+        key_encryption_key: raw.key_encryption_key.clone(),
         directory: directory.clone(),
         provisioning: provisioning.clone(),
         clients: clients.clone(),
