@@ -24,10 +24,7 @@ fn admin_commands() -> Vec<(Vec<&'static str>, String)> {
         database(&["provisioning", "status"]),
         database(&["audit"]),
         database(&["backup", "--to", "copy.db"]),
-        (
-            vec!["keys", "list"],
-            "configuration: built-in development defaults; keys: keys".to_owned(),
-        ),
+        database(&["keys", "list"]),
         (vec!["keys", "rotate"], format!("{DEFAULTS}; keys: keys")),
     ]
 }
@@ -273,6 +270,69 @@ async fn config_check_names_each_service_that_does_not_answer() {
         "{stdout}"
     );
     assert!(!stdout.contains("nextcloud-admin-pw"), "{stdout}");
+}
+
+#[test]
+fn config_check_opens_the_signing_keys_with_the_key_encryption_key_as_start_up_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sso.toml");
+    std::fs::write(
+        &file,
+        "database_url = \"sqlite://sso.db\"\nkeys_dir = \"keys\"\n",
+    )
+    .unwrap();
+    let config = file.to_str().unwrap();
+    assert!(run(dir.path(), &["migrate", "--config", config], "")
+        .status
+        .success());
+    let check = |kek: Option<&str>| {
+        let mut command = bheem_sso(dir.path());
+        command.args(["config", "check", "--config", config]);
+        if let Some(kek) = kek {
+            command.env("BHEEM_SSO_KEY_ENCRYPTION_KEY", kek);
+        }
+        let out = command.output().unwrap();
+        (out.status.success(), text(&out.stdout))
+    };
+    let (ok, stdout) = check(None);
+    assert!(ok, "{stdout}");
+    assert!(stdout.contains("no signing keys yet"), "{stdout}");
+
+    // The first key, and the KEK file beside it, as the first start makes them.
+    assert!(run(dir.path(), &["keys", "rotate", "--config", config], "")
+        .status
+        .success());
+    let (ok, stdout) = check(None);
+    assert!(ok, "{stdout}");
+    assert!(
+        stdout.contains("signing key(s) in the database, decrypted with the key-encryption key"),
+        "{stdout}"
+    );
+
+    // Another KEK, from the environment, which wins over the file: the keys do not open.
+    use base64::Engine;
+    let other = base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>());
+    let (ok, stdout) = check(Some(&other));
+    assert!(!ok, "{stdout}");
+    assert!(
+        stdout.contains("problem: `key_encryption_key`:")
+            && stdout.contains("does not decrypt them"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(&other), "{stdout}");
+
+    // No KEK at all: the file moved away.
+    std::fs::rename(
+        dir.path().join("keys/encryption.key"),
+        dir.path().join("kek-elsewhere"),
+    )
+    .unwrap();
+    let (ok, stdout) = check(None);
+    assert!(!ok, "{stdout}");
+    assert!(
+        stdout.contains("problem: `key_encryption_key`:") && stdout.contains("does not exist"),
+        "{stdout}"
+    );
 }
 
 /// The files under `dir`, with the folders they are in, sorted: SQLite's -wal and -shm files
