@@ -13,6 +13,7 @@ use crate::app;
 use crate::audit::Kind;
 use crate::clock::{Clock, UnixTime};
 use crate::config::Config;
+use crate::directory::FoundLogin;
 use crate::store::audit_events::{AuditFilter, AuditRow};
 use crate::store::Db;
 
@@ -47,7 +48,7 @@ pub struct AuditArgs {
 const KINDS_HELP: &str = "Kinds: login_succeeded, login_failed, login_throttled, \
 login_refused_busy, logout, session_ended, consent_granted, token_issued, token_revoked, \
 refresh_reuse_detected, user_disabled, user_enabled, key_rotated, provisioning_done, \
-provisioning_failed, admin_command.\n\nEvents are listed newest first; docs/operating/audit.md \
+provisioning_failed, admin_command, client_auth_failed.\n\nEvents are listed newest first; docs/operating/audit.md \
 says what each one holds.";
 
 /// Prints the events `args` select.
@@ -120,8 +121,9 @@ async fn resolve_user(config: &Config, db: &Db, user: &str) -> anyhow::Result<St
         .await
         .with_context(|| format!("--user: looking up `{user}` in the directory"))?;
     Ok(match found {
-        Some(credentials) => credentials.user.id,
-        None => user.trim().to_owned(),
+        FoundLogin::Account(credentials) => credentials.user.id,
+        FoundLogin::NoCompany { user_id } => user_id,
+        FoundLogin::Nobody => user.trim().to_owned(),
     })
 }
 
@@ -215,6 +217,17 @@ fn unix_user() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_help_names_every_kind_of_event() {
+        for kind in Kind::ALL {
+            let name = kind.as_str();
+            let named = KINDS_HELP
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .any(|word| word == name);
+            assert!(named, "`audit --help` does not name the kind {name}");
+        }
+    }
 
     #[test]
     fn when_is_a_duration_back_from_now_or_a_time() {

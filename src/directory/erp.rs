@@ -7,7 +7,7 @@ use sqlx::{ConnectOptions, Row};
 use uuid::Uuid;
 
 use super::erp_check::{self, is_schema_mismatch};
-use super::{Credentials, Directory, PingError, User};
+use super::{Credentials, Directory, FoundLogin, PingError, User};
 use crate::config::{ConfigError, DirectoryConfig};
 
 /// The ERP's users table in PostgreSQL. Read-only unless the operator enables rehashing.
@@ -111,13 +111,15 @@ impl ErpDirectory {
             .context("checking the ERP directory's table")
     }
 
-    fn user_from(row: &sqlx::postgres::PgRow) -> anyhow::Result<Option<(User, Option<String>)>> {
+    /// The account a row holds, with its password hash; or, when it has no valid company, its
+    /// id alone: tokens are company-scoped, so such an account cannot be given one.
+    fn user_from(
+        row: &sqlx::postgres::PgRow,
+    ) -> anyhow::Result<Result<(User, Option<String>), String>> {
         let id: String = row.try_get("id")?;
         let company: Option<String> = row.try_get("company_id")?;
         let Some(company_id) = company.as_deref().and_then(|c| Uuid::parse_str(c).ok()) else {
-            // Tokens are company-scoped: an account without a company cannot be given one.
-            tracing::warn!(user_id = %id, "ERP user has no valid company id; treated as unknown");
-            return Ok(None);
+            return Ok(Err(id));
         };
         let email: String = row.try_get("email")?;
         let username: Option<String> = row.try_get("username")?;
@@ -135,24 +137,28 @@ impl ErpDirectory {
             role: role.unwrap_or_else(|| "member".to_owned()),
             active: active.unwrap_or(false),
         };
-        Ok(Some((user, row.try_get("password_hash")?)))
+        Ok(Ok((user, row.try_get("password_hash")?)))
     }
 }
 
 #[async_trait]
 impl Directory for ErpDirectory {
-    async fn find_by_login(&self, login: &str) -> anyhow::Result<Option<Credentials>> {
+    async fn find_by_login(&self, login: &str) -> anyhow::Result<FoundLogin> {
         let row = sqlx::query(&self.select)
             .bind(login.trim())
             .fetch_optional(&self.pool)
             .await
             .context("looking up a user in the ERP directory")?;
-        Ok(match row {
-            Some(row) => Self::user_from(&row)?.map(|(user, password_hash)| Credentials {
+        let Some(row) = row else {
+            return Ok(FoundLogin::Nobody);
+        };
+        // An account without a company: `Logins` says so in its refusal line.
+        Ok(match Self::user_from(&row)? {
+            Ok((user, password_hash)) => FoundLogin::Account(Credentials {
                 user,
                 password_hash,
             }),
-            None => None,
+            Err(user_id) => FoundLogin::NoCompany { user_id },
         })
     }
 
@@ -162,9 +168,15 @@ impl Directory for ErpDirectory {
             .fetch_optional(&self.pool)
             .await
             .with_context(|| format!("loading ERP user {id}"))?;
-        Ok(match row {
-            Some(row) => Self::user_from(&row)?.map(|(user, _)| user),
-            None => None,
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        Ok(match Self::user_from(&row)? {
+            Ok((user, _)) => Some(user),
+            Err(user_id) => {
+                tracing::warn!(%user_id, "ERP user has no valid company id; treated as unknown");
+                None
+            }
         })
     }
 

@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 
-use super::{Credentials, Directory, PingError, User};
+use super::{Credentials, Directory, FoundLogin, PingError, User};
 use crate::clock::Clock;
 use crate::store::users::LocalUser;
 use crate::store::Db;
@@ -34,14 +34,18 @@ impl From<LocalUser> for User {
 
 #[async_trait]
 impl Directory for LocalDirectory {
-    async fn find_by_login(&self, login: &str) -> anyhow::Result<Option<Credentials>> {
-        Ok(self.db.find_user_by_login(login).await?.map(|u| {
-            let password_hash = Some(u.password_hash.clone());
-            Credentials {
-                user: u.into(),
-                password_hash,
+    async fn find_by_login(&self, login: &str) -> anyhow::Result<FoundLogin> {
+        // Every local user has a company: `users add` requires one.
+        Ok(match self.db.find_user_by_login(login).await? {
+            Some(u) => {
+                let password_hash = Some(u.password_hash.clone());
+                FoundLogin::Account(Credentials {
+                    user: u.into(),
+                    password_hash,
+                })
             }
-        }))
+            None => FoundLogin::Nobody,
+        })
     }
 
     async fn find_by_id(&self, id: &str) -> anyhow::Result<Option<User>> {

@@ -52,10 +52,30 @@ pub struct Credentials {
     pub password_hash: Option<String>,
 }
 
+/// What a look-up by email or username found.
+#[derive(Clone)]
+pub enum FoundLogin {
+    Account(Credentials),
+    /// An account the directory holds without a valid company id (an ERP row): tokens are
+    /// company-scoped, so it cannot log in; the operator is told which one.
+    NoCompany { user_id: String },
+    Nobody,
+}
+
+impl FoundLogin {
+    /// The account's credentials, when it is one that can log in.
+    pub fn into_credentials(self) -> Option<Credentials> {
+        match self {
+            Self::Account(credentials) => Some(credentials),
+            Self::NoCompany { .. } | Self::Nobody => None,
+        }
+    }
+}
+
 #[async_trait]
 pub trait Directory: Send + Sync {
     /// Look-up by email or username, case-insensitively.
-    async fn find_by_login(&self, login: &str) -> anyhow::Result<Option<Credentials>>;
+    async fn find_by_login(&self, login: &str) -> anyhow::Result<FoundLogin>;
     async fn find_by_id(&self, id: &str) -> anyhow::Result<Option<User>>;
     /// Replaces a legacy hash after a successful login; only called when [`Directory::rehash_enabled`].
     async fn replace_password_hash(&self, id: &str, hash: &str) -> anyhow::Result<()>;
@@ -92,7 +112,7 @@ pub(crate) mod counting {
 
     use async_trait::async_trait;
 
-    use super::{Credentials, Directory, PingError, User};
+    use super::{Directory, FoundLogin, PingError, User};
 
     #[derive(Default)]
     pub(crate) struct Counting {
@@ -112,9 +132,9 @@ pub(crate) mod counting {
 
     #[async_trait]
     impl Directory for Counting {
-        async fn find_by_login(&self, _login: &str) -> anyhow::Result<Option<Credentials>> {
+        async fn find_by_login(&self, _login: &str) -> anyhow::Result<FoundLogin> {
             self.lookups_by_login.fetch_add(1, Ordering::SeqCst);
-            Ok(None)
+            Ok(FoundLogin::Nobody)
         }
         async fn find_by_id(&self, _id: &str) -> anyhow::Result<Option<User>> {
             self.lookups_by_id.fetch_add(1, Ordering::SeqCst);

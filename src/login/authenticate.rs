@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
-use crate::directory::{Credentials, Directory, User};
+use crate::directory::{Credentials, Directory, FoundLogin, User};
 use crate::domain::normalize_login;
 use crate::login_limits::{Attempt, Limited, LoginLimiter};
 use crate::password::{Passwords, Verification};
@@ -29,8 +29,11 @@ pub enum AuthOutcome {
 /// Why a password login failed, for the audit trail: the person trying is told none of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
-    /// No account by that email or username (an ERP user without a valid company is none).
+    /// No account by that email or username.
     UnknownLogin,
+    /// An ERP account, this user id, without a valid company id: it cannot be given
+    /// company-scoped tokens, so its password is not checked.
+    NoCompany(String),
     WrongPassword(User),
     /// The account's stored hash is in no format we can check.
     UnusableHash(User),
@@ -42,6 +45,7 @@ impl Failure {
     pub fn reason(&self) -> &'static str {
         match self {
             Failure::UnknownLogin => "unknown_user",
+            Failure::NoCompany(_) => "no_company",
             Failure::WrongPassword(_) => "wrong_password",
             Failure::UnusableHash(_) => "unusable_password_hash",
             Failure::PasswordTooLong => "password_too_long",
@@ -52,7 +56,15 @@ impl Failure {
     pub fn user(&self) -> Option<&User> {
         match self {
             Failure::WrongPassword(user) | Failure::UnusableHash(user) => Some(user),
-            Failure::UnknownLogin | Failure::PasswordTooLong => None,
+            Failure::UnknownLogin | Failure::NoCompany(_) | Failure::PasswordTooLong => None,
+        }
+    }
+
+    /// The id of the account the login named, when it names one.
+    pub fn user_id(&self) -> Option<&str> {
+        match self {
+            Failure::NoCompany(user_id) => Some(user_id),
+            _ => self.user().map(|user| user.id.as_str()),
         }
     }
 }
@@ -125,16 +137,18 @@ pub async fn authenticate(
     }
     let login = login.trim();
     let found = if login.is_empty() || login.len() > MAX_LOGIN_LEN {
-        None
+        FoundLogin::Nobody
     } else {
         directory.find_by_login(login).await?
     };
-    let credential = found
-        .as_ref()
-        .map(|found| CredentialTag::of(found.password_hash.as_deref()));
+    let credential = match &found {
+        FoundLogin::Account(found) => Some(CredentialTag::of(found.password_hash.as_deref())),
+        FoundLogin::NoCompany { .. } | FoundLogin::Nobody => None,
+    };
     let account = match &found {
-        Some(found) => found.user.id.clone(),
-        None => format!(
+        FoundLogin::Account(found) => found.user.id.clone(),
+        FoundLogin::NoCompany { user_id } => user_id.clone(),
+        FoundLogin::Nobody => format!(
             "login:{}",
             normalize_login(&login.chars().take(MAX_LOGIN_LEN).collect::<String>())
         ),
@@ -170,18 +184,20 @@ pub async fn authenticate(
     Ok(outcome)
 }
 
-/// The password against the stored hash of `found`, or against the dummy hash for nobody.
+/// The password against the stored hash of `found`, or against the dummy hash for nobody and
+/// for an account that cannot log in anyway: each costs the same.
 async fn check_password(
     directory: &dyn Directory,
     passwords: &Passwords,
-    found: Option<Credentials>,
+    found: FoundLogin,
     password: &SecretString,
 ) -> AuthOutcome {
-    let Some(found) = found else {
-        return match passwords.verify(password, None).await {
-            Verification::Busy => AuthOutcome::Busy,
-            _ => AuthOutcome::InvalidCredentials(Failure::UnknownLogin),
-        };
+    let found = match found {
+        FoundLogin::Account(found) => found,
+        FoundLogin::NoCompany { user_id } => {
+            return unchecked(passwords, password, Failure::NoCompany(user_id)).await
+        }
+        FoundLogin::Nobody => return unchecked(passwords, password, Failure::UnknownLogin).await,
     };
     let Credentials {
         user,
@@ -202,6 +218,15 @@ async fn check_password(
         Verification::Unusable => AuthOutcome::InvalidCredentials(Failure::UnusableHash(user)),
         Verification::Mismatch => AuthOutcome::InvalidCredentials(Failure::WrongPassword(user)),
         Verification::Busy => AuthOutcome::Busy,
+    }
+}
+
+/// `failure`, after checking the password against the dummy hash: it takes as long as a check
+/// against a real one.
+async fn unchecked(passwords: &Passwords, password: &SecretString, failure: Failure) -> AuthOutcome {
+    match passwords.verify(password, None).await {
+        Verification::Busy => AuthOutcome::Busy,
+        _ => AuthOutcome::InvalidCredentials(failure),
     }
 }
 

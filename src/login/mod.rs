@@ -71,6 +71,8 @@ pub enum PasswordLogin {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
     UnknownUser,
+    /// An ERP account without a valid company id.
+    NoCompany,
     WrongPassword,
     /// The account's stored hash is in no format we can check.
     UnusableHash,
@@ -84,6 +86,7 @@ impl From<&Failure> for Refusal {
     fn from(failure: &Failure) -> Self {
         match failure {
             Failure::UnknownLogin => Self::UnknownUser,
+            Failure::NoCompany(_) => Self::NoCompany,
             Failure::WrongPassword(_) => Self::WrongPassword,
             Failure::UnusableHash(_) => Self::UnusableHash,
             Failure::PasswordTooLong => Self::PasswordTooLong,
@@ -112,6 +115,7 @@ impl Logins {
             Ok(PasswordLogin::Busy) => LoginOutcome::Busy,
             Ok(PasswordLogin::Refused(refusal)) => match refusal {
                 Refusal::UnknownUser => LoginOutcome::UnknownUser,
+                Refusal::NoCompany => LoginOutcome::NoCompany,
                 Refusal::WrongPassword => LoginOutcome::WrongPassword,
                 Refusal::UnusableHash => LoginOutcome::UnusablePasswordHash,
                 Refusal::PasswordTooLong => LoginOutcome::PasswordTooLong,
@@ -197,9 +201,10 @@ impl Logins {
             AuthOutcome::InvalidCredentials(failure) => {
                 self.log_failure(from, login, &failure);
                 let event = attempt(Kind::LoginFailed).detail("reason", failure.reason());
-                self.audit.record(match failure.user() {
-                    Some(user) => event.user(user.id.as_str()).company(user.company_id),
-                    None => event.detail("login", login_digest(login)),
+                self.audit.record(match (failure.user(), failure.user_id()) {
+                    (Some(user), _) => event.user(user.id.as_str()).company(user.company_id),
+                    (None, Some(user_id)) => event.user(user_id),
+                    (None, None) => event.detail("login", login_digest(login)),
                 });
                 return Ok(PasswordLogin::Refused(Refusal::from(&failure)));
             }
@@ -255,6 +260,13 @@ impl Logins {
             Failure::WrongPassword(user) => {
                 tracing::info!(reason, via, user_id = %user.id, "login refused")
             }
+            Failure::NoCompany(user_id) => tracing::warn!(
+                reason,
+                via,
+                %user_id,
+                directory = self.directory.kind(),
+                "login refused: the account has no valid company id in the directory"
+            ),
             Failure::UnknownLogin | Failure::PasswordTooLong => tracing::info!(
                 reason,
                 via,

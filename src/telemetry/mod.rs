@@ -80,6 +80,8 @@ pub enum LoginOutcome {
     Ok,
     /// No account by that login. (The person trying is told the same as for a wrong password.)
     UnknownUser,
+    /// An ERP account without a valid company id: it cannot be given tokens.
+    NoCompany,
     WrongPassword,
     /// The account's stored hash is in no format the server can check.
     UnusablePasswordHash,
@@ -100,6 +102,7 @@ impl LoginOutcome {
         match self {
             Self::Ok => "ok",
             Self::UnknownUser => "unknown_user",
+            Self::NoCompany => "no_company",
             Self::WrongPassword => "wrong_password",
             Self::UnusablePasswordHash => "unusable_password_hash",
             Self::PasswordTooLong => "password_too_long",

@@ -60,8 +60,8 @@ pub const METRICS: &[Metric] = &[
         kind: Kind::Counter,
         unit: None,
         labels: &["outcome", "via"],
-        help: "Password logins by outcome (ok, unknown_user, wrong_password, \
-               unusable_password_hash, password_too_long, disabled, throttled, busy, error) and \
+        help: "Password logins by outcome (ok, unknown_user, no_company, \
+               wrong_password, unusable_password_hash, password_too_long, disabled, throttled, busy, error) and \
                where they were made (page: the hosted login form, api: the first-party JSON \
                login)",
     },

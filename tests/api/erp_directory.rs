@@ -9,9 +9,10 @@ use openidconnect::OAuth2TokenResponse;
 use sqlx::{Connection, Executor, PgConnection};
 use uuid::Uuid;
 
+use crate::audit::{the, trail};
 use crate::on_both_backends;
 use crate::support::{
-    check_login, jwt_payload, AuthRequest, Backend, TestApp, TestConfig, TestDb, PASSWORD,
+    check_login, jwt_payload, AuthRequest, Backend, Logs, TestApp, TestConfig, TestDb, PASSWORD,
 };
 
 const ACME: &str = "6f1c2a64-8a34-4a8e-9d3c-0c2f5b7e9a11";
@@ -155,6 +156,15 @@ impl Erp {
         check_login(directory, &self.passwords, login, password).await
     }
 
+    async fn id_of(&self, email: &str) -> String {
+        let mut conn = PgConnection::connect(&self.db.url).await.unwrap();
+        sqlx::query_scalar("SELECT id::text FROM auth.users WHERE email = $1")
+            .bind(email)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+    }
+
     async fn stored_hash(&self, email: &str) -> String {
         let mut conn = PgConnection::connect(&self.db.url).await.unwrap();
         sqlx::query_scalar("SELECT hashed_password FROM auth.users WHERE email = $1")
@@ -269,8 +279,54 @@ async fn corrupt_hash_and_missing_company_are_refused_without_error() {
     ));
     assert_eq!(
         erp.login(&dir, "frank", "frank-pw").await,
-        AuthOutcome::InvalidCredentials(Failure::UnknownLogin)
+        AuthOutcome::InvalidCredentials(Failure::NoCompany(erp.id_of("frank@acme.example").await))
     );
+}
+
+/// An ERP account without a company cannot log in: the person trying is told what a wrong
+/// password tells, the operator which account it is and why, in the log and the audit trail.
+#[tokio::test]
+async fn an_account_without_a_company_is_refused_and_the_operator_is_told_why() {
+    let Some(erp) = Erp::seeded().await else {
+        return;
+    };
+    let logs = Logs::capture();
+    let Some(sso) = TestApp::builder()
+        .backend(Backend::Sqlite)
+        .config(|c| erp.configure(c))
+        .start_sso()
+        .await
+    else {
+        return;
+    };
+    let frank = erp.id_of("frank@acme.example").await;
+    let response = reqwest::Client::new()
+        .post(sso.url("/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": "Frank", "password": "frank-pw"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_credentials");
+    let lines: Vec<_> = logs
+        .with_message_starting("login refused")
+        .into_iter()
+        .filter(|line| line["request_id"] == id.as_str())
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert_eq!(lines[0]["level"], "WARN");
+    assert_eq!(lines[0]["reason"], "no_company");
+    assert_eq!(lines[0]["user_id"], frank.as_str());
+    assert_eq!(lines[0]["directory"], "erp");
+    assert!(lines[0].get("login_digest").is_none());
+    logs.assert_absent("password", "frank-pw");
+    let events = trail(&sso.h, &["--kind", "login_failed"]).await;
+    let failed = the(&events, "login_failed");
+    assert_eq!(failed["user_id"], frank.as_str());
+    assert!(failed["company_id"].is_null(), "{failed:#}");
+    assert_eq!(failed["detail"]["reason"], "no_company");
 }
 
 #[tokio::test]

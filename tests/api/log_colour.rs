@@ -18,7 +18,7 @@ fn text_log_lines_written_to_a_pipe_carry_no_escape_codes() {
         .env_remove("NO_COLOR")
         .env("RUST_LOG", "info")
         .env("BHEEM_SSO_LOG_FORMAT", "text")
-        .args(["keys", "rotate"])
+        .args(["--dev", "keys", "rotate"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -6,37 +6,81 @@
 //! anything shaped like a JWT, is in the log.
 
 use std::io::Write;
-use std::sync::{Arc, Once};
+use std::sync::{Arc, Mutex, Once};
 
 use bheem_sso::config::LogFormat;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
 /// Shorter strings would match by chance; every secret the tests use is longer.
 const SHORTEST: usize = 12;
 
-/// Installs the trace logger once per test process, if the run asks for one.
+/// Installs the process's one logger, once: with `BHEEM_TEST_LOG` set, every line at `trace`
+/// to that file; and each line to the [`super::logs::Logs`] capturing the thread it is written
+/// on, if one does (at `info` when no file is asked for).
 pub fn capture_logs() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        let Some(path) = std::env::var_os("BHEEM_TEST_LOG") else {
-            return;
-        };
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .unwrap_or_else(|e| panic!("opening BHEEM_TEST_LOG {path:?}: {e}"));
-        // Everything at trace, except the cookie jar of the tests' own HTTP clients (reqwest's
-        // `cookies` feature, a dev-dependency only), which logs each cookie it is given: that
-        // is the browser's side, not the server's.
+        let file = std::env::var_os("BHEEM_TEST_LOG").map(|path| {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .unwrap_or_else(|e| panic!("opening BHEEM_TEST_LOG {path:?}: {e}"));
+            Arc::new(file)
+        });
+        // Everything, except the cookie jar of the tests' own HTTP clients (reqwest's `cookies`
+        // feature, a dev-dependency only), which logs each cookie it is given: that is the
+        // browser's side, not the server's.
+        let level = if file.is_some() { "trace" } else { "info" };
         bheem_sso::logging::install(
             LogFormat::Json,
-            EnvFilter::new("trace,cookie_store=off"),
-            BoxMakeWriter::new(Arc::new(file)),
+            EnvFilter::new(format!("{level},cookie_store=off")),
+            BoxMakeWriter::new(Lines { file }),
             false,
         );
     });
+}
+
+/// Where the process's logger writes: the leak check's file, if any, and the capture of the
+/// writing thread, if any.
+struct Lines {
+    file: Option<Arc<std::fs::File>>,
+}
+
+impl<'a> MakeWriter<'a> for Lines {
+    type Writer = Line;
+
+    fn make_writer(&'a self) -> Line {
+        Line {
+            file: self.file.clone(),
+            capture: super::logs::this_threads_capture(),
+        }
+    }
+}
+
+/// One line's destinations, taken on the thread writing it.
+struct Line {
+    file: Option<Arc<std::fs::File>>,
+    capture: Option<Arc<Mutex<Vec<u8>>>>,
+}
+
+impl Write for Line {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if let Some(capture) = &self.capture {
+            capture.lock().unwrap().extend_from_slice(bytes);
+        }
+        if let Some(file) = &self.file {
+            // One write per line: lines from parallel tests do not interleave (O_APPEND).
+            (&**file).write_all(bytes)?;
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Notes a secret the log must never contain.

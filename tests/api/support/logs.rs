@@ -1,54 +1,46 @@
 //! The log lines a test's own server writes, read back by the test: what a refusal logs, and
 //! that it logs no secret.
 //!
-//! A `#[tokio::test]` runs on one thread, the server it starts too, so a logger scoped to that
-//! thread sees every line written while a request is served (not the password-hashing threads'
-//! lines, which no assertion here needs). The lines also go to the leak check's file, as the
-//! process-wide logger of [`super::leaks::capture_logs`] would have written them.
+//! A `#[tokio::test]` runs on one thread, the server it starts too, so the lines written on that
+//! thread while a request is served are the ones a test reads (not the password-hashing threads'
+//! lines, which no assertion here needs). They are taken from the one process-wide logger of
+//! [`super::leaks::capture_logs`], which hands each line to the capture of the thread writing it.
+//! Not a logger scoped to the thread: a span of such a logger, carried by sqlx to its SQLite
+//! worker thread and entered there, is closed on exit through that thread's logger, the
+//! process-wide one, which knows no such span and panics (`tracing-subscriber`'s registry closes
+//! through the default dispatcher), killing the worker.
 
-use std::io::Write;
+use std::cell::RefCell;
 use std::sync::{Arc, Mutex};
 
-use bheem_sso::config::LogFormat;
 use serde_json::Value;
-use tracing::dispatcher::DefaultGuard;
-use tracing_subscriber::fmt::writer::BoxMakeWriter;
-use tracing_subscriber::EnvFilter;
+
+thread_local! {
+    /// Where the lines written on this thread go besides the leak check's file, if anywhere.
+    static CAPTURE: RefCell<Option<Arc<Mutex<Vec<u8>>>>> = const { RefCell::new(None) };
+}
+
+/// The capture of the thread a line is written on, for the process-wide logger's writer.
+pub(super) fn this_threads_capture() -> Option<Arc<Mutex<Vec<u8>>>> {
+    CAPTURE.with(|capture| capture.borrow().clone())
+}
 
 /// What the server logged on this thread since [`Logs::capture`], until dropped.
 pub struct Logs {
     written: Arc<Mutex<Vec<u8>>>,
-    _scope: DefaultGuard,
+    /// The capture this one replaced on the thread, put back when it is dropped.
+    outer: Option<Arc<Mutex<Vec<u8>>>>,
 }
 
 impl Logs {
-    /// Starts capturing this thread's log lines, as JSON at `trace`.
+    /// Starts capturing this thread's log lines, as JSON: at `trace` when the run checks for
+    /// leaks, at `info` otherwise.
     #[must_use]
     pub fn capture() -> Self {
+        super::leaks::capture_logs();
         let written = Arc::new(Mutex::new(Vec::new()));
-        let leak_log = std::env::var_os("BHEEM_TEST_LOG").map(|path| {
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .unwrap_or_else(|e| panic!("opening BHEEM_TEST_LOG {path:?}: {e}"));
-            Arc::new(file)
-        });
-        let sink = Sink {
-            written: written.clone(),
-            leak_log,
-        };
-        let logger = bheem_sso::logging::logger(
-            LogFormat::Json,
-            // As the leak check's own: the test client's cookie jar is not the server's.
-            EnvFilter::new("trace,cookie_store=off"),
-            BoxMakeWriter::new(move || sink.clone()),
-            false,
-        );
-        Self {
-            written,
-            _scope: tracing::dispatcher::set_default(&logger),
-        }
+        let outer = CAPTURE.with(|capture| capture.borrow_mut().replace(written.clone()));
+        Self { written, outer }
     }
 
     /// Everything written so far, as text.
@@ -82,24 +74,9 @@ impl Logs {
     }
 }
 
-/// Each line to the test's buffer and, when the run checks for leaks, to that file.
-#[derive(Clone)]
-struct Sink {
-    written: Arc<Mutex<Vec<u8>>>,
-    leak_log: Option<Arc<std::fs::File>>,
-}
-
-impl Write for Sink {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.written.lock().unwrap().extend_from_slice(bytes);
-        if let Some(file) = &self.leak_log {
-            // One write per line: lines from parallel tests do not interleave (O_APPEND).
-            (&**file).write_all(bytes)?;
-        }
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+impl Drop for Logs {
+    fn drop(&mut self) {
+        let outer = self.outer.take();
+        CAPTURE.with(|capture| *capture.borrow_mut() = outer);
     }
 }
