@@ -1,0 +1,3 @@
+//! The workspace APIs (resource servers) mounted behind the provider.
+
+pub mod meet;
