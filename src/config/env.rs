@@ -85,6 +85,7 @@ fn apply_one(raw: &mut RawConfig, name: &str, value: &str) -> Result<(), ConfigE
             raw.directory.get_or_insert_with(Default::default).rehash =
                 parse_bool(&value).ok_or_else(|| ConfigError::new(name, "must be true or false"))?
         }
+        "erp_sync_url" => raw.erp_sync.get_or_insert_with(Default::default).url = Some(value),
         _ => return Err(ConfigError::new(name, "unknown environment override")),
     }
     Ok(())

@@ -17,6 +17,7 @@ use serde::Deserialize;
 mod clients;
 mod directory;
 mod env;
+mod erp_sync;
 mod paths;
 #[cfg(test)]
 mod problem_tests;
@@ -29,6 +30,7 @@ mod values;
 
 pub use clients::{client_key, ClientConfig, EmailClaim, GrantType, TokenEndpointAuthMethod};
 pub use directory::{DirectoryColumns, DirectoryConfig};
+pub use erp_sync::{ErpSyncConfig, ErpTable, MeetingRoomColumns};
 pub use provisioning::{
     InstanceAdminRoles, MailcowConfig, NextcloudConfig, ProvisionTarget, ProvisioningConfig,
 };
@@ -40,6 +42,7 @@ pub use values::{Backend, DatabaseUrl, Issuer};
 
 use clients::RawClient;
 use directory::RawDirectory;
+use erp_sync::RawErpSync;
 use env::apply_env;
 use provisioning::RawProvisioning;
 use validate::validate;
@@ -159,6 +162,8 @@ pub struct Config {
     /// `client_id` (and `aud`) of tokens from the first-party JSON login of the workspace SPA.
     pub first_party_client_id: String,
     pub directory: Option<DirectoryConfig>,
+    /// Where the workspace's objects are copied into the ERP; `None`: nowhere.
+    pub erp_sync: Option<ErpSyncConfig>,
     pub clients: Vec<ClientConfig>,
     /// Where the configuration came from, for the start-up log line.
     pub source: ConfigSource,
@@ -250,6 +255,7 @@ struct RawConfig {
     provisioning: Option<RawProvisioning>,
     first_party_client_id: Option<String>,
     directory: Option<RawDirectory>,
+    erp_sync: Option<RawErpSync>,
     #[serde(default)]
     clients: Vec<RawClient>,
 }

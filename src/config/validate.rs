@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use super::clients::{client_key, validate_client};
 use super::directory::validate_directory;
+use super::erp_sync::validate_erp_sync;
 use super::provisioning::validate_provisioning;
 use super::{
     Checked, Config, ConfigError, ConfigErrors, ConfigSource, DatabaseUrl, EmailClaim, Issuer,
@@ -177,6 +178,9 @@ pub(super) fn validate(raw: RawConfig, env: &[(String, String)], source: ConfigS
     let directory = raw
         .directory
         .and_then(|d| validate_directory(d, env, &mut problems));
+    let erp_sync = raw
+        .erp_sync
+        .and_then(|e| validate_erp_sync(e, directory.as_ref(), env, &mut problems));
 
     let mut seen = HashSet::new();
     let mut clients = Vec::new();
@@ -297,6 +301,7 @@ pub(super) fn validate(raw: RawConfig, env: &[(String, String)], source: ConfigS
         provisioning,
         first_party_client_id,
         directory,
+        erp_sync,
         clients,
         source,
     };

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod backchannel;
+pub mod erp_sync;
 pub mod mailcow;
 pub mod nextcloud;
 
@@ -34,6 +35,8 @@ pub struct Provisioning {
     /// For the downstream APIs: one connection pool for every job.
     pub http: reqwest::Client,
     pub audit: Audit,
+    /// The ERP's database, when `[erp_sync]` copies objects into it.
+    pub erp: Option<erp_sync::ErpSync>,
 }
 
 impl Provisioning {
@@ -46,6 +49,10 @@ impl Provisioning {
         audit: Audit,
     ) -> Self {
         let http = http_client(&config);
+        let erp = config.erp_sync.as_ref().map(|erp| {
+            let timeout = Duration::from_secs(config.outbox.request_timeout_seconds);
+            erp_sync::ErpSync::connect(erp, timeout)
+        });
         Self {
             config,
             db,
@@ -54,6 +61,7 @@ impl Provisioning {
             keys,
             http,
             audit,
+            erp: erp.transpose().expect("erp_sync.url was checked when the configuration was read"),
         }
     }
 }
@@ -155,6 +163,7 @@ async fn dispatch(provisioning: &Provisioning, job: &ClaimedJob) -> Outcome {
         Job::DisableAccount(Mailcow, account) => {
             mailcow::disable(provisioning, http, account).await
         }
+        Job::SyncMeetRoom(sync) => erp_sync::sync_room(provisioning, sync).await,
     };
     let target = match &job {
         Job::BackchannelLogout(_) => DeliveryTarget::Backchannel,
@@ -162,6 +171,7 @@ async fn dispatch(provisioning: &Provisioning, job: &ClaimedJob) -> Outcome {
             DeliveryTarget::Nextcloud
         }
         Job::CreateAccount(Mailcow, _) | Job::DisableAccount(Mailcow, _) => DeliveryTarget::Mailcow,
+        Job::SyncMeetRoom(_) => DeliveryTarget::Erp,
     };
     delivered(target, &outcome);
     outcome
@@ -229,6 +239,7 @@ fn job_event(kind: Kind, claimed: &ClaimedJob) -> Event {
         Ok(Job::CreateAccount(target, account) | Job::DisableAccount(target, account)) => event
             .user(account.user_id)
             .detail("target", target.as_str()),
+        Ok(Job::SyncMeetRoom(sync)) => event.detail("room", sync.room_id).detail("target", "erp"),
         Err(_) => event,
     }
 }

@@ -181,6 +181,8 @@ pub enum DeliveryTarget {
     Nextcloud,
     Mailcow,
     Backchannel,
+    /// The ERP's database (`[erp_sync]`).
+    Erp,
 }
 
 impl DeliveryTarget {
@@ -189,6 +191,7 @@ impl DeliveryTarget {
             Self::Nextcloud => "nextcloud",
             Self::Mailcow => "mailcow",
             Self::Backchannel => "backchannel",
+            Self::Erp => "erp",
         }
     }
 }

@@ -11,14 +11,16 @@ const CREATE_NEXTCLOUD: &str = "provision_nextcloud";
 const CREATE_MAILCOW: &str = "provision_mailcow";
 const DISABLE_NEXTCLOUD: &str = "disable_nextcloud";
 const DISABLE_MAILCOW: &str = "disable_mailcow";
+const SYNC_MEET_ROOM: &str = "erp_sync_meet_room";
 
 /// Every job kind, as the `kind` column holds it.
-pub const KINDS: [&str; 5] = [
+pub const KINDS: [&str; 6] = [
     BACKCHANNEL_LOGOUT,
     CREATE_NEXTCLOUD,
     CREATE_MAILCOW,
     DISABLE_NEXTCLOUD,
     DISABLE_MAILCOW,
+    SYNC_MEET_ROOM,
 ];
 
 /// OpenID Connect Back-Channel Logout 1.0: a client to tell that a session ended.
@@ -38,6 +40,16 @@ pub struct AccountJob {
     pub user_id: String,
 }
 
+/// A Meet room to copy into the ERP as it is when the job runs. Each change of the room makes
+/// one, keyed by the room's `version` then: the job of an older version finds the room moved on
+/// and leaves the copying to the newer one, so a late job never writes an older state over a
+/// newer one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeetRoomSync {
+    pub room_id: String,
+    pub version: i64,
+}
+
 /// What a job does, with what it needs to do it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Job {
@@ -47,6 +59,8 @@ pub enum Job {
     CreateAccount(ProvisionTarget, AccountJob),
     /// The account made for a user that the directory has since disabled.
     DisableAccount(ProvisionTarget, AccountJob),
+    /// A Meet room's row in the ERP, inserted or updated.
+    SyncMeetRoom(MeetRoomSync),
 }
 
 /// A claimed job whose row does not read as a [`Job`]; trying again will not help.
@@ -67,6 +81,14 @@ impl Job {
         Self::DisableAccount(target, AccountJob::of(user_id))
     }
 
+    /// The ERP's copy of a room, as the room is at `version`.
+    pub fn sync_meet_room(room_id: &str, version: i64) -> Self {
+        Self::SyncMeetRoom(MeetRoomSync {
+            room_id: room_id.to_owned(),
+            version,
+        })
+    }
+
     /// Its name in the `kind` column.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -74,6 +96,7 @@ impl Job {
             Self::CreateAccount(target, _) => create_kind(*target),
             Self::DisableAccount(ProvisionTarget::Nextcloud, _) => DISABLE_NEXTCLOUD,
             Self::DisableAccount(ProvisionTarget::Mailcow, _) => DISABLE_MAILCOW,
+            Self::SyncMeetRoom(_) => SYNC_MEET_ROOM,
         }
     }
 
@@ -90,6 +113,7 @@ impl Job {
             Self::DisableAccount(target, job) => {
                 format!("{}:disable:{}", target.as_str(), job.user_id)
             }
+            Self::SyncMeetRoom(sync) => format!("erp:meet_room:{}:{}", sync.room_id, sync.version),
         }
     }
 
@@ -100,6 +124,7 @@ impl Job {
             Self::CreateAccount(_, job) | Self::DisableAccount(_, job) => {
                 serde_json::to_string(job)
             }
+            Self::SyncMeetRoom(sync) => serde_json::to_string(sync),
         };
         json.expect("a job's payload is plain strings")
     }
@@ -114,6 +139,7 @@ impl Job {
             CREATE_MAILCOW => Self::CreateAccount(Mailcow, account()?),
             DISABLE_NEXTCLOUD => Self::DisableAccount(Nextcloud, account()?),
             DISABLE_MAILCOW => Self::DisableAccount(Mailcow, account()?),
+            SYNC_MEET_ROOM => Self::SyncMeetRoom(serde_json::from_str(payload)?),
             other => return Err(UnreadableJob::UnknownKind(other.to_owned())),
         })
     }
@@ -184,6 +210,12 @@ mod tests {
                 "disable_mailcow",
                 "mailcow:disable:u1",
                 account,
+            ),
+            (
+                Job::sync_meet_room("bhm-abcde-fghij-klmno", 3),
+                "erp_sync_meet_room",
+                "erp:meet_room:bhm-abcde-fghij-klmno:3",
+                r#"{"room_id":"bhm-abcde-fghij-klmno","version":3}"#,
             ),
         ]
     }

@@ -1,0 +1,163 @@
+//! `[erp_sync]`: where the workspace's objects are copied into the ERP (Meet's rooms into
+//! `project_management.pm_meeting_rooms`), with table and column names as the ERP has them.
+//! Absent, nothing is copied.
+
+use serde::Deserialize;
+
+use super::directory::{check_identifier, DirectoryConfig};
+use super::env::secret_var;
+use super::validate::Problems;
+use super::{Backend, ConfigError, DatabaseUrl};
+
+/// Where and how the ERP receives the workspace's objects.
+#[derive(Clone, Debug)]
+pub struct ErpSyncConfig {
+    pub url: DatabaseUrl,
+    pub meeting_rooms: ErpTable,
+    pub meeting_room_columns: MeetingRoomColumns,
+}
+
+/// A `schema.table`, both plain SQL identifiers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ErpTable {
+    pub schema: String,
+    pub table: String,
+}
+
+impl std::fmt::Display for ErpTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.schema, self.table)
+    }
+}
+
+/// The columns of the ERP's meeting-room table; each a plain SQL identifier.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MeetingRoomColumns {
+    /// The row's key (a UUID made from the room id, so each room is one row).
+    pub id: String,
+    pub name: String,
+    /// The room id as people and LiveKit see it (`bhm-…`).
+    pub room_code: String,
+    pub created_by: String,
+    pub company_id: String,
+    pub scheduled_start: String,
+    pub scheduled_end: String,
+    pub status: String,
+}
+
+impl MeetingRoomColumns {
+    /// Each column with its configuration key.
+    pub fn named(&self) -> [(&'static str, &str); 8] {
+        [
+            ("erp_sync.meeting_room_columns.id", &self.id),
+            ("erp_sync.meeting_room_columns.name", &self.name),
+            ("erp_sync.meeting_room_columns.room_code", &self.room_code),
+            ("erp_sync.meeting_room_columns.created_by", &self.created_by),
+            ("erp_sync.meeting_room_columns.company_id", &self.company_id),
+            (
+                "erp_sync.meeting_room_columns.scheduled_start",
+                &self.scheduled_start,
+            ),
+            (
+                "erp_sync.meeting_room_columns.scheduled_end",
+                &self.scheduled_end,
+            ),
+            ("erp_sync.meeting_room_columns.status", &self.status),
+        ]
+    }
+}
+
+impl Default for MeetingRoomColumns {
+    fn default() -> Self {
+        Self {
+            id: "id".into(),
+            name: "name".into(),
+            room_code: "room_code".into(),
+            created_by: "created_by".into(),
+            company_id: "company_id".into(),
+            scheduled_start: "scheduled_start".into(),
+            scheduled_end: "scheduled_end".into(),
+            status: "status".into(),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawErpSync {
+    pub(super) url: Option<String>,
+    pub(super) url_env: Option<String>,
+    pub(super) meeting_rooms: Option<String>,
+    #[serde(default)]
+    pub(super) meeting_room_columns: MeetingRoomColumns,
+}
+
+/// The `[erp_sync]` section, or `None` with every problem it has noted. Without a URL of its
+/// own it copies into the database of `[directory]`, the ERP's.
+pub(super) fn validate_erp_sync(
+    raw: RawErpSync,
+    directory: Option<&DirectoryConfig>,
+    env: &[(String, String)],
+    problems: &mut Problems,
+) -> Option<ErpSyncConfig> {
+    let before = problems.len();
+    let url_key = if raw.url_env.is_some() {
+        "erp_sync.url_env"
+    } else {
+        "erp_sync.url"
+    };
+    let url = match (raw.url, &raw.url_env) {
+        (Some(_), Some(_)) => Err(ConfigError::new(
+            "erp_sync.url_env",
+            "give either url or url_env, not both",
+        )),
+        (Some(url), None) => DatabaseUrl::parse(&url).map_err(|m| ConfigError::new(url_key, m)),
+        (None, Some(var)) => secret_var(env, var)
+            .and_then(|url| DatabaseUrl::parse(&url))
+            .map_err(|m| ConfigError::new(url_key, m)),
+        (None, None) => directory.map(|d| d.url.clone()).ok_or_else(|| {
+            ConfigError::new(
+                "erp_sync.url",
+                "missing, and there is no [directory] whose database it could default to",
+            )
+        }),
+    }
+    .and_then(|url| {
+        if url.backend() == Backend::Postgres {
+            Ok(url)
+        } else {
+            Err(ConfigError::new(url_key, "the ERP must be a postgres:// URL"))
+        }
+    });
+    let url = problems.take(url);
+    let table = raw
+        .meeting_rooms
+        .unwrap_or_else(|| "project_management.pm_meeting_rooms".into());
+    let meeting_rooms = match table.split_once('.') {
+        Some((schema, table)) => ErpTable {
+            schema: schema.to_owned(),
+            table: table.to_owned(),
+        },
+        None => ErpTable {
+            schema: "project_management".to_owned(),
+            table,
+        },
+    };
+    for part in [&meeting_rooms.schema, &meeting_rooms.table] {
+        problems.take(
+            check_identifier(part).map_err(|m| ConfigError::new("erp_sync.meeting_rooms", m)),
+        );
+    }
+    for (key, value) in raw.meeting_room_columns.named() {
+        problems.take(check_identifier(value).map_err(|m| ConfigError::new(key, m)));
+    }
+    if problems.len() > before {
+        return None;
+    }
+    Some(ErpSyncConfig {
+        url: url?,
+        meeting_rooms,
+        meeting_room_columns: raw.meeting_room_columns,
+    })
+}

@@ -1,0 +1,178 @@
+//! The ERP's copy of the workspace's objects (`[erp_sync]`): Meet's rooms into
+//! `project_management.pm_meeting_rooms`. Each copy is an outbox job, so the ERP being down
+//! never fails a room: the job waits and is retried, and `provisioning status` shows it.
+//!
+//! A room is one row, keyed by a UUID made from its id (RFC 9562 §5.5, name-based), so a
+//! repeated or retried job updates that row instead of adding one.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::ConnectOptions;
+use uuid::Uuid;
+
+use super::{Outcome, Provisioning};
+use crate::config::ErpSyncConfig;
+use crate::store::meet_rooms::Room;
+use crate::store::outbox::MeetRoomSync;
+
+/// The namespace of the ERP ids of Meet's rooms: `Uuid::new_v5(ROOMS, room_id)`.
+const ROOMS: Uuid = Uuid::from_u128(0x6b2f_5c1e_8d4a_4f0b_9c3e_7a1d_2e5f_8b40);
+
+/// The ERP's id of the room `room_id`.
+pub fn erp_room_id(room_id: &str) -> Uuid {
+    Uuid::new_v5(&ROOMS, room_id.as_bytes())
+}
+
+/// The ERP database and the statements that write to it.
+#[derive(Clone, Debug)]
+pub struct ErpSync {
+    pool: PgPool,
+    upsert_room: String,
+}
+
+impl ErpSync {
+    /// Connections are made when a job runs: an ERP that is down at start-up delays the copies,
+    /// nothing else.
+    pub fn connect(config: &ErpSyncConfig, timeout: Duration) -> anyhow::Result<Self> {
+        let options: PgConnectOptions = config
+            .url
+            .expose()
+            .parse()
+            .with_context(|| format!("parsing erp_sync.url {}", config.url.redacted()))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(4)
+            .min_connections(0)
+            .acquire_timeout(timeout)
+            .connect_lazy_with(options.disable_statement_logging());
+        Ok(Self {
+            pool,
+            upsert_room: upsert_room_sql(config),
+        })
+    }
+
+    async fn upsert_room(&self, room: &Room) -> Result<(), sqlx::Error> {
+        let end = room
+            .scheduled_time
+            .zip(room.duration_minutes)
+            .map(|(start, minutes)| start + minutes * 60);
+        sqlx::query(&self.upsert_room)
+            .bind(erp_room_id(&room.id).to_string())
+            .bind(&room.name)
+            .bind(&room.id)
+            .bind(&room.host_user_id)
+            .bind(&room.company_id)
+            .bind(room.scheduled_time)
+            .bind(end)
+            .bind(room.status.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+/// `INSERT … ON CONFLICT (id) DO UPDATE` with the configured names. The ids are given as text
+/// and cast, so the ERP's columns may be `uuid` or text; times as Unix seconds, so they may be
+/// `timestamptz` or `timestamp`.
+fn upsert_room_sql(config: &ErpSyncConfig) -> String {
+    // Identifiers were checked to be plain at config time; quoting keeps their case.
+    let q = |name: &str| format!("\"{name}\"");
+    let c = &config.meeting_room_columns;
+    let table = format!(
+        "{}.{}",
+        q(&config.meeting_rooms.schema),
+        q(&config.meeting_rooms.table)
+    );
+    let updated = [
+        &c.name,
+        &c.room_code,
+        &c.created_by,
+        &c.company_id,
+        &c.scheduled_start,
+        &c.scheduled_end,
+        &c.status,
+    ]
+    .map(|column| format!("{0} = EXCLUDED.{0}", q(column)))
+    .join(", ");
+    format!(
+        "INSERT INTO {table} ({id}, {name}, {code}, {by}, {company}, {start}, {end}, {status}) \
+         VALUES ($1::uuid, $2, $3, $4::uuid, $5::uuid, to_timestamp($6::bigint), \
+         to_timestamp($7::bigint), $8) \
+         ON CONFLICT ({id}) DO UPDATE SET {updated}",
+        id = q(&c.id),
+        name = q(&c.name),
+        code = q(&c.room_code),
+        by = q(&c.created_by),
+        company = q(&c.company_id),
+        start = q(&c.scheduled_start),
+        end = q(&c.scheduled_end),
+        status = q(&c.status),
+    )
+}
+
+/// Copies the room as it is now, unless it has changed since the job was queued: then the
+/// newer change's job copies it, and this one is done.
+pub async fn sync_room(provisioning: &Provisioning, sync: &MeetRoomSync) -> Outcome {
+    let Some(erp) = &provisioning.erp else {
+        return Outcome::Fail("[erp_sync] is not configured (any more)".into());
+    };
+    let room = match provisioning.db.meet_room_for_sync(&sync.room_id).await {
+        Ok(Some(room)) => room,
+        Ok(None) => return Outcome::Fail(format!("meet room {} is gone", sync.room_id)),
+        Err(e) => return Outcome::Retry(format!("{e:#}")),
+    };
+    if room.version > sync.version {
+        tracing::debug!(
+            room = %room.id,
+            version = sync.version,
+            now = room.version,
+            "ERP copy of an older version of the room skipped: a newer job copies it"
+        );
+        return Outcome::Done;
+    }
+    match erp.upsert_room(&room).await {
+        Ok(()) => Outcome::Done,
+        Err(e) => outcome_of(&e, &config_names(provisioning)),
+    }
+}
+
+/// The table the copies go to, for error messages.
+fn config_names(provisioning: &Provisioning) -> String {
+    provisioning
+        .config
+        .erp_sync
+        .as_ref()
+        .map(|c| c.meeting_rooms.to_string())
+        .unwrap_or_default()
+}
+
+/// A failed write: a value the ERP refuses (not a UUID where it wants one, say) will not go in
+/// on a retry; anything else (the ERP down, a missing grant or table the operator can fix) may.
+fn outcome_of(e: &sqlx::Error, table: &str) -> Outcome {
+    let message = format!("writing to the ERP's {table}: {e}");
+    match e {
+        // Class 22: data exception; 23: integrity constraint violation.
+        sqlx::Error::Database(db)
+            if db
+                .code()
+                .is_some_and(|c| c.starts_with("22") || c.starts_with("23")) =>
+        {
+            Outcome::Fail(message)
+        }
+        _ => Outcome::Retry(message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_room_has_one_erp_id_and_rooms_have_different_ones() {
+        let a = erp_room_id("bhm-abcde-fghij-klmno");
+        assert_eq!(a, erp_room_id("bhm-abcde-fghij-klmno"));
+        assert_ne!(a, erp_room_id("bhm-abcde-fghij-klmnp"));
+        assert_eq!(a.get_version_num(), 5);
+    }
+}
