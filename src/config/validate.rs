@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use super::clients::{client_key, validate_client};
 use super::directory::validate_directory;
 use super::provisioning::validate_provisioning;
+use super::workspace::validate_workspace;
 use super::{
     Checked, Config, ConfigError, ConfigErrors, ConfigSource, DatabaseUrl, EmailClaim, Issuer,
     PasswordConfig, ProvisionTarget, RawConfig, Usable,
@@ -164,6 +165,7 @@ pub(super) fn validate(raw: RawConfig, env: &[(String, String)], source: ConfigS
             "must be between 1 and 300",
         ));
     }
+    let workspace = validate_workspace(raw.workspace.unwrap_or_default(), &mut problems);
     let before = problems.len();
     let provisioning =
         validate_provisioning(raw.provisioning.unwrap_or_default(), env, &mut problems);
@@ -298,6 +300,8 @@ pub(super) fn validate(raw: RawConfig, env: &[(String, String)], source: ConfigS
         first_party_client_id,
         directory,
         clients,
+        workspace,
+        meet_section: raw.meet.is_some(),
         source,
     };
     Checked {
