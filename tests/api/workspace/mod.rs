@@ -8,6 +8,7 @@
 //! (`TestApp::serve_workspace_routes`): the tokens the app issues are that server's tokens.
 
 mod bodies;
+mod config;
 mod discovery;
 mod scopes;
 mod tokens;
