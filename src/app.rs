@@ -22,7 +22,9 @@ use tower_sessions::SessionManagerLayer;
 
 use crate::audit::Audit;
 use crate::clock::Clock;
-use crate::config::{ClientConfig, Config, EmailClaim, GrantType, TokenEndpointAuthMethod};
+use crate::config::{
+    ClientConfig, Config, EmailClaim, GrantType, TokenEndpointAuthMethod, AREA_SCOPES,
+};
 use crate::directory::{Directory, ErpDirectory, LocalDirectory};
 use crate::http::metrics::{MetricsServer, RequestMetricsLayer};
 use crate::http::refusals::RefusalsLayer;
@@ -62,7 +64,9 @@ pub async fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppStat
     };
     let passwords = Passwords::new(&config.password)?;
     let clients = Clients::from_config(&config.clients);
-    let discovery_body = Bytes::from(provider_metadata(&config.issuer, &clients).to_string());
+    let areas = crate::workspace::enabled_scopes(&config);
+    let discovery_body =
+        Bytes::from(provider_metadata(&config.issuer, &clients, &areas).to_string());
     let registered: Vec<_> = clients.iter().map(|c| c.registration()).collect();
     db.sync_clients(&registered, clock.now())
         .await
@@ -165,6 +169,9 @@ fn first_party_client(config: &Config) -> Client {
         require_pkce: true,
         refresh_without_offline_access: true,
         allowed_company_ids: Vec::new(),
+        // Its login grants every area (`/api/v1/auth/login`); listed here too, so that the
+        // client's own record says what its tokens may carry.
+        allowed_scopes: AREA_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
         extra_claims: Default::default(),
         role_claims: Default::default(),
         provision: Vec::new(),
@@ -173,6 +180,13 @@ fn first_party_client(config: &Config) -> Client {
 }
 
 pub fn build_router(state: AppState) -> Router {
+    build_router_with(state, Router::new())
+}
+
+/// [`build_router`] with `workspace` merged among the workspace APIs' routes, under their layers
+/// (body limit, error shape): how a test mounts a handler of its own to drive the extractors
+/// the areas share (`Caller<A>`, `ValidJson<T>`) as a real area would use them.
+pub fn build_router_with(state: AppState, workspace: Router<AppState>) -> Router {
     let https = state.config.issuer.is_https();
     let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
         .with_name(crate::http::session::cookie_name(https))
@@ -182,13 +196,20 @@ pub fn build_router(state: AppState) -> Router {
         .with_path("/")
         // Short until a login: `BrowserSession::log_in` gives the session its full lifetime.
         .with_expiry(ANONYMOUS_SESSION);
+    // The workspace APIs take Bearer tokens, never the SSO session cookie, and bodies up to
+    // their own limit; the provider's endpoints take small forms only.
+    let workspace = crate::workspace::with_shared_layers(
+        crate::workspace::router().merge(workspace),
+        &state.config.workspace,
+    );
     crate::http::router()
         .layer(sessions)
+        .layer(RequestBodyLimitLayer::new(64 * 1024))
+        .merge(workspace)
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(30),
         ))
-        .layer(RequestBodyLimitLayer::new(64 * 1024))
         // Outside every layer that can refuse, so their refusals are rendered too.
         .layer(RefusalsLayer)
         // Outermost: the id, the span and the origin cover every layer that can answer.

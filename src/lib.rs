@@ -1,8 +1,8 @@
 //! bheem-sso: the OpenID Connect provider and SSO hub of Bheem Workspace.
 //!
-//! Data flows one way: `http` → the domain (`login`, `provisioning`, `oidc`) → `store` /
-//! `directory` / `keys` → the base (`clock`, `config`, `domain`, `origin`, `secrets`). Nothing below `http`
-//! knows about axum or the composition root (`app`). `docs/architecture.md` has the whole picture;
+//! Data flows one way: `http` and the workspace APIs (`workspace`, beside it) → the domain
+//! (`login`, `provisioning`, `oidc`) → `store` / `directory` / `keys` → the base (`clock`,
+//! `config`, `domain`, `origin`, `secrets`). Nothing below `http` knows about axum or the composition root (`app`). `docs/architecture.md` has the whole picture;
 //! `tests/api/architecture.rs` keeps it true.
 
 pub mod app;

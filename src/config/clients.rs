@@ -8,7 +8,7 @@ use url::Url;
 
 use super::env::secret_var;
 use super::validate::Problems;
-use super::{ConfigError, ProvisionTarget};
+use super::{ConfigError, ProvisionTarget, AREA_SCOPES};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -78,6 +78,9 @@ pub struct ClientConfig {
     pub refresh_without_offline_access: bool,
     /// Empty: users of every company may use this client.
     pub allowed_company_ids: Vec<uuid::Uuid>,
+    /// The workspace areas' scopes ([`AREA_SCOPES`]) this client may be granted when it asks
+    /// for them (`scope=openid meet`); empty: none, its tokens call no workspace API.
+    pub allowed_scopes: Vec<String>,
     /// Fixed claims for this client, in its ID tokens and userinfo (e.g. Nextcloud's `quota`).
     pub extra_claims: BTreeMap<String, String>,
     /// Claims whose value depends on the user: claim → key → value, the key being the user's
@@ -110,6 +113,8 @@ pub(super) struct RawClient {
     pub(super) refresh_without_offline_access: bool,
     #[serde(default)]
     pub(super) allowed_company_ids: Vec<String>,
+    #[serde(default)]
+    pub(super) allowed_scopes: Vec<String>,
     #[serde(default)]
     pub(super) extra_claims: BTreeMap<String, String>,
     #[serde(default)]
@@ -235,6 +240,20 @@ pub(super) fn validate_client(
             ConfigError::new(key("allowed_company_ids"), format!("`{id}` is not a UUID"))
         })
     });
+    let allowed_scopes = problems.take_all(&c.allowed_scopes, |scope| {
+        if AREA_SCOPES.contains(&scope.as_str()) {
+            Ok(scope.clone())
+        } else {
+            Err(ConfigError::new(
+                key("allowed_scopes"),
+                format!(
+                    "`{scope}` is not a workspace area's scope (one of {}); the OpenID \
+                     Connect scopes are open to every client",
+                    AREA_SCOPES.join(", ")
+                ),
+            ))
+        }
+    });
     if problems.len() > before {
         return None;
     }
@@ -251,6 +270,7 @@ pub(super) fn validate_client(
         require_pkce: c.require_pkce || method == TokenEndpointAuthMethod::None,
         refresh_without_offline_access: c.refresh_without_offline_access,
         allowed_company_ids,
+        allowed_scopes,
         extra_claims: c.extra_claims,
         role_claims: c.role_claims,
         provision: c.provision,

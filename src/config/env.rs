@@ -7,7 +7,8 @@ use super::{ConfigError, ConfigErrors, RawConfig, CONFIG_ENV};
 const ENV_PREFIX: &str = "BHEEM_SSO_";
 
 /// `BHEEM_SSO_<KEY>` overrides the top-level `<key>`; `BHEEM_SSO_DIRECTORY_<KEY>` the
-/// `[directory]` one. An unknown `BHEEM_SSO_` variable is an error: it is almost always a typo.
+/// `[directory]` one and `BHEEM_SSO_WORKSPACE_<KEY>` the `[workspace]` one. An unknown
+/// `BHEEM_SSO_` variable is an error: it is almost always a typo.
 /// Every bad variable is reported, not only the first.
 pub(super) fn apply_env(raw: &mut RawConfig, env: &[(String, String)]) -> Result<(), ConfigErrors> {
     let errors: Vec<ConfigError> = env
@@ -86,6 +87,27 @@ fn apply_one(raw: &mut RawConfig, name: &str, value: &str) -> Result<(), ConfigE
                 parse_bool(&value).ok_or_else(|| ConfigError::new(name, "must be true or false"))?
         }
         "erp_sync_url" => raw.erp_sync.get_or_insert_with(Default::default).url = Some(value),
+        "workspace_max_body_bytes" => {
+            raw.workspace
+                .get_or_insert_with(Default::default)
+                .max_body_bytes = Some(
+                value
+                    .parse()
+                    .map_err(|_| ConfigError::new(name, "must be a whole number of bytes"))?,
+            )
+        }
+        "workspace_admin_roles" => {
+            raw.workspace
+                .get_or_insert_with(Default::default)
+                .admin_roles = Some(
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            )
+        }
         _ => return Err(ConfigError::new(name, "unknown environment override")),
     }
     Ok(())

@@ -27,6 +27,7 @@ mod sections;
 mod tests;
 mod validate;
 mod values;
+mod workspace;
 
 pub use clients::{client_key, ClientConfig, EmailClaim, GrantType, TokenEndpointAuthMethod};
 pub use directory::{DirectoryColumns, DirectoryConfig};
@@ -39,6 +40,7 @@ pub use sections::{
     PasswordConfig, SessionConfig, TokenConfig,
 };
 pub use values::{Backend, DatabaseUrl, Issuer};
+pub use workspace::{WorkspaceConfig, AREA_SCOPES, DEFAULT_MAX_BODY_BYTES};
 
 use clients::RawClient;
 use directory::RawDirectory;
@@ -46,6 +48,7 @@ use erp_sync::RawErpSync;
 use env::apply_env;
 use provisioning::RawProvisioning;
 use validate::validate;
+use workspace::RawWorkspace;
 
 /// The environment variable that names the config file when `--config` is not given.
 pub const CONFIG_ENV: &str = "BHEEM_SSO_CONFIG";
@@ -165,6 +168,11 @@ pub struct Config {
     /// Where the workspace's objects are copied into the ERP; `None`: nowhere.
     pub erp_sync: Option<ErpSyncConfig>,
     pub clients: Vec<ClientConfig>,
+    /// What the workspace APIs share (`[workspace]`).
+    pub workspace: WorkspaceConfig,
+    /// Whether the file has a `[meet]` section: Bheem Meet is on (its API answers, discovery
+    /// lists the `meet` scope). The section's keys are read by its own module.
+    pub(crate) meet_section: bool,
     /// Where the configuration came from, for the start-up log line.
     pub source: ConfigSource,
 }
@@ -258,9 +266,19 @@ struct RawConfig {
     erp_sync: Option<RawErpSync>,
     #[serde(default)]
     clients: Vec<RawClient>,
+    workspace: Option<RawWorkspace>,
+    /// `[meet]`, of which only its presence is read here: its keys belong to the LiveKit
+    /// configuration, which reads and checks them itself.
+    meet: Option<toml::Table>,
 }
 
 impl Config {
+    /// Whether Bheem Meet is configured (`[meet]`): without it the meet API answers 404 and
+    /// discovery does not list the `meet` scope.
+    pub fn meet_enabled(&self) -> bool {
+        self.meet_section
+    }
+
     /// Loads the configuration the way `serve` does: `--config`, else `$BHEEM_SSO_CONFIG`, else
     /// `./bheem-sso.toml` if present, else the built-in development defaults; then the environment.
     pub fn load(explicit: Option<&Path>) -> Result<Self, ConfigErrors> {

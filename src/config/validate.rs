@@ -9,6 +9,7 @@ use super::clients::{client_key, validate_client};
 use super::directory::validate_directory;
 use super::erp_sync::validate_erp_sync;
 use super::provisioning::validate_provisioning;
+use super::workspace::validate_workspace;
 use super::{
     Checked, Config, ConfigError, ConfigErrors, ConfigSource, DatabaseUrl, EmailClaim, Issuer,
     PasswordConfig, ProvisionTarget, RawConfig, Usable,
@@ -165,6 +166,7 @@ pub(super) fn validate(raw: RawConfig, env: &[(String, String)], source: ConfigS
             "must be between 1 and 300",
         ));
     }
+    let workspace = validate_workspace(raw.workspace.unwrap_or_default(), &mut problems);
     let before = problems.len();
     let provisioning =
         validate_provisioning(raw.provisioning.unwrap_or_default(), env, &mut problems);
@@ -303,6 +305,8 @@ pub(super) fn validate(raw: RawConfig, env: &[(String, String)], source: ConfigS
         directory,
         erp_sync,
         clients,
+        workspace,
+        meet_section: raw.meet.is_some(),
         source,
     };
     Checked {

@@ -10,7 +10,7 @@ use super::views::{render_status, ErrorPage};
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::oidc::grants::GrantError;
 
-fn log_internal(e: &anyhow::Error) {
+pub(crate) fn log_internal(e: &anyhow::Error) {
     tracing::error!(error = format!("{e:#}"), "request failed");
 }
 
@@ -176,35 +176,59 @@ impl From<anyhow::Error> for BearerError {
     }
 }
 
+/// The `WWW-Authenticate` challenge of a refused Bearer token (RFC 6750 §3): the bare one for a
+/// request without a token (§3.1: no error code then), else the error code, its description and,
+/// for `insufficient_scope`, the scope the resource needs. The descriptions are our own ASCII
+/// words without quotes, so the header is always valid.
+pub fn bearer_challenge(code: Option<&str>, description: &str, scope: Option<&str>) -> HeaderValue {
+    let mut challenge = "Bearer realm=\"bheem-sso\"".to_owned();
+    if let Some(code) = code {
+        challenge.push_str(&format!(
+            ", error=\"{code}\", error_description=\"{description}\""
+        ));
+    }
+    if let Some(scope) = scope {
+        challenge.push_str(&format!(", scope=\"{scope}\""));
+    }
+    HeaderValue::from_str(&challenge).expect("ASCII challenge")
+}
+
 impl IntoResponse for BearerError {
     fn into_response(self) -> Response {
         let (status, challenge, code, description) = match self {
-            BearerError::Missing => (StatusCode::UNAUTHORIZED, "Bearer realm=\"bheem-sso\"".to_owned(), "invalid_request", "no access token"),
+            BearerError::Missing => (
+                StatusCode::UNAUTHORIZED,
+                bearer_challenge(None, "", None),
+                "invalid_request",
+                "no access token",
+            ),
             BearerError::InvalidToken(d) => (
                 StatusCode::UNAUTHORIZED,
-                format!("Bearer realm=\"bheem-sso\", error=\"invalid_token\", error_description=\"{d}\""),
+                bearer_challenge(Some("invalid_token"), d, None),
                 "invalid_token",
                 d,
             ),
             BearerError::InvalidRequest(d) => (
                 StatusCode::BAD_REQUEST,
-                format!("Bearer realm=\"bheem-sso\", error=\"invalid_request\", error_description=\"{d}\""),
+                bearer_challenge(Some("invalid_request"), d, None),
                 "invalid_request",
                 d,
             ),
             BearerError::Internal(e) => {
                 log_internal(&e);
-                return no_store((StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "error": "server_error" }))));
+                return no_store((
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Json(json!({ "error": "server_error" })),
+                ));
             }
         };
         let mut response = no_store((
             status,
             Json(json!({ "error": code, "error_description": description })),
         ));
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_str(&challenge).expect("ASCII challenge"),
-        );
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, challenge);
         response
     }
 }

@@ -1,7 +1,7 @@
 //! axum handlers only: extract, call the domain, render.
 
 mod api;
-mod bearer;
+pub(crate) mod bearer;
 pub mod client_addr;
 mod client_auth;
 mod device_cookie;

@@ -193,7 +193,7 @@ pub fn parse(
     }
     let scope = Scope::parse(get("scope").unwrap_or(""))
         .map_err(|e| fail(ErrorCode::InvalidScope, &e))?
-        .supported(&client.claim_scopes());
+        .supported(&client.extra_scopes());
 
     let code_challenge = match get("code_challenge") {
         Some(challenge) => Some(

@@ -33,6 +33,8 @@ pub struct Client {
     pub require_pkce: bool,
     pub refresh_without_offline_access: bool,
     pub allowed_company_ids: Vec<Uuid>,
+    /// The workspace areas' scopes this client may be granted (`allowed_scopes`).
+    pub allowed_scopes: Vec<String>,
     pub extra_claims: BTreeMap<String, String>,
     pub role_claims: BTreeMap<String, BTreeMap<String, String>>,
     pub provision: Vec<ProvisionTarget>,
@@ -70,6 +72,14 @@ impl Client {
             .collect()
     }
 
+    /// The scopes this client is granted beyond the [`SUPPORTED`](super::scope::SUPPORTED) ones
+    /// when it asks for them: its claim scopes and the workspace areas it is allowed.
+    pub fn extra_scopes(&self) -> Vec<String> {
+        let mut scopes = self.claim_scopes();
+        scopes.extend(self.allowed_scopes.iter().cloned());
+        scopes
+    }
+
     pub fn from_config(c: &ClientConfig) -> Self {
         Self {
             id: c.client_id.clone(),
@@ -87,6 +97,7 @@ impl Client {
             require_pkce: c.require_pkce,
             refresh_without_offline_access: c.refresh_without_offline_access,
             allowed_company_ids: c.allowed_company_ids.clone(),
+            allowed_scopes: c.allowed_scopes.clone(),
             extra_claims: c.extra_claims.clone(),
             role_claims: c.role_claims.clone(),
             provision: c.provision.clone(),

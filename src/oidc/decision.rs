@@ -142,6 +142,7 @@ mod tests {
             require_pkce: true,
             refresh_without_offline_access: false,
             allowed_company_ids,
+            allowed_scopes: Vec::new(),
             extra_claims: Default::default(),
             role_claims: Default::default(),
             provision: Vec::new(),

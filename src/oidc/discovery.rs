@@ -10,8 +10,9 @@ use super::scope::SUPPORTED;
 use crate::config::Issuer;
 
 /// The metadata of the provider at `issuer` with `clients` registered: a scope named after a
-/// client's own claim (`mailcow_template`) is listed, with its claim, once a client has it.
-pub fn provider_metadata(issuer: &Issuer, clients: &Clients) -> Value {
+/// client's own claim (`mailcow_template`) is listed, with its claim, once a client has it, and
+/// a workspace area's scope (`meet`…) once that area is configured (`areas`: their scopes).
+pub fn provider_metadata(issuer: &Issuer, clients: &Clients, areas: &[&str]) -> Value {
     let mut claim_scopes: Vec<String> = clients.iter().flat_map(|c| c.claim_scopes()).collect();
     claim_scopes.sort_unstable();
     claim_scopes.dedup();
@@ -19,6 +20,7 @@ pub fn provider_metadata(issuer: &Issuer, clients: &Clients) -> Value {
         .iter()
         .copied()
         .chain(claim_scopes.iter().map(String::as_str))
+        .chain(areas.iter().copied())
         .collect();
     let mut claims = vec![
         "sub",
@@ -78,7 +80,7 @@ mod tests {
     #[test]
     fn endpoints_are_built_from_the_issuer_exactly() {
         let issuer = Issuer::parse("https://sso.example.com/realm/").unwrap();
-        let doc = provider_metadata(&issuer, &Clients::default());
+        let doc = provider_metadata(&issuer, &Clients::default(), &[]);
         assert_eq!(doc["issuer"], "https://sso.example.com/realm");
         assert_eq!(
             doc["jwks_uri"],
@@ -92,5 +94,14 @@ mod tests {
             .as_array()
             .unwrap()
             .contains(&"mailcow_template".into()));
+        assert!(!doc["scopes_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&"meet".into()));
+        let doc = provider_metadata(&issuer, &Clients::default(), &["meet"]);
+        assert!(doc["scopes_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&"meet".into()));
     }
 }

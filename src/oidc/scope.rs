@@ -16,6 +16,11 @@ pub const SUPPORTED: &[&str] = &[
     "company",
 ];
 
+/// The workspace areas' scopes (`meet`, `docs`, `calendar`, `mail`): each opens one area's API to
+/// a token. Granted to the workspace SPA's own login, and to a client only if its
+/// `allowed_scopes` lists the scope and it asks for it; dropped like an unknown scope otherwise.
+pub use crate::config::AREA_SCOPES;
+
 /// Scopes named after a claim that a client is given from its own configuration
 /// (`role_claims` or `extra_claims`), as Mailcow asks for `mailcow_template`. Such a scope is
 /// granted to a client configured with its claim, and dropped like any unknown scope for the
@@ -99,6 +104,10 @@ pub fn describe(scope: &str) -> Option<&'static str> {
         "offline_access" => "Stay signed in to your account while you are away",
         "company" => "See which company you belong to and your role in it",
         "mailcow_template" => "Set up your mailbox with the settings your role calls for",
+        "meet" => "See, create and join your Bheem Meet meetings, and their recordings",
+        "docs" => "See and change your files in Bheem Docs",
+        "calendar" => "See and change your calendar",
+        "mail" => "Read and send your email",
         _ => return None,
     })
 }
@@ -125,6 +134,16 @@ mod tests {
             .unwrap()
             .supported(&["mailcow_template".into()]);
         assert!(s.contains("mailcow_template"));
+    }
+
+    #[test]
+    fn an_area_scope_is_granted_only_to_a_client_allowed_it() {
+        let asked = Scope::parse("openid meet docs").unwrap();
+        assert_eq!(asked.supported(&[]).to_string(), "openid");
+        assert_eq!(asked.supported(&["meet".into()]).to_string(), "meet openid");
+        for area in AREA_SCOPES {
+            assert!(describe(area).is_some(), "{area} has no words for consent");
+        }
     }
 
     #[test]

@@ -1,3 +1,56 @@
-//! The workspace APIs (resource servers) mounted behind the provider.
+//! The workspace APIs (meet, docs, calendar, mail): resource servers behind this provider.
+//!
+//! What every area shares is here: the `Caller<A>` extractor that turns an access token into the
+//! user, the company and the scope (`auth`), one JSON error shape (`error`), request bodies
+//! parsed with the bad field named (`json`), the body limit of `[workspace] max_body_bytes`, and
+//! the OpenAPI document generated from the handlers (`openapi`). Each area is a folder of its
+//! own with a `router()` of `utoipa_axum::router::OpenApiRouter`, nested under `/api/v1/<area>`
+//! in [`areas`]. Company isolation is the data layer's: every query takes `Caller::company_id`.
+//!
+//! This module sits beside `http`, at the edge: it uses `http`'s state and extractors, and the
+//! composition root (`app`) mounts [`router`] with [`with_shared_layers`].
 
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::{Extension, Router};
+use tower_http::limit::RequestBodyLimitLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::config::WorkspaceConfig;
+use crate::http::AppState;
+
+pub mod auth;
+pub mod error;
+pub mod json;
 pub mod meet;
+pub mod openapi;
+
+pub use auth::{enabled_scopes, Area, Calendar, Caller, Docs, Mail, Meet};
+pub use error::{ApiError, ApiErrorBody};
+pub use json::ValidJson;
+
+/// Every area's routes with their documentation, each nested under `/api/v1/<area>`.
+fn areas() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::WorkspaceApi::openapi())
+}
+
+/// The workspace APIs and their OpenAPI document (`/api/v1/openapi.json`), which describes
+/// every route registered in [`areas`].
+pub fn router() -> Router<AppState> {
+    let (router, document) = areas().routes(routes!(openapi::serve)).split_for_parts();
+    router.layer(Extension(Arc::new(document)))
+}
+
+/// `routes` with what every workspace route shares: bodies larger than `max_body_bytes` refused
+/// with 413 (declared or not: the limit counts what is read), and every refusal made around the
+/// handlers (413, 405, …) in the one error shape.
+pub fn with_shared_layers(routes: Router<AppState>, config: &WorkspaceConfig) -> Router<AppState> {
+    routes
+        // axum's own limit of 2 MB for buffered bodies, set to ours so that neither is lower.
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
+        .layer(axum::middleware::from_fn(error::render_refusals))
+}

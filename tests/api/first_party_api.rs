@@ -62,7 +62,7 @@ async fn first_party_api_logs_in_refreshes_and_answers_me(backend: Backend) {
     );
     assert_eq!(
         login["scope"],
-        "company email offline_access openid profile"
+        "calendar company docs email mail meet offline_access openid profile"
     );
     let mut user_keys: Vec<&str> = login["user"]
         .as_object()

@@ -42,3 +42,4 @@ mod sessions;
 mod slow_clients;
 mod support;
 mod tls_proxy;
+mod workspace;

@@ -33,7 +33,10 @@ pub fn router() -> Router<AppState> {
         .route(paths::API_ME, get(me))
 }
 
-const FIRST_PARTY_SCOPE: &str = "openid profile email company offline_access";
+/// The workspace SPA is the whole workspace: besides who the user is, its tokens open every
+/// area's API (`meet docs calendar mail`, `crate::config::AREA_SCOPES`).
+const FIRST_PARTY_SCOPE: &str =
+    "openid profile email company offline_access meet docs calendar mail";
 
 fn api_error(status: StatusCode, error: &str, description: &str) -> Response {
     no_store((

@@ -23,6 +23,25 @@ pub struct TestApp {
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
+/// A second server over a test app's state ([`TestApp::serve_workspace_routes`]); stopped when
+/// dropped.
+pub struct Beside {
+    pub base: String,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Beside {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+}
+
+impl Drop for Beside {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
 /// A test app with a database and a keys folder of its own, both gone when it is dropped.
 pub struct Harness {
     pub app: TestApp,
@@ -98,6 +117,25 @@ impl TestApp {
         signing_keys::reload(&self.state.keys, &self.state.db, grace)
             .await
             .unwrap();
+    }
+
+    /// This app's router with `routes` merged among the workspace APIs' (under their body limit
+    /// and error shape), served on a port of its own over this app's state: its keys, database,
+    /// clock and configuration. Tokens the app issued are this server's tokens too. How a test
+    /// drives the extractors the workspace areas share with a handler of its own.
+    pub async fn serve_workspace_routes(&self, routes: axum::Router<AppState>) -> Beside {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let router = app::build_router_with(self.state.clone(), routes);
+        let server = tokio::spawn(async move {
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await
+            .unwrap();
+        });
+        Beside { base, server }
     }
 
     /// Graceful shutdown; waits for the server to finish.

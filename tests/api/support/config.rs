@@ -118,6 +118,8 @@ pub struct ClientSpec {
     refresh_without_offline_access: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     allowed_company_ids: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    allowed_scopes: Vec<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     extra_claims: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -194,6 +196,12 @@ impl ClientSpec {
     /// Limits the client to users of this company, and of any other company allowed so.
     pub fn allowed_company(mut self, company_id: &str) -> Self {
         self.allowed_company_ids.push(company_id.to_owned());
+        self
+    }
+
+    /// Allows the client a workspace area's scope (`meet`, …), granted when it asks for it.
+    pub fn allowed_scope(mut self, scope: &str) -> Self {
+        self.allowed_scopes.push(scope.to_owned());
         self
     }
 

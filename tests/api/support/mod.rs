@@ -14,11 +14,12 @@ mod logs;
 mod rp;
 mod sso;
 
-pub use app::{kek_in, new_kek, Harness, TestApp};
+pub use app::{kek_in, new_kek, Beside, Harness, TestApp};
 pub use browser::{input_value, Browser, Landing};
 pub use config::{ClientSpec, TestConfig};
 pub use db::{postgres_admin_url, Backend, TestDb};
 pub use directory::check_login;
+pub use leaks::remember as remember_secret;
 pub use logs::Logs;
 pub use rp::{jwt_payload, query, AuthRequest, Rp, SignIn};
 pub use sso::{
