@@ -37,6 +37,8 @@ use crate::password::Passwords;
 use crate::provisioning::Provisioning;
 use crate::store::http_sessions::DbSessionStore;
 use crate::store::Db;
+use crate::workspace::meet::livekit::LiveKit;
+use crate::workspace::meet::recordings::Recordings;
 
 pub use crate::http::AppState;
 
@@ -98,6 +100,19 @@ pub async fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppStat
         provisioning: provisioning.clone(),
         audit: audit.clone(),
     };
+    let livekit = config
+        .meet
+        .as_ref()
+        .map(|meet| LiveKit::new(meet).map(Arc::new))
+        .transpose()
+        .context("[meet]: the LiveKit client")?;
+    let recordings = config
+        .meet
+        .as_ref()
+        .and_then(|meet| meet.recordings.as_ref())
+        .map(|r| Recordings::new(r).map(Arc::new))
+        .transpose()
+        .context("[meet.recordings]")?;
     Ok(AppState {
         config,
         db,
@@ -111,6 +126,8 @@ pub async fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppStat
         logins,
         provisioning,
         audit,
+        livekit,
+        recordings,
     })
 }
 

@@ -24,3 +24,4 @@ pub mod provisioning;
 pub mod secrets;
 pub mod store;
 pub mod telemetry;
+pub mod workspace;

@@ -17,6 +17,7 @@ use serde::Deserialize;
 mod clients;
 mod directory;
 mod env;
+mod meet;
 mod paths;
 #[cfg(test)]
 mod problem_tests;
@@ -29,6 +30,7 @@ mod values;
 
 pub use clients::{client_key, ClientConfig, EmailClaim, GrantType, TokenEndpointAuthMethod};
 pub use directory::{DirectoryColumns, DirectoryConfig};
+pub use meet::{MeetConfig, RecordingsConfig};
 pub use provisioning::{
     InstanceAdminRoles, MailcowConfig, NextcloudConfig, ProvisionTarget, ProvisioningConfig,
 };
@@ -41,6 +43,7 @@ pub use values::{Backend, DatabaseUrl, Issuer};
 use clients::RawClient;
 use directory::RawDirectory;
 use env::apply_env;
+use meet::RawMeet;
 use provisioning::RawProvisioning;
 use validate::validate;
 
@@ -160,6 +163,8 @@ pub struct Config {
     pub first_party_client_id: String,
     pub directory: Option<DirectoryConfig>,
     pub clients: Vec<ClientConfig>,
+    /// Bheem Meet on LiveKit; `None`: the meet routes answer 404 and discovery omits `meet`.
+    pub meet: Option<MeetConfig>,
     /// Where the configuration came from, for the start-up log line.
     pub source: ConfigSource,
 }
@@ -183,6 +188,7 @@ pub struct Usable {
     pub provisioning: ProvisioningConfig,
     /// The clients without a problem of their own.
     pub clients: Vec<ClientConfig>,
+    pub meet: Option<MeetConfig>,
 }
 
 impl Checked {
@@ -198,6 +204,7 @@ impl Checked {
                 directory: None,
                 provisioning: ProvisioningConfig::default(),
                 clients: Vec::new(),
+                meet: None,
             },
         }
     }
@@ -252,6 +259,7 @@ struct RawConfig {
     directory: Option<RawDirectory>,
     #[serde(default)]
     clients: Vec<RawClient>,
+    meet: Option<RawMeet>,
 }
 
 impl Config {
@@ -316,6 +324,12 @@ impl Config {
             return Checked::unusable(errors, source);
         }
         validate(raw, env, source)
+    }
+
+    /// Whether Bheem Meet is configured (`[meet]`): without it the meet routes answer 404 and
+    /// discovery does not list the `meet` scope.
+    pub fn meet_enabled(&self) -> bool {
+        self.meet.is_some()
     }
 
     /// The process environment as the `env` argument of [`Config::from_parts`] wants it.

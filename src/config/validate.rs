@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use super::clients::{client_key, validate_client};
 use super::directory::validate_directory;
+use super::meet::validate_meet;
 use super::provisioning::validate_provisioning;
 use super::{
     Checked, Config, ConfigError, ConfigErrors, ConfigSource, DatabaseUrl, EmailClaim, Issuer,
@@ -178,6 +179,8 @@ pub(super) fn validate(raw: RawConfig, env: &[(String, String)], source: ConfigS
         .directory
         .and_then(|d| validate_directory(d, env, &mut problems));
 
+    let meet = raw.meet.and_then(|m| problems.take(validate_meet(m, env)));
+
     let mut seen = HashSet::new();
     let mut clients = Vec::new();
     for (i, c) in raw.clients.into_iter().enumerate() {
@@ -249,6 +252,7 @@ pub(super) fn validate(raw: RawConfig, env: &[(String, String)], source: ConfigS
         directory: directory.clone(),
         provisioning: provisioning.clone(),
         clients: clients.clone(),
+        meet: meet.clone(),
     };
     let key_refresh_seconds = problems.take(validate_key_refresh(raw.key_refresh_seconds));
     let key_rotation_days = problems.take(validate_key_rotation(raw.key_rotation_days));
@@ -298,6 +302,7 @@ pub(super) fn validate(raw: RawConfig, env: &[(String, String)], source: ConfigS
         first_party_client_id,
         directory,
         clients,
+        meet,
         source,
     };
     Checked {

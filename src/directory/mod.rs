@@ -58,7 +58,9 @@ pub enum FoundLogin {
     Account(Credentials),
     /// An account the directory holds without a valid company id (an ERP row): tokens are
     /// company-scoped, so it cannot log in; the operator is told which one.
-    NoCompany { user_id: String },
+    NoCompany {
+        user_id: String,
+    },
     Nobody,
 }
 

@@ -14,6 +14,8 @@ use crate::oidc::client::{Client, Clients};
 use crate::oidc::tokens::TokenIssuer;
 use crate::provisioning::Provisioning;
 use crate::store::Db;
+use crate::workspace::meet::livekit::LiveKit;
+use crate::workspace::meet::recordings::Recordings;
 
 /// Everything a handler needs; cheap to clone. Built by the composition root (`crate::app`).
 #[derive(Clone)]
@@ -32,6 +34,10 @@ pub struct AppState {
     pub logins: Logins,
     pub provisioning: Provisioning,
     pub audit: Audit,
+    /// LiveKit (`[meet]`); `None`: Meet is off and its routes answer 404.
+    pub livekit: Option<Arc<LiveKit>>,
+    /// The recordings' bucket (`[meet.recordings]`); `None`: recording is off.
+    pub recordings: Option<Arc<Recordings>>,
 }
 
 impl AppState {

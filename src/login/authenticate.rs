@@ -223,7 +223,11 @@ async fn check_password(
 
 /// `failure`, after checking the password against the dummy hash: it takes as long as a check
 /// against a real one.
-async fn unchecked(passwords: &Passwords, password: &SecretString, failure: Failure) -> AuthOutcome {
+async fn unchecked(
+    passwords: &Passwords,
+    password: &SecretString,
+    failure: Failure,
+) -> AuthOutcome {
     match passwords.verify(password, None).await {
         Verification::Busy => AuthOutcome::Busy,
         _ => AuthOutcome::InvalidCredentials(failure),

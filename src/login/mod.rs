@@ -201,11 +201,12 @@ impl Logins {
             AuthOutcome::InvalidCredentials(failure) => {
                 self.log_failure(from, login, &failure);
                 let event = attempt(Kind::LoginFailed).detail("reason", failure.reason());
-                self.audit.record(match (failure.user(), failure.user_id()) {
-                    (Some(user), _) => event.user(user.id.as_str()).company(user.company_id),
-                    (None, Some(user_id)) => event.user(user_id),
-                    (None, None) => event.detail("login", login_digest(login)),
-                });
+                self.audit
+                    .record(match (failure.user(), failure.user_id()) {
+                        (Some(user), _) => event.user(user.id.as_str()).company(user.company_id),
+                        (None, Some(user_id)) => event.user(user_id),
+                        (None, None) => event.detail("login", login_digest(login)),
+                    });
                 return Ok(PasswordLogin::Refused(Refusal::from(&failure)));
             }
         };

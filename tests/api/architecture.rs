@@ -44,11 +44,13 @@ fn allowed(module: &str) -> Option<Vec<&'static str>> {
         "oidc" => vec!["keys", "store", "directory", "audit"],
         "provisioning" => vec!["keys", "store", "directory", "audit", "oidc"],
         "login" => below(&[INFRASTRUCTURE], &["oidc", "provisioning"]),
-        "app" => below(&[INFRASTRUCTURE, DOMAIN], &["http"]),
+        "app" => below(&[INFRASTRUCTURE, DOMAIN], &["http", "workspace"]),
         // The logger: configuration in, tracing-subscriber out.
         "logging" => Vec::new(),
-        "http" => below(&[INFRASTRUCTURE, DOMAIN], &["logging"]),
+        "http" => below(&[INFRASTRUCTURE, DOMAIN], &["logging", "workspace"]),
         "cli" => below(&[INFRASTRUCTURE, DOMAIN], &["http", "app", "logging"]),
+        // The workspace APIs: domain logic and downstream clients (LiveKit, S3) below `http`.
+        "workspace" => below(&[INFRASTRUCTURE, DOMAIN], &[]),
         _ => return None,
     })
 }

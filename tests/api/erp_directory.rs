@@ -307,7 +307,10 @@ async fn an_account_without_a_company_is_refused_and_the_operator_is_told_why() 
         .await
         .unwrap();
     assert_eq!(response.status(), 401);
-    let id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["error"], "invalid_credentials");
     let lines: Vec<_> = logs
