@@ -141,6 +141,13 @@ impl TwirpClient {
                 code: e.code,
                 msg: e.msg,
             },
+            // LiveKit's auth middleware refuses a token that does not verify before Twirp sees
+            // the request, in plain text (livekit-server `service/auth.go`).
+            Err(_) if status.as_u16() == 401 => LiveKitError::Refused {
+                method,
+                code: "unauthenticated".to_owned(),
+                msg: "the server-API token was not accepted".to_owned(),
+            },
             // Not Twirp: a proxy in front of LiveKit that cannot reach it.
             Err(_) if matches!(status.as_u16(), 502..=504) => {
                 LiveKitError::Down(format!("HTTP {status} from in front of LiveKit"))
