@@ -102,6 +102,7 @@ pub async fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppStat
         provisioning: provisioning.clone(),
         audit: audit.clone(),
     };
+    crate::workspace::check(&config).context("[meet]")?;
     Ok(AppState {
         config,
         db,
@@ -199,7 +200,7 @@ pub fn build_router_with(state: AppState, workspace: Router<AppState>) -> Router
     // The workspace APIs take Bearer tokens, never the SSO session cookie, and bodies up to
     // their own limit; the provider's endpoints take small forms only.
     let workspace = crate::workspace::with_shared_layers(
-        crate::workspace::router().merge(workspace),
+        crate::workspace::router(&state.config).merge(workspace),
         &state.config.workspace,
     );
     crate::http::router()

@@ -222,6 +222,16 @@ async fn downstream(usable: &Usable) -> Report {
     if let Some(mailcow) = &usable.provisioning.mailcow {
         targets.push(("provisioning.mailcow.url".into(), mailcow.url.clone()));
     }
+    if let Some(meet) = &usable.meet {
+        // LiveKit answers its root with "OK"; any answer shows the server API is reachable.
+        targets.push(("meet.livekit_url".into(), meet.livekit_url.clone()));
+        if let Some(recordings) = &meet.recordings {
+            targets.push((
+                "meet.recordings.s3_endpoint".into(),
+                recordings.s3_endpoint.clone(),
+            ));
+        }
+    }
     for client in &usable.clients {
         if let Some(uri) = &client.backchannel_logout_uri {
             targets.push((

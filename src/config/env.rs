@@ -108,6 +108,48 @@ fn apply_one(raw: &mut RawConfig, name: &str, value: &str) -> Result<(), ConfigE
                     .collect(),
             )
         }
+        meet if meet.starts_with("meet_") => apply_meet(raw, &meet["meet_".len()..], name, value)?,
+        _ => return Err(ConfigError::new(name, "unknown environment override")),
+    }
+    Ok(())
+}
+
+/// `BHEEM_SSO_MEET_<KEY>` and `BHEEM_SSO_MEET_RECORDINGS_<KEY>`: the `[meet]` keys that are not
+/// secrets (those come from the variables `api_secret_env` and the `*_env` keys name).
+fn apply_meet(
+    raw: &mut RawConfig,
+    key: &str,
+    name: &str,
+    value: String,
+) -> Result<(), ConfigError> {
+    let seconds = |value: &str| {
+        value
+            .parse::<u64>()
+            .map_err(|_| ConfigError::new(name, "must be a whole number of seconds"))
+    };
+    let meet = raw.meet.get_or_insert_with(Default::default);
+    if let Some(key) = key.strip_prefix("recordings_") {
+        let rec = meet.recordings.get_or_insert_with(Default::default);
+        match key {
+            "s3_endpoint" => rec.s3_endpoint = Some(value),
+            "s3_region" => rec.s3_region = Some(value),
+            "s3_bucket" => rec.s3_bucket = Some(value),
+            "s3_access_key_env" => rec.s3_access_key_env = Some(value),
+            "s3_secret_key_env" => rec.s3_secret_key_env = Some(value),
+            "prefix" => rec.prefix = Some(value),
+            "url_ttl_seconds" => rec.url_ttl_seconds = Some(seconds(&value)?),
+            _ => return Err(ConfigError::new(name, "unknown environment override")),
+        }
+        return Ok(());
+    }
+    match key {
+        "livekit_url" => meet.livekit_url = Some(value),
+        "ws_url" => meet.ws_url = Some(value),
+        "api_key" => meet.api_key = Some(value),
+        "api_secret_env" => meet.api_secret_env = Some(value),
+        "join_url_base" => meet.join_url_base = Some(value),
+        "token_ttl_seconds" => meet.token_ttl_seconds = Some(seconds(&value)?),
+        "request_timeout_seconds" => meet.request_timeout_seconds = Some(seconds(&value)?),
         _ => return Err(ConfigError::new(name, "unknown environment override")),
     }
     Ok(())

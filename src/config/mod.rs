@@ -18,6 +18,7 @@ mod clients;
 mod directory;
 mod env;
 mod erp_sync;
+mod meet;
 mod paths;
 #[cfg(test)]
 mod problem_tests;
@@ -32,6 +33,7 @@ mod workspace;
 pub use clients::{client_key, ClientConfig, EmailClaim, GrantType, TokenEndpointAuthMethod};
 pub use directory::{DirectoryColumns, DirectoryConfig};
 pub use erp_sync::{ErpSyncConfig, ErpTable, MeetingRoomColumns};
+pub use meet::{MeetConfig, RecordingsConfig};
 pub use provisioning::{
     InstanceAdminRoles, MailcowConfig, NextcloudConfig, ProvisionTarget, ProvisioningConfig,
 };
@@ -46,6 +48,7 @@ use clients::RawClient;
 use directory::RawDirectory;
 use erp_sync::RawErpSync;
 use env::apply_env;
+use meet::RawMeet;
 use provisioning::RawProvisioning;
 use validate::validate;
 use workspace::RawWorkspace;
@@ -170,9 +173,8 @@ pub struct Config {
     pub clients: Vec<ClientConfig>,
     /// What the workspace APIs share (`[workspace]`).
     pub workspace: WorkspaceConfig,
-    /// Whether the file has a `[meet]` section: Bheem Meet is on (its API answers, discovery
-    /// lists the `meet` scope). The section's keys are read by its own module.
-    pub(crate) meet_section: bool,
+    /// Bheem Meet on LiveKit; `None`: the meet routes answer 404 and discovery omits `meet`.
+    pub meet: Option<MeetConfig>,
     /// Where the configuration came from, for the start-up log line.
     pub source: ConfigSource,
 }
@@ -196,6 +198,7 @@ pub struct Usable {
     pub provisioning: ProvisioningConfig,
     /// The clients without a problem of their own.
     pub clients: Vec<ClientConfig>,
+    pub meet: Option<MeetConfig>,
 }
 
 impl Checked {
@@ -211,6 +214,7 @@ impl Checked {
                 directory: None,
                 provisioning: ProvisioningConfig::default(),
                 clients: Vec::new(),
+                meet: None,
             },
         }
     }
@@ -267,18 +271,10 @@ struct RawConfig {
     #[serde(default)]
     clients: Vec<RawClient>,
     workspace: Option<RawWorkspace>,
-    /// `[meet]`, of which only its presence is read here: its keys belong to the LiveKit
-    /// configuration, which reads and checks them itself.
-    meet: Option<toml::Table>,
+    meet: Option<RawMeet>,
 }
 
 impl Config {
-    /// Whether Bheem Meet is configured (`[meet]`): without it the meet API answers 404 and
-    /// discovery does not list the `meet` scope.
-    pub fn meet_enabled(&self) -> bool {
-        self.meet_section
-    }
-
     /// Loads the configuration the way `serve` does: `--config`, else `$BHEEM_SSO_CONFIG`, else
     /// `./bheem-sso.toml` if present, else the built-in development defaults; then the environment.
     pub fn load(explicit: Option<&Path>) -> Result<Self, ConfigErrors> {
@@ -340,6 +336,12 @@ impl Config {
             return Checked::unusable(errors, source);
         }
         validate(raw, env, source)
+    }
+
+    /// Whether Bheem Meet is configured (`[meet]`): without it the meet routes answer 404 and
+    /// discovery does not list the `meet` scope.
+    pub fn meet_enabled(&self) -> bool {
+        self.meet.is_some()
     }
 
     /// The process environment as the `env` argument of [`Config::from_parts`] wants it.

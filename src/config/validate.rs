@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use super::clients::{client_key, validate_client};
 use super::directory::validate_directory;
 use super::erp_sync::validate_erp_sync;
+use super::meet::validate_meet;
 use super::provisioning::validate_provisioning;
 use super::workspace::validate_workspace;
 use super::{
@@ -184,6 +185,8 @@ pub(super) fn validate(raw: RawConfig, env: &[(String, String)], source: ConfigS
         .erp_sync
         .and_then(|e| validate_erp_sync(e, directory.as_ref(), env, &mut problems));
 
+    let meet = raw.meet.and_then(|m| problems.take(validate_meet(m, env)));
+
     let mut seen = HashSet::new();
     let mut clients = Vec::new();
     for (i, c) in raw.clients.into_iter().enumerate() {
@@ -255,6 +258,7 @@ pub(super) fn validate(raw: RawConfig, env: &[(String, String)], source: ConfigS
         directory: directory.clone(),
         provisioning: provisioning.clone(),
         clients: clients.clone(),
+        meet: meet.clone(),
     };
     let key_refresh_seconds = problems.take(validate_key_refresh(raw.key_refresh_seconds));
     let key_rotation_days = problems.take(validate_key_rotation(raw.key_rotation_days));
@@ -306,7 +310,7 @@ pub(super) fn validate(raw: RawConfig, env: &[(String, String)], source: ConfigS
         erp_sync,
         clients,
         workspace,
-        meet_section: raw.meet.is_some(),
+        meet,
         source,
     };
     Checked {

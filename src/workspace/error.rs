@@ -52,6 +52,9 @@ pub enum ApiError {
     /// 403 `insufficient_scope`: a good token without the area's scope, which the challenge
     /// names (`scope="meet"`).
     InsufficientScope(&'static str),
+    /// 401 `invalid_signature`: a call from a service (LiveKit's webhooks) not signed with the
+    /// key it shares with this deployment, or whose body is not the one signed.
+    InvalidSignature,
 }
 
 impl From<anyhow::Error> for ApiError {
@@ -76,6 +79,7 @@ impl From<BearerError> for ApiError {
 pub struct ApiErrorBody {
     /// What went wrong, for a program: `not_found`, `invalid_field`, `malformed_body`,
     /// `body_too_large`, `forbidden`, `conflict`, `service_unavailable`, `bad_gateway`,
+    /// `invalid_signature` (a webhook not signed by the service that sends it),
     /// `server_error`, `method_not_allowed`, `invalid_request` (a malformed request, or RFC 6750's
     /// for an unreadable Authorization header or none), and RFC 6750's `invalid_token` and
     /// `insufficient_scope`.
@@ -128,7 +132,9 @@ impl ApiError {
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::BadGateway { .. } => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::MissingToken | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            Self::MissingToken | Self::InvalidToken(_) | Self::InvalidSignature => {
+                StatusCode::UNAUTHORIZED
+            }
         }
     }
 }
@@ -181,6 +187,10 @@ impl IntoResponse for ApiError {
             Self::InsufficientScope(scope) => ApiErrorBody::new(
                 "insufficient_scope",
                 format!("the access token lacks the scope `{scope}`"),
+            ),
+            Self::InvalidSignature => ApiErrorBody::new(
+                "invalid_signature",
+                "not signed with this deployment's key, or not the body that was signed",
             ),
         };
         let mut response = no_store((status, Json(body)));

@@ -19,7 +19,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::config::WorkspaceConfig;
+use crate::config::{Config, WorkspaceConfig};
 use crate::http::AppState;
 
 pub mod auth;
@@ -32,15 +32,30 @@ pub use auth::{enabled_scopes, Area, Calendar, Caller, Docs, Mail, Meet};
 pub use error::{ApiError, ApiErrorBody};
 pub use json::ValidJson;
 
-/// Every area's routes with their documentation, each nested under `/api/v1/<area>`.
-fn areas() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(openapi::WorkspaceApi::openapi())
+/// Every configured area's routes with their documentation, each nested under
+/// `/api/v1/<area>`. An area that is off has no routes: they answer 404, and the document
+/// leaves them out.
+fn areas(config: &Config) -> anyhow::Result<OpenApiRouter<AppState>> {
+    let mut areas = OpenApiRouter::with_openapi(openapi::WorkspaceApi::openapi());
+    if let Some(service) = meet::MeetService::from_config(config)? {
+        areas = areas.nest("/api/v1/meet", Arc::new(service).router());
+    }
+    Ok(areas)
+}
+
+/// Whether the areas `config` turns on can be built: called at start-up, before any request.
+pub fn check(config: &Config) -> anyhow::Result<()> {
+    areas(config).map(drop)
 }
 
 /// The workspace APIs and their OpenAPI document (`/api/v1/openapi.json`), which describes
 /// every route registered in [`areas`].
-pub fn router() -> Router<AppState> {
-    let (router, document) = areas().routes(routes!(openapi::serve)).split_for_parts();
+///
+/// # Panics
+/// When an area cannot be built from a configuration that [`check`] passed: it builds the same.
+pub fn router(config: &Config) -> Router<AppState> {
+    let areas = areas(config).expect("the workspace areas were checked at start-up");
+    let (router, document) = areas.routes(routes!(openapi::serve)).split_for_parts();
     router.layer(Extension(Arc::new(document)))
 }
 

@@ -25,6 +25,7 @@ mod health;
 mod hub;
 mod introspection;
 mod keys;
+mod livekit;
 mod log_colour;
 mod login_limits;
 mod mailcow_scope;

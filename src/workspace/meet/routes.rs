@@ -1,9 +1,11 @@
 //! `/api/v1/meet`: thin handlers over [`super::rooms`] and LiveKit.
 
+use std::sync::Arc;
+
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::Json;
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -11,7 +13,7 @@ use utoipa_axum::routes;
 
 use super::rooms::{
     format_time, parse_cursor, parse_duration, parse_limit, parse_name, parse_participants,
-    parse_status, parse_time, Invalid, Member, NewRoom, RoomError, Rooms,
+    parse_status, parse_time, Invalid, Member, NewRoom, RoomError,
 };
 use super::MeetService;
 use crate::http::AppState;
@@ -186,10 +188,10 @@ fn body(meet: &MeetService, room: Room) -> RoomBody {
 )]
 async fn create_room(
     caller: Caller<Meet>,
+    Extension(meet): Extension<Arc<MeetService>>,
     State(state): State<AppState>,
     ValidJson(new): ValidJson<NewRoomBody>,
 ) -> Result<(StatusCode, Json<RoomBody>), ApiError> {
-    let meet = MeetService::of(&state)?;
     let new = NewRoom {
         name: parse_name(&new.name)?,
         scheduled_time: new
@@ -204,7 +206,7 @@ async fn create_room(
     let now = state.clock.now();
     let room = meet.rooms(&state.db).create(&member, new, now).await?;
     let grant = meet.join_token(&caller.user, None, &room.id, true, now)?;
-    let mut body = body(meet, room);
+    let mut body = body(&meet, room);
     body.host_token = Some(grant.token);
     Ok((StatusCode::CREATED, Json(body)))
 }
@@ -223,10 +225,10 @@ async fn create_room(
 )]
 async fn list_rooms(
     caller: Caller<Meet>,
+    Extension(meet): Extension<Arc<MeetService>>,
     State(state): State<AppState>,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<RoomPage>, ApiError> {
-    let meet = MeetService::of(&state)?;
     let Query(query) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
     let status = query.status.as_deref().map(parse_status).transpose()?;
     let after = query.cursor.as_deref().map(parse_cursor).transpose()?;
@@ -236,7 +238,7 @@ async fn list_rooms(
         .list(&member(&caller), status, after, limit)
         .await?;
     Ok(Json(RoomPage {
-        rooms: rooms.into_iter().map(|room| body(meet, room)).collect(),
+        rooms: rooms.into_iter().map(|room| body(&meet, room)).collect(),
         next_cursor,
     }))
 }
@@ -253,12 +255,12 @@ async fn list_rooms(
 )]
 async fn get_room(
     caller: Caller<Meet>,
+    Extension(meet): Extension<Arc<MeetService>>,
     State(state): State<AppState>,
     Path(room_id): Path<String>,
 ) -> Result<Json<RoomBody>, ApiError> {
-    let meet = MeetService::of(&state)?;
     let room = meet.rooms(&state.db).get(&member(&caller), &room_id).await?;
-    Ok(Json(body(meet, room)))
+    Ok(Json(body(&meet, room)))
 }
 
 /// The host changes a room's name, time, duration or invitations.
@@ -277,11 +279,11 @@ async fn get_room(
 )]
 async fn change_room(
     caller: Caller<Meet>,
+    Extension(meet): Extension<Arc<MeetService>>,
     State(state): State<AppState>,
     Path(room_id): Path<String>,
     ValidJson(change): ValidJson<RoomChangeBody>,
 ) -> Result<Json<RoomBody>, ApiError> {
-    let meet = MeetService::of(&state)?;
     let change = RoomChange {
         name: change.name.as_deref().map(parse_name).transpose()?,
         scheduled_time: change
@@ -302,7 +304,7 @@ async fn change_room(
         .rooms(&state.db)
         .change(&member(&caller), &room_id, &change, state.clock.now())
         .await?;
-    Ok(Json(body(meet, room)))
+    Ok(Json(body(&meet, room)))
 }
 
 /// The host ends a room: LiveKit closes it (everyone in it is disconnected), and it is
@@ -321,10 +323,10 @@ async fn change_room(
 )]
 async fn end_room(
     caller: Caller<Meet>,
+    Extension(meet): Extension<Arc<MeetService>>,
     State(state): State<AppState>,
     Path(room_id): Path<String>,
 ) -> Result<Json<RoomBody>, ApiError> {
-    let meet = MeetService::of(&state)?;
     let member = member(&caller);
     let rooms = meet.rooms(&state.db);
     let room = rooms.hosted(&member, &room_id).await?;
@@ -333,7 +335,7 @@ async fn end_room(
         meet.close_in_livekit(&room.id).await?;
     }
     let room = rooms.complete(&member, &room_id, state.clock.now()).await?;
-    Ok(Json(body(meet, room)))
+    Ok(Json(body(&meet, room)))
 }
 
 /// A LiveKit access token to join a room of the caller's company; the host's may also
@@ -351,10 +353,10 @@ async fn end_room(
 )]
 async fn join_token(
     caller: Caller<Meet>,
+    Extension(meet): Extension<Arc<MeetService>>,
     State(state): State<AppState>,
     ValidJson(join): ValidJson<JoinBody>,
 ) -> Result<Json<JoinToken>, ApiError> {
-    let meet = MeetService::of(&state)?;
     let user_name = join
         .user_name
         .as_deref()
@@ -387,11 +389,11 @@ async fn join_token(
     )
 )]
 async fn webhook(
+    Extension(meet): Extension<Arc<MeetService>>,
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let meet = MeetService::of(&state)?;
     meet.take_webhook(&state, &headers, &body).await?;
     Ok(StatusCode::OK)
 }

@@ -11,6 +11,7 @@ mod db;
 mod directory;
 mod leaks;
 mod logs;
+mod moto;
 mod rp;
 mod sso;
 
@@ -21,6 +22,11 @@ pub use db::{postgres_admin_url, Backend, TestDb};
 pub use directory::check_login;
 pub use leaks::remember as remember_secret;
 pub use logs::Logs;
+pub use moto::Moto;
+/// The credentials and region the tests use with moto.
+pub mod moto_keys {
+    pub use super::moto::{S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY};
+}
 pub use rp::{jwt_payload, query, AuthRequest, Rp, SignIn};
 pub use sso::{
     add_user, standard_clients, Sso, ACME, CALLBACK, GLOBEX, LOGOUT_RETURN, OTHER_CALLBACK,

@@ -2,6 +2,7 @@
 //! that they are known to answer as those services do.
 
 mod faults;
+mod livekit;
 mod mailcow;
 mod nextcloud_ocs;
 mod nextcloud_user_oidc;

@@ -1,0 +1,168 @@
+//! Recording to S3: Egress through the fake LiveKit writes the MP4 into a real S3 server (moto),
+//! `egress_ended` tells where, and the presigned URL downloads it.
+
+use std::time::Duration;
+
+use bheem_sso::workspace::meet::livekit::{EgressStatus, LiveKit, LiveKitError, NewRoom};
+use bheem_sso::workspace::meet::recordings::Recordings;
+
+use super::{livekit, meet_config, recordings_config, unix_now, API_SECRET};
+use crate::fakes::livekit::FakeLiveKit;
+use crate::support::Moto;
+
+#[tokio::test]
+async fn a_recording_lands_in_s3_and_its_presigned_url_downloads_it() {
+    let Some(moto) = Moto::start().await else {
+        return;
+    };
+    let config = recordings_config(&moto, "meet-recordings", 900).await;
+    let recordings = Recordings::new(&config).unwrap();
+    let (fake, client) = livekit().await;
+    fake.set_recording_duration(Duration::from_millis(61_500));
+    client
+        .create_room(&NewRoom {
+            name: "bhm-rec-one",
+            ..NewRoom::default()
+        })
+        .await
+        .unwrap();
+
+    let key = recordings.object_key("bhm-rec-one", unix_now());
+    let started = client
+        .start_recording("bhm-rec-one", &key, recordings.upload_target())
+        .await
+        .unwrap();
+    assert_eq!(started.status, EgressStatus::Starting);
+    assert!(started.egress_id.starts_with("EG_"));
+    let active = client.list_egress("bhm-rec-one", true).await.unwrap();
+    assert_eq!(active.len(), 1);
+    assert_eq!(active[0].egress_id, started.egress_id);
+
+    let stopped = client.stop_egress(&started.egress_id).await.unwrap();
+    assert_eq!(stopped.status, EgressStatus::Ending);
+    let done = client.list_egress("bhm-rec-one", false).await.unwrap();
+    assert_eq!(done[0].status, EgressStatus::Complete);
+    let file = &done[0].file_results[0];
+    assert_eq!(file.filename, key);
+    assert_eq!(file.duration, 61_500_000_000);
+    assert_eq!(file.duration_seconds(), 62);
+    assert!(client
+        .list_egress("bhm-rec-one", true)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let stored = moto
+        .object("meet-recordings", &key)
+        .await
+        .expect("Egress wrote the file to S3");
+    assert_eq!(&stored[4..8], b"ftyp", "an MP4's first box");
+    assert_eq!(file.size, stored.len() as i64);
+
+    // The egress request carried the bucket's credentials, path-style.
+    let egress = fake.egress(&started.egress_id).unwrap();
+    assert!(egress.s3.force_path_style);
+    assert_eq!(egress.s3.bucket, "meet-recordings");
+
+    // Downloaded with the presigned URL alone: no credentials of the downloader's.
+    let url = recordings.download_url(&key, unix_now()).unwrap();
+    let response = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .get(url.clone())
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    assert_eq!(response.bytes().await.unwrap().to_vec(), stored);
+    let query: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(query["X-Amz-Expires"], "900");
+
+    // Stopping it again: LiveKit's failed_precondition, a refusal.
+    let again = client.stop_egress(&started.egress_id).await.unwrap_err();
+    assert!(
+        matches!(&again, LiveKitError::Refused { code, .. } if code == "failed_precondition"),
+        "{again:?}"
+    );
+}
+
+#[tokio::test]
+async fn egress_ended_tells_the_file_its_duration_and_size() {
+    let Some(moto) = Moto::start().await else {
+        return;
+    };
+    let config = recordings_config(&moto, "meet-hooks", 60).await;
+    let recordings = Recordings::new(&config).unwrap();
+    let fake = FakeLiveKit::start(super::API_KEY, API_SECRET).await;
+    let client = LiveKit::new(&meet_config(&fake.url(), API_SECRET)).unwrap();
+    fake.set_recording_duration(Duration::from_secs(5));
+    client
+        .create_room(&NewRoom {
+            name: "bhm-rec-two",
+            ..NewRoom::default()
+        })
+        .await
+        .unwrap();
+    let key = recordings.object_key("bhm-rec-two", 1_800_000_000);
+    let egress = client
+        .start_recording("bhm-rec-two", &key, recordings.upload_target())
+        .await
+        .unwrap();
+    client.stop_egress(&egress.egress_id).await.unwrap();
+
+    let (url, received) = webhook_sink().await;
+    fake.set_webhook_url(&url);
+    let delivery = fake.send_egress_ended(&egress.egress_id).await;
+    assert_eq!(delivery.status, Some(200));
+    let (auth, body) = received.lock().unwrap()[0].clone();
+    let event = client
+        .verify_webhook(auth.as_deref(), &body, unix_now())
+        .unwrap();
+    assert_eq!(event.event, "egress_ended");
+    let info = event.egress_info.expect("egress_info");
+    assert_eq!(info.egress_id, egress.egress_id);
+    assert_eq!(info.room_name, "bhm-rec-two");
+    assert_eq!(info.status, EgressStatus::Complete);
+    let file = &info.file_results[0];
+    assert_eq!(file.filename, key);
+    assert!(recordings.owns(&file.filename));
+    assert_eq!(file.duration_seconds(), 5);
+    let stored = moto.object("meet-hooks", &key).await.unwrap();
+    assert_eq!(file.size, stored.len() as i64);
+    assert!(
+        file.location.ends_with(&format!("/meet-hooks/{key}")),
+        "{}",
+        file.location
+    );
+}
+
+/// A receiver of webhooks keeping the `Authorization` header and the raw body.
+async fn webhook_sink() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<(Option<String>, axum::body::Bytes)>>>,
+) {
+    use axum::extract::State;
+    type Got = std::sync::Arc<std::sync::Mutex<Vec<(Option<String>, axum::body::Bytes)>>>;
+    let got: Got = Default::default();
+    let app = axum::Router::new()
+        .route(
+            "/hook",
+            axum::routing::post(
+                |State(got): State<Got>,
+                 headers: axum::http::HeaderMap,
+                 body: axum::body::Bytes| async move {
+                    let auth = headers
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned);
+                    got.lock().unwrap().push((auth, body));
+                },
+            ),
+        )
+        .with_state(got.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, got)
+}
