@@ -74,6 +74,18 @@ impl Scope {
         self.0.iter().map(String::as_str)
     }
 
+    /// Without the area scopes ([`AREA_SCOPES`]) that are not in `allowed`: what a refresh
+    /// renews once an operator has taken an area from a client's `allowed_scopes`.
+    pub fn within_areas(&self, allowed: &[String]) -> Self {
+        Self(
+            self.0
+                .iter()
+                .filter(|s| !AREA_SCOPES.contains(&s.as_str()) || allowed.contains(s))
+                .cloned()
+                .collect(),
+        )
+    }
+
     pub fn without(&self, scope: &str) -> Self {
         Self(self.0.iter().filter(|s| *s != scope).cloned().collect())
     }
@@ -144,6 +156,11 @@ mod tests {
         for area in AREA_SCOPES {
             assert!(describe(area).is_some(), "{area} has no words for consent");
         }
+        let granted = Scope::parse("openid meet docs mailcow_template").unwrap();
+        assert_eq!(
+            granted.within_areas(&["docs".into()]).to_string(),
+            "docs mailcow_template openid"
+        );
     }
 
     #[test]

@@ -106,7 +106,10 @@ pub async fn refresh(
             return Err(GrantError::InvalidGrant("the user can no longer log in"));
         }
     };
-    let granted = Scope::parse(&row.scope).unwrap_or_default();
+    // An area the client is no longer allowed (`allowed_scopes`) is not renewed.
+    let granted = Scope::parse(&row.scope)
+        .unwrap_or_default()
+        .within_areas(&client.allowed_scopes);
     let scope = match requested_scope {
         Some(raw) => {
             let requested = Scope::parse(raw).map_err(GrantError::InvalidScope)?;

@@ -67,12 +67,16 @@ fn with_meet(config: &mut TestConfig) {
 
 /// The Meet app: a relying party allowed the `meet` scope.
 fn meet_app() -> ClientSpec {
+    meet_app_allowed_nothing().allowed_scope("meet")
+}
+
+/// The Meet app as registered before it was allowed `meet` (or after it was taken away).
+fn meet_app_allowed_nothing() -> ClientSpec {
     ClientSpec::new("meet-app")
         .secret(SECRET)
         .redirect_uri(CALLBACK)
         .post_logout_redirect_uri(LOGOUT_RETURN)
         .skip_consent()
-        .allowed_scope("meet")
 }
 
 /// The provider with Meet on, the Meet app and the standard relying parties (none of them

@@ -4,14 +4,17 @@
 
 use serde_json::Value;
 
-use super::{challenge, refused, Workspace};
+use super::{challenge, meet_app_allowed_nothing, refused, with_meet, Workspace};
 use crate::on_both_backends;
-use crate::support::{add_user, jwt_payload, Backend, ACME, PASSWORD, SECRET};
+use crate::support::{
+    add_user, jwt_payload, standard_clients, Backend, TestApp, ACME, PASSWORD, SECRET,
+};
 
 on_both_backends!(
     the_spa_login_carries_every_area_and_a_client_only_the_areas_it_is_allowed_and_asks_for,
     an_area_that_is_not_configured_answers_not_found_whatever_the_token,
     a_company_admin_is_told_by_the_configured_roles,
+    a_refresh_does_not_renew_an_area_the_client_is_no_longer_allowed,
 );
 
 async fn the_spa_login_carries_every_area_and_a_client_only_the_areas_it_is_allowed_and_asks_for(
@@ -178,4 +181,65 @@ async fn a_company_admin_is_told_by_the_configured_roles(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(alice["company_admin"], false);
+}
+
+async fn a_refresh_does_not_renew_an_area_the_client_is_no_longer_allowed(backend: Backend) {
+    let Some(ws) = Workspace::start(backend, |_| {}).await else {
+        return;
+    };
+    let sso = &ws.sso;
+    let app = sso.rp("meet-app", Some(SECRET));
+    let sign_in = sso
+        .sign_in(&sso.browser(), &app, &["meet", "offline_access"])
+        .await;
+    let renewed = sign_in.refresh_token().unwrap();
+    // The operator takes `meet` from the Meet app: another node with the new configuration, on
+    // the same database and keys.
+    let node = TestApp::builder()
+        .backend(backend)
+        .config(with_meet)
+        .client(meet_app_allowed_nothing())
+        .clients(standard_clients())
+        .start_on(&sso.h.db.url, sso.h.keys.path())
+        .await;
+    let refreshed = reqwest::Client::new()
+        .post(node.url("/api/v1/sso/token"))
+        .basic_auth("meet-app", Some(SECRET))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", &renewed)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refreshed.status(), 200);
+    let refreshed: Value = refreshed.json().await.unwrap();
+    let access = refreshed["access_token"].as_str().unwrap();
+    crate::support::remember_secret(access);
+    crate::support::remember_secret(refreshed["refresh_token"].as_str().unwrap());
+    assert_eq!(refreshed["scope"], "offline_access openid");
+    let probe = node.serve_workspace_routes(super::probe_routes()).await;
+    let response = reqwest::Client::new()
+        .get(probe.url("/api/v1/meet/probe"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    refused(response, 403, "insufficient_scope").await;
+    // Asking for it back is widening the grant.
+    let again = reqwest::Client::new()
+        .post(node.url("/api/v1/sso/token"))
+        .basic_auth("meet-app", Some(SECRET))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                refreshed["refresh_token"].as_str().unwrap(),
+            ),
+            ("scope", "openid meet"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 400);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["error"], "invalid_scope");
+    node.stop().await;
 }
