@@ -127,7 +127,10 @@ pub(super) fn validate_erp_sync(
         if url.backend() == Backend::Postgres {
             Ok(url)
         } else {
-            Err(ConfigError::new(url_key, "the ERP must be a postgres:// URL"))
+            Err(ConfigError::new(
+                url_key,
+                "the ERP must be a postgres:// URL",
+            ))
         }
     });
     let url = problems.take(url);

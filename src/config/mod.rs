@@ -46,8 +46,8 @@ pub use workspace::{WorkspaceConfig, AREA_SCOPES, DEFAULT_MAX_BODY_BYTES};
 
 use clients::RawClient;
 use directory::RawDirectory;
-use erp_sync::RawErpSync;
 use env::apply_env;
+use erp_sync::RawErpSync;
 use meet::RawMeet;
 use provisioning::RawProvisioning;
 use validate::validate;

@@ -61,7 +61,9 @@ impl Provisioning {
             keys,
             http,
             audit,
-            erp: erp.transpose().expect("erp_sync.url was checked when the configuration was read"),
+            erp: erp
+                .transpose()
+                .expect("erp_sync.url was checked when the configuration was read"),
         }
     }
 }

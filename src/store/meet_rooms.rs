@@ -160,7 +160,10 @@ impl Db {
             return Ok(None);
         };
         let mut room = room_from(&row)?;
-        room.participants = self.participants(std::slice::from_ref(&room.id)).await?.remove(0);
+        room.participants = self
+            .participants(std::slice::from_ref(&room.id))
+            .await?
+            .remove(0);
         Ok(Some(room))
     }
 
@@ -207,7 +210,10 @@ impl Db {
             .fetch_all(self.pool())
             .await
             .context("listing meet rooms")?;
-        let mut rooms = rows.iter().map(room_from).collect::<anyhow::Result<Vec<_>>>()?;
+        let mut rooms = rows
+            .iter()
+            .map(room_from)
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let ids: Vec<String> = rooms.iter().map(|r| r.id.clone()).collect();
         for (room, participants) in rooms.iter_mut().zip(self.participants(&ids).await?) {
             room.participants = participants;
@@ -225,8 +231,15 @@ impl Db {
         now: UnixTime,
         jobs: impl Fn(&Room) -> Vec<Job>,
     ) -> anyhow::Result<Option<Room>> {
-        let mut tx = self.pool().begin().await.context("beginning a room change")?;
-        let mut sets = vec!["updated_at = $3".to_owned(), "version = version + 1".to_owned()];
+        let mut tx = self
+            .pool()
+            .begin()
+            .await
+            .context("beginning a room change")?;
+        let mut sets = vec![
+            "updated_at = $3".to_owned(),
+            "version = version + 1".to_owned(),
+        ];
         let mut next = 4;
         for (column, present) in [
             ("name", change.name.is_some()),
@@ -327,16 +340,24 @@ impl Db {
             RoomStatus::Active => &["scheduled"],
             RoomStatus::Completed => &["scheduled", "active"],
         };
-        let mut tx = self.pool().begin().await.context("beginning a room status")?;
+        let mut tx = self
+            .pool()
+            .begin()
+            .await
+            .context("beginning a room status")?;
         let mut moved = 0;
         if !from.is_empty() {
-            let placeholders: Vec<String> = (0..from.len()).map(|i| format!("${}", i + 4)).collect();
+            let placeholders: Vec<String> =
+                (0..from.len()).map(|i| format!("${}", i + 4)).collect();
             let sql = format!(
                 "UPDATE meet_rooms SET status = $1, updated_at = $2, version = version + 1 \
                  WHERE id = $3 AND status IN ({})",
                 placeholders.join(", ")
             );
-            let mut query = sqlx::query(&sql).bind(status.as_str()).bind(now).bind(id.to_owned());
+            let mut query = sqlx::query(&sql)
+                .bind(status.as_str())
+                .bind(now)
+                .bind(id.to_owned());
             for status in from {
                 query = query.bind(*status);
             }

@@ -29,6 +29,7 @@ mod livekit;
 mod log_colour;
 mod login_limits;
 mod mailcow_scope;
+mod meet;
 mod metrics;
 mod migrations;
 mod negative;

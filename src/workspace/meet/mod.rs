@@ -94,7 +94,11 @@ impl MeetService {
             identity: &user.id,
             name: name.unwrap_or(&user.name),
             metadata: None,
-            role: if is_host { Role::Host } else { Role::Participant },
+            role: if is_host {
+                Role::Host
+            } else {
+                Role::Participant
+            },
         };
         let token = self.livekit.join_token(room, &participant, now)?;
         Ok(Grant {
@@ -143,7 +147,11 @@ impl MeetService {
         let Some(room) = event.room.as_ref().map(|r| r.name.as_str()) else {
             return Ok(());
         };
-        match self.rooms(&state.db).from_livekit(room, status, now).await? {
+        match self
+            .rooms(&state.db)
+            .from_livekit(room, status, now)
+            .await?
+        {
             StatusChange::Changed(room) => tracing::info!(
                 room = %room.id,
                 status = room.status.as_str(),
@@ -184,8 +192,8 @@ pub(crate) fn livekit_failed(e: LiveKitError) -> ApiError {
             ApiError::Unavailable { service: "livekit" }
         }
         LiveKitError::Signing(message) => ApiError::Internal(anyhow::anyhow!(message)),
-        LiveKitError::NotFound(_) | LiveKitError::Refused { .. } | LiveKitError::BadAnswer { .. } => {
-            ApiError::BadGateway { service: "livekit" }
-        }
+        LiveKitError::NotFound(_)
+        | LiveKitError::Refused { .. }
+        | LiveKitError::BadAnswer { .. } => ApiError::BadGateway { service: "livekit" },
     }
 }

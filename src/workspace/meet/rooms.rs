@@ -158,9 +158,8 @@ pub fn parse_cursor(raw: &str) -> Result<(UnixTime, String), Invalid> {
 }
 
 pub fn parse_status(raw: &str) -> Result<RoomStatus, Invalid> {
-    RoomStatus::parse(raw).ok_or_else(|| {
-        Invalid::new("status", "must be one of scheduled, active, completed")
-    })
+    RoomStatus::parse(raw)
+        .ok_or_else(|| Invalid::new("status", "must be one of scheduled, active, completed"))
 }
 
 /// Letters only, as LiveKit and people read them out: 26^15, about 70 bits, in three groups.
@@ -309,10 +308,21 @@ impl Rooms<'_> {
     }
 
     /// Marks room `id` completed, once LiveKit has ended it (the caller's part).
-    pub async fn complete(&self, member: &Member, id: &str, now: UnixTime) -> Result<Room, RoomError> {
+    pub async fn complete(
+        &self,
+        member: &Member,
+        id: &str,
+        now: UnixTime,
+    ) -> Result<Room, RoomError> {
         let changed = self
             .db
-            .set_meet_room_status(&member.company_id, id, RoomStatus::Completed, now, self.jobs)
+            .set_meet_room_status(
+                &member.company_id,
+                id,
+                RoomStatus::Completed,
+                now,
+                self.jobs,
+            )
             .await?;
         match changed {
             None | Some(StatusChange::NoSuchRoom) => Err(RoomError::NotFound),
@@ -394,7 +404,10 @@ mod tests {
             ["ann@acme.example", "bob@acme.example"]
         );
         let bad = vec!["ann@acme.example".to_owned(), "not-an-address".to_owned()];
-        assert_eq!(parse_participants(&bad).unwrap_err().field, "participants[1]");
+        assert_eq!(
+            parse_participants(&bad).unwrap_err().field,
+            "participants[1]"
+        );
         let many = vec!["a@b.example".to_owned(); MAX_PARTICIPANTS + 1];
         assert_eq!(parse_participants(&many).unwrap_err().field, "participants");
     }

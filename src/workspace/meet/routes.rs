@@ -259,7 +259,10 @@ async fn get_room(
     State(state): State<AppState>,
     Path(room_id): Path<String>,
 ) -> Result<Json<RoomBody>, ApiError> {
-    let room = meet.rooms(&state.db).get(&member(&caller), &room_id).await?;
+    let room = meet
+        .rooms(&state.db)
+        .get(&member(&caller), &room_id)
+        .await?;
     Ok(Json(body(&meet, room)))
 }
 
@@ -288,7 +291,11 @@ async fn change_room(
         name: change.name.as_deref().map(parse_name).transpose()?,
         scheduled_time: change
             .scheduled_time
-            .map(|t| t.as_deref().map(|t| parse_time("scheduled_time", t)).transpose())
+            .map(|t| {
+                t.as_deref()
+                    .map(|t| parse_time("scheduled_time", t))
+                    .transpose()
+            })
             .transpose()?,
         duration_minutes: change
             .duration_minutes

@@ -5,6 +5,8 @@
 mod client;
 mod recordings;
 mod tokens;
+
+pub(crate) use tokens::python_verifies;
 mod webhooks;
 
 use bheem_sso::config::{MeetConfig, RecordingsConfig};

@@ -11,7 +11,11 @@ use super::{meet_config, unix_now, API_KEY, API_SECRET};
 
 /// What LiveKit's Python SDK makes of `token`: `Ok(claims)` or `Err(reason)`; `None` when the
 /// SDK is not installed outside CI (skipped with a message). CI fails without it.
-fn python_verifies(token: &str, api_key: &str, api_secret: &str) -> Option<Result<Value, String>> {
+pub(crate) fn python_verifies(
+    token: &str,
+    api_key: &str,
+    api_secret: &str,
+) -> Option<Result<Value, String>> {
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
     let installed = Command::new(&python)
         .args(["-c", "import livekit.api"])
@@ -79,7 +83,13 @@ fn a_participants_join_token_is_accepted_by_livekits_verifier_with_its_grants() 
     assert_eq!(video["can_subscribe"], true);
     assert_eq!(video["can_publish_data"], true);
     // The SDK reads an absent grant as None: not granted.
-    for not_granted in ["room_admin", "room_record", "room_create", "room_list", "hidden"] {
+    for not_granted in [
+        "room_admin",
+        "room_record",
+        "room_create",
+        "room_list",
+        "hidden",
+    ] {
         assert_ne!(video[not_granted], true, "{not_granted}");
     }
 }

@@ -34,7 +34,7 @@ use serde_json::Value;
 use super::server::{with_log_and_faults, FakeServer, FaultSwitch, RequestLog};
 use super::Fault;
 
-pub use webhooks::Delivery;
+pub use webhooks::{sign as sign_webhook, Delivery};
 
 /// A room as the fake holds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -161,6 +161,49 @@ impl FakeLiveKit {
         self.lk.lock().egresses.get(egress_id).cloned()
     }
 
+    /// A participant joins `room` as a client with a join token does: LiveKit makes the room
+    /// on the first join (its `auto_create`) and tells the webhook `room_started`, here before
+    /// this returns; the delivery, when the room was made.
+    pub async fn participant_joins(
+        &self,
+        room: &str,
+        identity: &str,
+        name: &str,
+    ) -> Option<Delivery> {
+        let made = {
+            let mut state = self.lk.lock();
+            let made = !state.rooms.contains_key(room);
+            let fake = state
+                .rooms
+                .entry(room.to_owned())
+                .or_insert_with(|| FakeRoom {
+                    sid: new_id("RM_"),
+                    name: room.to_owned(),
+                    empty_timeout: 300,
+                    max_participants: 0,
+                    metadata: String::new(),
+                    creation_time: now_ns() / 1_000_000_000,
+                    participants: Vec::new(),
+                });
+            fake.participants
+                .push((identity.to_owned(), name.to_owned()));
+            made.then(|| fake.clone())
+        };
+        match made {
+            Some(room) => Some(
+                self.lk
+                    .deliver(webhooks::room_event("room_started", &room))
+                    .await,
+            ),
+            None => None,
+        }
+    }
+
+    /// The rooms DeleteRoom was called for, in order.
+    pub fn deleted_rooms(&self) -> Vec<String> {
+        self.lk.lock().deleted.clone()
+    }
+
     /// Puts a participant into a room, as a client joining with a token would.
     pub fn add_participant(&self, room: &str, identity: &str, name: &str) {
         let mut state = self.lk.lock();
@@ -252,6 +295,9 @@ struct LkState {
     recording_duration: Option<Duration>,
     /// `Service/Method` and the `video` grant of each call whose token verified.
     grants_seen: Vec<(String, Value)>,
+    /// The room of each DeleteRoom call that was let through, in order, whether LiveKit had
+    /// the room or not.
+    deleted: Vec<String>,
 }
 
 impl LiveKit {

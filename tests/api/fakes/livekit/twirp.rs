@@ -237,6 +237,7 @@ fn create_room(lk: &LiveKit, request: &Value) -> Response {
 
 fn delete_room(lk: &LiveKit, request: &Value) -> Response {
     let name = string_field(request, "room");
+    lk.lock().deleted.push(name.clone());
     let Some(room) = lk.lock().rooms.remove(&name) else {
         return twirp_error("not_found", "requested room does not exist");
     };
