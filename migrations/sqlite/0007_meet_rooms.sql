@@ -24,3 +24,25 @@ CREATE TABLE meet_participants (
     PRIMARY KEY (room_id, email)
 );
 CREATE INDEX meet_participants_email ON meet_participants (email);
+
+-- A room's recordings: one LiveKit egress each, uploaded to `[meet.recordings]`'s bucket at
+-- `s3_key`. Written when the egress starts (`recording`); LiveKit's `egress_ended` webhook gives
+-- the outcome (`complete` with duration and size, or `failed` with LiveKit's error).
+CREATE TABLE meet_recordings (
+    id               TEXT PRIMARY KEY,
+    room_id          TEXT NOT NULL REFERENCES meet_rooms (id),
+    company_id       TEXT NOT NULL,
+    egress_id        TEXT NOT NULL UNIQUE,
+    status           TEXT NOT NULL,          -- recording | complete | failed
+    s3_key           TEXT NOT NULL,
+    started_by       TEXT NOT NULL,
+    started_at       BIGINT NOT NULL,
+    ended_at         BIGINT,
+    duration_seconds BIGINT,
+    size_bytes       BIGINT,
+    error            TEXT
+);
+CREATE INDEX meet_recordings_room ON meet_recordings (room_id, started_at);
+-- One recording at a time per room: a second start loses here, whoever asked first.
+CREATE UNIQUE INDEX meet_recordings_one_running ON meet_recordings (room_id)
+    WHERE status = 'recording';

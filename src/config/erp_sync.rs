@@ -1,5 +1,6 @@
 //! `[erp_sync]`: where the workspace's objects are copied into the ERP (Meet's rooms into
-//! `project_management.pm_meeting_rooms`), with table and column names as the ERP has them.
+//! `project_management.pm_meeting_rooms`, their recordings into `pm_room_bookings`), with table
+//! and column names as the ERP has them.
 //! Absent, nothing is copied.
 
 use serde::Deserialize;
@@ -15,6 +16,50 @@ pub struct ErpSyncConfig {
     pub url: DatabaseUrl,
     pub meeting_rooms: ErpTable,
     pub meeting_room_columns: MeetingRoomColumns,
+    /// Where finished recordings go (`project_management.pm_room_bookings`).
+    pub room_bookings: ErpTable,
+    pub room_booking_columns: RoomBookingColumns,
+}
+
+/// The columns of the ERP's room-booking table, which holds the recordings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoomBookingColumns {
+    /// The room's row in the meeting-room table (its `id`).
+    pub room_id: String,
+    /// The object's URL in the bucket (not presigned: the bucket stays private).
+    pub recording_url: String,
+    /// The object's key: what tells one recording's row from another's.
+    pub s3_path: String,
+    pub duration_seconds: String,
+}
+
+impl RoomBookingColumns {
+    pub fn named(&self) -> [(&'static str, &str); 4] {
+        [
+            ("erp_sync.room_booking_columns.room_id", &self.room_id),
+            (
+                "erp_sync.room_booking_columns.recording_url",
+                &self.recording_url,
+            ),
+            ("erp_sync.room_booking_columns.s3_path", &self.s3_path),
+            (
+                "erp_sync.room_booking_columns.duration_seconds",
+                &self.duration_seconds,
+            ),
+        ]
+    }
+}
+
+impl Default for RoomBookingColumns {
+    fn default() -> Self {
+        Self {
+            room_id: "room_id".into(),
+            recording_url: "recording_url".into(),
+            s3_path: "s3_path".into(),
+            duration_seconds: "duration_seconds".into(),
+        }
+    }
 }
 
 /// A `schema.table`, both plain SQL identifiers.
@@ -91,6 +136,33 @@ pub(super) struct RawErpSync {
     pub(super) meeting_rooms: Option<String>,
     #[serde(default)]
     pub(super) meeting_room_columns: MeetingRoomColumns,
+    pub(super) room_bookings: Option<String>,
+    #[serde(default)]
+    pub(super) room_booking_columns: RoomBookingColumns,
+}
+
+/// `schema.table` as written (the schema `project_management` when left out), each part checked.
+fn table(
+    raw: Option<String>,
+    default: &str,
+    key: &'static str,
+    problems: &mut Problems,
+) -> ErpTable {
+    let written = raw.unwrap_or_else(|| format!("project_management.{default}"));
+    let table = match written.split_once('.') {
+        Some((schema, table)) => ErpTable {
+            schema: schema.to_owned(),
+            table: table.to_owned(),
+        },
+        None => ErpTable {
+            schema: "project_management".to_owned(),
+            table: written,
+        },
+    };
+    for part in [&table.schema, &table.table] {
+        problems.take(check_identifier(part).map_err(|m| ConfigError::new(key, m)));
+    }
+    table
 }
 
 /// The `[erp_sync]` section, or `None` with every problem it has noted. Without a URL of its
@@ -134,25 +206,24 @@ pub(super) fn validate_erp_sync(
         }
     });
     let url = problems.take(url);
-    let table = raw
-        .meeting_rooms
-        .unwrap_or_else(|| "project_management.pm_meeting_rooms".into());
-    let meeting_rooms = match table.split_once('.') {
-        Some((schema, table)) => ErpTable {
-            schema: schema.to_owned(),
-            table: table.to_owned(),
-        },
-        None => ErpTable {
-            schema: "project_management".to_owned(),
-            table,
-        },
-    };
-    for part in [&meeting_rooms.schema, &meeting_rooms.table] {
-        problems.take(
-            check_identifier(part).map_err(|m| ConfigError::new("erp_sync.meeting_rooms", m)),
-        );
-    }
-    for (key, value) in raw.meeting_room_columns.named() {
+    let meeting_rooms = table(
+        raw.meeting_rooms,
+        "pm_meeting_rooms",
+        "erp_sync.meeting_rooms",
+        problems,
+    );
+    let room_bookings = table(
+        raw.room_bookings,
+        "pm_room_bookings",
+        "erp_sync.room_bookings",
+        problems,
+    );
+    let columns = raw
+        .meeting_room_columns
+        .named()
+        .into_iter()
+        .chain(raw.room_booking_columns.named());
+    for (key, value) in columns {
         problems.take(check_identifier(value).map_err(|m| ConfigError::new(key, m)));
     }
     if problems.len() > before {
@@ -162,5 +233,7 @@ pub(super) fn validate_erp_sync(
         url: url?,
         meeting_rooms,
         meeting_room_columns: raw.meeting_room_columns,
+        room_bookings,
+        room_booking_columns: raw.room_booking_columns,
     })
 }

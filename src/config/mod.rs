@@ -32,7 +32,7 @@ mod workspace;
 
 pub use clients::{client_key, ClientConfig, EmailClaim, GrantType, TokenEndpointAuthMethod};
 pub use directory::{DirectoryColumns, DirectoryConfig};
-pub use erp_sync::{ErpSyncConfig, ErpTable, MeetingRoomColumns};
+pub use erp_sync::{ErpSyncConfig, ErpTable, MeetingRoomColumns, RoomBookingColumns};
 pub use meet::{MeetConfig, RecordingsConfig};
 pub use provisioning::{
     InstanceAdminRoles, MailcowConfig, NextcloudConfig, ProvisionTarget, ProvisioningConfig,

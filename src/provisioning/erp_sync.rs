@@ -1,5 +1,5 @@
 //! The ERP's copy of the workspace's objects (`[erp_sync]`): Meet's rooms into
-//! `project_management.pm_meeting_rooms`. Each copy is an outbox job, so the ERP being down
+//! `project_management.pm_meeting_rooms`, their finished recordings into `pm_room_bookings`. Each copy is an outbox job, so the ERP being down
 //! never fails a room: the job waits and is retried, and `provisioning status` shows it.
 //!
 //! A room is one row, keyed by a UUID made from its id (RFC 9562 §5.5, name-based), so a
@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::{Outcome, Provisioning};
 use crate::config::ErpSyncConfig;
 use crate::store::meet_rooms::Room;
-use crate::store::outbox::MeetRoomSync;
+use crate::store::outbox::{MeetRecordingSync, MeetRoomSync};
 
 /// The namespace of the ERP ids of Meet's rooms: `Uuid::new_v5(ROOMS, room_id)`.
 const ROOMS: Uuid = Uuid::from_u128(0x6b2f_5c1e_8d4a_4f0b_9c3e_7a1d_2e5f_8b40);
@@ -30,6 +30,8 @@ pub fn erp_room_id(room_id: &str) -> Uuid {
 pub struct ErpSync {
     pool: PgPool,
     upsert_room: String,
+    update_booking: String,
+    insert_booking: String,
 }
 
 impl ErpSync {
@@ -46,10 +48,37 @@ impl ErpSync {
             .min_connections(0)
             .acquire_timeout(timeout)
             .connect_lazy_with(options.disable_statement_logging());
+        let (update_booking, insert_booking) = booking_sql(config);
         Ok(Self {
             pool,
             upsert_room: upsert_room_sql(config),
+            update_booking,
+            insert_booking,
         })
+    }
+
+    /// The recording's row, found by its object key: updated when there, else inserted, in
+    /// one transaction (a job runs once at a time, so no two of them race for the insert).
+    async fn upsert_booking(&self, booking: &Booking<'_>) -> Result<(), sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query(&self.update_booking)
+            .bind(booking.room_id.to_string())
+            .bind(booking.url)
+            .bind(booking.key)
+            .bind(booking.duration_seconds)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if updated == 0 {
+            sqlx::query(&self.insert_booking)
+                .bind(booking.room_id.to_string())
+                .bind(booking.url)
+                .bind(booking.key)
+                .bind(booking.duration_seconds)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await
     }
 
     async fn upsert_room(&self, room: &Room) -> Result<(), sqlx::Error> {
@@ -109,6 +138,88 @@ fn upsert_room_sql(config: &ErpSyncConfig) -> String {
         end = q(&c.scheduled_end),
         status = q(&c.status),
     )
+}
+
+/// A recording's row in the ERP.
+struct Booking<'a> {
+    room_id: Uuid,
+    url: &'a str,
+    key: &'a str,
+    duration_seconds: Option<i64>,
+}
+
+/// The UPDATE and the INSERT of a recording's row, with the configured names; both take
+/// `$1` the room's ERP id, `$2` the URL, `$3` the key, `$4` the duration.
+fn booking_sql(config: &ErpSyncConfig) -> (String, String) {
+    let q = |name: &str| format!("\"{name}\"");
+    let c = &config.room_booking_columns;
+    let table = format!(
+        "{}.{}",
+        q(&config.room_bookings.schema),
+        q(&config.room_bookings.table)
+    );
+    let update = format!(
+        "UPDATE {table} SET {room} = $1::uuid, {url} = $2, {duration} = $4 WHERE {key} = $3",
+        room = q(&c.room_id),
+        url = q(&c.recording_url),
+        key = q(&c.s3_path),
+        duration = q(&c.duration_seconds),
+    );
+    let insert = format!(
+        "INSERT INTO {table} ({room}, {url}, {key}, {duration}) VALUES ($1::uuid, $2, $3, $4)",
+        room = q(&c.room_id),
+        url = q(&c.recording_url),
+        key = q(&c.s3_path),
+        duration = q(&c.duration_seconds),
+    );
+    (update, insert)
+}
+
+/// Copies a finished recording: its room's ERP id, where the file is, how long it runs.
+pub async fn sync_recording(provisioning: &Provisioning, sync: &MeetRecordingSync) -> Outcome {
+    let Some(erp) = &provisioning.erp else {
+        return Outcome::Fail("[erp_sync] is not configured (any more)".into());
+    };
+    let Some(bucket) = provisioning
+        .config
+        .meet
+        .as_ref()
+        .and_then(|meet| meet.recordings.as_ref())
+    else {
+        return Outcome::Fail("[meet.recordings] is not configured (any more)".into());
+    };
+    let recording = match provisioning.db.meet_recording_for_sync(&sync.recording_id).await {
+        Ok(Some(recording)) => recording,
+        Ok(None) => return Outcome::Fail(format!("recording {} is gone", sync.recording_id)),
+        Err(e) => return Outcome::Retry(format!("{e:#}")),
+    };
+    // The object's address, path-style as Egress wrote it; not a presigned link, which would
+    // stop working: whoever reads the ERP signs their own.
+    let url = format!(
+        "{}/{}/{}",
+        bucket.s3_endpoint.trim_end_matches('/'),
+        bucket.s3_bucket,
+        recording.s3_key
+    );
+    let booking = Booking {
+        room_id: erp_room_id(&recording.room_id),
+        url: &url,
+        key: &recording.s3_key,
+        duration_seconds: recording.duration_seconds,
+    };
+    match erp.upsert_booking(&booking).await {
+        Ok(()) => Outcome::Done,
+        Err(e) => outcome_of(&e, &booking_table(provisioning)),
+    }
+}
+
+fn booking_table(provisioning: &Provisioning) -> String {
+    provisioning
+        .config
+        .erp_sync
+        .as_ref()
+        .map(|c| c.room_bookings.to_string())
+        .unwrap_or_default()
 }
 
 /// Copies the room as it is now, unless it has changed since the job was queued: then the

@@ -166,6 +166,7 @@ async fn dispatch(provisioning: &Provisioning, job: &ClaimedJob) -> Outcome {
             mailcow::disable(provisioning, http, account).await
         }
         Job::SyncMeetRoom(sync) => erp_sync::sync_room(provisioning, sync).await,
+        Job::SyncMeetRecording(sync) => erp_sync::sync_recording(provisioning, sync).await,
     };
     let target = match &job {
         Job::BackchannelLogout(_) => DeliveryTarget::Backchannel,
@@ -173,7 +174,7 @@ async fn dispatch(provisioning: &Provisioning, job: &ClaimedJob) -> Outcome {
             DeliveryTarget::Nextcloud
         }
         Job::CreateAccount(Mailcow, _) | Job::DisableAccount(Mailcow, _) => DeliveryTarget::Mailcow,
-        Job::SyncMeetRoom(_) => DeliveryTarget::Erp,
+        Job::SyncMeetRoom(_) | Job::SyncMeetRecording(_) => DeliveryTarget::Erp,
     };
     delivered(target, &outcome);
     outcome
@@ -242,6 +243,9 @@ fn job_event(kind: Kind, claimed: &ClaimedJob) -> Event {
             .user(account.user_id)
             .detail("target", target.as_str()),
         Ok(Job::SyncMeetRoom(sync)) => event.detail("room", sync.room_id).detail("target", "erp"),
+        Ok(Job::SyncMeetRecording(sync)) => event
+            .detail("recording", sync.recording_id)
+            .detail("target", "erp"),
         Err(_) => event,
     }
 }

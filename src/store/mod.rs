@@ -17,6 +17,7 @@ mod hot_connections;
 pub mod http_sessions;
 mod lookup;
 pub mod mailboxes;
+pub mod meet_recordings;
 pub mod meet_rooms;
 pub mod migrations;
 pub mod outbox;

@@ -12,15 +12,17 @@ const CREATE_MAILCOW: &str = "provision_mailcow";
 const DISABLE_NEXTCLOUD: &str = "disable_nextcloud";
 const DISABLE_MAILCOW: &str = "disable_mailcow";
 const SYNC_MEET_ROOM: &str = "erp_sync_meet_room";
+const SYNC_MEET_RECORDING: &str = "erp_sync_meet_recording";
 
 /// Every job kind, as the `kind` column holds it.
-pub const KINDS: [&str; 6] = [
+pub const KINDS: [&str; 7] = [
     BACKCHANNEL_LOGOUT,
     CREATE_NEXTCLOUD,
     CREATE_MAILCOW,
     DISABLE_NEXTCLOUD,
     DISABLE_MAILCOW,
     SYNC_MEET_ROOM,
+    SYNC_MEET_RECORDING,
 ];
 
 /// OpenID Connect Back-Channel Logout 1.0: a client to tell that a session ended.
@@ -50,6 +52,12 @@ pub struct MeetRoomSync {
     pub version: i64,
 }
 
+/// A finished recording to copy into the ERP, as it is when the job runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeetRecordingSync {
+    pub recording_id: String,
+}
+
 /// What a job does, with what it needs to do it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Job {
@@ -61,6 +69,8 @@ pub enum Job {
     DisableAccount(ProvisionTarget, AccountJob),
     /// A Meet room's row in the ERP, inserted or updated.
     SyncMeetRoom(MeetRoomSync),
+    /// A Meet recording's row in the ERP (`pm_room_bookings`), inserted or updated.
+    SyncMeetRecording(MeetRecordingSync),
 }
 
 /// A claimed job whose row does not read as a [`Job`]; trying again will not help.
@@ -89,6 +99,13 @@ impl Job {
         })
     }
 
+    /// The ERP's copy of a finished recording.
+    pub fn sync_meet_recording(recording_id: &str) -> Self {
+        Self::SyncMeetRecording(MeetRecordingSync {
+            recording_id: recording_id.to_owned(),
+        })
+    }
+
     /// Its name in the `kind` column.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -97,6 +114,7 @@ impl Job {
             Self::DisableAccount(ProvisionTarget::Nextcloud, _) => DISABLE_NEXTCLOUD,
             Self::DisableAccount(ProvisionTarget::Mailcow, _) => DISABLE_MAILCOW,
             Self::SyncMeetRoom(_) => SYNC_MEET_ROOM,
+            Self::SyncMeetRecording(_) => SYNC_MEET_RECORDING,
         }
     }
 
@@ -114,6 +132,7 @@ impl Job {
                 format!("{}:disable:{}", target.as_str(), job.user_id)
             }
             Self::SyncMeetRoom(sync) => format!("erp:meet_room:{}:{}", sync.room_id, sync.version),
+            Self::SyncMeetRecording(sync) => format!("erp:meet_recording:{}", sync.recording_id),
         }
     }
 
@@ -125,6 +144,7 @@ impl Job {
                 serde_json::to_string(job)
             }
             Self::SyncMeetRoom(sync) => serde_json::to_string(sync),
+            Self::SyncMeetRecording(sync) => serde_json::to_string(sync),
         };
         json.expect("a job's payload is plain strings")
     }
@@ -140,6 +160,7 @@ impl Job {
             DISABLE_NEXTCLOUD => Self::DisableAccount(Nextcloud, account()?),
             DISABLE_MAILCOW => Self::DisableAccount(Mailcow, account()?),
             SYNC_MEET_ROOM => Self::SyncMeetRoom(serde_json::from_str(payload)?),
+            SYNC_MEET_RECORDING => Self::SyncMeetRecording(serde_json::from_str(payload)?),
             other => return Err(UnreadableJob::UnknownKind(other.to_owned())),
         })
     }
@@ -216,6 +237,12 @@ mod tests {
                 "erp_sync_meet_room",
                 "erp:meet_room:bhm-abcde-fghij-klmno:3",
                 r#"{"room_id":"bhm-abcde-fghij-klmno","version":3}"#,
+            ),
+            (
+                Job::sync_meet_recording("r1"),
+                "erp_sync_meet_recording",
+                "erp:meet_recording:r1",
+                r#"{"recording_id":"r1"}"#,
             ),
         ]
     }

@@ -9,7 +9,9 @@ use anyhow::Context;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-pub use jobs::{AccountJob, BackchannelLogout, Job, MeetRoomSync, UnreadableJob, KINDS};
+pub use jobs::{
+    AccountJob, BackchannelLogout, Job, MeetRecordingSync, MeetRoomSync, UnreadableJob, KINDS,
+};
 
 use super::Db;
 use crate::clock::UnixTime;

@@ -3,6 +3,7 @@
 //! `recordings`, who may do what with a room in `rooms`, the handlers in `routes`.
 
 pub mod livekit;
+mod recording;
 pub mod recordings;
 pub mod rooms;
 mod routes;
