@@ -79,7 +79,13 @@ fn a_participants_join_token_is_accepted_by_livekits_verifier_with_its_grants() 
     assert_eq!(video["can_subscribe"], true);
     assert_eq!(video["can_publish_data"], true);
     // The SDK reads an absent grant as None: not granted.
-    for not_granted in ["room_admin", "room_record", "room_create", "room_list", "hidden"] {
+    for not_granted in [
+        "room_admin",
+        "room_record",
+        "room_create",
+        "room_list",
+        "hidden",
+    ] {
         assert_ne!(video[not_granted], true, "{not_granted}");
     }
 }
