@@ -3,12 +3,14 @@
 
 use std::time::Duration;
 
+use bheem_sso::config::RecordingsConfig;
 use bheem_sso::workspace::meet::livekit::{EgressStatus, LiveKit, LiveKitError, NewRoom};
 use bheem_sso::workspace::meet::recordings::Recordings;
+use rusty_s3::S3Action;
 
 use super::{livekit, meet_config, recordings_config, unix_now, API_SECRET};
 use crate::fakes::livekit::FakeLiveKit;
-use crate::support::Moto;
+use crate::support::{Moto, S3rver, S3RVER_KEY, S3RVER_SECRET};
 
 #[tokio::test]
 async fn a_recording_lands_in_s3_and_its_presigned_url_downloads_it() {
@@ -135,6 +137,69 @@ async fn egress_ended_tells_the_file_its_duration_and_size() {
         "{}",
         file.location
     );
+}
+
+#[tokio::test]
+async fn a_presigned_url_is_refused_once_expired_or_signed_by_a_stranger() {
+    // s3rver, not moto: moto takes any presigned URL (see tests/api/support/s3rver.rs).
+    let Some(s3) = S3rver::start("meet-expiry").await else {
+        return;
+    };
+    let recordings = Recordings::new(&RecordingsConfig {
+        s3_endpoint: s3.url().to_owned(),
+        s3_region: "us-east-1".to_owned(),
+        s3_bucket: "meet-expiry".to_owned(),
+        s3_access_key: S3RVER_KEY.to_owned().into(),
+        s3_secret_key: S3RVER_SECRET.to_owned().into(),
+        prefix: "meet/".to_owned(),
+        url_ttl_seconds: 60,
+    })
+    .unwrap();
+    let key = recordings.object_key("bhm-expiry", 1_800_000_000);
+    let bytes = crate::fakes::livekit::mp4(1);
+    let bucket = rusty_s3::Bucket::new(
+        s3.url().parse().unwrap(),
+        rusty_s3::UrlStyle::Path,
+        "meet-expiry",
+        "us-east-1",
+    )
+    .unwrap();
+    let put = bucket
+        .put_object(
+            Some(&rusty_s3::Credentials::new(S3RVER_KEY, S3RVER_SECRET)),
+            &key,
+        )
+        .sign(Duration::from_secs(60));
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let stored = http.put(put).body(bytes.clone()).send().await.unwrap();
+    assert!(stored.status().is_success(), "{}", stored.status());
+
+    let now = unix_now();
+    let fresh = recordings.download_url(&key, now).unwrap();
+    let response = http.get(fresh.clone()).send().await.unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    assert_eq!(response.bytes().await.unwrap().to_vec(), bytes);
+
+    // Signed 61 s ago with a 60 s lifetime: S3 says it has expired. No waiting: the URL's own
+    // X-Amz-Date and X-Amz-Expires say so.
+    let stale = recordings.download_url(&key, now - 61).unwrap();
+    let response = http.get(stale).send().await.unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::FORBIDDEN);
+    let text = response.text().await.unwrap();
+    assert!(text.contains("Request has expired"), "{text}");
+
+    // A URL signed with a key S3 does not know is refused too.
+    let foreign = Recordings::new(&RecordingsConfig {
+        s3_access_key: "AKIANOTKNOWNHERE0001".to_owned().into(),
+        ..recordings.upload_target().clone()
+    })
+    .unwrap()
+    .download_url(&key, now)
+    .unwrap();
+    let response = http.get(foreign).send().await.unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::FORBIDDEN);
+    let text = response.text().await.unwrap();
+    assert!(text.contains("InvalidAccessKeyId"), "{text}");
 }
 
 /// A receiver of webhooks keeping the `Authorization` header and the raw body.
