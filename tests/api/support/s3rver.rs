@@ -3,8 +3,8 @@
 //! s3rver (npm `s3rver`, which `scripts/test` installs) refuses a SigV4 query-signed URL past its
 //! `X-Amz-Date` + `X-Amz-Expires` with "Request has expired", and one of an unknown access key
 //! with `InvalidAccessKeyId`, as S3 does (its `lib/middleware/authentication.js`). It does not
-//! recompute SigV4 signatures ("unimplemented" there), so neither server proves the signature
-//! itself: that is rusty-s3's, tested by its authors against AWS's examples. Started on a free port of 127.0.0.1
+//! recompute SigV4 signatures ("unimplemented" there); botocore does that in
+//! tests/s3/check_presigned_url.py. Started on a free port of 127.0.0.1
 //! with a bucket of its own and a data folder of its own, probed until it answers, killed when
 //! dropped. Without it the test skips with a message, except in CI, where it fails.
 
