@@ -3,6 +3,7 @@
 //! own Python SDK: join tokens, the Twirp client, webhooks, recordings.
 
 mod client;
+mod config_check;
 mod recordings;
 mod tokens;
 mod webhooks;
