@@ -214,6 +214,9 @@ fn the_example_configuration_is_valid() {
         ("BHEEM_MAIL_CLIENT_SECRET", "placeholder-mail-secret-000"),
         ("NEXTCLOUD_ADMIN_PASSWORD", "placeholder"),
         ("MAILCOW_API_KEY", "placeholder"),
+        ("LIVEKIT_API_SECRET", "placeholder-livekit-secret"),
+        ("MEET_S3_ACCESS_KEY", "placeholder"),
+        ("MEET_S3_SECRET_KEY", "placeholder"),
     ];
     let config = load_env(include_str!("../../bheem-sso.example.toml"), &env).unwrap();
     let ids: Vec<_> = config
@@ -228,6 +231,8 @@ fn the_example_configuration_is_valid() {
     );
     assert_eq!(config.clients[0].provision, [ProvisionTarget::Nextcloud]);
     assert!(config.provisioning.mailcow.is_some());
+    assert!(config.meet_enabled());
+    assert!(config.meet.as_ref().unwrap().recordings.is_some());
 }
 
 #[test]

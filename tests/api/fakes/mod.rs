@@ -1,7 +1,8 @@
 //! Fakes of the downstream services that cannot run in the test suite: Nextcloud (OCS
 //! provisioning, user_oidc), Mailcow (REST API) and LiveKit (server API, webhooks). Each is a real
-//! HTTP server on 127.0.0.1, answering as the real service does (as the vendors document their APIs, checked against the
-//! services' own source), with state that tests can inspect and faults they can switch on.
+//! HTTP server on 127.0.0.1, answering as the real service does (as the vendors document their
+//! APIs, checked against the services' own source), with state that tests can inspect and faults
+//! they can switch on.
 //!
 //! The tests in `tests/` hold the fakes to the real services' behaviour, so that a provisioning
 //! test passing against a fake means something.

@@ -3,6 +3,7 @@
 //! own Python SDK: join tokens, the Twirp client, webhooks, recordings.
 
 mod client;
+mod config_check;
 mod recordings;
 mod tokens;
 
@@ -13,13 +14,16 @@ use bheem_sso::config::{MeetConfig, RecordingsConfig};
 use bheem_sso::workspace::meet::livekit::LiveKit;
 
 use crate::fakes::livekit::FakeLiveKit;
-use crate::support::{remember_secret, Moto};
+use crate::support::{capture_logs, remember_secret, Moto};
 
 pub const API_KEY: &str = "APIbheemTest";
 pub const API_SECRET: &str = "livekit-test-secret-0123456789abcdef";
 
-/// `[meet]` pointing at `fake`, with a one-second timeout so a hang is seen quickly.
+/// `[meet]` pointing at `fake`, with a one-second timeout so a hang is seen quickly. The secret
+/// is noted for the leak check, and the process's logger installed, so that whatever these
+/// tests make the client and the fake log is checked for it (and for JWTs).
 pub fn meet_config(livekit_url: &str, api_secret: &str) -> MeetConfig {
+    capture_logs();
     remember_secret(api_secret);
     MeetConfig {
         livekit_url: livekit_url.to_owned(),

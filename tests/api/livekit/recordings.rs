@@ -3,12 +3,14 @@
 
 use std::time::Duration;
 
+use bheem_sso::config::RecordingsConfig;
 use bheem_sso::workspace::meet::livekit::{EgressStatus, LiveKit, LiveKitError, NewRoom};
 use bheem_sso::workspace::meet::recordings::Recordings;
+use rusty_s3::S3Action;
 
 use super::{livekit, meet_config, recordings_config, unix_now, API_SECRET};
 use crate::fakes::livekit::FakeLiveKit;
-use crate::support::Moto;
+use crate::support::{Moto, S3rver, S3RVER_KEY, S3RVER_SECRET};
 
 #[tokio::test]
 async fn a_recording_lands_in_s3_and_its_presigned_url_downloads_it() {
@@ -134,6 +136,140 @@ async fn egress_ended_tells_the_file_its_duration_and_size() {
         file.location.ends_with(&format!("/meet-hooks/{key}")),
         "{}",
         file.location
+    );
+}
+
+#[tokio::test]
+async fn a_presigned_url_is_refused_once_expired_or_signed_by_a_stranger() {
+    // s3rver, not moto: moto takes any presigned URL (see tests/api/support/s3rver.rs).
+    let Some(s3) = S3rver::start("meet-expiry").await else {
+        return;
+    };
+    let recordings = Recordings::new(&RecordingsConfig {
+        s3_endpoint: s3.url().to_owned(),
+        s3_region: "us-east-1".to_owned(),
+        s3_bucket: "meet-expiry".to_owned(),
+        s3_access_key: S3RVER_KEY.to_owned().into(),
+        s3_secret_key: S3RVER_SECRET.to_owned().into(),
+        prefix: "meet/".to_owned(),
+        url_ttl_seconds: 60,
+    })
+    .unwrap();
+    let key = recordings.object_key("bhm-expiry", 1_800_000_000);
+    let bytes = crate::fakes::livekit::mp4(1);
+    let bucket = rusty_s3::Bucket::new(
+        s3.url().parse().unwrap(),
+        rusty_s3::UrlStyle::Path,
+        "meet-expiry",
+        "us-east-1",
+    )
+    .unwrap();
+    let put = bucket
+        .put_object(
+            Some(&rusty_s3::Credentials::new(S3RVER_KEY, S3RVER_SECRET)),
+            &key,
+        )
+        .sign(Duration::from_secs(60));
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let stored = http.put(put).body(bytes.clone()).send().await.unwrap();
+    assert!(stored.status().is_success(), "{}", stored.status());
+
+    let now = unix_now();
+    let fresh = recordings.download_url(&key, now).unwrap();
+    let response = http.get(fresh.clone()).send().await.unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    assert_eq!(response.bytes().await.unwrap().to_vec(), bytes);
+
+    // Signed 61 s ago with a 60 s lifetime: S3 says it has expired. No waiting: the URL's own
+    // X-Amz-Date and X-Amz-Expires say so.
+    let stale = recordings.download_url(&key, now - 61).unwrap();
+    let response = http.get(stale).send().await.unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::FORBIDDEN);
+    let text = response.text().await.unwrap();
+    assert!(text.contains("Request has expired"), "{text}");
+
+    // A URL signed with a key S3 does not know is refused too.
+    let foreign = Recordings::new(&RecordingsConfig {
+        s3_access_key: "AKIANOTKNOWNHERE0001".to_owned().into(),
+        ..recordings.upload_target().clone()
+    })
+    .unwrap()
+    .download_url(&key, now)
+    .unwrap();
+    let response = http.get(foreign).send().await.unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::FORBIDDEN);
+    let text = response.text().await.unwrap();
+    assert!(text.contains("InvalidAccessKeyId"), "{text}");
+}
+
+/// Whether botocore computes the URL's signature too; `None` when it is not installed outside
+/// CI (skipped with a message). CI fails without it.
+fn aws_sdk_agrees(url: &url::Url, access_key: &str, secret_key: &str) -> Option<bool> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let installed = Command::new(&python)
+        .args(["-c", "import botocore.auth"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !installed {
+        if std::env::var_os("CI").is_none() {
+            eprintln!("SKIPPED: botocore is not installed for {python} (it comes with moto)");
+            return None;
+        }
+        panic!("CI must check presigned URLs with botocore, but {python} has none");
+    }
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/s3/check_presigned_url.py"
+    );
+    let mut child = Command::new(&python)
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("running check_presigned_url.py");
+    let input = serde_json::json!({
+        "url": url.as_str(), "access_key": access_key, "secret_key": secret_key,
+        "region": "eu-central-1",
+    });
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.to_string().as_bytes())
+        .unwrap();
+    Some(child.wait().unwrap().success())
+}
+
+#[test]
+fn a_presigned_urls_signature_is_the_one_the_aws_sdk_computes() {
+    let config = RecordingsConfig {
+        s3_endpoint: "https://s3.example.com:9000".to_owned(),
+        s3_region: "eu-central-1".to_owned(),
+        s3_bucket: "meet-recordings".to_owned(),
+        s3_access_key: "AKIAEXAMPLEKEY000001".to_owned().into(),
+        s3_secret_key: "example-secret-key-for-signing-0001".to_owned().into(),
+        prefix: "meet/".to_owned(),
+        url_ttl_seconds: 900,
+    };
+    let recordings = Recordings::new(&config).unwrap();
+    let url = recordings
+        .download_url(
+            &recordings.object_key("bhm-abc-xyz", 1_800_000_000),
+            1_800_000_100,
+        )
+        .unwrap();
+    let key = "AKIAEXAMPLEKEY000001";
+    let Some(agrees) = aws_sdk_agrees(&url, key, "example-secret-key-for-signing-0001") else {
+        return;
+    };
+    assert!(agrees, "botocore computes another signature for {url}");
+    // The check can fail: under another secret the signature is not botocore's.
+    assert_eq!(
+        aws_sdk_agrees(&url, key, "another-secret-key-for-signing-01"),
+        Some(false)
     );
 }
 

@@ -13,6 +13,7 @@ mod leaks;
 mod logs;
 mod moto;
 mod rp;
+mod s3rver;
 mod sso;
 
 pub use app::{kek_in, new_kek, Beside, Harness, TestApp};
@@ -20,9 +21,10 @@ pub use browser::{input_value, Browser, Landing};
 pub use config::{ClientSpec, TestConfig};
 pub use db::{postgres_admin_url, Backend, TestDb};
 pub use directory::check_login;
-pub use leaks::remember as remember_secret;
+pub use leaks::{capture_logs, remember as remember_secret};
 pub use logs::Logs;
 pub use moto::Moto;
+pub use s3rver::{S3rver, S3RVER_KEY, S3RVER_SECRET};
 /// The credentials and region the tests use with moto.
 pub mod moto_keys {
     pub use super::moto::{S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY};

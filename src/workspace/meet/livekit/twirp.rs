@@ -48,19 +48,28 @@ pub enum LiveKitError {
 }
 
 impl LiveKitError {
-    /// Whether LiveKit could not be reached in time: the caller answers 503 and may retry.
+    /// Whether LiveKit could not be reached or could not serve the call now: the caller
+    /// answers 503 and may retry. Besides no answer at all, the Twirp codes that mean "later"
+    /// (`resource_exhausted`, `deadline_exceeded`, `canceled`) count.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, Self::Down(_) | Self::TimedOut(_))
+        match self {
+            Self::Down(_) | Self::TimedOut(_) => true,
+            Self::Refused { code, .. } => matches!(
+                code.as_str(),
+                "resource_exhausted" | "deadline_exceeded" | "canceled"
+            ),
+            _ => false,
+        }
     }
 
     /// The status the workspace API answers with: 503 unavailable, 404 not found, 502 refused
     /// or unreadable, 500 our own failure.
     pub fn http_status(&self) -> u16 {
         match self {
-            Self::Down(_) | Self::TimedOut(_) => 503,
+            _ if self.is_unavailable() => 503,
             Self::NotFound(_) => 404,
-            Self::Refused { .. } | Self::BadAnswer { .. } => 502,
             Self::Signing(_) => 500,
+            _ => 502,
         }
     }
 }
@@ -142,7 +151,8 @@ impl TwirpClient {
                 msg: e.msg,
             },
             // LiveKit's auth middleware refuses a token that does not verify before Twirp sees
-            // the request, in plain text (livekit-server `service/auth.go`).
+            // the request, in plain text (livekit-server `service/auth.go`). That text quotes
+            // the token, so it is dropped here, never carried into an error or a log line.
             Err(_) if status.as_u16() == 401 => LiveKitError::Refused {
                 method,
                 code: "unauthenticated".to_owned(),
@@ -200,4 +210,36 @@ fn describe(e: &reqwest::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LiveKitError;
+
+    fn refused(code: &str) -> LiveKitError {
+        LiveKitError::Refused {
+            method: "CreateRoom",
+            code: code.to_owned(),
+            msg: String::new(),
+        }
+    }
+
+    #[test]
+    fn twirp_codes_that_mean_later_are_unavailable_the_others_a_bad_gateway() {
+        for code in ["resource_exhausted", "deadline_exceeded", "canceled"] {
+            assert!(refused(code).is_unavailable(), "{code}");
+            assert_eq!(refused(code).http_status(), 503, "{code}");
+        }
+        for code in [
+            "unauthenticated",
+            "permission_denied",
+            "invalid_argument",
+            "internal",
+        ] {
+            assert!(!refused(code).is_unavailable(), "{code}");
+            assert_eq!(refused(code).http_status(), 502, "{code}");
+        }
+        assert_eq!(LiveKitError::NotFound(String::new()).http_status(), 404);
+        assert_eq!(LiveKitError::Down(String::new()).http_status(), 503);
+    }
 }

@@ -34,6 +34,7 @@ use serde_json::Value;
 use super::server::{with_log_and_faults, FakeServer, FaultSwitch, RequestLog};
 use super::Fault;
 
+pub use egress::mp4;
 pub use webhooks::{sign as sign_webhook, Delivery};
 
 /// A room as the fake holds it.

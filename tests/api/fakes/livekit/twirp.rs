@@ -47,12 +47,13 @@ pub(super) struct Grants {
 }
 
 /// LiveKit's `APIKeyAuthMiddleware`: no header, no grants (each method then refuses); a header
-/// that does not verify: HTTP 401, plain text, before Twirp sees the request.
-fn authenticate(lk: &LiveKit, headers: &HeaderMap) -> Result<Grants, Response> {
+/// that does not verify: `Err(why)`, answered with HTTP 401 in plain text before Twirp sees the
+/// request.
+fn authenticate(lk: &LiveKit, headers: &HeaderMap) -> Result<Grants, String> {
     let Some(value) = headers.get(AUTHORIZATION) else {
         return Ok(Grants::default());
     };
-    let refuse = |why: &str| (StatusCode::UNAUTHORIZED, format!("{why}\n")).into_response();
+    let refuse = |why: &str| why.to_owned();
     let value = value.to_str().unwrap_or_default();
     let Some(token) = value.strip_prefix("Bearer ") else {
         return Err(refuse(
@@ -146,7 +147,7 @@ pub(super) async fn handle(
     }
     let grants = match authenticate(&lk, &headers) {
         Ok(grants) => grants,
-        Err(refused) => return refused,
+        Err(why) => return (StatusCode::UNAUTHORIZED, format!("{why}\n")).into_response(),
     };
     if !grants.video.is_null() {
         let method = format!("{}/{method}", service.trim_start_matches("livekit."));
