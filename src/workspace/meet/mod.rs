@@ -142,7 +142,13 @@ impl MeetService {
         let status = match event.event.as_str() {
             "room_started" => RoomStatus::Active,
             "room_finished" => RoomStatus::Completed,
-            // Participants and egress events carry nothing a room's state takes.
+            "egress_ended" | "egress_updated" => {
+                if let Some(info) = &event.egress_info {
+                    self.egress_over(&state.db, info, now).await?;
+                }
+                return Ok(());
+            }
+            // Participants' events carry nothing a room's state takes.
             _ => return Ok(()),
         };
         let Some(room) = event.room.as_ref().map(|r| r.name.as_str()) else {

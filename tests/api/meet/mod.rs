@@ -5,6 +5,7 @@
 mod erp_sync;
 mod isolation;
 mod join;
+mod recordings;
 mod rooms;
 mod webhook;
 
@@ -218,6 +219,13 @@ impl MeetApp {
             // Outside CI without the SDK (the helper said so): the claims as decoded here.
             None => Value::Null,
         }
+    }
+
+    /// The egress of the latest recording of Acme's room `id`.
+    pub async fn livekit_egress_of(&self, id: &str) -> String {
+        let db = &self.sso.h.app.state.db;
+        let recordings = db.meet_recordings(ACME, id).await.unwrap();
+        recordings[0].egress_id.clone()
     }
 
     /// The rooms LiveKit was asked to delete, in order.
