@@ -59,10 +59,16 @@ fn probe_routes() -> Router<AppState> {
         .route("/api/v1/docs/probe", get(whoami::<Docs>))
 }
 
-/// Bheem Meet configured: `[meet]` present. The section's keys are LiveKit's; being there is
-/// what turns the area on.
+/// Bheem Meet configured: `[meet]` with what it requires. Nothing here calls LiveKit, so it
+/// points at a port where nothing answers.
 fn with_meet(config: &mut TestConfig) {
-    config.set("meet", toml::Table::new());
+    crate::support::remember_secret("workspace-test-livekit-secret-0123");
+    config
+        .set("meet.livekit_url", "http://127.0.0.1:9")
+        .set("meet.ws_url", "wss://livekit.acme.example")
+        .set("meet.api_key", "APIworkspaceTest")
+        .set("meet.api_secret", "workspace-test-livekit-secret-0123")
+        .set("meet.join_url_base", "https://meet.acme.example/join/");
 }
 
 /// The Meet app: a relying party allowed the `meet` scope.
