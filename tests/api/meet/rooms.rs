@@ -281,3 +281,41 @@ async fn bad_fields_are_named_and_change_nothing(backend: Backend) {
         assert_eq!(body["error"], "not_found");
     }
 }
+
+on_both_backends!(livekit_down_or_hanging_is_a_503_and_the_room_is_unchanged);
+
+async fn livekit_down_or_hanging_is_a_503_and_the_room_is_unchanged(backend: Backend) {
+    let Some(m) = MeetApp::start(backend).await else {
+        return;
+    };
+    let id = m.room(&m.alice, json!({"name": "Resilient"})).await;
+    let path = format!("{ROOMS}/{id}");
+    m.livekit.stop().await;
+    let (status, body) = m.call(&m.alice, "DELETE", &path, None).await;
+    assert_eq!(status, 503, "{body:#}");
+    assert_eq!(body["error"], "service_unavailable");
+    assert_eq!(body["service"], "livekit");
+    assert_eq!(m.room_json(&id).await["status"], "scheduled");
+    // Joining needs no call to LiveKit: tokens are made here, LiveKit down or not.
+    let (status, _) = m
+        .call(&m.bob, "POST", super::TOKEN, Some(json!({"room_id": id})))
+        .await;
+    assert_eq!(status, 200);
+
+    // Answering too slowly is the same as not answering: a 503 after the timeout (2 s), not a
+    // request that hangs with LiveKit.
+    m.livekit.restart().await;
+    m.livekit
+        .set_fault(crate::fakes::Fault::Hang(std::time::Duration::from_secs(30)));
+    let asked = std::time::Instant::now();
+    let (status, _) = m.call(&m.alice, "DELETE", &path, None).await;
+    assert_eq!(status, 503);
+    assert!(asked.elapsed() < std::time::Duration::from_secs(20));
+    assert_eq!(m.room_json(&id).await["status"], "scheduled");
+
+    // Back: the host ends it.
+    m.livekit.set_fault(crate::fakes::Fault::None);
+    let (status, ended) = m.call(&m.alice, "DELETE", &path, None).await;
+    assert_eq!(status, 200, "{ended:#}");
+    assert_eq!(ended["status"], "completed");
+}
