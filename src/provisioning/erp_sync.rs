@@ -188,7 +188,11 @@ pub async fn sync_recording(provisioning: &Provisioning, sync: &MeetRecordingSyn
     else {
         return Outcome::Fail("[meet.recordings] is not configured (any more)".into());
     };
-    let recording = match provisioning.db.meet_recording_for_sync(&sync.recording_id).await {
+    let recording = match provisioning
+        .db
+        .meet_recording_for_sync(&sync.recording_id)
+        .await
+    {
         Ok(Some(recording)) => recording,
         Ok(None) => return Outcome::Fail(format!("recording {} is gone", sync.recording_id)),
         Err(e) => return Outcome::Retry(format!("{e:#}")),

@@ -186,7 +186,11 @@ impl Db {
             ),
             Ending::Failed { error } => (RecordingStatus::Failed, None, None, Some(error.clone())),
         };
-        let mut tx = self.pool().begin().await.context("beginning a recording's end")?;
+        let mut tx = self
+            .pool()
+            .begin()
+            .await
+            .context("beginning a recording's end")?;
         let ended = sqlx::query(
             "UPDATE meet_recordings SET status = $1, ended_at = $2, duration_seconds = $3, \
              size_bytes = $4, error = $5 WHERE egress_id = $6 AND status = 'recording'",
@@ -221,11 +225,13 @@ impl Db {
 
     /// The recording `id`, whatever its company, for the ERP sync job.
     pub async fn meet_recording_for_sync(&self, id: &str) -> anyhow::Result<Option<Recording>> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM meet_recordings WHERE id = $1"))
-            .bind(id.to_owned())
-            .fetch_optional(self.pool())
-            .await
-            .with_context(|| format!("loading recording {id}"))?;
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM meet_recordings WHERE id = $1"
+        ))
+        .bind(id.to_owned())
+        .fetch_optional(self.pool())
+        .await
+        .with_context(|| format!("loading recording {id}"))?;
         row.as_ref().map(recording_from).transpose()
     }
 }

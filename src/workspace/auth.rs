@@ -192,7 +192,8 @@ mod tests {
             AREA_SCOPES
         );
         assert!(enabled_scopes(&config("")).is_empty());
-        let meet = "[meet]\nlivekit_url = \"http://127.0.0.1:7880\"\nws_url = \"ws://127.0.0.1:7880\"\n\
+        let meet =
+            "[meet]\nlivekit_url = \"http://127.0.0.1:7880\"\nws_url = \"ws://127.0.0.1:7880\"\n\
                     api_key = \"APIunit\"\napi_secret = \"unit-secret-unit-secret-unit\"\n\
                     join_url_base = \"https://meet.example.org/join/\"\n";
         assert_eq!(enabled_scopes(&config(meet)), ["meet"]);

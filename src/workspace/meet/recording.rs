@@ -91,7 +91,9 @@ impl MeetService {
     ) -> Result<Recording, ApiError> {
         let room = self.rooms(db).hosted(host, room_id).await?;
         let Some(running) = db.running_meet_recording(&room.id).await? else {
-            return Err(ApiError::Conflict("the meeting is not being recorded".into()));
+            return Err(ApiError::Conflict(
+                "the meeting is not being recorded".into(),
+            ));
         };
         match self.livekit.stop_egress(&running.egress_id).await {
             Ok(info) if info.status.is_over() => {

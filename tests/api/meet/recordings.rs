@@ -69,7 +69,8 @@ async fn a_host_records_a_meeting_that_members_download_and_the_erp_books() {
     else {
         return;
     };
-    m.livekit.set_recording_duration(Duration::from_millis(90_400));
+    m.livekit
+        .set_recording_duration(Duration::from_millis(90_400));
     let id = m.room(&m.alice, json!({"name": "Recorded"})).await;
     let start = format!("{ROOMS}/{id}/recording/start");
     let stop = format!("{ROOMS}/{id}/recording/stop");
@@ -118,7 +119,10 @@ async fn a_host_records_a_meeting_that_members_download_and_the_erp_books() {
     let key = format!("meet/{id}/");
     let stored_key = url::Url::parse(url).unwrap().path()[1 + BUCKET.len() + 1..].to_owned();
     assert!(stored_key.starts_with(&key), "{stored_key}");
-    let stored = moto.object(BUCKET, &stored_key).await.expect("the file is in S3");
+    let stored = moto
+        .object(BUCKET, &stored_key)
+        .await
+        .expect("the file is in S3");
     assert_eq!(recording["size_bytes"], stored.len());
     // The link alone downloads it.
     let downloaded = reqwest::Client::builder()
@@ -193,7 +197,12 @@ async fn without_recordings_configured_starting_one_says_so() {
         .await
         .unwrap();
     let (status, body) = m
-        .call(&m.alice, "POST", &format!("{ROOMS}/{id}/recording/start"), None)
+        .call(
+            &m.alice,
+            "POST",
+            &format!("{ROOMS}/{id}/recording/start"),
+            None,
+        )
         .await;
     assert_eq!(status, 409, "{body:#}");
     assert!(

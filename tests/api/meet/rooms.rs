@@ -207,11 +207,11 @@ async fn only_the_host_changes_or_ends_a_room(backend: Backend) {
     let (status, ended) = m.call(&m.alice, "DELETE", &path, None).await;
     assert_eq!(status, 200, "{ended:#}");
     assert_eq!(ended["status"], "completed");
-    assert_eq!(m.livekit_deleted(), [id.clone()]);
+    assert_eq!(m.livekit_deleted(), std::slice::from_ref(&id));
     let (status, again) = m.call(&m.alice, "DELETE", &path, None).await;
     assert_eq!(status, 200);
     assert_eq!(again["status"], "completed");
-    assert_eq!(m.livekit_deleted(), [id.clone()]);
+    assert_eq!(m.livekit_deleted(), std::slice::from_ref(&id));
     // An ended room cannot be changed or joined.
     let (status, body) = m
         .call(&m.alice, "PATCH", &path, Some(json!({"name": "Again"})))
@@ -306,7 +306,9 @@ async fn livekit_down_or_hanging_is_a_503_and_the_room_is_unchanged(backend: Bac
     // request that hangs with LiveKit.
     m.livekit.restart().await;
     m.livekit
-        .set_fault(crate::fakes::Fault::Hang(std::time::Duration::from_secs(30)));
+        .set_fault(crate::fakes::Fault::Hang(std::time::Duration::from_secs(
+            30,
+        )));
     let asked = std::time::Instant::now();
     let (status, _) = m.call(&m.alice, "DELETE", &path, None).await;
     assert_eq!(status, 503);
