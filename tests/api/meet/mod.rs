@@ -5,6 +5,7 @@
 mod erp_sync;
 mod isolation;
 mod join;
+mod openapi;
 mod recordings;
 mod rooms;
 mod webhook;
@@ -118,23 +119,8 @@ impl MeetApp {
 
     /// An access token from the first-party login, as the workspace SPA gets one.
     async fn login(&self, email: &str) -> String {
-        let login: Value = self
-            .http
-            .post(self.sso.url("/api/v1/auth/login"))
-            .json(&json!({"username": email, "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let token = login["access_token"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{email} logs in: {login:#}"))
-            .to_owned();
-        remember_secret(&token);
-        remember_secret(login["refresh_token"].as_str().unwrap());
-        token
+        let login = self.sso.api_login(email, PASSWORD).await;
+        login["access_token"].as_str().unwrap().to_owned()
     }
 
     /// `method path` with `token`, and the JSON body if any; the status and the JSON answer

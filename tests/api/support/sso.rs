@@ -74,6 +74,27 @@ pub struct Sso {
 }
 
 impl Sso {
+    /// The answer of the workspace SPA's `POST /api/v1/auth/login`, its tokens noted for the
+    /// leak check; panics unless it logged in.
+    pub async fn api_login(&self, username: &str, password: &str) -> serde_json::Value {
+        let login: serde_json::Value = reqwest::Client::new()
+            .post(self.url("/api/v1/auth/login"))
+            .json(&serde_json::json!({"username": username, "password": password}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for token in ["access_token", "refresh_token", "id_token"] {
+            let token = login[token]
+                .as_str()
+                .unwrap_or_else(|| panic!("{username} logs in: {login:#}"));
+            super::leaks::remember(token);
+        }
+        login
+    }
+
     /// The provider of `h`, with alice added and its discovery document read.
     pub(super) async fn around(h: Harness) -> Self {
         let alice = add_user(&h.app, "alice@acme.example", Some("alice"), ACME, PASSWORD).await;

@@ -109,19 +109,7 @@ impl Workspace {
 
     /// The tokens of `POST /api/v1/auth/login`, the workspace SPA's login.
     async fn login(&self, username: &str) -> Value {
-        let login: Value = reqwest::Client::new()
-            .post(self.sso.url("/api/v1/auth/login"))
-            .json(&json!({"username": username, "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        for token in ["access_token", "refresh_token", "id_token"] {
-            remember_secret(login[token].as_str().expect("logged in"));
-        }
-        login
+        self.sso.api_login(username, PASSWORD).await
     }
 
     /// The access token of alice's login at the workspace SPA.
