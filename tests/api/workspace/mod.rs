@@ -21,8 +21,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::support::{
-    remember_secret, Backend, Beside, ClientSpec, Sso, TestApp, TestConfig, CALLBACK,
-    LOGOUT_RETURN, PASSWORD, SECRET,
+    Backend, Beside, ClientSpec, Sso, TestApp, TestConfig, CALLBACK, LOGOUT_RETURN, PASSWORD,
+    SECRET,
 };
 
 /// A room as a Meet handler would take it: what the body checks are tried on.
