@@ -28,10 +28,15 @@ pub enum Kind {
     ProvisioningDone,
     ProvisioningFailed,
     AdminCommand,
+    /// A Meet room's host ended it (everyone in it was disconnected).
+    MeetRoomEnded,
+    /// A Meet room's host started or stopped recording it.
+    MeetRecordingStarted,
+    MeetRecordingStopped,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 17] = [
+    pub const ALL: [Kind; 20] = [
         Kind::LoginSucceeded,
         Kind::LoginFailed,
         Kind::LoginThrottled,
@@ -49,6 +54,9 @@ impl Kind {
         Kind::ProvisioningDone,
         Kind::ProvisioningFailed,
         Kind::AdminCommand,
+        Kind::MeetRoomEnded,
+        Kind::MeetRecordingStarted,
+        Kind::MeetRecordingStopped,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -70,6 +78,9 @@ impl Kind {
             Kind::ProvisioningDone => "provisioning_done",
             Kind::ProvisioningFailed => "provisioning_failed",
             Kind::AdminCommand => "admin_command",
+            Kind::MeetRoomEnded => "meet_room_ended",
+            Kind::MeetRecordingStarted => "meet_recording_started",
+            Kind::MeetRecordingStopped => "meet_recording_stopped",
         }
     }
 }

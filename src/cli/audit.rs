@@ -48,7 +48,8 @@ pub struct AuditArgs {
 const KINDS_HELP: &str = "Kinds: login_succeeded, login_failed, login_throttled, \
 login_refused_busy, logout, session_ended, consent_granted, token_issued, token_revoked, \
 refresh_reuse_detected, user_disabled, user_enabled, key_rotated, provisioning_done, \
-provisioning_failed, admin_command, client_auth_failed.\n\nEvents are listed newest first; docs/operating/audit.md \
+provisioning_failed, admin_command, client_auth_failed, meet_room_ended, meet_recording_started, \
+meet_recording_stopped.\n\nEvents are listed newest first; docs/operating/audit.md \
 says what each one holds.";
 
 /// Prints the events `args` select.

@@ -183,6 +183,8 @@ pub enum DeliveryTarget {
     Backchannel,
     /// The ERP's database (`[erp_sync]`).
     Erp,
+    /// LiveKit's server API (Meet).
+    Livekit,
 }
 
 impl DeliveryTarget {
@@ -192,6 +194,7 @@ impl DeliveryTarget {
             Self::Mailcow => "mailcow",
             Self::Backchannel => "backchannel",
             Self::Erp => "erp",
+            Self::Livekit => "livekit",
         }
     }
 }

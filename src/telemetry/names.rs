@@ -100,7 +100,8 @@ pub const METRICS: &[Metric] = &[
         kind: Kind::Counter,
         unit: None,
         labels: &["target", "outcome"],
-        help: "Calls to other systems (nextcloud, mailcow, backchannel, erp) by outcome: done, retry \
+        help: "Calls to other systems (nextcloud, mailcow, backchannel, erp, livekit) by outcome: \
+               done, retry \
                (failed, worth trying again) or fail (refused, not tried again)",
     },
     Metric {

@@ -16,6 +16,7 @@ use super::rooms::{
     parse_status, parse_time, Invalid, Member, NewRoom, RoomError,
 };
 use super::MeetService;
+use crate::audit::{Event, Kind};
 use crate::http::AppState;
 use crate::store::meet_recordings::Recording;
 use crate::store::meet_rooms::{Room, RoomChange};
@@ -160,6 +161,14 @@ fn member(caller: &Caller<Meet>) -> Member {
         company_id: caller.company_id.to_string(),
         is_company_admin: caller.is_company_admin(),
     }
+}
+
+/// An audit event of `kind` by the caller, in their company, through their client.
+fn meet_event(kind: Kind, caller: &Caller<Meet>) -> Event {
+    Event::new(kind, caller.user.id.as_str())
+        .user(caller.user.id.as_str())
+        .company(caller.company_id)
+        .client(caller.client_id.as_str())
 }
 
 fn body(meet: &MeetService, room: Room) -> RoomBody {
@@ -345,7 +354,13 @@ async fn end_room(
         // LiveKit first: if it cannot be told, the room stays as it is and the host can retry.
         meet.close_in_livekit(&room.id).await?;
     }
+    let ended = room.status != crate::store::meet_rooms::RoomStatus::Completed;
     let room = rooms.complete(&member, &room_id, state.clock.now()).await?;
+    if ended {
+        state
+            .audit
+            .record(meet_event(Kind::MeetRoomEnded, &caller).detail("room", room.id.as_str()));
+    }
     Ok(Json(body(&meet, room)))
 }
 
@@ -459,6 +474,11 @@ async fn start_recording(
     let recording = meet
         .start_recording(&state.db, &member(&caller), &room_id, state.clock.now())
         .await?;
+    state.audit.record(
+        meet_event(Kind::MeetRecordingStarted, &caller)
+            .detail("room", recording.room_id.as_str())
+            .detail("recording", recording.id.as_str()),
+    );
     Ok((StatusCode::CREATED, Json(recording_body(recording, None))))
 }
 
@@ -485,6 +505,11 @@ async fn stop_recording(
     let recording = meet
         .stop_recording(&state.db, &member(&caller), &room_id, state.clock.now())
         .await?;
+    state.audit.record(
+        meet_event(Kind::MeetRecordingStopped, &caller)
+            .detail("room", recording.room_id.as_str())
+            .detail("recording", recording.id.as_str()),
+    );
     Ok(Json(recording_body(recording, None)))
 }
 

@@ -148,6 +148,24 @@ async fn a_host_records_a_meeting_that_members_download_and_the_erp_books() {
     assert_eq!(bookings[0].2, stored_key);
     assert_eq!(bookings[0].3, Some(90));
     assert_eq!(recordings(&m, &m.alice, &id).await.len(), 1);
+    // Starting and stopping a recording are in the audit trail, as the host's.
+    let events = crate::audit::trail(
+        &m.sso.h,
+        &[
+            "--kind",
+            "meet_recording_started",
+            "--kind",
+            "meet_recording_stopped",
+        ],
+    )
+    .await;
+    let kinds: Vec<&str> = events.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["meet_recording_stopped", "meet_recording_started"]);
+    for event in &events {
+        assert_eq!(event["user_id"], m.alice_id());
+        assert_eq!(event["detail"]["room"], id.as_str());
+        assert_eq!(event["detail"]["recording"], started["recording_id"]);
+    }
     // The other company sees none of it.
     let (status, _) = m
         .call(&m.eve, "GET", &format!("{ROOMS}/{id}/recordings"), None)

@@ -211,6 +211,12 @@ async fn only_the_host_changes_or_ends_a_room(backend: Backend) {
     let (status, again) = m.call(&m.alice, "DELETE", &path, None).await;
     assert_eq!(status, 200);
     assert_eq!(again["status"], "completed");
+    // Ending it is in the audit trail, once.
+    let events = crate::audit::trail(&m.sso.h, &["--kind", "meet_room_ended"]).await;
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0]["user_id"], m.alice_id());
+    assert_eq!(events[0]["company_id"], crate::support::ACME);
+    assert_eq!(events[0]["detail"]["room"], id.as_str());
     assert_eq!(m.livekit_deleted(), std::slice::from_ref(&id));
     // An ended room cannot be changed or joined.
     let (status, body) = m

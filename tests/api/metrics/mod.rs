@@ -5,6 +5,7 @@
 //! ask only for metrics the server exports.
 
 mod dashboard;
+mod meet;
 mod outbox;
 mod server;
 
@@ -175,10 +176,15 @@ async fn each_event_is_counted_once_with_its_labels(backend: Backend) {
         String::from_utf8_lossy(&logout.stderr)
     );
     let delivered = [("target", "backchannel"), ("outcome", "retry")];
+    let retrying = [("kind", "backchannel_logout"), ("state", "pending")];
     let deadline = Instant::now() + Duration::from_secs(30);
+    // The delivery is counted when the call fails, and the job is put back to wait a moment
+    // later: until then it reads as `running`. Both, before anything is read.
     let text = loop {
         let text = scrape(&metrics).await;
-        if value(&text, "bheem_sso_deliveries_total", &delivered).is_some() {
+        if value(&text, "bheem_sso_deliveries_total", &delivered).is_some()
+            && value(&text, "bheem_sso_outbox_jobs", &retrying) == Some(1.0)
+        {
             break text;
         }
         assert!(

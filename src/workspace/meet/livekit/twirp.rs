@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::token::{ApiKey, Claims, VideoGrant};
+use crate::telemetry::{self, DeliveryOutcome, DeliveryTarget};
 
 /// How long the token of one server-API call lives: long enough for a slow answer, too short to
 /// be worth stealing from a log (and it is never logged).
@@ -110,8 +111,28 @@ impl TwirpClient {
         })
     }
 
-    /// Calls `livekit.<service>/<method>` with `grant` and returns the answer's message.
+    /// Calls `livekit.<service>/<method>` with `grant` and returns the answer's message. Each
+    /// call is a delivery to `livekit` in the metrics: done (answered, `not_found` included: no
+    /// such room is an answer), retry (LiveKit down or slow: the user may try again) or fail
+    /// (refused, or an answer that is not LiveKit's).
     pub async fn call<Req: Serialize + ?Sized, Resp: DeserializeOwned>(
+        &self,
+        service: &'static str,
+        method: &'static str,
+        grant: VideoGrant,
+        request: &Req,
+    ) -> Result<Resp, LiveKitError> {
+        let answer = self.call_once(service, method, grant, request).await;
+        let outcome = match &answer {
+            Ok(_) | Err(LiveKitError::NotFound(_)) => DeliveryOutcome::Done,
+            Err(e) if e.is_unavailable() => DeliveryOutcome::Retry,
+            Err(_) => DeliveryOutcome::Fail,
+        };
+        telemetry::delivery(DeliveryTarget::Livekit, outcome);
+        answer
+    }
+
+    async fn call_once<Req: Serialize + ?Sized, Resp: DeserializeOwned>(
         &self,
         service: &'static str,
         method: &'static str,
