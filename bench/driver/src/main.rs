@@ -9,6 +9,11 @@
 //! the code). Any unexpected status or body is an error, counted and sampled, never retried
 //! inside the window.
 //!
+//! `meet_token` is bheem-sso's own (the peer has no Meet API): before the clients start, one
+//! login through `POST /api/v1/auth/login` (its access token carries the `meet` scope) and one
+//! room made with `POST /api/v1/meet/rooms`; then every operation is `POST /api/v1/meet/token`
+//! for that room with that Bearer token, a LiveKit join token in the answer.
+//!
 //! Subcommands:
 //!   load    --base URL --scenario NAME [options]   one row against one server; prints one JSON line
 //!   argon2  [--memory-kib 19456 --iterations 2 --parallelism 1]   time one argon2id hash
@@ -161,6 +166,9 @@ fn argon2_time(opts: Opts) {
     );
 }
 
+/// Signs one message with a parsed key, from any thread.
+type Signer = Arc<dyn Fn(&[u8]) + Send + Sync>;
+
 fn rsa_time(opts: Opts) {
     let path = opts.get("key").unwrap_or_else(|| usage());
     let der = std::fs::read(&path).expect("reading the key");
@@ -168,7 +176,7 @@ fn rsa_time(opts: Opts) {
     // About the size of a signing input of an ID token.
     let message = vec![b'x'; 700];
     let backend = opts.get("backend").unwrap_or_else(|| "openssl".to_owned());
-    let signer: Arc<dyn Fn(&[u8]) + Send + Sync> = match backend.as_str() {
+    let signer: Signer = match backend.as_str() {
         "ring" => {
             use ring::signature::{RsaKeyPair, RSA_PKCS1_SHA256};
             let key = RsaKeyPair::from_pkcs8(&der)
@@ -195,7 +203,7 @@ fn rsa_time(opts: Opts) {
         }
         other => panic!("unknown --backend {other}: openssl or ring"),
     };
-    let run = |signer: Arc<dyn Fn(&[u8]) + Send + Sync>, message: Vec<u8>, seconds: f64| {
+    let run = |signer: Signer, message: Vec<u8>, seconds: f64| {
         let until = Instant::now() + Duration::from_secs_f64(seconds);
         let mut n = 0u64;
         while Instant::now() < until {
@@ -413,6 +421,8 @@ struct Settings {
     /// access tokens only for a resource server).
     resource: Option<String>,
     api_login: String,
+    /// Where the Meet API is (`/api/v1/meet`): `…/rooms` and `…/token`.
+    meet_api: String,
     /// How a refused client spreads its retry: `true` waits exactly `Retry-After`, so every
     /// client refused at the same moment comes back at the same moment.
     lockstep_retries: bool,
@@ -720,6 +730,7 @@ enum Scenario {
     AuthCode,
     LoginForm,
     LoginApi,
+    MeetToken,
 }
 
 impl Scenario {
@@ -734,6 +745,7 @@ impl Scenario {
             "authcode" => Self::AuthCode,
             "login_form" => Self::LoginForm,
             "login_api" => Self::LoginApi,
+            "meet_token" => Self::MeetToken,
             _ => return None,
         })
     }
@@ -761,11 +773,87 @@ async fn prepare(s: &Settings, scenario: Scenario, client: &mut Client) -> Resul
     }
 }
 
+/// What every client of a row uses alike, made once before they start.
+#[derive(Default)]
+struct Shared {
+    /// The access token of the userinfo, introspection and meet_token rows.
+    token: String,
+    /// The meet_token row's request body, `{"room_id": …}` of the room made for it.
+    meet_join: Bytes,
+}
+
+/// `POST /api/v1/auth/login` with the bench user's password: the answer when it is 200, a
+/// [`SHED`] error when it is refused with `Retry-After`.
+async fn login_request(conn: &mut Conn, s: &Settings) -> Result<Resp, String> {
+    let body = json!({ "username": s.username, "password": s.password }).to_string();
+    let resp = conn
+        .send(
+            Method::POST,
+            &s.api_login,
+            &[],
+            Some(("application/json", Bytes::from(body))),
+        )
+        .await?;
+    if let (503 | 429, Some(wait)) = (resp.status, resp.header("retry-after")) {
+        return Err(format!("{SHED}{wait}"));
+    }
+    if resp.status != 200 {
+        return Err(format!("login {}: {}", resp.status, resp.snippet()));
+    }
+    Ok(resp)
+}
+
+/// The meet_token row's set-up: one login through the JSON API (the workspace SPA's, whose
+/// access token carries the `meet` scope) and one room, hosted by the bench user. A login
+/// refused with `Retry-After` comes back as told, as in [`recover`].
+async fn prepare_meet(s: &Settings) -> Result<Shared, String> {
+    let mut conn = Conn::new(s);
+    let mut tries = 0;
+    let resp = loop {
+        match login_request(&mut conn, s).await {
+            Err(e) if e.starts_with(SHED) && tries < 10 => {
+                tries += 1;
+                let secs: f64 = e[SHED.len()..].trim().parse().unwrap_or(1.0);
+                tokio::time::sleep(retry_delay(s, secs)).await;
+            }
+            other => break other?,
+        }
+    };
+    let v: Value =
+        serde_json::from_slice(&resp.body).map_err(|e| format!("login response: {e}"))?;
+    let token = v["access_token"]
+        .as_str()
+        .ok_or("login: no access_token")?
+        .to_owned();
+    let body = json!({ "name": "Bench" }).to_string();
+    let resp = conn
+        .send(
+            Method::POST,
+            &format!("{}/rooms", s.meet_api),
+            &[("authorization", format!("Bearer {token}"))],
+            Some(("application/json", Bytes::from(body))),
+        )
+        .await?;
+    if resp.status != 201 {
+        return Err(format!(
+            "creating a room {}: {}",
+            resp.status,
+            resp.snippet()
+        ));
+    }
+    let v: Value = serde_json::from_slice(&resp.body).map_err(|e| format!("room response: {e}"))?;
+    let room_id = v["room_id"].as_str().ok_or("room: no room_id")?;
+    Ok(Shared {
+        token,
+        meet_join: Bytes::from(json!({ "room_id": room_id }).to_string()),
+    })
+}
+
 async fn operation(
     s: &Settings,
     scenario: Scenario,
     client: &mut Client,
-    shared_token: &str,
+    shared: &Shared,
 ) -> Result<(), String> {
     let conn = &mut client.conn;
     match scenario {
@@ -807,7 +895,7 @@ async fn operation(
             Ok(())
         }
         Scenario::Userinfo => {
-            let headers = [("authorization", format!("Bearer {shared_token}"))];
+            let headers = [("authorization", format!("Bearer {}", shared.token))];
             let resp = conn
                 .send(Method::GET, &s.ep.userinfo, &headers, None)
                 .await?;
@@ -821,7 +909,7 @@ async fn operation(
                 ("authorization", s.basic()),
                 ("accept", "application/json".to_owned()),
             ];
-            let body = form(&[("token", shared_token)]);
+            let body = form(&[("token", &shared.token)]);
             let resp = conn
                 .send(Method::POST, &s.ep.introspect, &headers, Some((FORM, body)))
                 .await?;
@@ -844,22 +932,35 @@ async fn operation(
             Ok(())
         }
         Scenario::LoginApi => {
-            let body = json!({ "username": s.username, "password": s.password }).to_string();
-            let resp = conn
-                .send(
-                    Method::POST,
-                    &s.api_login,
-                    &[],
-                    Some(("application/json", Bytes::from(body))),
-                )
-                .await?;
-            if let (503 | 429, Some(wait)) = (resp.status, resp.header("retry-after")) {
-                return Err(format!("{SHED}{wait}"));
-            }
-            if resp.status != 200 || !resp.body.windows(14).any(|w| w == b"\"access_token\"") {
+            let resp = login_request(conn, s).await?;
+            if !resp.body.windows(14).any(|w| w == b"\"access_token\"") {
                 return Err(format!("login {}: {}", resp.status, resp.snippet()));
             }
             Ok(())
+        }
+        Scenario::MeetToken => {
+            let headers = [("authorization", format!("Bearer {}", shared.token))];
+            let resp = conn
+                .send(
+                    Method::POST,
+                    &format!("{}/token", s.meet_api),
+                    &headers,
+                    Some(("application/json", shared.meet_join.clone())),
+                )
+                .await?;
+            if resp.status != 200 {
+                return Err(format!("meet token {}: {}", resp.status, resp.snippet()));
+            }
+            let v: Value = serde_json::from_slice(&resp.body)
+                .map_err(|e| format!("meet token response: {e}"))?;
+            // A LiveKit join token is a JWT (HS256, signed with the API secret).
+            match v["token"].as_str() {
+                Some(t) if is_jwt(t) => Ok(()),
+                _ => Err(format!(
+                    "meet token 200 without a token: {}",
+                    resp.snippet()
+                )),
+            }
         }
     }
 }
@@ -1013,6 +1114,7 @@ async fn load_async(opts: Opts) {
         password: opts.or("password", "bench-password-1"),
         resource: opts.get("resource"),
         api_login: opts.or("api-login", "/api/v1/auth/login"),
+        meet_api: opts.or("meet-api", "/api/v1/meet"),
         lockstep_retries: match opts.or("retries", "jittered").as_str() {
             "jittered" => false,
             "lockstep" => true,
@@ -1026,7 +1128,7 @@ async fn load_async(opts: Opts) {
     // The one access token of the userinfo and introspection rows, from a login with the code
     // flow (the peer's userinfo and introspection take only its opaque access tokens, so here
     // no resource is asked for).
-    let mut shared_token = String::new();
+    let mut shared = Shared::default();
     let mut token_format = Value::Null;
     if matches!(scenario, Scenario::Userinfo | Scenario::Introspection) {
         let mut conn = Conn::new(&settings);
@@ -1038,8 +1140,8 @@ async fn load_async(opts: Opts) {
         .await;
         match result {
             Ok(v) => {
-                shared_token = v["access_token"].as_str().unwrap_or_default().to_owned();
-                token_format = json!(if is_jwt(&shared_token) {
+                shared.token = v["access_token"].as_str().unwrap_or_default().to_owned();
+                token_format = json!(if is_jwt(&shared.token) {
                     "jwt"
                 } else {
                     "opaque"
@@ -1051,7 +1153,21 @@ async fn load_async(opts: Opts) {
             }
         }
     }
-    let shared_token = Arc::new(shared_token);
+    // The meet_token row's token and room, one for every client as for userinfo. The token lives
+    // bheem-sso's `access_token_seconds` (600 s by default), well beyond a row.
+    if scenario == Scenario::MeetToken {
+        match prepare_meet(&settings).await {
+            Ok(m) => {
+                token_format = json!(if is_jwt(&m.token) { "jwt" } else { "opaque" });
+                shared = m;
+            }
+            Err(e) => {
+                eprintln!("preparing a Meet room: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+    let shared = Arc::new(shared);
 
     let barrier = Arc::new(tokio::sync::Barrier::new(conns + 1));
     let warmup_d = Duration::from_secs_f64(warmup);
@@ -1062,7 +1178,7 @@ async fn load_async(opts: Opts) {
     for _ in 0..conns {
         let s = settings.clone();
         let barrier = barrier.clone();
-        let token = shared_token.clone();
+        let shared = shared.clone();
         let prep_failures = prep_failures.clone();
         let prep_shed = prep_shed.clone();
         tasks.push(tokio::spawn(async move {
@@ -1091,7 +1207,7 @@ async fn load_async(opts: Opts) {
                 let began = Instant::now();
                 let outcome = match tokio::time::timeout(
                     Duration::from_secs(60),
-                    operation(&s, scenario, &mut client, &token),
+                    operation(&s, scenario, &mut client, &shared),
                 )
                 .await
                 {
