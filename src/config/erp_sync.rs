@@ -237,3 +237,77 @@ pub(super) fn validate_erp_sync(
         room_booking_columns: raw.room_booking_columns,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{Config, ConfigSource};
+
+    fn load(toml: &str, env: &[(&str, &str)]) -> Result<Config, Vec<String>> {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_parts(toml, &env, ConfigSource::BuiltInDefaults)
+            .map_err(|e| e.keys().into_iter().map(str::to_owned).collect())
+    }
+
+    #[test]
+    fn without_a_url_it_copies_into_the_directorys_database() {
+        let config = load(
+            "[directory]\nurl = \"postgres://erp@db/erp\"\n[erp_sync]\n",
+            &[],
+        )
+        .unwrap();
+        let erp = config.erp_sync.unwrap();
+        assert_eq!(erp.url.expose(), "postgres://erp@db/erp");
+        assert_eq!(
+            erp.meeting_rooms.to_string(),
+            "project_management.pm_meeting_rooms"
+        );
+        assert_eq!(
+            erp.room_bookings.to_string(),
+            "project_management.pm_room_bookings"
+        );
+        assert_eq!(erp.meeting_room_columns.room_code, "room_code");
+        assert!(load("", &[]).unwrap().erp_sync.is_none());
+    }
+
+    #[test]
+    fn a_table_without_a_schema_is_in_project_management_and_names_are_as_given() {
+        let config = load(
+            "[erp_sync]\nurl_env = \"ERP\"\nmeeting_rooms = \"rooms\"\n\
+             [erp_sync.room_booking_columns]\ns3_path = \"object_key\"\n",
+            &[("ERP", "postgres://erp@db/erp")],
+        )
+        .unwrap();
+        let erp = config.erp_sync.unwrap();
+        assert_eq!(erp.meeting_rooms.to_string(), "project_management.rooms");
+        assert_eq!(erp.room_booking_columns.s3_path, "object_key");
+    }
+
+    #[test]
+    fn every_problem_is_named_by_its_key() {
+        assert_eq!(load("[erp_sync]\n", &[]).unwrap_err(), ["erp_sync.url"]);
+        assert_eq!(
+            load("[erp_sync]\nurl = \"sqlite://x.db\"\n", &[]).unwrap_err(),
+            ["erp_sync.url"]
+        );
+        assert_eq!(
+            load("[erp_sync]\nurl_env = \"NOPE\"\n", &[]).unwrap_err(),
+            ["erp_sync.url_env"]
+        );
+        let bad = "[erp_sync]\nurl = \"postgres://erp@db/erp\"\n\
+                   room_bookings = \"pm.room bookings\"\n\
+                   [erp_sync.meeting_room_columns]\nstatus = \"status; DROP TABLE x\"\n";
+        assert_eq!(
+            load(bad, &[]).unwrap_err(),
+            [
+                "erp_sync.room_bookings",
+                "erp_sync.meeting_room_columns.status"
+            ]
+        );
+        // An override alone makes the section.
+        let config = load("", &[("BHEEM_SSO_ERP_SYNC_URL", "postgres://erp@db/erp")]).unwrap();
+        assert!(config.erp_sync.is_some());
+    }
+}

@@ -233,6 +233,12 @@ fn the_example_configuration_is_valid() {
     assert!(config.provisioning.mailcow.is_some());
     assert!(config.meet_enabled());
     assert!(config.meet.as_ref().unwrap().recordings.is_some());
+    let erp = config.erp_sync.as_ref().expect("[erp_sync]");
+    assert_eq!(erp.url.expose(), "postgres://erp-reader@erp-db/erp");
+    assert_eq!(
+        erp.room_bookings.to_string(),
+        "project_management.pm_room_bookings"
+    );
 }
 
 #[test]
