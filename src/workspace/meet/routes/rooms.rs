@@ -1,38 +1,23 @@
-//! `/api/v1/meet`: thin handlers over [`super::rooms`] and LiveKit.
+//! Rooms and joining them: made, listed, read, changed and ended, and LiveKit join tokens.
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
-use super::rooms::{
-    format_time, parse_cursor, parse_duration, parse_limit, parse_name, parse_participants,
-    parse_status, parse_time, Invalid, Member, NewRoom, RoomError,
-};
-use super::MeetService;
-use crate::audit::{Event, Kind};
+use super::{meet_event, member};
+use crate::audit::Kind;
 use crate::http::AppState;
-use crate::store::meet_recordings::Recording;
 use crate::store::meet_rooms::{Room, RoomChange};
+use crate::workspace::meet::rooms::{
+    format_time, parse_cursor, parse_duration, parse_limit, parse_name, parse_participants,
+    parse_status, parse_time, NewRoom,
+};
+use crate::workspace::meet::MeetService;
 use crate::workspace::{ApiError, ApiErrorBody, Caller, Meet, ValidJson};
-
-/// The area's routes, relative to `/api/v1/meet`, with their documentation.
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(create_room, list_rooms))
-        .routes(routes!(get_room, change_room, end_room))
-        .routes(routes!(join_token))
-        .routes(routes!(start_recording))
-        .routes(routes!(stop_recording))
-        .routes(routes!(list_recordings))
-        .routes(routes!(webhook))
-}
 
 /// A new room; the caller is its host.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -137,40 +122,6 @@ pub struct JoinToken {
     pub expires_at: String,
 }
 
-impl From<Invalid> for ApiError {
-    fn from(invalid: Invalid) -> Self {
-        ApiError::invalid(invalid.field, invalid.message)
-    }
-}
-
-impl From<RoomError> for ApiError {
-    fn from(e: RoomError) -> Self {
-        match e {
-            RoomError::NotFound => ApiError::NotFound,
-            RoomError::NotHost => ApiError::Forbidden("only the room's host may do this"),
-            RoomError::Ended => ApiError::Conflict("the meeting has ended".into()),
-            RoomError::Internal(e) => ApiError::Internal(e),
-        }
-    }
-}
-
-fn member(caller: &Caller<Meet>) -> Member {
-    Member {
-        user_id: caller.user.id.clone(),
-        email: caller.user.email.clone(),
-        company_id: caller.company_id.to_string(),
-        is_company_admin: caller.is_company_admin(),
-    }
-}
-
-/// An audit event of `kind` by the caller, in their company, through their client.
-fn meet_event(kind: Kind, caller: &Caller<Meet>) -> Event {
-    Event::new(kind, caller.user.id.as_str())
-        .user(caller.user.id.as_str())
-        .company(caller.company_id)
-        .client(caller.client_id.as_str())
-}
-
 fn body(meet: &MeetService, room: Room) -> RoomBody {
     RoomBody {
         join_url: meet.join_url(&room.id),
@@ -199,7 +150,7 @@ fn body(meet: &MeetService, room: Room) -> RoomBody {
         (status = 422, description = "A field is missing or wrong", body = ApiErrorBody),
     )
 )]
-async fn create_room(
+pub(super) async fn create_room(
     caller: Caller<Meet>,
     Extension(meet): Extension<Arc<MeetService>>,
     State(state): State<AppState>,
@@ -236,7 +187,7 @@ async fn create_room(
         (status = 422, description = "A parameter is wrong", body = ApiErrorBody),
     )
 )]
-async fn list_rooms(
+pub(super) async fn list_rooms(
     caller: Caller<Meet>,
     Extension(meet): Extension<Arc<MeetService>>,
     State(state): State<AppState>,
@@ -266,7 +217,7 @@ async fn list_rooms(
         (status = 404, description = "No such room in the caller's company", body = ApiErrorBody),
     )
 )]
-async fn get_room(
+pub(super) async fn get_room(
     caller: Caller<Meet>,
     Extension(meet): Extension<Arc<MeetService>>,
     State(state): State<AppState>,
@@ -293,7 +244,7 @@ async fn get_room(
         (status = 422, description = "A field is wrong", body = ApiErrorBody),
     )
 )]
-async fn change_room(
+pub(super) async fn change_room(
     caller: Caller<Meet>,
     Extension(meet): Extension<Arc<MeetService>>,
     State(state): State<AppState>,
@@ -341,7 +292,7 @@ async fn change_room(
         (status = 503, description = "LiveKit cannot be reached: the room is unchanged", body = ApiErrorBody),
     )
 )]
-async fn end_room(
+pub(super) async fn end_room(
     caller: Caller<Meet>,
     Extension(meet): Extension<Arc<MeetService>>,
     State(state): State<AppState>,
@@ -377,7 +328,7 @@ async fn end_room(
         (status = 422, description = "A field is wrong", body = ApiErrorBody),
     )
 )]
-async fn join_token(
+pub(super) async fn join_token(
     caller: Caller<Meet>,
     Extension(meet): Extension<Arc<MeetService>>,
     State(state): State<AppState>,
@@ -401,162 +352,4 @@ async fn join_token(
         identity: caller.user.id.clone(),
         expires_at: format_time(grant.expires_at),
     }))
-}
-
-/// A recording of a room.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RecordingBody {
-    pub recording_id: String,
-    pub room_id: String,
-    /// `recording` (LiveKit records, or is still uploading), `complete` or `failed`.
-    pub status: String,
-    pub started_at: String,
-    pub ended_at: Option<String>,
-    pub duration_seconds: Option<i64>,
-    pub size_bytes: Option<i64>,
-    /// Why LiveKit could not record it (`failed` only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// A link that downloads the file without credentials, until `download_expires_at`
-    /// (`complete` only, in listings).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub download_url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub download_expires_at: Option<String>,
-}
-
-/// A room's recordings, newest first.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RecordingList {
-    pub recordings: Vec<RecordingBody>,
-}
-
-fn recording_body(recording: Recording, download: Option<(String, i64)>) -> RecordingBody {
-    let (download_url, download_expires_at) = match download {
-        Some((url, expires)) => (Some(url), Some(format_time(expires))),
-        None => (None, None),
-    };
-    RecordingBody {
-        recording_id: recording.id,
-        room_id: recording.room_id,
-        status: recording.status.as_str().to_owned(),
-        started_at: format_time(recording.started_at),
-        ended_at: recording.ended_at.map(format_time),
-        duration_seconds: recording.duration_seconds,
-        size_bytes: recording.size_bytes,
-        error: recording.error,
-        download_url,
-        download_expires_at,
-    }
-}
-
-/// The host starts recording the room: LiveKit's Egress records it to an MP4 in the recordings'
-/// bucket. One recording at a time, once someone is in the room.
-#[utoipa::path(
-    post, path = "/rooms/{room_id}/recording/start", tag = "meet",
-    security(("bearer" = ["meet"]), ("oauth2" = ["meet"])),
-    params(("room_id" = String, Path, description = "The room's id")),
-    responses(
-        (status = 201, description = "Recording", body = RecordingBody),
-        (status = 403, description = "The caller is not the host", body = ApiErrorBody),
-        (status = 404, description = "No such room in the caller's company", body = ApiErrorBody),
-        (status = 409, description = "Recording already, nobody in the room yet, the meeting has ended, or recording is not set up", body = ApiErrorBody),
-        (status = 502, description = "LiveKit refused", body = ApiErrorBody),
-        (status = 503, description = "LiveKit cannot be reached", body = ApiErrorBody),
-    )
-)]
-async fn start_recording(
-    caller: Caller<Meet>,
-    Extension(meet): Extension<Arc<MeetService>>,
-    State(state): State<AppState>,
-    Path(room_id): Path<String>,
-) -> Result<(StatusCode, Json<RecordingBody>), ApiError> {
-    let recording = meet
-        .start_recording(&state.db, &member(&caller), &room_id, state.clock.now())
-        .await?;
-    state.audit.record(
-        meet_event(Kind::MeetRecordingStarted, &caller)
-            .detail("room", recording.room_id.as_str())
-            .detail("recording", recording.id.as_str()),
-    );
-    Ok((StatusCode::CREATED, Json(recording_body(recording, None))))
-}
-
-/// The host stops the room's recording; LiveKit finishes the upload and the recording turns
-/// `complete` (or `failed`) when it says so.
-#[utoipa::path(
-    post, path = "/rooms/{room_id}/recording/stop", tag = "meet",
-    security(("bearer" = ["meet"]), ("oauth2" = ["meet"])),
-    params(("room_id" = String, Path, description = "The room's id")),
-    responses(
-        (status = 200, description = "The recording, as far as LiveKit has finished it", body = RecordingBody),
-        (status = 403, description = "The caller is not the host", body = ApiErrorBody),
-        (status = 404, description = "No such room in the caller's company", body = ApiErrorBody),
-        (status = 409, description = "The meeting is not being recorded", body = ApiErrorBody),
-        (status = 503, description = "LiveKit cannot be reached", body = ApiErrorBody),
-    )
-)]
-async fn stop_recording(
-    caller: Caller<Meet>,
-    Extension(meet): Extension<Arc<MeetService>>,
-    State(state): State<AppState>,
-    Path(room_id): Path<String>,
-) -> Result<Json<RecordingBody>, ApiError> {
-    let recording = meet
-        .stop_recording(&state.db, &member(&caller), &room_id, state.clock.now())
-        .await?;
-    state.audit.record(
-        meet_event(Kind::MeetRecordingStopped, &caller)
-            .detail("room", recording.room_id.as_str())
-            .detail("recording", recording.id.as_str()),
-    );
-    Ok(Json(recording_body(recording, None)))
-}
-
-/// A room's recordings, with download links that expire, for the members of its company.
-#[utoipa::path(
-    get, path = "/rooms/{room_id}/recordings", tag = "meet",
-    security(("bearer" = ["meet"]), ("oauth2" = ["meet"])),
-    params(("room_id" = String, Path, description = "The room's id")),
-    responses(
-        (status = 200, description = "The recordings, newest first", body = RecordingList),
-        (status = 404, description = "No such room in the caller's company", body = ApiErrorBody),
-    )
-)]
-async fn list_recordings(
-    caller: Caller<Meet>,
-    Extension(meet): Extension<Arc<MeetService>>,
-    State(state): State<AppState>,
-    Path(room_id): Path<String>,
-) -> Result<Json<RecordingList>, ApiError> {
-    let listed = meet
-        .list_recordings(&state.db, &member(&caller), &room_id, state.clock.now())
-        .await?;
-    Ok(Json(RecordingList {
-        recordings: listed
-            .into_iter()
-            .map(|l| recording_body(l.recording, l.download))
-            .collect(),
-    }))
-}
-
-/// LiveKit's webhooks (`room_started`, `room_finished`, …), signed with the API secret: the
-/// `Authorization` header is a JWT whose `sha256` claim is the body's digest. Anything unsigned
-/// or altered is refused with 401 and changes nothing.
-#[utoipa::path(
-    post, path = "/webhook", tag = "meet",
-    request_body(content = String, content_type = "application/webhook+json"),
-    responses(
-        (status = 200, description = "Taken"),
-        (status = 401, description = "Not signed by LiveKit with this deployment's key", body = ApiErrorBody),
-    )
-)]
-async fn webhook(
-    Extension(meet): Extension<Arc<MeetService>>,
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<StatusCode, ApiError> {
-    meet.take_webhook(&state, &headers, &body).await?;
-    Ok(StatusCode::OK)
 }
