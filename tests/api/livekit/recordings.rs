@@ -207,19 +207,11 @@ async fn a_presigned_url_is_refused_once_expired_or_signed_by_a_stranger() {
 fn aws_sdk_agrees(url: &url::Url, access_key: &str, secret_key: &str) -> Option<bool> {
     use std::io::Write;
     use std::process::{Command, Stdio};
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    let installed = Command::new(&python)
-        .args(["-c", "import botocore.auth"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !installed {
-        if std::env::var_os("CI").is_none() {
-            eprintln!("SKIPPED: botocore is not installed for {python} (it comes with moto)");
-            return None;
-        }
-        panic!("CI must check presigned URLs with botocore, but {python} has none");
-    }
+    let python = crate::support::python_with_modules(
+        "botocore.auth",
+        "botocore",
+        "check presigned URLs with botocore",
+    )?;
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/s3/check_presigned_url.py"

@@ -16,21 +16,11 @@ pub(crate) fn python_verifies(
     api_key: &str,
     api_secret: &str,
 ) -> Option<Result<Value, String>> {
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    let installed = Command::new(&python)
-        .args(["-c", "import livekit.api"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !installed {
-        if std::env::var_os("CI").is_none() {
-            eprintln!("SKIPPED: Python livekit-api is not installed for {python}; `pip install livekit-api` to run this test");
-            return None;
-        }
-        panic!(
-            "CI must check join tokens with LiveKit's verifier, but {python} has no livekit-api"
-        );
-    }
+    let python = crate::support::python_with_modules(
+        "livekit.api",
+        "livekit-api",
+        "check join tokens with LiveKit's verifier",
+    )?;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/livekit/verify_token.py");
     let mut child = Command::new(&python)
         .arg(script)

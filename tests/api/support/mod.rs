@@ -12,6 +12,7 @@ mod directory;
 mod leaks;
 mod logs;
 mod moto;
+mod python;
 mod rp;
 mod s3rver;
 mod sso;
@@ -24,6 +25,7 @@ pub use directory::check_login;
 pub use leaks::{capture_logs, remember as remember_secret};
 pub use logs::Logs;
 pub use moto::Moto;
+pub use python::with_modules as python_with_modules;
 pub use s3rver::{S3rver, S3RVER_KEY, S3RVER_SECRET};
 /// The credentials and region the tests use with moto.
 pub mod moto_keys {

@@ -23,20 +23,11 @@ pub struct Moto {
 impl Moto {
     /// A fresh moto server, or `None` (with a message) when moto is not installed outside CI.
     pub async fn start() -> Option<Self> {
-        let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
-        let installed = Command::new(&python)
-            .args(["-c", "import moto.server, flask, flask_cors"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !installed {
-            if std::env::var_os("CI").is_none() {
-                eprintln!("SKIPPED: moto[server] is not installed for {python}; `pip install 'moto[server]'` to run this test");
-                return None;
-            }
-            panic!("CI must run the S3 tests, but {python} has no moto[server]");
-        }
+        let python = super::python::with_modules(
+            "moto.server, flask, flask_cors",
+            "moto[server]",
+            "run the S3 tests",
+        )?;
         // A free port: the kernel's pick, released just before moto binds it.
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
