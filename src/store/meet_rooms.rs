@@ -148,6 +148,23 @@ impl Db {
 
     /// The room `id` of `company_id`, with its invitations.
     pub async fn meet_room(&self, company_id: &str, id: &str) -> anyhow::Result<Option<Room>> {
+        let Some(mut room) = self.meet_room_alone(company_id, id).await? else {
+            return Ok(None);
+        };
+        room.participants = self
+            .participants(std::slice::from_ref(&room.id))
+            .await?
+            .remove(0);
+        Ok(Some(room))
+    }
+
+    /// The room `id` of `company_id` without its invitations (`participants` left empty): one
+    /// round trip, for what checks who may act on a room (join it, end it, record it).
+    pub async fn meet_room_alone(
+        &self,
+        company_id: &str,
+        id: &str,
+    ) -> anyhow::Result<Option<Room>> {
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM meet_rooms WHERE id = $1 AND company_id = $2"
         ))
@@ -156,15 +173,7 @@ impl Db {
         .fetch_optional(self.pool())
         .await
         .with_context(|| format!("loading meet room {id}"))?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let mut room = room_from(&row)?;
-        room.participants = self
-            .participants(std::slice::from_ref(&room.id))
-            .await?
-            .remove(0);
-        Ok(Some(room))
+        row.as_ref().map(room_from).transpose()
     }
 
     /// The rooms `filter` selects, newest first, each with its invitations.
@@ -293,7 +302,7 @@ impl Db {
     }
 
     /// Moves room `id` of `company_id` to `status` (a host ending it), with the jobs the changed
-    /// room calls for. `Ok(None)`: no such room in that company.
+    /// room calls for. [`StatusChange::NoSuchRoom`]: no such room in that company.
     pub async fn set_meet_room_status(
         &self,
         company_id: &str,
@@ -301,18 +310,9 @@ impl Db {
         status: RoomStatus,
         now: UnixTime,
         jobs: impl Fn(&Room) -> Vec<Job>,
-    ) -> anyhow::Result<Option<StatusChange>> {
-        let found: Option<String> =
-            sqlx::query_scalar("SELECT id FROM meet_rooms WHERE id = $1 AND company_id = $2")
-                .bind(id.to_owned())
-                .bind(company_id.to_owned())
-                .fetch_optional(self.pool())
-                .await
-                .with_context(|| format!("loading meet room {id}"))?;
-        if found.is_none() {
-            return Ok(None);
-        }
-        self.move_meet_room(id, status, now, jobs).await.map(Some)
+    ) -> anyhow::Result<StatusChange> {
+        self.move_meet_room(Some(company_id), id, status, now, jobs)
+            .await
     }
 
     /// Moves room `id` to `status` as LiveKit reports it (a signed webhook), forward only.
@@ -323,12 +323,13 @@ impl Db {
         now: UnixTime,
         jobs: impl Fn(&Room) -> Vec<Job>,
     ) -> anyhow::Result<StatusChange> {
-        self.move_meet_room(id, status, now, jobs).await
+        self.move_meet_room(None, id, status, now, jobs).await
     }
 
-    /// Room `id` to `status` if that is forward from where it is.
+    /// Room `id` (of `company_id`, when given) to `status` if that is forward from where it is.
     async fn move_meet_room(
         &self,
+        company_id: Option<&str>,
         id: &str,
         status: RoomStatus,
         now: UnixTime,
@@ -346,18 +347,24 @@ impl Db {
             .await
             .context("beginning a room status")?;
         let mut moved = 0;
+        // `$1` the room, `$2` its company when given (else the room's id again, matching).
+        let (scope, second) = match company_id {
+            Some(company) => ("id = $1 AND company_id = $2", company.to_owned()),
+            None => ("id = $1 AND id = $2", id.to_owned()),
+        };
         if !from.is_empty() {
             let placeholders: Vec<String> =
-                (0..from.len()).map(|i| format!("${}", i + 4)).collect();
+                (0..from.len()).map(|i| format!("${}", i + 5)).collect();
             let sql = format!(
-                "UPDATE meet_rooms SET status = $1, updated_at = $2, version = version + 1 \
-                 WHERE id = $3 AND status IN ({})",
+                "UPDATE meet_rooms SET status = $3, updated_at = $4, version = version + 1 \
+                 WHERE {scope} AND status IN ({})",
                 placeholders.join(", ")
             );
             let mut query = sqlx::query(&sql)
+                .bind(id.to_owned())
+                .bind(second.clone())
                 .bind(status.as_str())
-                .bind(now)
-                .bind(id.to_owned());
+                .bind(now);
             for status in from {
                 query = query.bind(*status);
             }
@@ -368,12 +375,13 @@ impl Db {
                 .rows_affected();
         }
         if moved == 0 {
-            let exists: Option<String> =
-                sqlx::query_scalar("SELECT id FROM meet_rooms WHERE id = $1")
-                    .bind(id.to_owned())
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .with_context(|| format!("loading meet room {id}"))?;
+            let sql = format!("SELECT id FROM meet_rooms WHERE {scope}");
+            let exists: Option<String> = sqlx::query_scalar(&sql)
+                .bind(id.to_owned())
+                .bind(second)
+                .fetch_optional(&mut *tx)
+                .await
+                .with_context(|| format!("loading meet room {id}"))?;
             return Ok(match exists {
                 Some(_) => StatusChange::Unchanged,
                 None => StatusChange::NoSuchRoom,

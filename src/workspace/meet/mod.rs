@@ -121,11 +121,11 @@ impl MeetService {
     /// move forward as LiveKit says they started and finished.
     pub async fn take_webhook(
         &self,
-        state: &AppState,
+        db: &Db,
+        now: UnixTime,
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<(), ApiError> {
-        let now = state.clock.now();
         let authorization = headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
@@ -144,7 +144,7 @@ impl MeetService {
             "room_finished" => RoomStatus::Completed,
             "egress_ended" | "egress_updated" => {
                 if let Some(info) = &event.egress_info {
-                    self.egress_over(&state.db, info, now).await?;
+                    self.egress_over(db, info, now).await?;
                 }
                 return Ok(());
             }
@@ -154,11 +154,7 @@ impl MeetService {
         let Some(room) = event.room.as_ref().map(|r| r.name.as_str()) else {
             return Ok(());
         };
-        match self
-            .rooms(&state.db)
-            .from_livekit(room, status, now)
-            .await?
-        {
+        match self.rooms(db).from_livekit(room, status, now).await? {
             StatusChange::Changed(room) => tracing::info!(
                 room = %room.id,
                 status = room.status.as_str(),
@@ -195,12 +191,8 @@ fn no_jobs(_: &Room) -> Vec<Job> {
 pub(crate) fn livekit_failed(e: LiveKitError) -> ApiError {
     tracing::warn!(error = %e, "LiveKit call failed");
     match e {
-        LiveKitError::Down(_) | LiveKitError::TimedOut(_) => {
-            ApiError::Unavailable { service: "livekit" }
-        }
+        e if e.is_unavailable() => ApiError::Unavailable { service: "livekit" },
         LiveKitError::Signing(message) => ApiError::Internal(anyhow::anyhow!(message)),
-        LiveKitError::NotFound(_)
-        | LiveKitError::Refused { .. }
-        | LiveKitError::BadAnswer { .. } => ApiError::BadGateway { service: "livekit" },
+        _ => ApiError::BadGateway { service: "livekit" },
     }
 }

@@ -115,7 +115,7 @@ impl MeetService {
         room_id: &str,
         now: UnixTime,
     ) -> Result<Vec<Listed>, ApiError> {
-        let room = self.rooms(db).get(member, room_id).await?;
+        let room = self.rooms(db).find(member, room_id).await?;
         let recordings = db.meet_recordings(&member.company_id, &room.id).await?;
         let mut listed = Vec::with_capacity(recordings.len());
         for recording in recordings {

@@ -245,6 +245,18 @@ impl Rooms<'_> {
             .ok_or(RoomError::NotFound)
     }
 
+    /// Room `id` as [`Rooms::get`] finds it, without its invitations (`participants` empty):
+    /// what deciding who may act on it needs, in one round trip.
+    pub async fn find(&self, member: &Member, id: &str) -> Result<Room, RoomError> {
+        if !is_room_id(id) {
+            return Err(RoomError::NotFound);
+        }
+        self.db
+            .meet_room_alone(&member.company_id, id)
+            .await?
+            .ok_or(RoomError::NotFound)
+    }
+
     /// The rooms `member` hosts or is invited to (a company admin: all of the company's), newest
     /// first; the cursor of the next page when there may be one.
     pub async fn list(
@@ -279,10 +291,10 @@ impl Rooms<'_> {
         Ok((rooms, next))
     }
 
-    /// The room `id` for its host to change or end: another member of the company is refused,
-    /// someone of another company finds nothing.
+    /// The room `id` for its host to change, end or record, without its invitations: another
+    /// member of the company is refused, someone of another company finds nothing.
     pub async fn hosted(&self, member: &Member, id: &str) -> Result<Room, RoomError> {
-        let room = self.get(member, id).await?;
+        let room = self.find(member, id).await?;
         if room.host_user_id != member.user_id {
             return Err(RoomError::NotHost);
         }
@@ -325,17 +337,17 @@ impl Rooms<'_> {
             )
             .await?;
         match changed {
-            None | Some(StatusChange::NoSuchRoom) => Err(RoomError::NotFound),
-            Some(StatusChange::Changed(room)) => Ok(room),
+            StatusChange::NoSuchRoom => Err(RoomError::NotFound),
+            StatusChange::Changed(room) => Ok(room),
             // Completed already (by LiveKit's room_finished, or an earlier DELETE).
-            Some(StatusChange::Unchanged) => self.get(member, id).await,
+            StatusChange::Unchanged => self.get(member, id).await,
         }
     }
 
-    /// The room `member` asks to join, and whether they host it: any member of its company may
-    /// join a room that has not ended.
+    /// The room `member` asks to join (without its invitations), and whether they host it: any
+    /// member of its company may join a room that has not ended.
     pub async fn to_join(&self, member: &Member, id: &str) -> Result<(Room, bool), RoomError> {
-        let room = self.get(member, id).await?;
+        let room = self.find(member, id).await?;
         if room.status == RoomStatus::Completed {
             return Err(RoomError::Ended);
         }

@@ -87,6 +87,7 @@ async fn webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    meet.take_webhook(&state, &headers, &body).await?;
+    meet.take_webhook(&state.db, state.clock.now(), &headers, &body)
+        .await?;
     Ok(StatusCode::OK)
 }
