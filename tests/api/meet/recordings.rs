@@ -34,6 +34,29 @@ async fn erp_with_bookings() -> Option<TestDb> {
     Some(db)
 }
 
+/// Meet with recordings into a fresh moto, and the ERP's copy when `erp` is given.
+async fn recording_app(erp: Option<&str>) -> Option<(MeetApp, Moto)> {
+    let moto = Moto::start().await?;
+    moto.create_bucket(BUCKET).await;
+    remember_secret(S3_SECRET_KEY);
+    let endpoint = moto.url().to_owned();
+    let m = MeetApp::start_with(Backend::Postgres, |c| {
+        c.set("meet.recordings.s3_endpoint", endpoint.as_str())
+            .set("meet.recordings.s3_region", S3_REGION)
+            .set("meet.recordings.s3_bucket", BUCKET)
+            .set("meet.recordings.s3_access_key_env", "MEET_TEST_S3_KEY")
+            .set("meet.recordings.s3_secret_key_env", "MEET_TEST_S3_SECRET")
+            .set("meet.recordings.url_ttl_seconds", 600)
+            .env("MEET_TEST_S3_KEY", S3_ACCESS_KEY)
+            .env("MEET_TEST_S3_SECRET", S3_SECRET_KEY);
+        if let Some(erp) = erp {
+            c.set("erp_sync.url", erp);
+        }
+    })
+    .await?;
+    Some((m, moto))
+}
+
 /// The recordings of room `id` as `token`'s holder lists them.
 async fn recordings(m: &MeetApp, token: &str, id: &str) -> Vec<Value> {
     let (status, list) = m
@@ -45,30 +68,13 @@ async fn recordings(m: &MeetApp, token: &str, id: &str) -> Vec<Value> {
 
 #[tokio::test]
 async fn a_host_records_a_meeting_that_members_download_and_the_erp_books() {
-    let Some(moto) = Moto::start().await else {
-        return;
-    };
-    moto.create_bucket(BUCKET).await;
     let Some(erp) = erp_with_bookings().await else {
         return;
     };
-    remember_secret(S3_SECRET_KEY);
-    let endpoint = moto.url().to_owned();
-    let Some(m) = MeetApp::start_with(Backend::Postgres, |c| {
-        c.set("meet.recordings.s3_endpoint", endpoint.as_str())
-            .set("meet.recordings.s3_region", S3_REGION)
-            .set("meet.recordings.s3_bucket", BUCKET)
-            .set("meet.recordings.s3_access_key_env", "MEET_TEST_S3_KEY")
-            .set("meet.recordings.s3_secret_key_env", "MEET_TEST_S3_SECRET")
-            .set("meet.recordings.url_ttl_seconds", 600)
-            .set("erp_sync.url", erp.url.as_str())
-            .env("MEET_TEST_S3_KEY", S3_ACCESS_KEY)
-            .env("MEET_TEST_S3_SECRET", S3_SECRET_KEY);
-    })
-    .await
-    else {
+    let Some((m, moto)) = recording_app(Some(&erp.url)).await else {
         return;
     };
+    let endpoint = moto.url().to_owned();
     m.livekit
         .set_recording_duration(Duration::from_millis(90_400));
     let id = m.room(&m.alice, json!({"name": "Recorded"})).await;
@@ -231,4 +237,45 @@ async fn without_recordings_configured_starting_one_says_so() {
         "{body:#}"
     );
     assert_eq!(recordings(&m, &m.alice, &id).await, Vec::<Value>::new());
+}
+
+#[tokio::test]
+async fn a_failed_egress_is_a_failed_recording_and_an_ended_room_records_nothing() {
+    let Some((m, _moto)) = recording_app(None).await else {
+        return;
+    };
+    let id = m.room(&m.alice, json!({"name": "Fragile"})).await;
+    m.livekit
+        .participant_joins(&id, m.bob_id(), "Bob")
+        .await
+        .unwrap();
+    let start = format!("{ROOMS}/{id}/recording/start");
+    let (status, started) = m.call(&m.alice, "POST", &start, None).await;
+    assert_eq!(status, 201, "{started:#}");
+    let egress = m.livekit_egress_of(&id).await;
+    // LiveKit says the egress failed, signed as it signs.
+    let body = json!({
+        "event": "egress_ended",
+        "id": "EV_failed",
+        "createdAt": "1796634000",
+        "egressInfo": {"egressId": egress, "roomName": id, "status": "EGRESS_FAILED",
+                       "error": "upload refused by the bucket"},
+    })
+    .to_string();
+    let signed = m.sign_webhook(super::API_KEY, super::API_SECRET, &body);
+    let (status, answer) = m.post_webhook(&body, Some(&signed)).await;
+    assert_eq!(status, 200, "{answer}");
+    let listed = recordings(&m, &m.alice, &id).await;
+    assert_eq!(listed[0]["status"], "failed", "{listed:#?}");
+    assert_eq!(listed[0]["error"], "upload refused by the bucket");
+    assert!(listed[0].get("download_url").is_none());
+
+    // Ended, the room records nothing more.
+    let (status, _) = m
+        .call(&m.alice, "DELETE", &format!("{ROOMS}/{id}"), None)
+        .await;
+    assert_eq!(status, 200);
+    let (status, body) = m.call(&m.alice, "POST", &start, None).await;
+    assert_eq!(status, 409, "{body:#}");
+    assert_eq!(recordings(&m, &m.alice, &id).await.len(), 1);
 }
