@@ -102,7 +102,7 @@ pub async fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppStat
         provisioning: provisioning.clone(),
         audit: audit.clone(),
     };
-    crate::workspace::check(&config).context("[meet]")?;
+    crate::workspace::check(&config).context("the workspace areas ([meet], [docs])")?;
     Ok(AppState {
         config,
         db,
@@ -199,10 +199,9 @@ pub fn build_router_with(state: AppState, workspace: Router<AppState>) -> Router
         .with_expiry(ANONYMOUS_SESSION);
     // The workspace APIs take Bearer tokens, never the SSO session cookie, and bodies up to
     // their own limit; the provider's endpoints take small forms only.
-    let workspace = crate::workspace::with_shared_layers(
-        crate::workspace::router(&state.config).merge(workspace),
-        &state.config.workspace,
-    );
+    let (timed, streaming) = crate::workspace::router(&state.config);
+    let workspace =
+        crate::workspace::with_shared_layers(timed.merge(workspace), &state.config.workspace);
     crate::http::router()
         .layer(sessions)
         .layer(RequestBodyLimitLayer::new(64 * 1024))
@@ -211,6 +210,8 @@ pub fn build_router_with(state: AppState, workspace: Router<AppState>) -> Router
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(30),
         ))
+        // Uploads take as long as the file takes to arrive; Docs watches Nextcloud instead.
+        .merge(crate::workspace::with_streaming_layers(streaming))
         // Outside every layer that can refuse, so their refusals are rendered too.
         .layer(RefusalsLayer)
         // Outermost: the id, the span and the origin cover every layer that can answer.

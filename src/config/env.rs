@@ -109,6 +109,30 @@ fn apply_one(raw: &mut RawConfig, name: &str, value: &str) -> Result<(), ConfigE
             )
         }
         meet if meet.starts_with("meet_") => apply_meet(raw, &meet["meet_".len()..], name, value)?,
+        docs if docs.starts_with("docs_") => apply_docs(raw, &docs["docs_".len()..], name, value)?,
+        _ => return Err(ConfigError::new(name, "unknown environment override")),
+    }
+    Ok(())
+}
+
+/// `BHEEM_SSO_DOCS_<KEY>`: every `[docs]` key (none is a secret).
+fn apply_docs(
+    raw: &mut RawConfig,
+    key: &str,
+    name: &str,
+    value: String,
+) -> Result<(), ConfigError> {
+    let number = |value: &str| {
+        value
+            .parse::<u64>()
+            .map_err(|_| ConfigError::new(name, "must be a whole number"))
+    };
+    let docs = raw.docs.get_or_insert_with(Default::default);
+    match key {
+        "nextcloud_url" => docs.nextcloud_url = Some(value),
+        "uid_claim" => docs.uid_claim = Some(value),
+        "max_upload_mib" => docs.max_upload_mib = Some(number(&value)?),
+        "request_timeout_seconds" => docs.request_timeout_seconds = Some(number(&value)?),
         _ => return Err(ConfigError::new(name, "unknown environment override")),
     }
     Ok(())

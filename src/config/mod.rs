@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 mod clients;
 mod directory;
+mod docs;
 mod env;
 mod erp_sync;
 mod meet;
@@ -32,6 +33,7 @@ mod workspace;
 
 pub use clients::{client_key, ClientConfig, EmailClaim, GrantType, TokenEndpointAuthMethod};
 pub use directory::{DirectoryColumns, DirectoryConfig};
+pub use docs::DocsConfig;
 pub use erp_sync::{ErpSyncConfig, ErpTable, MeetingRoomColumns, RoomBookingColumns};
 pub use meet::{MeetConfig, RecordingsConfig};
 pub use provisioning::{
@@ -46,6 +48,7 @@ pub use workspace::{WorkspaceConfig, AREA_SCOPES, DEFAULT_MAX_BODY_BYTES};
 
 use clients::RawClient;
 use directory::RawDirectory;
+use docs::RawDocs;
 use env::apply_env;
 use erp_sync::RawErpSync;
 use meet::RawMeet;
@@ -175,6 +178,8 @@ pub struct Config {
     pub workspace: WorkspaceConfig,
     /// Bheem Meet on LiveKit; `None`: the meet routes answer 404 and discovery omits `meet`.
     pub meet: Option<MeetConfig>,
+    /// Bheem Docs on Nextcloud; `None`: the docs routes answer 404 and discovery omits `docs`.
+    pub docs: Option<DocsConfig>,
     /// Where the configuration came from, for the start-up log line.
     pub source: ConfigSource,
 }
@@ -272,6 +277,7 @@ struct RawConfig {
     clients: Vec<RawClient>,
     workspace: Option<RawWorkspace>,
     meet: Option<RawMeet>,
+    docs: Option<RawDocs>,
 }
 
 impl Config {
@@ -342,6 +348,11 @@ impl Config {
     /// discovery does not list the `meet` scope.
     pub fn meet_enabled(&self) -> bool {
         self.meet.is_some()
+    }
+
+    /// Whether Bheem Docs is configured (`[docs]`).
+    pub fn docs_enabled(&self) -> bool {
+        self.docs.is_some()
     }
 
     /// The process environment as the `env` argument of [`Config::from_parts`] wants it.

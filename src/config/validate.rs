@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use super::clients::{client_key, validate_client};
 use super::directory::validate_directory;
+use super::docs::validate_docs;
 use super::erp_sync::validate_erp_sync;
 use super::meet::validate_meet;
 use super::provisioning::validate_provisioning;
@@ -186,6 +187,9 @@ pub(super) fn validate(raw: RawConfig, env: &[(String, String)], source: ConfigS
         .and_then(|e| validate_erp_sync(e, directory.as_ref(), env, &mut problems));
 
     let meet = raw.meet.and_then(|m| problems.take(validate_meet(m, env)));
+    let docs = raw
+        .docs
+        .and_then(|d| problems.take(validate_docs(d, &provisioning)));
 
     let mut seen = HashSet::new();
     let mut clients = Vec::new();
@@ -311,6 +315,7 @@ pub(super) fn validate(raw: RawConfig, env: &[(String, String)], source: ConfigS
         clients,
         workspace,
         meet,
+        docs,
         source,
     };
     Checked {

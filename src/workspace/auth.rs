@@ -20,6 +20,7 @@ use std::marker::PhantomData;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use secrecy::SecretString;
 use uuid::Uuid;
 
 use super::error::ApiError;
@@ -41,7 +42,7 @@ pub trait Area: Send + Sync + 'static {
 
 /// Bheem Meet (LiveKit): on when `[meet]` is configured.
 pub struct Meet;
-/// Bheem Docs (Nextcloud files): its API is not built yet.
+/// Bheem Docs (Nextcloud files): on when `[docs]` is configured.
 pub struct Docs;
 /// The calendar (Nextcloud CalDAV): its API is not built yet.
 pub struct Calendar;
@@ -57,8 +58,8 @@ impl Area for Meet {
 
 impl Area for Docs {
     const SCOPE: &'static str = "docs";
-    fn enabled(_: &Config) -> bool {
-        false
+    fn enabled(config: &Config) -> bool {
+        config.docs_enabled()
     }
 }
 
@@ -103,6 +104,9 @@ pub struct Caller<A: Area> {
     /// relying party such as the Meet app).
     pub client_id: String,
     pub scope: Scope,
+    /// The access token itself, for an area that acts as the user downstream by forwarding it
+    /// (Docs to Nextcloud's user_oidc). Never logged: `Debug` leaves it out.
+    pub token: SecretString,
     company_admin: bool,
     _area: PhantomData<A>,
 }
@@ -171,6 +175,7 @@ impl<A: Area> FromRequestParts<AppState> for Caller<A> {
             company_id,
             client_id: valid.claims.client_id,
             scope,
+            token: SecretString::from(token),
             _area: PhantomData,
         })
     }

@@ -40,6 +40,15 @@ pub enum ApiError {
     Unavailable { service: &'static str },
     /// 502: a downstream service answered, but not as it should.
     BadGateway { service: &'static str },
+    /// 504: a downstream service took longer than it may (its request timeout), or stopped
+    /// sending in the middle of a transfer.
+    GatewayTimeout { service: &'static str },
+    /// 412: the object changed, or a target exists that may not be replaced.
+    PreconditionFailed(String),
+    /// 423: the object is locked (someone is editing it) and cannot be changed now.
+    Locked(String),
+    /// 507: the user's storage quota does not hold this.
+    InsufficientStorage(String),
     /// 500: logged with its cause, answered without it.
     Internal(anyhow::Error),
     /// 401 with the bare challenge: no access token at all (RFC 6750 §3.1).
@@ -79,6 +88,7 @@ impl From<BearerError> for ApiError {
 pub struct ApiErrorBody {
     /// What went wrong, for a program: `not_found`, `invalid_field`, `malformed_body`,
     /// `body_too_large`, `forbidden`, `conflict`, `service_unavailable`, `bad_gateway`,
+    /// `gateway_timeout`, `precondition_failed`, `locked`, `insufficient_storage`,
     /// `invalid_signature` (a webhook not signed by the service that sends it),
     /// `server_error`, `method_not_allowed`, `invalid_request` (a malformed request, or RFC 6750's
     /// for an unreadable Authorization header or none), and RFC 6750's `invalid_token` and
@@ -95,7 +105,8 @@ pub struct ApiErrorBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = "participants[2]")]
     pub field: Option<String>,
-    /// The downstream service that failed (`service_unavailable`, `bad_gateway`).
+    /// The downstream service that failed (`service_unavailable`, `bad_gateway`,
+    /// `gateway_timeout`).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = "livekit")]
     pub service: Option<&'static str>,
@@ -131,6 +142,10 @@ impl ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::BadGateway { .. } => StatusCode::BAD_GATEWAY,
+            Self::GatewayTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            Self::Locked(_) => StatusCode::LOCKED,
+            Self::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::MissingToken | Self::InvalidToken(_) | Self::InvalidSignature => {
                 StatusCode::UNAUTHORIZED
@@ -177,6 +192,18 @@ impl IntoResponse for ApiError {
                 service: Some(service),
                 ..ApiErrorBody::new("bad_gateway", format!("{service} gave an unusable answer"))
             },
+            Self::GatewayTimeout { service } => ApiErrorBody {
+                service: Some(service),
+                ..ApiErrorBody::new(
+                    "gateway_timeout",
+                    format!("{service} did not answer in time; try again in a moment"),
+                )
+            },
+            Self::PreconditionFailed(message) => ApiErrorBody::new("precondition_failed", message),
+            Self::Locked(message) => ApiErrorBody::new("locked", message),
+            Self::InsufficientStorage(message) => {
+                ApiErrorBody::new("insufficient_storage", message)
+            }
             Self::Internal(e) => {
                 log_internal(&e);
                 ApiErrorBody::new("server_error", "internal error")
@@ -286,6 +313,24 @@ mod tests {
                 ApiError::BadGateway { service: "livekit" },
                 502,
                 "bad_gateway",
+            ),
+            (
+                ApiError::GatewayTimeout {
+                    service: "nextcloud",
+                },
+                504,
+                "gateway_timeout",
+            ),
+            (
+                ApiError::PreconditionFailed("changed".into()),
+                412,
+                "precondition_failed",
+            ),
+            (ApiError::Locked("editing".into()), 423, "locked"),
+            (
+                ApiError::InsufficientStorage("quota".into()),
+                507,
+                "insufficient_storage",
             ),
             (
                 ApiError::Internal(anyhow::anyhow!("db password=hunter2 refused")),

@@ -23,6 +23,7 @@ use crate::config::{Config, WorkspaceConfig};
 use crate::http::AppState;
 
 pub mod auth;
+pub mod docs;
 pub mod error;
 pub mod json;
 pub mod meet;
@@ -35,12 +36,26 @@ pub use json::ValidJson;
 /// Every configured area's routes with their documentation, each nested under
 /// `/api/v1/<area>`. An area that is off has no routes: they answer 404, and the document
 /// leaves them out.
-fn areas(config: &Config) -> anyhow::Result<OpenApiRouter<AppState>> {
-    let mut areas = OpenApiRouter::with_openapi(openapi::WorkspaceApi::openapi());
+struct Areas {
+    /// Routes that answer within the site's request timeout.
+    timed: OpenApiRouter<AppState>,
+    /// Routes that take as long as their body takes to arrive (uploads), with body limits of
+    /// their own.
+    streaming: OpenApiRouter<AppState>,
+}
+
+fn areas(config: &Config) -> anyhow::Result<Areas> {
+    let mut timed = OpenApiRouter::with_openapi(openapi::WorkspaceApi::openapi());
+    let mut streaming = OpenApiRouter::new();
     if let Some(service) = meet::MeetService::from_config(config)? {
-        areas = areas.nest("/api/v1/meet", Arc::new(service).router());
+        timed = timed.nest("/api/v1/meet", Arc::new(service).router());
     }
-    Ok(areas)
+    if let Some(service) = docs::DocsService::from_config(config)? {
+        let service = Arc::new(service);
+        timed = timed.nest("/api/v1/docs", service.clone().router());
+        streaming = streaming.nest("/api/v1/docs", service.upload_router());
+    }
+    Ok(Areas { timed, streaming })
 }
 
 /// Whether the areas `config` turns on can be built: called at start-up, before any request.
@@ -48,15 +63,28 @@ pub fn check(config: &Config) -> anyhow::Result<()> {
     areas(config).map(drop)
 }
 
-/// The workspace APIs and their OpenAPI document (`/api/v1/openapi.json`), which describes
-/// every route registered in [`areas`].
+/// The workspace APIs, with their OpenAPI document (`/api/v1/openapi.json`) describing every
+/// route registered in [`areas`]: the routes that answer within the site's request timeout,
+/// and the streaming ones, which must be merged outside that timeout and take
+/// [`with_streaming_layers`].
 ///
 /// # Panics
 /// When an area cannot be built from a configuration that [`check`] passed: it builds the same.
-pub fn router(config: &Config) -> Router<AppState> {
+pub fn router(config: &Config) -> (Router<AppState>, Router<AppState>) {
     let areas = areas(config).expect("the workspace areas were checked at start-up");
-    let (router, document) = areas.routes(routes!(openapi::serve)).split_for_parts();
-    router.layer(Extension(Arc::new(document)))
+    let (timed, mut document) = areas
+        .timed
+        .routes(routes!(openapi::serve))
+        .split_for_parts();
+    let (streaming, streaming_document) = areas.streaming.split_for_parts();
+    document.merge(streaming_document);
+    (timed.layer(Extension(Arc::new(document))), streaming)
+}
+
+/// The streaming routes with what every workspace route shares but the body limit, which
+/// each sets for itself: refusals in the one error shape.
+pub fn with_streaming_layers(routes: Router<AppState>) -> Router<AppState> {
+    routes.layer(axum::middleware::from_fn(error::render_refusals))
 }
 
 /// `routes` with what every workspace route shares: bodies larger than `max_body_bytes` refused

@@ -1,0 +1,374 @@
+//! WebDAV's `207 Multi-Status` (RFC 4918 §13) as Nextcloud answers PROPFIND and SEARCH, read
+//! with quick-xml's namespace-aware reader: elements are matched by namespace URI and local
+//! name, whatever prefixes the server chose (`d:`, `oc:`, `nc:`, or none).
+
+use quick_xml::events::Event;
+use quick_xml::name::{Namespace, ResolveResult};
+use quick_xml::NsReader;
+
+const DAV: &[u8] = b"DAV:";
+const OWNCLOUD: &[u8] = b"http://owncloud.org/ns";
+
+/// One `d:response`: its href and the properties reported with status 200.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Resource {
+    /// As sent: percent-encoded, usually an absolute path (`/remote.php/dav/files/alice/a.txt`).
+    pub href: String,
+    pub folder: bool,
+    pub content_length: Option<u64>,
+    pub content_type: Option<String>,
+    /// RFC 1123, as `getlastmodified` carries it.
+    pub last_modified: Option<String>,
+    pub etag: Option<String>,
+    pub file_id: Option<String>,
+    /// `oc:size`: a folder's size is the sum of what it holds.
+    pub size: Option<u64>,
+    pub permissions: Option<String>,
+}
+
+/// The properties a listing asks for (RFC 4918 §9.1 PROPFIND with a `prop` list): those of
+/// [`Resource`].
+pub const PROPFIND_BODY: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns" xmlns:nc="http://nextcloud.org/ns">
+  <d:prop>
+    <d:resourcetype/>
+    <d:getcontentlength/>
+    <d:getcontenttype/>
+    <d:getlastmodified/>
+    <d:getetag/>
+    <oc:fileid/>
+    <oc:size/>
+    <oc:permissions/>
+  </d:prop>
+</d:propfind>
+"#;
+
+/// A SEARCH body (RFC 5323 basicsearch, as Nextcloud's clients send it) for the resource of
+/// Nextcloud file id `file_id` under `scope` (`/files/{uid}`), asking for [`Resource`]'s
+/// properties. Written with quick-xml's writer, so whatever the values hold is escaped.
+pub fn search_by_file_id(scope: &str, file_id: &str) -> std::io::Result<Vec<u8>> {
+    use quick_xml::events::{BytesDecl, BytesText};
+    let mut writer = quick_xml::Writer::new(Vec::new());
+    writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+    writer
+        .create_element("d:searchrequest")
+        .with_attributes([("xmlns:d", "DAV:"), ("xmlns:oc", "http://owncloud.org/ns")])
+        .write_inner_content(|w| {
+            w.create_element("d:basicsearch").write_inner_content(|w| {
+                w.create_element("d:select").write_inner_content(|w| {
+                    w.create_element("d:prop").write_inner_content(|w| {
+                        for prop in [
+                            "d:resourcetype",
+                            "d:getcontentlength",
+                            "d:getcontenttype",
+                            "d:getlastmodified",
+                            "d:getetag",
+                            "oc:fileid",
+                            "oc:size",
+                            "oc:permissions",
+                        ] {
+                            w.create_element(prop).write_empty()?;
+                        }
+                        Ok(())
+                    })?;
+                    Ok(())
+                })?;
+                w.create_element("d:from").write_inner_content(|w| {
+                    w.create_element("d:scope").write_inner_content(|w| {
+                        w.create_element("d:href")
+                            .write_text_content(BytesText::new(scope))?;
+                        w.create_element("d:depth")
+                            .write_text_content(BytesText::new("infinity"))?;
+                        Ok(())
+                    })?;
+                    Ok(())
+                })?;
+                w.create_element("d:where").write_inner_content(|w| {
+                    w.create_element("d:eq").write_inner_content(|w| {
+                        w.create_element("d:prop").write_inner_content(|w| {
+                            w.create_element("oc:fileid").write_empty()?;
+                            Ok(())
+                        })?;
+                        w.create_element("d:literal")
+                            .write_text_content(BytesText::new(file_id))?;
+                        Ok(())
+                    })?;
+                    Ok(())
+                })?;
+                w.create_element("d:orderby").write_empty()?;
+                Ok(())
+            })?;
+            Ok(())
+        })?;
+    Ok(writer.into_inner())
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Href,
+    ContentLength,
+    ContentType,
+    LastModified,
+    Etag,
+    FileId,
+    Size,
+    Permissions,
+    Status,
+}
+
+/// Every resource of a multistatus body. A property counts only from a `propstat` whose
+/// status is 200: Nextcloud lists the ones it lacks in another with 404.
+pub fn parse(body: &[u8]) -> Result<Vec<Resource>, quick_xml::Error> {
+    let mut reader = NsReader::from_reader(body);
+    reader.config_mut().trim_text(true);
+    let mut resources = Vec::new();
+    let mut current: Option<Resource> = None;
+    // The propstat being read: its properties wait for its status.
+    let mut pending = Resource::default();
+    let mut status_ok = false;
+    // An href inside a property (a lock's owner, say) is not the response's.
+    let mut in_propstat = false;
+    let mut field: Option<Field> = None;
+    let mut text = String::new();
+    let mut buf = Vec::new();
+    loop {
+        let (ns, event) = reader.read_resolved_event_into(&mut buf)?;
+        match event {
+            Event::Start(e) => {
+                let local = e.local_name();
+                match (namespace(&ns), local.as_ref()) {
+                    (Some(DAV), b"response") => current = Some(Resource::default()),
+                    (Some(DAV), b"propstat") => {
+                        pending = Resource::default();
+                        status_ok = false;
+                        in_propstat = true;
+                    }
+                    (Some(DAV), b"collection") => pending.folder = true,
+                    (ns, name) => {
+                        field = field_of(ns, name).filter(|f| !(in_propstat && *f == Field::Href));
+                        text.clear();
+                    }
+                }
+            }
+            Event::Empty(e) => {
+                if namespace(&ns) == Some(DAV) && e.local_name().as_ref() == b"collection" {
+                    pending.folder = true;
+                }
+            }
+            Event::Text(t) => {
+                if field.is_some() {
+                    text.push_str(&t.decode()?);
+                }
+            }
+            Event::GeneralRef(r) => {
+                if field.is_some() {
+                    // `&amp;` and friends inside a value, resolved by hand: quick-xml leaves
+                    // entity references to the reader.
+                    let name = r.decode()?;
+                    text.push_str(match name.as_ref() {
+                        "amp" => "&",
+                        "lt" => "<",
+                        "gt" => ">",
+                        "quot" => "\"",
+                        "apos" => "'",
+                        _ => "",
+                    });
+                    if let Some(c) = r.resolve_char_ref()? {
+                        text.push(c);
+                    }
+                }
+            }
+            Event::CData(c) => {
+                if field.is_some() {
+                    text.push_str(&String::from_utf8_lossy(&c));
+                }
+            }
+            Event::End(e) => {
+                let local = e.local_name();
+                match (namespace(&ns), local.as_ref()) {
+                    (Some(DAV), b"response") => {
+                        if let Some(resource) = current.take() {
+                            resources.push(resource);
+                        }
+                    }
+                    (Some(DAV), b"propstat") => {
+                        in_propstat = false;
+                        if let (true, Some(resource)) = (status_ok, current.as_mut()) {
+                            merge(resource, std::mem::take(&mut pending));
+                        }
+                    }
+                    _ => {
+                        if let Some(f) = field.take() {
+                            let value = text.trim().to_owned();
+                            match f {
+                                Field::Href => {
+                                    if let Some(r) = current.as_mut() {
+                                        r.href = value;
+                                    }
+                                }
+                                Field::Status => status_ok = value.split(' ').nth(1) == Some("200"),
+                                f => set(&mut pending, f, value),
+                            }
+                        }
+                    }
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    Ok(resources)
+}
+
+fn namespace<'a>(resolved: &'a ResolveResult<'a>) -> Option<&'a [u8]> {
+    match resolved {
+        ResolveResult::Bound(Namespace(ns)) => Some(ns),
+        _ => None,
+    }
+}
+
+fn field_of(ns: Option<&[u8]>, local: &[u8]) -> Option<Field> {
+    Some(match (ns?, local) {
+        (DAV, b"href") => Field::Href,
+        (DAV, b"status") => Field::Status,
+        (DAV, b"getcontentlength") => Field::ContentLength,
+        (DAV, b"getcontenttype") => Field::ContentType,
+        (DAV, b"getlastmodified") => Field::LastModified,
+        (DAV, b"getetag") => Field::Etag,
+        (OWNCLOUD, b"fileid") => Field::FileId,
+        (OWNCLOUD, b"size") => Field::Size,
+        (OWNCLOUD, b"permissions") => Field::Permissions,
+        _ => return None,
+    })
+}
+
+fn set(r: &mut Resource, field: Field, value: String) {
+    let value = Some(value).filter(|v| !v.is_empty());
+    match field {
+        Field::ContentLength => r.content_length = value.and_then(|v| v.parse().ok()),
+        Field::ContentType => r.content_type = value,
+        Field::LastModified => r.last_modified = value,
+        Field::Etag => r.etag = value,
+        Field::FileId => r.file_id = value,
+        Field::Size => r.size = value.and_then(|v| v.parse().ok()),
+        Field::Permissions => r.permissions = value,
+        Field::Href | Field::Status => {}
+    }
+}
+
+fn merge(into: &mut Resource, from: Resource) {
+    into.folder |= from.folder;
+    into.content_length = into.content_length.or(from.content_length);
+    into.content_type = into.content_type.take().or(from.content_type);
+    into.last_modified = into.last_modified.take().or(from.last_modified);
+    into.etag = into.etag.take().or(from.etag);
+    into.file_id = into.file_id.take().or(from.file_id);
+    into.size = into.size.or(from.size);
+    into.permissions = into.permissions.take().or(from.permissions);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A PROPFIND answer as Nextcloud 30 sends it (Sabre's serializer), trimmed to two entries.
+    const NEXTCLOUD: &str = r#"<?xml version="1.0"?>
+<d:multistatus xmlns:d="DAV:" xmlns:s="http://sabredav.org/ns" xmlns:oc="http://owncloud.org/ns" xmlns:nc="http://nextcloud.org/ns">
+ <d:response>
+  <d:href>/remote.php/dav/files/alice/Reports/</d:href>
+  <d:propstat>
+   <d:prop>
+    <d:resourcetype><d:collection/></d:resourcetype>
+    <d:getlastmodified>Tue, 02 Dec 2025 10:00:00 GMT</d:getlastmodified>
+    <d:getetag>&quot;692ebc2b7c0a1&quot;</d:getetag>
+    <oc:fileid>211</oc:fileid>
+    <oc:size>1536</oc:size>
+    <oc:permissions>RGDNVCK</oc:permissions>
+   </d:prop>
+   <d:status>HTTP/1.1 200 OK</d:status>
+  </d:propstat>
+  <d:propstat>
+   <d:prop><d:getcontentlength/><d:getcontenttype/></d:prop>
+   <d:status>HTTP/1.1 404 Not Found</d:status>
+  </d:propstat>
+ </d:response>
+ <d:response>
+  <d:href>/remote.php/dav/files/alice/Reports/Q1%20%26%20Q2.pdf</d:href>
+  <d:propstat>
+   <d:prop>
+    <d:resourcetype/>
+    <d:getcontentlength>1536</d:getcontentlength>
+    <d:getcontenttype>application/pdf</d:getcontenttype>
+    <d:getlastmodified>Tue, 02 Dec 2025 09:30:00 GMT</d:getlastmodified>
+    <d:getetag>"a1b2"</d:getetag>
+    <oc:fileid>212</oc:fileid>
+    <oc:size>1536</oc:size>
+    <oc:permissions>RGDNVW</oc:permissions>
+   </d:prop>
+   <d:status>HTTP/1.1 200 OK</d:status>
+  </d:propstat>
+ </d:response>
+</d:multistatus>"#;
+
+    #[test]
+    fn nextclouds_answer_is_read_by_namespace() {
+        let resources = parse(NEXTCLOUD.as_bytes()).unwrap();
+        assert_eq!(resources.len(), 2);
+        let folder = &resources[0];
+        assert_eq!(folder.href, "/remote.php/dav/files/alice/Reports/");
+        assert!(folder.folder);
+        assert_eq!(folder.etag.as_deref(), Some("\"692ebc2b7c0a1\""));
+        assert_eq!(folder.file_id.as_deref(), Some("211"));
+        assert_eq!(folder.size, Some(1536));
+        assert_eq!(folder.content_length, None);
+        let file = &resources[1];
+        assert_eq!(
+            file.href,
+            "/remote.php/dav/files/alice/Reports/Q1%20%26%20Q2.pdf"
+        );
+        assert!(!file.folder);
+        assert_eq!(file.content_length, Some(1536));
+        assert_eq!(file.content_type.as_deref(), Some("application/pdf"));
+        assert_eq!(file.permissions.as_deref(), Some("RGDNVW"));
+    }
+
+    #[test]
+    fn prefixes_do_not_matter_and_unknown_elements_are_skipped() {
+        let body = r#"<?xml version="1.0"?>
+<multistatus xmlns="DAV:" xmlns:o="http://owncloud.org/ns" xmlns:x="urn:other">
+ <response><href>/x/a.txt</href>
+  <propstat><prop><resourcetype/><getcontentlength>3</getcontentlength><o:fileid>9</o:fileid>
+   <x:fileid>wrong</x:fileid><x:whatever><href>/not/this</href></x:whatever></prop>
+   <status>HTTP/1.1 200 OK</status></propstat></response>
+</multistatus>"#;
+        let resources = parse(body.as_bytes()).unwrap();
+        assert_eq!(resources.len(), 1);
+        assert_eq!(resources[0].file_id.as_deref(), Some("9"));
+        assert_eq!(resources[0].content_length, Some(3));
+    }
+
+    #[test]
+    fn a_search_body_escapes_what_it_is_given() {
+        let body = search_by_file_id("/files/a<b>&c", "12").unwrap();
+        let text = String::from_utf8(body).unwrap();
+        assert!(
+            text.contains("<d:href>/files/a&lt;b&gt;&amp;c</d:href>"),
+            "{text}"
+        );
+        assert!(text.contains("<d:literal>12</d:literal>"), "{text}");
+        assert!(text.contains("<oc:fileid/>"), "{text}");
+    }
+
+    #[test]
+    fn broken_xml_is_an_error_not_a_panic() {
+        for body in [
+            "<d:multistatus xmlns:d=\"DAV:\"><d:response>",
+            "<a></b>",
+            "\u{0}\u{1}",
+        ] {
+            let _ = parse(body.as_bytes());
+        }
+        assert!(parse(b"<a></b>").is_err());
+    }
+}
