@@ -14,6 +14,10 @@
 //! room made with `POST /api/v1/meet/rooms`; then every operation is `POST /api/v1/meet/token`
 //! for that room with that Bearer token, a LiveKit join token in the answer.
 //!
+//! `docs_list` is bheem-sso's own too: one login as for `meet_token`, then every operation is
+//! `GET /api/v1/docs/files?path=/bench` with that Bearer token, a folder's listing in the
+//! answer (bench/run puts the folder's files on the WebDAV server it starts).
+//!
 //! Subcommands:
 //!   load    --base URL --scenario NAME [options]   one row against one server; prints one JSON line
 //!   argon2  [--memory-kib 19456 --iterations 2 --parallelism 1]   time one argon2id hash
@@ -423,6 +427,7 @@ struct Settings {
     api_login: String,
     /// Where the Meet API is (`/api/v1/meet`): `…/rooms` and `…/token`.
     meet_api: String,
+    docs_api: String,
     /// How a refused client spreads its retry: `true` waits exactly `Retry-After`, so every
     /// client refused at the same moment comes back at the same moment.
     lockstep_retries: bool,
@@ -731,6 +736,7 @@ enum Scenario {
     LoginForm,
     LoginApi,
     MeetToken,
+    DocsList,
 }
 
 impl Scenario {
@@ -746,6 +752,7 @@ impl Scenario {
             "login_form" => Self::LoginForm,
             "login_api" => Self::LoginApi,
             "meet_token" => Self::MeetToken,
+            "docs_list" => Self::DocsList,
             _ => return None,
         })
     }
@@ -808,23 +815,7 @@ async fn login_request(conn: &mut Conn, s: &Settings) -> Result<Resp, String> {
 /// refused with `Retry-After` comes back as told, as in [`recover`].
 async fn prepare_meet(s: &Settings) -> Result<Shared, String> {
     let mut conn = Conn::new(s);
-    let mut tries = 0;
-    let resp = loop {
-        match login_request(&mut conn, s).await {
-            Err(e) if e.starts_with(SHED) && tries < 10 => {
-                tries += 1;
-                let secs: f64 = e[SHED.len()..].trim().parse().unwrap_or(1.0);
-                tokio::time::sleep(retry_delay(s, secs)).await;
-            }
-            other => break other?,
-        }
-    };
-    let v: Value =
-        serde_json::from_slice(&resp.body).map_err(|e| format!("login response: {e}"))?;
-    let token = v["access_token"]
-        .as_str()
-        .ok_or("login: no access_token")?
-        .to_owned();
+    let token = api_token(&mut conn, s).await?;
     let body = json!({ "name": "Bench" }).to_string();
     let resp = conn
         .send(
@@ -847,6 +838,29 @@ async fn prepare_meet(s: &Settings) -> Result<Shared, String> {
         token,
         meet_join: Bytes::from(json!({ "room_id": room_id }).to_string()),
     })
+}
+
+/// An access token of the bench user from the workspace SPA's JSON login (it carries every
+/// area's scope). A login refused with `Retry-After` comes back as told, as in [`recover`].
+async fn api_token(conn: &mut Conn, s: &Settings) -> Result<String, String> {
+    let mut tries = 0;
+    let resp = loop {
+        match login_request(conn, s).await {
+            Err(e) if e.starts_with(SHED) && tries < 10 => {
+                tries += 1;
+                let secs: f64 = e[SHED.len()..].trim().parse().unwrap_or(1.0);
+                tokio::time::sleep(retry_delay(s, secs)).await;
+            }
+            other => break other?,
+        }
+    };
+    let v: Value =
+        serde_json::from_slice(&resp.body).map_err(|e| format!("login response: {e}"))?;
+    let token = v["access_token"]
+        .as_str()
+        .ok_or("login: no access_token")?
+        .to_owned();
+    Ok(token)
 }
 
 async fn operation(
@@ -937,6 +951,21 @@ async fn operation(
                 return Err(format!("login {}: {}", resp.status, resp.snippet()));
             }
             Ok(())
+        }
+        Scenario::DocsList => {
+            let headers = [("authorization", format!("Bearer {}", shared.token))];
+            let resp = conn
+                .send(Method::GET, &format!("{}/files?path=/bench", s.docs_api), &headers, None)
+                .await?;
+            if resp.status != 200 {
+                return Err(format!("docs list {}: {}", resp.status, resp.snippet()));
+            }
+            let v: Value = serde_json::from_slice(&resp.body)
+                .map_err(|e| format!("docs list response: {e}"))?;
+            match v["entries"].as_array() {
+                Some(entries) if !entries.is_empty() => Ok(()),
+                _ => Err(format!("docs list 200 without entries: {}", resp.snippet())),
+            }
         }
         Scenario::MeetToken => {
             let headers = [("authorization", format!("Bearer {}", shared.token))];
@@ -1115,6 +1144,7 @@ async fn load_async(opts: Opts) {
         resource: opts.get("resource"),
         api_login: opts.or("api-login", "/api/v1/auth/login"),
         meet_api: opts.or("meet-api", "/api/v1/meet"),
+        docs_api: opts.or("docs-api", "/api/v1/docs"),
         lockstep_retries: match opts.or("retries", "jittered").as_str() {
             "jittered" => false,
             "lockstep" => true,
@@ -1163,6 +1193,20 @@ async fn load_async(opts: Opts) {
             }
             Err(e) => {
                 eprintln!("preparing a Meet room: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+    // The docs_list row's token, one for every client.
+    if scenario == Scenario::DocsList {
+        let mut conn = Conn::new(&settings);
+        match api_token(&mut conn, &settings).await {
+            Ok(token) => {
+                token_format = json!(if is_jwt(&token) { "jwt" } else { "opaque" });
+                shared.token = token;
+            }
+            Err(e) => {
+                eprintln!("preparing a Docs token: {e}");
                 std::process::exit(1);
             }
         }

@@ -21,6 +21,7 @@ use utoipa::ToSchema;
 use self::multistatus::{Resource, PROPFIND_BODY};
 use super::paths::UserPath;
 use crate::config::DocsConfig;
+use crate::telemetry::{self, DeliveryOutcome, DeliveryTarget};
 
 /// How much of a PROPFIND or SEARCH answer is read: a folder of tens of thousands of entries.
 const MAX_MULTISTATUS_BYTES: usize = 32 * 1024 * 1024;
@@ -172,11 +173,7 @@ impl<'a> Session<'a> {
 
     /// A call without a streamed body: the whole of it within the timeout.
     async fn call(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, NcError> {
-        request
-            .timeout(self.nc.timeout)
-            .send()
-            .await
-            .map_err(NcError::from_reqwest)
+        counted(request.timeout(self.nc.timeout).send().await)
     }
 
     /// The folder's entries (PROPFIND, `Depth: 1`), without the folder itself; `None` when
@@ -294,8 +291,7 @@ impl<'a> Session<'a> {
         if create_only {
             request = request.header("If-None-Match", "*");
         }
-        let response = request.send().await.map_err(NcError::from_reqwest)?;
-        expect_success(response).await
+        expect_success(counted(request.send().await)?).await
     }
 
     /// GET of a file, `Range` passed on; the body is left to stream.
@@ -308,7 +304,7 @@ impl<'a> Session<'a> {
         if let Some(range) = range {
             request = request.header("Range", range.clone());
         }
-        let response = request.send().await.map_err(NcError::from_reqwest)?;
+        let response = counted(request.send().await)?;
         let status = response.status();
         if !(status.is_success()) {
             return Err(failure(response).await);
@@ -363,6 +359,21 @@ impl<'a> Session<'a> {
         }
         UserPath::from_encoded(below)
     }
+}
+
+/// Each call to Nextcloud is a delivery to `nextcloud` in the metrics: done when it answered
+/// (a refusal of what the user asked is an answer), retry when it was down, slow or failing
+/// (5xx), the user may try again.
+pub(super) fn counted(
+    sent: Result<reqwest::Response, reqwest::Error>,
+) -> Result<reqwest::Response, NcError> {
+    let outcome = match &sent {
+        Ok(response) if response.status().is_server_error() => DeliveryOutcome::Retry,
+        Ok(_) => DeliveryOutcome::Done,
+        Err(_) => DeliveryOutcome::Retry,
+    };
+    telemetry::delivery(DeliveryTarget::Nextcloud, outcome);
+    sent.map_err(NcError::from_reqwest)
 }
 
 /// `Tue, 02 Dec 2025 10:00:00 GMT` as `2025-12-02T10:00:00Z`.

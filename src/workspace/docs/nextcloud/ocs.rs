@@ -146,7 +146,7 @@ impl Session<'_> {
 
     /// The envelope's data on success; its status and message otherwise.
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value, NcError> {
-        let response = request.send().await.map_err(NcError::from_reqwest)?;
+        let response = super::counted(request.send().await)?;
         let status = response.status();
         let body = read_limited(response, MAX_OCS_BYTES).await?;
         let envelope: Option<Envelope> = serde_json::from_slice(&body).ok();
