@@ -21,7 +21,7 @@ use crate::config::ErpSyncConfig;
 use crate::store::meet_rooms::Room;
 use crate::store::outbox::{MeetRecordingSync, MeetRoomSync};
 
-pub use docs::{erp_document_id, storage_path, sync_document, title_of};
+pub use docs::{document_lock_key, erp_document_id, storage_path, sync_document, title_of};
 
 /// The namespace of the ERP ids of Meet's rooms: `Uuid::new_v5(ROOMS, room_id)`.
 const ROOMS: Uuid = Uuid::from_u128(0x6b2f_5c1e_8d4a_4f0b_9c3e_7a1d_2e5f_8b40);

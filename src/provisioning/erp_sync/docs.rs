@@ -110,7 +110,7 @@ impl ErpSync {
         let id = erp_document_id(company_id, file_id);
         let mut tx = self.pool.begin().await.map_err(Failed::Erp)?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(lock_key(id))
+            .bind(document_lock_key(id))
             .execute(&mut *tx)
             .await
             .map_err(Failed::Erp)?;
@@ -144,9 +144,10 @@ impl ErpSync {
     }
 }
 
-/// The advisory lock of a document: the first half of its ERP id. Another application's lock
-/// on the same number only makes one of them wait for a moment.
-fn lock_key(id: Uuid) -> i64 {
+/// The number of the ERP advisory lock a job holds while it copies the document with ERP id
+/// `id`: the first half of that id. Another application's lock on the same number only makes
+/// one of them wait for a moment.
+pub fn document_lock_key(id: Uuid) -> i64 {
     (id.as_u128() >> 64) as u64 as i64
 }
 
