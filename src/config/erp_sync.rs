@@ -1,6 +1,7 @@
 //! `[erp_sync]`: where the workspace's objects are copied into the ERP (Meet's rooms into
-//! `project_management.pm_meeting_rooms`, their recordings into `pm_room_bookings`), with table
-//! and column names as the ERP has them.
+//! `project_management.pm_meeting_rooms`, their recordings into `pm_room_bookings`, documents
+//! uploaded through Bheem Docs into `dms.documents`), with table and column names as the ERP has
+//! them.
 //! Absent, nothing is copied.
 
 use serde::Deserialize;
@@ -19,6 +20,52 @@ pub struct ErpSyncConfig {
     /// Where finished recordings go (`project_management.pm_room_bookings`).
     pub room_bookings: ErpTable,
     pub room_booking_columns: RoomBookingColumns,
+    /// Where documents uploaded through Bheem Docs go (`dms.documents`).
+    pub documents: ErpTable,
+    pub document_columns: DocumentColumns,
+}
+
+/// The columns of the ERP's document table; each a plain SQL identifier.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DocumentColumns {
+    /// The row's key (a UUID made from the company and Nextcloud's file id: one row per file).
+    pub id: String,
+    /// The file's name without its extension.
+    pub title: String,
+    pub file_name: String,
+    /// Where the file is in Nextcloud: `/remote.php/dav/files/{user}{path}`.
+    pub storage_path: String,
+    pub company_id: String,
+    /// Who uploaded it (the directory's user id).
+    pub created_by: String,
+}
+
+impl DocumentColumns {
+    /// Each column with its configuration key.
+    pub fn named(&self) -> [(&'static str, &str); 6] {
+        [
+            ("erp_sync.document_columns.id", &self.id),
+            ("erp_sync.document_columns.title", &self.title),
+            ("erp_sync.document_columns.file_name", &self.file_name),
+            ("erp_sync.document_columns.storage_path", &self.storage_path),
+            ("erp_sync.document_columns.company_id", &self.company_id),
+            ("erp_sync.document_columns.created_by", &self.created_by),
+        ]
+    }
+}
+
+impl Default for DocumentColumns {
+    fn default() -> Self {
+        Self {
+            id: "id".into(),
+            title: "title".into(),
+            file_name: "file_name".into(),
+            storage_path: "storage_path".into(),
+            company_id: "company_id".into(),
+            created_by: "created_by".into(),
+        }
+    }
 }
 
 /// The columns of the ERP's room-booking table, which holds the recordings.
@@ -139,23 +186,27 @@ pub(super) struct RawErpSync {
     pub(super) room_bookings: Option<String>,
     #[serde(default)]
     pub(super) room_booking_columns: RoomBookingColumns,
+    pub(super) documents: Option<String>,
+    #[serde(default)]
+    pub(super) document_columns: DocumentColumns,
 }
 
-/// `schema.table` as written (the schema `project_management` when left out), each part checked.
+/// `schema.table` as written, each part checked; `default` when not written, and its schema
+/// when only a table is.
 fn table(
     raw: Option<String>,
-    default: &str,
+    (default_schema, default_table): (&str, &str),
     key: &'static str,
     problems: &mut Problems,
 ) -> ErpTable {
-    let written = raw.unwrap_or_else(|| format!("project_management.{default}"));
+    let written = raw.unwrap_or_else(|| format!("{default_schema}.{default_table}"));
     let table = match written.split_once('.') {
         Some((schema, table)) => ErpTable {
             schema: schema.to_owned(),
             table: table.to_owned(),
         },
         None => ErpTable {
-            schema: "project_management".to_owned(),
+            schema: default_schema.to_owned(),
             table: written,
         },
     };
@@ -208,21 +259,28 @@ pub(super) fn validate_erp_sync(
     let url = problems.take(url);
     let meeting_rooms = table(
         raw.meeting_rooms,
-        "pm_meeting_rooms",
+        ("project_management", "pm_meeting_rooms"),
         "erp_sync.meeting_rooms",
         problems,
     );
     let room_bookings = table(
         raw.room_bookings,
-        "pm_room_bookings",
+        ("project_management", "pm_room_bookings"),
         "erp_sync.room_bookings",
+        problems,
+    );
+    let documents = table(
+        raw.documents,
+        ("dms", "documents"),
+        "erp_sync.documents",
         problems,
     );
     let columns = raw
         .meeting_room_columns
         .named()
         .into_iter()
-        .chain(raw.room_booking_columns.named());
+        .chain(raw.room_booking_columns.named())
+        .chain(raw.document_columns.named());
     for (key, value) in columns {
         problems.take(check_identifier(value).map_err(|m| ConfigError::new(key, m)));
     }
@@ -235,6 +293,8 @@ pub(super) fn validate_erp_sync(
         meeting_room_columns: raw.meeting_room_columns,
         room_bookings,
         room_booking_columns: raw.room_booking_columns,
+        documents,
+        document_columns: raw.document_columns,
     })
 }
 
@@ -269,6 +329,8 @@ mod tests {
             "project_management.pm_room_bookings"
         );
         assert_eq!(erp.meeting_room_columns.room_code, "room_code");
+        assert_eq!(erp.documents.to_string(), "dms.documents");
+        assert_eq!(erp.document_columns.storage_path, "storage_path");
         assert!(load("", &[]).unwrap().erp_sync.is_none());
     }
 
@@ -286,6 +348,29 @@ mod tests {
     }
 
     #[test]
+    fn the_document_table_is_in_dms_unless_another_schema_is_named() {
+        let erp_sync = |documents: &str| {
+            let toml = format!(
+                "[erp_sync]\nurl = \"postgres://erp@db/erp\"\ndocuments = \"{documents}\"\n\
+                 [erp_sync.document_columns]\ntitle = \"name\"\ncreated_by = \"owner_id\"\n"
+            );
+            load(&toml, &[]).unwrap().erp_sync.unwrap()
+        };
+        let erp = erp_sync("files");
+        assert_eq!(erp.documents.to_string(), "dms.files");
+        assert_eq!(erp.document_columns.title, "name");
+        assert_eq!(erp.document_columns.created_by, "owner_id");
+        assert_eq!(erp.document_columns.file_name, "file_name");
+        assert_eq!(
+            erp_sync("records.Documents").documents,
+            crate::config::ErpTable {
+                schema: "records".into(),
+                table: "Documents".into(),
+            }
+        );
+    }
+
+    #[test]
     fn every_problem_is_named_by_its_key() {
         assert_eq!(load("[erp_sync]\n", &[]).unwrap_err(), ["erp_sync.url"]);
         assert_eq!(
@@ -298,13 +383,24 @@ mod tests {
         );
         let bad = "[erp_sync]\nurl = \"postgres://erp@db/erp\"\n\
                    room_bookings = \"pm.room bookings\"\n\
-                   [erp_sync.meeting_room_columns]\nstatus = \"status; DROP TABLE x\"\n";
+                   documents = \"dms.documents.v2\"\n\
+                   [erp_sync.meeting_room_columns]\nstatus = \"status; DROP TABLE x\"\n\
+                   [erp_sync.document_columns]\nstorage_path = 'path\"'\n";
         assert_eq!(
             load(bad, &[]).unwrap_err(),
             [
                 "erp_sync.room_bookings",
-                "erp_sync.meeting_room_columns.status"
+                "erp_sync.documents",
+                "erp_sync.meeting_room_columns.status",
+                "erp_sync.document_columns.storage_path"
             ]
+        );
+        // A column the ERP's copy does not write is a mistake, not a column to fill.
+        let unknown = "[erp_sync]\nurl = \"postgres://erp@db/erp\"\n\
+                       [erp_sync.document_columns]\nsize = \"size\"\n";
+        assert_eq!(
+            load(unknown, &[]).unwrap_err(),
+            ["erp_sync.document_columns.size"]
         );
         // An override alone makes the section.
         let config = load("", &[("BHEEM_SSO_ERP_SYNC_URL", "postgres://erp@db/erp")]).unwrap();

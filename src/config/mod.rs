@@ -34,7 +34,9 @@ mod workspace;
 pub use clients::{client_key, ClientConfig, EmailClaim, GrantType, TokenEndpointAuthMethod};
 pub use directory::{DirectoryColumns, DirectoryConfig};
 pub use docs::DocsConfig;
-pub use erp_sync::{ErpSyncConfig, ErpTable, MeetingRoomColumns, RoomBookingColumns};
+pub use erp_sync::{
+    DocumentColumns, ErpSyncConfig, ErpTable, MeetingRoomColumns, RoomBookingColumns,
+};
 pub use meet::{MeetConfig, RecordingsConfig};
 pub use provisioning::{
     InstanceAdminRoles, MailcowConfig, NextcloudConfig, ProvisionTarget, ProvisioningConfig,

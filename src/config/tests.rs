@@ -239,6 +239,8 @@ fn the_example_configuration_is_valid() {
         erp.room_bookings.to_string(),
         "project_management.pm_room_bookings"
     );
+    assert_eq!(erp.documents.to_string(), "dms.documents");
+    assert_eq!(erp.document_columns.created_by, "created_by");
 }
 
 #[test]

@@ -1,9 +1,13 @@
 //! The ERP's copy of the workspace's objects (`[erp_sync]`): Meet's rooms into
-//! `project_management.pm_meeting_rooms`, their finished recordings into `pm_room_bookings`. Each copy is an outbox job, so the ERP being down
-//! never fails a room: the job waits and is retried, and `provisioning status` shows it.
+//! `project_management.pm_meeting_rooms`, their finished recordings into `pm_room_bookings`,
+//! documents uploaded through Bheem Docs into `dms.documents` (in `docs`). Each copy is an
+//! outbox job, so the ERP being down never fails a room or an upload: the job waits and is
+//! retried, and `provisioning status` shows it.
 //!
 //! A room is one row, keyed by a UUID made from its id (RFC 9562 §5.5, name-based), so a
 //! repeated or retried job updates that row instead of adding one.
+
+mod docs;
 
 use std::time::Duration;
 
@@ -16,6 +20,8 @@ use super::{Outcome, Provisioning};
 use crate::config::ErpSyncConfig;
 use crate::store::meet_rooms::Room;
 use crate::store::outbox::{MeetRecordingSync, MeetRoomSync};
+
+pub use docs::{document_lock_key, erp_document_id, storage_path, sync_document, title_of};
 
 /// The namespace of the ERP ids of Meet's rooms: `Uuid::new_v5(ROOMS, room_id)`.
 const ROOMS: Uuid = Uuid::from_u128(0x6b2f_5c1e_8d4a_4f0b_9c3e_7a1d_2e5f_8b40);
@@ -32,6 +38,7 @@ pub struct ErpSync {
     upsert_room: String,
     update_booking: String,
     insert_booking: String,
+    documents: docs::DocumentSql,
 }
 
 impl ErpSync {
@@ -54,6 +61,7 @@ impl ErpSync {
             upsert_room: upsert_room_sql(config),
             update_booking,
             insert_booking,
+            documents: docs::DocumentSql::new(config),
         })
     }
 

@@ -167,6 +167,7 @@ async fn dispatch(provisioning: &Provisioning, job: &ClaimedJob) -> Outcome {
         }
         Job::SyncMeetRoom(sync) => erp_sync::sync_room(provisioning, sync).await,
         Job::SyncMeetRecording(sync) => erp_sync::sync_recording(provisioning, sync).await,
+        Job::SyncDocsDocument(sync) => erp_sync::sync_document(provisioning, sync).await,
     };
     let target = match &job {
         Job::BackchannelLogout(_) => DeliveryTarget::Backchannel,
@@ -174,7 +175,9 @@ async fn dispatch(provisioning: &Provisioning, job: &ClaimedJob) -> Outcome {
             DeliveryTarget::Nextcloud
         }
         Job::CreateAccount(Mailcow, _) | Job::DisableAccount(Mailcow, _) => DeliveryTarget::Mailcow,
-        Job::SyncMeetRoom(_) | Job::SyncMeetRecording(_) => DeliveryTarget::Erp,
+        Job::SyncMeetRoom(_) | Job::SyncMeetRecording(_) | Job::SyncDocsDocument(_) => {
+            DeliveryTarget::Erp
+        }
     };
     delivered(target, &outcome);
     outcome
@@ -245,6 +248,10 @@ fn job_event(kind: Kind, claimed: &ClaimedJob) -> Event {
         Ok(Job::SyncMeetRoom(sync)) => event.detail("room", sync.room_id).detail("target", "erp"),
         Ok(Job::SyncMeetRecording(sync)) => event
             .detail("recording", sync.recording_id)
+            .detail("target", "erp"),
+        Ok(Job::SyncDocsDocument(sync)) => event
+            .company(sync.company_id)
+            .detail("document", sync.file_id)
             .detail("target", "erp"),
         Err(_) => event,
     }

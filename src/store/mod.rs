@@ -11,6 +11,7 @@ pub mod backup;
 pub mod clients;
 pub mod codes;
 pub mod consents;
+pub mod docs_documents;
 pub mod grants;
 mod group_commit;
 mod hot_connections;

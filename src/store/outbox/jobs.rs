@@ -13,9 +13,10 @@ const DISABLE_NEXTCLOUD: &str = "disable_nextcloud";
 const DISABLE_MAILCOW: &str = "disable_mailcow";
 const SYNC_MEET_ROOM: &str = "erp_sync_meet_room";
 const SYNC_MEET_RECORDING: &str = "erp_sync_meet_recording";
+const SYNC_DOCS_DOCUMENT: &str = "erp_sync_docs_document";
 
 /// Every job kind, as the `kind` column holds it.
-pub const KINDS: [&str; 7] = [
+pub const KINDS: [&str; 8] = [
     BACKCHANNEL_LOGOUT,
     CREATE_NEXTCLOUD,
     CREATE_MAILCOW,
@@ -23,6 +24,7 @@ pub const KINDS: [&str; 7] = [
     DISABLE_MAILCOW,
     SYNC_MEET_ROOM,
     SYNC_MEET_RECORDING,
+    SYNC_DOCS_DOCUMENT,
 ];
 
 /// OpenID Connect Back-Channel Logout 1.0: a client to tell that a session ended.
@@ -58,6 +60,17 @@ pub struct MeetRecordingSync {
     pub recording_id: String,
 }
 
+/// A document uploaded through Bheem Docs to copy into the ERP (or take out of it, once
+/// deleted) as it is when the job runs; keyed by its `version` as [`MeetRoomSync`] is, for the
+/// same reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocsDocumentSync {
+    pub company_id: String,
+    /// Nextcloud's file id.
+    pub file_id: String,
+    pub version: i64,
+}
+
 /// What a job does, with what it needs to do it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Job {
@@ -71,6 +84,8 @@ pub enum Job {
     SyncMeetRoom(MeetRoomSync),
     /// A Meet recording's row in the ERP (`pm_room_bookings`), inserted or updated.
     SyncMeetRecording(MeetRecordingSync),
+    /// A document's row in the ERP (`dms.documents`): upserted, or deleted with the document.
+    SyncDocsDocument(DocsDocumentSync),
 }
 
 /// A claimed job whose row does not read as a [`Job`]; trying again will not help.
@@ -106,6 +121,15 @@ impl Job {
         })
     }
 
+    /// The ERP's copy of a document of `company_id`, as the document is at `version`.
+    pub fn sync_docs_document(company_id: &str, file_id: &str, version: i64) -> Self {
+        Self::SyncDocsDocument(DocsDocumentSync {
+            company_id: company_id.to_owned(),
+            file_id: file_id.to_owned(),
+            version,
+        })
+    }
+
     /// Its name in the `kind` column.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -115,6 +139,7 @@ impl Job {
             Self::DisableAccount(ProvisionTarget::Mailcow, _) => DISABLE_MAILCOW,
             Self::SyncMeetRoom(_) => SYNC_MEET_ROOM,
             Self::SyncMeetRecording(_) => SYNC_MEET_RECORDING,
+            Self::SyncDocsDocument(_) => SYNC_DOCS_DOCUMENT,
         }
     }
 
@@ -133,6 +158,11 @@ impl Job {
             }
             Self::SyncMeetRoom(sync) => format!("erp:meet_room:{}:{}", sync.room_id, sync.version),
             Self::SyncMeetRecording(sync) => format!("erp:meet_recording:{}", sync.recording_id),
+            // File ids are unique in one Nextcloud, not across the companies' Nextclouds.
+            Self::SyncDocsDocument(sync) => format!(
+                "erp:docs_document:{}:{}:{}",
+                sync.company_id, sync.file_id, sync.version
+            ),
         }
     }
 
@@ -145,6 +175,7 @@ impl Job {
             }
             Self::SyncMeetRoom(sync) => serde_json::to_string(sync),
             Self::SyncMeetRecording(sync) => serde_json::to_string(sync),
+            Self::SyncDocsDocument(sync) => serde_json::to_string(sync),
         };
         json.expect("a job's payload is plain strings")
     }
@@ -161,6 +192,7 @@ impl Job {
             DISABLE_MAILCOW => Self::DisableAccount(Mailcow, account()?),
             SYNC_MEET_ROOM => Self::SyncMeetRoom(serde_json::from_str(payload)?),
             SYNC_MEET_RECORDING => Self::SyncMeetRecording(serde_json::from_str(payload)?),
+            SYNC_DOCS_DOCUMENT => Self::SyncDocsDocument(serde_json::from_str(payload)?),
             other => return Err(UnreadableJob::UnknownKind(other.to_owned())),
         })
     }
@@ -243,6 +275,12 @@ mod tests {
                 "erp_sync_meet_recording",
                 "erp:meet_recording:r1",
                 r#"{"recording_id":"r1"}"#,
+            ),
+            (
+                Job::sync_docs_document("c1", "4711", 2),
+                "erp_sync_docs_document",
+                "erp:docs_document:c1:4711:2",
+                r#"{"company_id":"c1","file_id":"4711","version":2}"#,
             ),
         ]
     }
