@@ -20,6 +20,7 @@ use self::nextcloud::{NcError, Nextcloud, Session};
 use crate::config::Config;
 use crate::directory::User;
 use crate::http::AppState;
+use crate::store::docs_documents::UploadedDocument;
 use crate::workspace::{ApiError, Caller, Docs};
 
 /// What the docs area runs on, built once from `[docs]`.
@@ -78,40 +79,80 @@ impl DocsService {
 }
 
 impl DocsService {
-    /// The ERP's copy of a file uploaded through the API (`[erp_sync]`).
+    /// The ERP's copy of a file uploaded through the API (`[erp_sync]`): recorded here and
+    /// copied through the outbox, so an ERP that is down fails no upload.
     pub(crate) async fn uploaded(
         &self,
-        _state: &AppState,
-        _caller: &Caller<Docs>,
-        _uid: &str,
-        _path: &paths::UserPath,
-        _entry: &nextcloud::Entry,
+        state: &AppState,
+        caller: &Caller<Docs>,
+        uid: &str,
+        path: &paths::UserPath,
+        entry: &nextcloud::Entry,
     ) -> Result<(), ApiError> {
-        // TODO-ERP: record_document_upload when the store lands.
-        let _ = self.erp_sync;
+        if !self.erp_sync {
+            return Ok(());
+        }
+        let Some(file_id) = entry.file_id.as_deref() else {
+            tracing::warn!("Nextcloud gave no file id for an upload: the ERP gets no copy of it");
+            return Ok(());
+        };
+        let doc = UploadedDocument {
+            company_id: caller.company_id,
+            file_id,
+            owner_user_id: &caller.user.id,
+            nc_uid: uid,
+            path: &path.to_string(),
+        };
+        state
+            .db
+            .record_document_upload(&doc, state.clock.now())
+            .await?;
         Ok(())
     }
 
     /// The ERP's copies of what was at or under `from`, now at `to`.
     pub(crate) async fn moved(
         &self,
-        _state: &AppState,
-        _caller: &Caller<Docs>,
-        _uid: &str,
-        _from: &paths::UserPath,
-        _to: &paths::UserPath,
+        state: &AppState,
+        caller: &Caller<Docs>,
+        uid: &str,
+        from: &paths::UserPath,
+        to: &paths::UserPath,
     ) -> Result<(), ApiError> {
+        if self.erp_sync {
+            state
+                .db
+                .record_documents_moved(
+                    caller.company_id,
+                    uid,
+                    &from.to_string(),
+                    &to.to_string(),
+                    state.clock.now(),
+                )
+                .await?;
+        }
         Ok(())
     }
 
     /// The ERP's copies of what was at or under `path`, now deleted.
     pub(crate) async fn deleted(
         &self,
-        _state: &AppState,
-        _caller: &Caller<Docs>,
-        _uid: &str,
-        _path: &paths::UserPath,
+        state: &AppState,
+        caller: &Caller<Docs>,
+        uid: &str,
+        path: &paths::UserPath,
     ) -> Result<(), ApiError> {
+        if self.erp_sync {
+            state
+                .db
+                .record_documents_deleted(
+                    caller.company_id,
+                    uid,
+                    &path.to_string(),
+                    state.clock.now(),
+                )
+                .await?;
+        }
         Ok(())
     }
 }

@@ -150,38 +150,32 @@ pub fn parse(body: &[u8]) -> Result<Vec<Resource>, quick_xml::Error> {
                     }
                 }
             }
-            Event::Empty(e) => {
-                if namespace(&ns) == Some(DAV) && e.local_name().as_ref() == b"collection" {
-                    pending.folder = true;
+            Event::Empty(e)
+                if namespace(&ns) == Some(DAV) && e.local_name().as_ref() == b"collection" =>
+            {
+                pending.folder = true;
+            }
+            Event::Text(t) if field.is_some() => {
+                text.push_str(&t.decode()?);
+            }
+            Event::GeneralRef(r) if field.is_some() => {
+                // `&amp;` and friends inside a value, resolved by hand: quick-xml leaves
+                // entity references to the reader.
+                let name = r.decode()?;
+                text.push_str(match name.as_ref() {
+                    "amp" => "&",
+                    "lt" => "<",
+                    "gt" => ">",
+                    "quot" => "\"",
+                    "apos" => "'",
+                    _ => "",
+                });
+                if let Some(c) = r.resolve_char_ref()? {
+                    text.push(c);
                 }
             }
-            Event::Text(t) => {
-                if field.is_some() {
-                    text.push_str(&t.decode()?);
-                }
-            }
-            Event::GeneralRef(r) => {
-                if field.is_some() {
-                    // `&amp;` and friends inside a value, resolved by hand: quick-xml leaves
-                    // entity references to the reader.
-                    let name = r.decode()?;
-                    text.push_str(match name.as_ref() {
-                        "amp" => "&",
-                        "lt" => "<",
-                        "gt" => ">",
-                        "quot" => "\"",
-                        "apos" => "'",
-                        _ => "",
-                    });
-                    if let Some(c) = r.resolve_char_ref()? {
-                        text.push(c);
-                    }
-                }
-            }
-            Event::CData(c) => {
-                if field.is_some() {
-                    text.push_str(&String::from_utf8_lossy(&c));
-                }
+            Event::CData(c) if field.is_some() => {
+                text.push_str(&String::from_utf8_lossy(&c));
             }
             Event::End(e) => {
                 let local = e.local_name();
