@@ -18,6 +18,7 @@ ROWS = [
     ("login_form", "password login, hosted form"),
     ("login_api", "password login, JSON API"),
     ("meet_token", "Meet join token (`POST /api/v1/meet/token`)"),
+    ("docs_list", "Docs folder listing (`GET /api/v1/docs/files`, 20 entries, through WebDAV)"),
     ("login_form_overload", "password login, hosted form, overload"),
     ("login_form_overload_lockstep", "the same overload, lockstep retries"),
 ]
@@ -28,6 +29,7 @@ NO_PEER = {
     "login_api": "n/a: oidc-provider has no first-party password endpoint (its password grant was removed)",
     "login_form_overload_lockstep": "n/a: oidc-provider refuses no login, so its clients have nothing to retry",
     "meet_token": "n/a: oidc-provider has no Meet API (LiveKit join tokens are bheem-sso's own)",
+    "docs_list": "n/a: oidc-provider has no Docs API (the listing is bheem-sso's, through a WebDAV server)",
 }
 
 
