@@ -110,6 +110,7 @@ fn apply_one(raw: &mut RawConfig, name: &str, value: &str) -> Result<(), ConfigE
         }
         meet if meet.starts_with("meet_") => apply_meet(raw, &meet["meet_".len()..], name, value)?,
         docs if docs.starts_with("docs_") => apply_docs(raw, &docs["docs_".len()..], name, value)?,
+        mail if mail.starts_with("mail_") => apply_mail(raw, &mail["mail_".len()..], name, value)?,
         _ => return Err(ConfigError::new(name, "unknown environment override")),
     }
     Ok(())
@@ -133,6 +134,42 @@ fn apply_docs(
         "uid_claim" => docs.uid_claim = Some(value),
         "max_upload_mib" => docs.max_upload_mib = Some(number(&value)?),
         "request_timeout_seconds" => docs.request_timeout_seconds = Some(number(&value)?),
+        _ => return Err(ConfigError::new(name, "unknown environment override")),
+    }
+    Ok(())
+}
+
+/// `BHEEM_SSO_MAIL_<KEY>`: every `[mail]` key (the master password itself comes from the
+/// variable `master_password_env` names).
+fn apply_mail(
+    raw: &mut RawConfig,
+    key: &str,
+    name: &str,
+    value: String,
+) -> Result<(), ConfigError> {
+    let number = |value: &str| {
+        value
+            .parse::<u64>()
+            .map_err(|_| ConfigError::new(name, "must be a whole number"))
+    };
+    let port = |value: &str| {
+        value
+            .parse::<u16>()
+            .map_err(|_| ConfigError::new(name, "must be a port between 1 and 65535"))
+    };
+    let mail = raw.mail.get_or_insert_with(Default::default);
+    match key {
+        "imap_host" => mail.imap_host = Some(value),
+        "imap_port" => mail.imap_port = Some(port(&value)?),
+        "smtp_host" => mail.smtp_host = Some(value),
+        "smtp_port" => mail.smtp_port = Some(port(&value)?),
+        "tls" => mail.tls = Some(value),
+        "master_user" => mail.master_user = Some(value),
+        "master_password_env" => mail.master_password_env = Some(value),
+        "master_separator" => mail.master_separator = Some(value),
+        "pool_idle_seconds" => mail.pool_idle_seconds = Some(number(&value)?),
+        "request_timeout_seconds" => mail.request_timeout_seconds = Some(number(&value)?),
+        "max_message_mib" => mail.max_message_mib = Some(number(&value)?),
         _ => return Err(ConfigError::new(name, "unknown environment override")),
     }
     Ok(())

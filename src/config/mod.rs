@@ -19,6 +19,7 @@ mod directory;
 mod docs;
 mod env;
 mod erp_sync;
+mod mail;
 mod meet;
 mod paths;
 #[cfg(test)]
@@ -37,6 +38,7 @@ pub use docs::DocsConfig;
 pub use erp_sync::{
     DocumentColumns, ErpSyncConfig, ErpTable, MeetingRoomColumns, RoomBookingColumns,
 };
+pub use mail::{MailConfig, MailTls};
 pub use meet::{MeetConfig, RecordingsConfig};
 pub use provisioning::{
     InstanceAdminRoles, MailcowConfig, NextcloudConfig, ProvisionTarget, ProvisioningConfig,
@@ -53,6 +55,7 @@ use directory::RawDirectory;
 use docs::RawDocs;
 use env::apply_env;
 use erp_sync::RawErpSync;
+use mail::RawMail;
 use meet::RawMeet;
 use provisioning::RawProvisioning;
 use validate::validate;
@@ -182,6 +185,9 @@ pub struct Config {
     pub meet: Option<MeetConfig>,
     /// Bheem Docs on Nextcloud; `None`: the docs routes answer 404 and discovery omits `docs`.
     pub docs: Option<DocsConfig>,
+    /// Bheem Mail on Mailcow's Dovecot and Postfix; `None`: the mail routes answer 404 and
+    /// discovery omits `mail`.
+    pub mail: Option<MailConfig>,
     /// Where the configuration came from, for the start-up log line.
     pub source: ConfigSource,
 }
@@ -280,6 +286,7 @@ struct RawConfig {
     workspace: Option<RawWorkspace>,
     meet: Option<RawMeet>,
     docs: Option<RawDocs>,
+    mail: Option<RawMail>,
 }
 
 impl Config {
@@ -355,6 +362,11 @@ impl Config {
     /// Whether Bheem Docs is configured (`[docs]`).
     pub fn docs_enabled(&self) -> bool {
         self.docs.is_some()
+    }
+
+    /// Whether Bheem Mail is configured (`[mail]`).
+    pub fn mail_enabled(&self) -> bool {
+        self.mail.is_some()
     }
 
     /// The process environment as the `env` argument of [`Config::from_parts`] wants it.

@@ -9,6 +9,7 @@ use super::clients::{client_key, validate_client};
 use super::directory::validate_directory;
 use super::docs::validate_docs;
 use super::erp_sync::validate_erp_sync;
+use super::mail::validate_mail;
 use super::meet::validate_meet;
 use super::provisioning::validate_provisioning;
 use super::workspace::validate_workspace;
@@ -190,6 +191,7 @@ pub(super) fn validate(raw: RawConfig, env: &[(String, String)], source: ConfigS
     let docs = raw
         .docs
         .and_then(|d| problems.take(validate_docs(d, &provisioning)));
+    let mail = raw.mail.and_then(|m| problems.take(validate_mail(m, env)));
 
     let mut seen = HashSet::new();
     let mut clients = Vec::new();
@@ -316,6 +318,7 @@ pub(super) fn validate(raw: RawConfig, env: &[(String, String)], source: ConfigS
         workspace,
         meet,
         docs,
+        mail,
         source,
     };
     Checked {

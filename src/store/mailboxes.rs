@@ -97,4 +97,14 @@ impl Db {
         .await
         .with_context(|| format!("listing the mailboxes of user {user_id}"))
     }
+
+    /// The addresses the hub recorded for users of a company, made or being made: on a mail
+    /// domain several companies share, these are the company's mailboxes.
+    pub async fn company_mailboxes(&self, company_id: &str) -> anyhow::Result<Vec<String>> {
+        sqlx::query_scalar("SELECT address FROM mailboxes WHERE company_id = $1 ORDER BY address")
+            .bind(company_id.to_owned())
+            .fetch_all(self.pool())
+            .await
+            .with_context(|| format!("listing the mailboxes of company {company_id}"))
+    }
 }

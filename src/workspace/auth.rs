@@ -46,7 +46,7 @@ pub struct Meet;
 pub struct Docs;
 /// The calendar (Nextcloud CalDAV): its API is not built yet.
 pub struct Calendar;
-/// Bheem Mail: its API is not built yet.
+/// Bheem Mail (Mailcow's Dovecot and Postfix): on when `[mail]` is configured.
 pub struct Mail;
 
 impl Area for Meet {
@@ -72,8 +72,8 @@ impl Area for Calendar {
 
 impl Area for Mail {
     const SCOPE: &'static str = "mail";
-    fn enabled(_: &Config) -> bool {
-        false
+    fn enabled(config: &Config) -> bool {
+        config.mail_enabled()
     }
 }
 

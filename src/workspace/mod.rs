@@ -26,6 +26,7 @@ pub mod auth;
 pub mod docs;
 pub mod error;
 pub mod json;
+pub mod mail;
 pub mod meet;
 pub mod openapi;
 
@@ -54,6 +55,11 @@ fn areas(config: &Config) -> anyhow::Result<Areas> {
         let service = Arc::new(service);
         timed = timed.nest("/api/v1/docs", service.clone().router());
         streaming = streaming.nest("/api/v1/docs", service.upload_router());
+    }
+    if let Some(service) = mail::MailService::from_config(config)? {
+        let service = Arc::new(service);
+        timed = timed.nest("/api/v1/mail", service.clone().router());
+        streaming = streaming.nest("/api/v1/mail", service.send_router());
     }
     Ok(Areas { timed, streaming })
 }
