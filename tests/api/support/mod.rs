@@ -6,6 +6,7 @@
 
 mod app;
 mod browser;
+mod certificate;
 mod config;
 mod db;
 mod directory;
@@ -19,6 +20,7 @@ mod sso;
 
 pub use app::{kek_in, new_kek, Beside, Harness, TestApp};
 pub use browser::{input_value, Browser, Landing};
+pub use certificate::Certificate;
 pub use config::{ClientSpec, TestConfig};
 pub use db::{postgres_admin_url, Backend, TestDb};
 pub use directory::check_login;
