@@ -29,6 +29,7 @@ mod keys;
 mod livekit;
 mod log_colour;
 mod login_limits;
+mod mail;
 mod mail_servers;
 mod mailcow_scope;
 mod meet;

@@ -155,14 +155,50 @@ pub(super) async fn get_mailbox(State(mc): State<Mailcow>, Path(id): Path<String
         let mut all: Vec<_> = state.mailboxes.values().collect();
         all.sort_by(|a, b| a.username.cmp(&b.username));
         return Json(Value::Array(
-            all.into_iter().map(mailbox::details).collect(),
+            all.into_iter()
+                .map(|m| mailbox::details(m, used(&state, m)))
+                .collect(),
         ))
         .into_response();
     }
     match state.mailboxes.get(&id.to_lowercase()) {
-        Some(found) => Json(mailbox::details(found)).into_response(),
+        Some(found) => Json(mailbox::details(found, used(&state, found))).into_response(),
         None => Json(json!({})).into_response(),
     }
+}
+
+fn used(state: &super::McState, mailbox: &super::Mailbox) -> u64 {
+    state
+        .quota_used
+        .get(&mailbox.username)
+        .copied()
+        .unwrap_or(0)
+}
+
+/// `GET /api/v1/get/mailbox/all/{domains}`: the mailboxes of these (comma-separated) domains,
+/// or `{}` when there are none (json_api.php's `process_get_return` of nothing).
+pub(super) async fn get_domain_mailboxes(
+    State(mc): State<Mailcow>,
+    Path(domains): Path<String>,
+) -> Response {
+    let state = mc.lock();
+    let domains: Vec<String> = domains.split(',').map(|d| d.trim().to_lowercase()).collect();
+    let mut found: Vec<_> = state
+        .mailboxes
+        .values()
+        .filter(|m| domains.contains(&m.domain))
+        .collect();
+    if found.is_empty() {
+        return Json(json!({})).into_response();
+    }
+    found.sort_by(|a, b| a.username.cmp(&b.username));
+    Json(Value::Array(
+        found
+            .into_iter()
+            .map(|m| mailbox::details(m, used(&state, m)))
+            .collect(),
+    ))
+    .into_response()
 }
 
 /// `POST /api/v1/edit/mailbox` with `{"attr": {…}, "items": ["alice@ex.org"]}`.

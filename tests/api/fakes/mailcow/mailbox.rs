@@ -279,8 +279,9 @@ pub(super) fn delete(state: &mut McState, items: Vec<Value>) -> Vec<Value> {
     results
 }
 
-/// `mailbox('get', 'mailbox_details', …)`: what GET answers for a mailbox (quota in bytes).
-pub(super) fn details(mailbox: &Mailbox) -> Value {
+/// `mailbox('get', 'mailbox_details', …)`: what GET answers for a mailbox (quota and the
+/// `quota_used` bytes).
+pub(super) fn details(mailbox: &Mailbox, quota_used: u64) -> Value {
     let active = i64::from(mailbox.active);
     json!({
         "username": mailbox.username,
@@ -305,8 +306,8 @@ pub(super) fn details(mailbox: &Mailbox) -> Value {
             "quarantine_notification": "hourly",
             "quarantine_category": "reject",
         },
-        "quota_used": 0,
-        "percent_in_use": 0,
+        "quota_used": quota_used,
+        "percent_in_use": (quota_used * 100).checked_div(mailbox.quota_mib * 1024 * 1024).unwrap_or(0),
         "percent_class": "success",
         "is_relayed": 0,
         "last_imap_login": 0,

@@ -70,6 +70,7 @@ impl FakeMailcow {
     pub async fn start(api_key: &str, domains: &[&str]) -> Self {
         let state = McState {
             mailboxes: HashMap::new(),
+            quota_used: HashMap::new(),
             domains: domains
                 .iter()
                 .map(|domain| (domain.to_lowercase(), DomainLimits::default()))
@@ -147,6 +148,14 @@ impl FakeMailcow {
         *self.mc.read_only_key.lock().unwrap() = Some(key.to_owned());
     }
 
+    /// Sets how many bytes a mailbox holds, as Dovecot's quota would count them.
+    pub fn set_quota_used(&self, username: &str, bytes: u64) {
+        self.mc
+            .lock()
+            .quota_used
+            .insert(username.to_lowercase(), bytes);
+    }
+
     /// Adds the domain if missing and sets its limits.
     pub fn set_domain_limits(&self, domain: &str, limits: DomainLimits) {
         self.mc.lock().domains.insert(domain.to_lowercase(), limits);
@@ -166,6 +175,8 @@ struct Mailcow {
 struct McState {
     /// By username, lower case.
     mailboxes: HashMap<String, Mailbox>,
+    /// Bytes stored, by username (Mailcow reads them from Dovecot's quota dict); 0 if unset.
+    quota_used: HashMap<String, u64>,
     domains: BTreeMap<String, DomainLimits>,
 }
 
@@ -179,6 +190,7 @@ fn router(mc: Mailcow) -> Router {
     Router::new()
         .route("/api/v1/add/mailbox", post(api::add_mailbox))
         .route("/api/v1/get/mailbox/{id}", get(api::get_mailbox))
+        .route("/api/v1/get/mailbox/all/{domains}", get(api::get_domain_mailboxes))
         .route("/api/v1/edit/mailbox", post(api::edit_mailbox))
         .route("/api/v1/delete/mailbox", post(api::delete_mailbox))
         .fallback(api::route_not_found)
