@@ -217,6 +217,7 @@ fn the_example_configuration_is_valid() {
         ("LIVEKIT_API_SECRET", "placeholder-livekit-secret"),
         ("MEET_S3_ACCESS_KEY", "placeholder"),
         ("MEET_S3_SECRET_KEY", "placeholder"),
+        ("BHEEM_MAIL_MASTER_PASSWORD", "placeholder"),
     ];
     let config = load_env(include_str!("../../bheem-sso.example.toml"), &env).unwrap();
     let ids: Vec<_> = config
@@ -233,6 +234,7 @@ fn the_example_configuration_is_valid() {
     assert!(config.provisioning.mailcow.is_some());
     assert!(config.meet_enabled());
     assert!(config.meet.as_ref().unwrap().recordings.is_some());
+    assert!(config.mail_enabled());
     let erp = config.erp_sync.as_ref().expect("[erp_sync]");
     assert_eq!(erp.url.expose(), "postgres://erp-reader@erp-db/erp");
     assert_eq!(

@@ -30,7 +30,11 @@ async fn an_admin_manages_the_companys_mailboxes_and_no_others(backend: Backend)
     let Some(m) = MailApp::start(backend).await else {
         return;
     };
-    for username in ["alice@acme.example", "bob@acme.example", "eve@globex.example"] {
+    for username in [
+        "alice@acme.example",
+        "bob@acme.example",
+        "eve@globex.example",
+    ] {
         m.mailcow.put_mailbox(mailbox(username));
     }
     m.mailcow.set_quota_used("alice@acme.example", 5 << 20);
@@ -74,15 +78,31 @@ async fn an_admin_manages_the_companys_mailboxes_and_no_others(backend: Backend)
     assert_eq!(status, 201, "{made:#}");
     assert_eq!(made["address"], "dan@acme.example");
     let dan = m.mailcow.mailbox("dan@acme.example").unwrap();
-    assert_eq!((dan.quota_mib, dan.authsource.as_str()), (512, "generic-oidc"));
+    assert_eq!(
+        (dan.quota_mib, dan.authsource.as_str()),
+        (512, "generic-oidc")
+    );
     let (status, _) = m
-        .call(&m.carol, "POST", MAILBOXES, Some(json!({"local_part": "dan"})))
+        .call(
+            &m.carol,
+            "POST",
+            MAILBOXES,
+            Some(json!({"local_part": "dan"})),
+        )
         .await;
     assert_eq!(status, 409);
     let (status, answer) = m
-        .call(&m.carol, "POST", MAILBOXES, Some(json!({"local_part": "a b@c"})))
+        .call(
+            &m.carol,
+            "POST",
+            MAILBOXES,
+            Some(json!({"local_part": "a b@c"})),
+        )
         .await;
-    assert_eq!((status, answer["field"].as_str()), (422, Some("local_part")));
+    assert_eq!(
+        (status, answer["field"].as_str()),
+        (422, Some("local_part"))
+    );
 
     // Another company's mailbox is as missing as one that does not exist, and unchanged.
     for address in ["eve@globex.example", "nobody@acme.example"] {
@@ -101,7 +121,11 @@ async fn an_admin_manages_the_companys_mailboxes_and_no_others(backend: Backend)
     // Someone who is not an admin may do none of it.
     for (method, path, body) in [
         ("GET", MAILBOXES.to_owned(), None),
-        ("POST", MAILBOXES.to_owned(), Some(json!({"local_part": "x"}))),
+        (
+            "POST",
+            MAILBOXES.to_owned(),
+            Some(json!({"local_part": "x"})),
+        ),
         (
             "PATCH",
             format!("{MAILBOXES}/alice@acme.example"),

@@ -33,7 +33,12 @@ async fn flags_are_set_and_cleared(backend: Backend) {
         .to_owned();
     let path = format!("/api/v1/mail/messages/{id}/flags");
     let (status, answer) = m
-        .call(&m.alice, "POST", &path, Some(json!({"seen": true, "flagged": true})))
+        .call(
+            &m.alice,
+            "POST",
+            &path,
+            Some(json!({"seen": true, "flagged": true})),
+        )
         .await;
     assert_eq!(status, 200, "{answer:#}");
     assert_eq!(flags(&answer), ["flagged", "seen"]);
@@ -83,7 +88,12 @@ async fn a_message_moves_and_is_deleted_to_trash_then_for_good(backend: Backend)
     assert_eq!(drafts[0]["subject"], "keep me");
     assert_ne!(drafts[0]["id"], json!(keep));
     let (status, _) = m
-        .call(&m.alice, "GET", &format!("/api/v1/mail/messages/{keep}"), None)
+        .call(
+            &m.alice,
+            "GET",
+            &format!("/api/v1/mail/messages/{keep}"),
+            None,
+        )
         .await;
     assert_eq!(status, 404, "the old id names nothing now");
     let (status, answer) = m
@@ -94,11 +104,20 @@ async fn a_message_moves_and_is_deleted_to_trash_then_for_good(backend: Backend)
             Some(json!({"folder": "No such folder"})),
         )
         .await;
-    assert_eq!((status, answer["field"].as_str()), (422, Some("folder")), "{answer:#}");
+    assert_eq!(
+        (status, answer["field"].as_str()),
+        (422, Some("folder")),
+        "{answer:#}"
+    );
 
     // Deleted: into Trash first.
     let (status, _) = m
-        .call(&m.alice, "DELETE", &format!("/api/v1/mail/messages/{bin}"), None)
+        .call(
+            &m.alice,
+            "DELETE",
+            &format!("/api/v1/mail/messages/{bin}"),
+            None,
+        )
         .await;
     assert_eq!(status, 204);
     assert_eq!(m.messages(&m.alice, "INBOX").await.len(), 0);
@@ -110,13 +129,23 @@ async fn a_message_moves_and_is_deleted_to_trash_then_for_good(backend: Backend)
     // From Trash, for good.
     let in_trash = trash[0]["id"].as_str().unwrap();
     let (status, _) = m
-        .call(&m.alice, "DELETE", &format!("/api/v1/mail/messages/{in_trash}"), None)
+        .call(
+            &m.alice,
+            "DELETE",
+            &format!("/api/v1/mail/messages/{in_trash}"),
+            None,
+        )
         .await;
     assert_eq!(status, 204);
     assert!(m.messages(&m.alice, "Trash").await.is_empty());
     assert!(m.mail.messages(ALICE, "Trash").is_empty());
     let (status, _) = m
-        .call(&m.alice, "DELETE", &format!("/api/v1/mail/messages/{in_trash}"), None)
+        .call(
+            &m.alice,
+            "DELETE",
+            &format!("/api/v1/mail/messages/{in_trash}"),
+            None,
+        )
         .await;
     assert_eq!(status, 404, "deleted twice");
 }

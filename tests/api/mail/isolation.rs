@@ -7,13 +7,20 @@ use super::{plain, MailApp, ALICE, BOB, EVE};
 use crate::on_both_backends;
 use crate::support::Backend;
 
-on_both_backends!(another_persons_message_ids_answer_as_missing_ones);
+on_both_backends!(
+    another_persons_message_ids_answer_as_missing_ones,
+    the_mail_api_is_in_discovery_and_the_openapi_document,
+);
 
 async fn another_persons_message_ids_answer_as_missing_ones(backend: Backend) {
     let Some(m) = MailApp::start(backend).await else {
         return;
     };
-    m.deliver(ALICE, "INBOX", &plain(BOB, ALICE, "for alice only", "secret plans"));
+    m.deliver(
+        ALICE,
+        "INBOX",
+        &plain(BOB, ALICE, "for alice only", "secret plans"),
+    );
     // Eve's and bob's own first messages have the same folder and UID as alice's.
     m.deliver(EVE, "INBOX", &plain(BOB, EVE, "eve's own", "x"));
     m.deliver(BOB, "INBOX", &plain(EVE, BOB, "bob's own", "x"));
@@ -24,7 +31,11 @@ async fn another_persons_message_ids_answer_as_missing_ones(backend: Backend) {
     for token in [&m.eve, &m.bob] {
         for (method, path, body) in [
             ("GET", format!("/api/v1/mail/messages/{id}"), None),
-            ("GET", format!("/api/v1/mail/messages/{id}/attachments/0"), None),
+            (
+                "GET",
+                format!("/api/v1/mail/messages/{id}/attachments/0"),
+                None,
+            ),
             ("DELETE", format!("/api/v1/mail/messages/{id}"), None),
             (
                 "POST",
@@ -51,6 +62,41 @@ async fn another_persons_message_ids_answer_as_missing_ones(backend: Backend) {
     assert!(m.mail.messages(ALICE, "Trash").is_empty());
 
     // A token without the area's scope, and none at all.
-    let (status, _) = m.call("not-a-token", "GET", "/api/v1/mail/folders", None).await;
+    let (status, _) = m
+        .call("not-a-token", "GET", "/api/v1/mail/folders", None)
+        .await;
     assert_eq!(status, 401);
+}
+
+async fn the_mail_api_is_in_discovery_and_the_openapi_document(backend: Backend) {
+    let Some(m) = MailApp::start(backend).await else {
+        return;
+    };
+    let discovery = m.get("", "/.well-known/openid-configuration").await;
+    assert!(discovery["scopes_supported"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("mail")));
+    let document = m.get("", "/api/v1/openapi.json").await;
+    for (path, method) in [
+        ("/api/v1/mail/folders", "get"),
+        ("/api/v1/mail/inbox", "get"),
+        ("/api/v1/mail/search", "get"),
+        ("/api/v1/mail/messages/{id}", "get"),
+        ("/api/v1/mail/messages/{id}", "delete"),
+        ("/api/v1/mail/messages/{id}/attachments/{n}", "get"),
+        ("/api/v1/mail/messages/{id}/flags", "post"),
+        ("/api/v1/mail/messages/{id}/move", "post"),
+        ("/api/v1/mail/send", "post"),
+        ("/api/v1/mail/mailboxes", "get"),
+        ("/api/v1/mail/mailboxes", "post"),
+        ("/api/v1/mail/mailboxes/{address}", "patch"),
+    ] {
+        let operation = &document["paths"][path][method];
+        assert_eq!(operation["tags"][0], "mail", "{method} {path}");
+        assert_eq!(
+            operation["security"][0]["bearer"][0], "mail",
+            "{method} {path}"
+        );
+    }
 }

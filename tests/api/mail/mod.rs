@@ -168,7 +168,10 @@ impl MailApp {
     /// A folder's first page, newest first.
     pub async fn messages(&self, token: &str, folder: &str) -> Vec<Value> {
         let page = self
-            .get(token, &format!("/api/v1/mail/inbox?folder={folder}&limit=200"))
+            .get(
+                token,
+                &format!("/api/v1/mail/inbox?folder={folder}&limit=200"),
+            )
             .await;
         page["messages"].as_array().unwrap().clone()
     }

@@ -60,8 +60,16 @@ async fn pages_are_newest_first_and_search_finds_text(backend: Backend) {
         return;
     };
     for n in 1..=5 {
-        let body = if n == 3 { "the Zebra report".to_owned() } else { format!("note {n}") };
-        m.deliver(ALICE, "INBOX", &plain(BOB, ALICE, &format!("message {n}"), &body));
+        let body = if n == 3 {
+            "the Zebra report".to_owned()
+        } else {
+            format!("note {n}")
+        };
+        m.deliver(
+            ALICE,
+            "INBOX",
+            &plain(BOB, ALICE, &format!("message {n}"), &body),
+        );
     }
     let page = |n: u32| format!("/api/v1/mail/inbox?folder=INBOX&page={n}&limit=2");
     let subjects = |page: &serde_json::Value| -> Vec<String> {
@@ -75,7 +83,10 @@ async fn pages_are_newest_first_and_search_finds_text(backend: Backend) {
     let first = m.get(&m.alice, &page(1)).await;
     assert_eq!(first["total"], 5);
     assert_eq!(subjects(&first), ["message 5", "message 4"]);
-    assert_eq!(subjects(&m.get(&m.alice, &page(2)).await), ["message 3", "message 2"]);
+    assert_eq!(
+        subjects(&m.get(&m.alice, &page(2)).await),
+        ["message 3", "message 2"]
+    );
     assert_eq!(subjects(&m.get(&m.alice, &page(3)).await), ["message 1"]);
     assert!(subjects(&m.get(&m.alice, &page(4)).await).is_empty());
     let listed = &first["messages"][0];
@@ -89,24 +100,46 @@ async fn pages_are_newest_first_and_search_finds_text(backend: Backend) {
     let found = m.get(&m.alice, "/api/v1/mail/search?q=zebra").await;
     assert_eq!(subjects(&found), ["message 3"]);
     assert_eq!(found["total"], 1);
-    let found = m.get(&m.alice, "/api/v1/mail/search?folder=INBOX&q=message&limit=3").await;
+    let found = m
+        .get(
+            &m.alice,
+            "/api/v1/mail/search?folder=INBOX&q=message&limit=3",
+        )
+        .await;
     assert_eq!(found["total"], 5);
     assert_eq!(subjects(&found), ["message 5", "message 4", "message 3"]);
     // Non-ASCII text and IMAP syntax in the text are only text.
-    m.deliver(ALICE, "INBOX", &plain(BOB, ALICE, "=?UTF-8?Q?Gr=C3=BC=C3=9Fe?=", "x"));
-    let found = m.get(&m.alice, "/api/v1/mail/search?q=Gr%C3%BC%C3%9Fe").await;
+    m.deliver(
+        ALICE,
+        "INBOX",
+        &plain(BOB, ALICE, "=?UTF-8?Q?Gr=C3=BC=C3=9Fe?=", "x"),
+    );
+    let found = m
+        .get(&m.alice, "/api/v1/mail/search?q=Gr%C3%BC%C3%9Fe")
+        .await;
     assert_eq!(subjects(&found), ["Grüße"]);
-    let found = m.get(&m.alice, "/api/v1/mail/search?q=%22%29%20OR%20ALL%20%28").await;
+    let found = m
+        .get(&m.alice, "/api/v1/mail/search?q=%22%29%20OR%20ALL%20%28")
+        .await;
     assert_eq!(found["total"], 0);
     let (status, answer) = m
-        .call(&m.alice, "GET", "/api/v1/mail/search?q=a%0D%0AA1%20LOGOUT", None)
+        .call(
+            &m.alice,
+            "GET",
+            "/api/v1/mail/search?q=a%0D%0AA1%20LOGOUT",
+            None,
+        )
         .await;
     assert_eq!((status, answer["field"].as_str()), (422, Some("q")));
     // Reading through the API marks nothing.
     let id = first["messages"][0]["id"].as_str().unwrap();
-    m.get(&m.alice, &format!("/api/v1/mail/messages/{id}")).await;
+    m.get(&m.alice, &format!("/api/v1/mail/messages/{id}"))
+        .await;
     let again = m.get(&m.alice, &page(1)).await;
-    assert!(!again["messages"][1]["flags"].as_array().unwrap().contains(&json!("seen")));
+    assert!(!again["messages"][1]["flags"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("seen")));
 }
 
 const HOSTILE_HTML: &str = "From: Mallory <mallory@evil.example>\r\nTo: alice@acme.example\r\n\
@@ -141,11 +174,23 @@ async fn hostile_mail_is_shown_sanitised_and_never_breaks_a_listing(backend: Bac
     assert_eq!(inbox[0]["subject"], "after them");
 
     let hostile = inbox[2]["id"].as_str().unwrap();
-    let read = m.get(&m.alice, &format!("/api/v1/mail/messages/{hostile}")).await;
+    let read = m
+        .get(&m.alice, &format!("/api/v1/mail/messages/{hostile}"))
+        .await;
     let html = read["html"].as_str().unwrap();
     for gone in [
-        "<script", "steal", "onload", "onclick", "javascript:", "evil.example/pixel", "<iframe",
-        "<style", "evil.example/bg", "<form", "<input", "<svg",
+        "<script",
+        "steal",
+        "onload",
+        "onclick",
+        "javascript:",
+        "evil.example/pixel",
+        "<iframe",
+        "<style",
+        "evil.example/bg",
+        "<form",
+        "<input",
+        "<svg",
     ] {
         assert!(!html.contains(gone), "{gone} in {html}");
     }
@@ -154,25 +199,41 @@ async fn hostile_mail_is_shown_sanitised_and_never_breaks_a_listing(backend: Bac
     assert_eq!(read["text"], "Claim your prize");
     // Asked for, remote images stay; scripts never do.
     let read = m
-        .get(&m.alice, &format!("/api/v1/mail/messages/{hostile}?external=true"))
+        .get(
+            &m.alice,
+            &format!("/api/v1/mail/messages/{hostile}?external=true"),
+        )
         .await;
     let html = read["html"].as_str().unwrap();
     assert!(html.contains("https://evil.example/pixel.gif"), "{html}");
-    assert!(!html.contains("<script") && !html.contains("onload"), "{html}");
+    assert!(
+        !html.contains("<script") && !html.contains("onload"),
+        "{html}"
+    );
 
     let malformed = inbox[1]["id"].as_str().unwrap();
     let (status, read) = m
-        .call(&m.alice, "GET", &format!("/api/v1/mail/messages/{malformed}"), None)
+        .call(
+            &m.alice,
+            "GET",
+            &format!("/api/v1/mail/messages/{malformed}"),
+            None,
+        )
         .await;
     assert_eq!(status, 200, "{read:#}");
     for n in 0..3 {
         let response = m
-            .download(&m.alice, &format!("/api/v1/mail/messages/{malformed}/attachments/{n}"))
+            .download(
+                &m.alice,
+                &format!("/api/v1/mail/messages/{malformed}/attachments/{n}"),
+            )
             .await;
         assert!(matches!(response.status().as_u16(), 200 | 404), "{n}");
     }
     // And the server is still there for the next message.
     let fine = inbox[0]["id"].as_str().unwrap();
-    let read = m.get(&m.alice, &format!("/api/v1/mail/messages/{fine}")).await;
+    let read = m
+        .get(&m.alice, &format!("/api/v1/mail/messages/{fine}"))
+        .await;
     assert_eq!(read["text"].as_str().unwrap().trim(), "fine");
 }

@@ -103,16 +103,29 @@ async fn a_message_sent_arrives_in_the_inbox_and_in_sent(backend: Backend) {
         assert_eq!(read["subject"], subject, "{read:#}");
         assert_eq!(read["message_id"], message_id.as_str());
         assert!(read["from"].as_str().unwrap().contains(ALICE), "{read:#}");
-        assert!(read["to"].as_str().unwrap().contains("Bob Builder"), "{read:#}");
+        assert!(
+            read["to"].as_str().unwrap().contains("Bob Builder"),
+            "{read:#}"
+        );
         assert!(
             read["cc"].as_str().unwrap().contains("Ærøskøbing Ölund"),
             "{read:#}"
         );
-        assert_eq!(read["bcc"], Value::Null, "Bcc is not in the header: {read:#}");
+        assert_eq!(
+            read["bcc"],
+            Value::Null,
+            "Bcc is not in the header: {read:#}"
+        );
         assert!(read["date"].is_string());
         assert_eq!(read["content_type"], "multipart/mixed");
-        assert!(read["text"].as_str().unwrap().contains("Hallo Bob"), "{read:#}");
-        assert!(read["html"].as_str().unwrap().contains("<b>Bob</b>"), "{read:#}");
+        assert!(
+            read["text"].as_str().unwrap().contains("Hallo Bob"),
+            "{read:#}"
+        );
+        assert!(
+            read["html"].as_str().unwrap().contains("<b>Bob</b>"),
+            "{read:#}"
+        );
         let attachment = &read["attachments"][0];
         assert_eq!(attachment["filename"], filename, "{read:#}");
         assert_eq!(attachment["content_type"], "application/pdf");
@@ -130,7 +143,10 @@ async fn a_message_sent_arrives_in_the_inbox_and_in_sent(backend: Backend) {
     assert_eq!(inbox[0]["subject"], subject);
     assert_eq!(inbox[0]["has_attachments"], true);
     assert_eq!(inbox[0]["from"]["address"], ALICE);
-    assert!(!inbox[0]["flags"].as_array().unwrap().contains(&json!("seen")));
+    assert!(!inbox[0]["flags"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("seen")));
     let id = inbox[0]["id"].as_str().unwrap();
     let detail = m.get(&m.bob, &format!("/api/v1/mail/messages/{id}")).await;
     assert_eq!(detail["attachments"][0]["filename"], filename);
@@ -147,7 +163,10 @@ async fn a_message_sent_arrives_in_the_inbox_and_in_sent(backend: Backend) {
     let sent = m.messages(&m.alice, "Sent").await;
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0]["subject"], subject);
-    assert!(sent[0]["flags"].as_array().unwrap().contains(&json!("seen")));
+    assert!(sent[0]["flags"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("seen")));
     assert!(m.mail.queued_outside().is_empty());
 }
 
@@ -163,11 +182,23 @@ async fn header_injection_is_refused_and_nothing_is_sent(backend: Backend) {
         })
     };
     let attempts: Vec<(Value, &str)> = vec![
-        (json!({"subject": "Hello\r\nBcc: eve@globex.example"}), "subject"),
+        (
+            json!({"subject": "Hello\r\nBcc: eve@globex.example"}),
+            "subject",
+        ),
         (json!({"subject": "Hello\nX-Evil: 1"}), "subject"),
-        (json!({"to": ["bob@acme.example\r\nBcc: eve@globex.example"]}), "to[0]"),
-        (json!({"to": ["bob@acme.example, eve@globex.example"]}), "to[0]"),
-        (json!({"cc": ["Eve <eve@globex.example>\nBcc: x@y.example"]}), "cc[0]"),
+        (
+            json!({"to": ["bob@acme.example\r\nBcc: eve@globex.example"]}),
+            "to[0]",
+        ),
+        (
+            json!({"to": ["bob@acme.example, eve@globex.example"]}),
+            "to[0]",
+        ),
+        (
+            json!({"cc": ["Eve <eve@globex.example>\nBcc: x@y.example"]}),
+            "cc[0]",
+        ),
         (json!({"bcc": ["not an address"]}), "bcc[0]"),
         (json!({"to": []}), "to"),
         (
@@ -203,8 +234,7 @@ async fn header_injection_is_refused_and_nothing_is_sent(backend: Backend) {
     // Larger than max_message_mib (2 MiB here): refused before anything is written.
     let big = base64::engine::general_purpose::STANDARD.encode(vec![0u8; 2 * 1024 * 1024 + 1]);
     let mut body = base();
-    body["attachments"] =
-        json!([{"filename": "big.bin", "content_type": "application/octet-stream", "content_base64": big}]);
+    body["attachments"] = json!([{"filename": "big.bin", "content_type": "application/octet-stream", "content_base64": big}]);
     let (status, _) = m.call(&m.alice, "POST", SEND, Some(body)).await;
     assert_eq!(status, 413);
 
@@ -221,7 +251,11 @@ async fn an_answer_refers_to_its_message_and_marks_it_answered(backend: Backend)
     let Some(m) = MailApp::start(backend).await else {
         return;
     };
-    m.deliver(BOB, "INBOX", &super::plain(ALICE, BOB, "Question", "Lunch?"));
+    m.deliver(
+        BOB,
+        "INBOX",
+        &super::plain(ALICE, BOB, "Question", "Lunch?"),
+    );
     let inbox = m.messages(&m.bob, "INBOX").await;
     let id = inbox[0]["id"].as_str().unwrap();
     let original = m.get(&m.bob, &format!("/api/v1/mail/messages/{id}")).await;
@@ -230,8 +264,10 @@ async fn an_answer_refers_to_its_message_and_marks_it_answered(backend: Backend)
             &m.bob,
             "POST",
             SEND,
-            Some(json!({"to": [ALICE], "subject": "Re: Question", "body": "<p>Yes</p>",
-                        "text": "Yes", "in_reply_to": id})),
+            Some(
+                json!({"to": [ALICE], "subject": "Re: Question", "body": "<p>Yes</p>",
+                        "text": "Yes", "in_reply_to": id}),
+            ),
         )
         .await;
     assert_eq!(status, 201, "{sent:#}");
@@ -239,12 +275,16 @@ async fn an_answer_refers_to_its_message_and_marks_it_answered(backend: Backend)
     let text = String::from_utf8_lossy(answer);
     let parent = original["message_id"].as_str().unwrap();
     assert!(
-        text.contains(&format!("In-Reply-To: <{parent}>")) || text.contains(&format!("In-Reply-To: {parent}")),
+        text.contains(&format!("In-Reply-To: <{parent}>"))
+            || text.contains(&format!("In-Reply-To: {parent}")),
         "{parent}: {text}"
     );
     let inbox = m.messages(&m.bob, "INBOX").await;
     assert!(
-        inbox[0]["flags"].as_array().unwrap().contains(&json!("answered")),
+        inbox[0]["flags"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("answered")),
         "{inbox:#?}"
     );
     // An id that is not one of bob's is no message to answer.

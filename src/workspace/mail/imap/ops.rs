@@ -206,7 +206,7 @@ pub async fn page(
         .try_collect()
         .await?;
     let mut messages: Vec<Fetched> = fetches.iter().filter_map(fetched).collect();
-    messages.sort_by(|a, b| b.uid.cmp(&a.uid));
+    messages.sort_by_key(|m| std::cmp::Reverse(m.uid));
     Ok(messages)
 }
 
@@ -232,7 +232,7 @@ pub async fn listing(session: &mut ImapSession, uids: &[u32]) -> Result<Vec<Fetc
         .try_collect()
         .await?;
     let mut messages: Vec<Fetched> = fetches.iter().filter_map(fetched).collect();
-    messages.sort_by(|a, b| b.uid.cmp(&a.uid));
+    messages.sort_by_key(|m| std::cmp::Reverse(m.uid));
     Ok(messages)
 }
 

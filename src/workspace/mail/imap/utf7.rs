@@ -3,7 +3,7 @@
 
 use base64::alphabet::Alphabet;
 use base64::engine::general_purpose::NO_PAD;
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::{DecodePaddingMode, GeneralPurpose};
 use base64::Engine as _;
 
 fn engine() -> GeneralPurpose {
@@ -12,7 +12,7 @@ fn engine() -> GeneralPurpose {
             .expect("a base64 alphabet");
     GeneralPurpose::new(
         &alphabet,
-        GeneralPurposeConfig::from(NO_PAD)
+        NO_PAD
             .with_decode_padding_mode(DecodePaddingMode::RequireNone)
             .with_decode_allow_trailing_bits(true),
     )

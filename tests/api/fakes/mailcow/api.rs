@@ -182,7 +182,10 @@ pub(super) async fn get_domain_mailboxes(
     Path(domains): Path<String>,
 ) -> Response {
     let state = mc.lock();
-    let domains: Vec<String> = domains.split(',').map(|d| d.trim().to_lowercase()).collect();
+    let domains: Vec<String> = domains
+        .split(',')
+        .map(|d| d.trim().to_lowercase())
+        .collect();
     let mut found: Vec<_> = state
         .mailboxes
         .values()

@@ -190,7 +190,10 @@ fn router(mc: Mailcow) -> Router {
     Router::new()
         .route("/api/v1/add/mailbox", post(api::add_mailbox))
         .route("/api/v1/get/mailbox/{id}", get(api::get_mailbox))
-        .route("/api/v1/get/mailbox/all/{domains}", get(api::get_domain_mailboxes))
+        .route(
+            "/api/v1/get/mailbox/all/{domains}",
+            get(api::get_domain_mailboxes),
+        )
         .route("/api/v1/edit/mailbox", post(api::edit_mailbox))
         .route("/api/v1/delete/mailbox", post(api::delete_mailbox))
         .fallback(api::route_not_found)
