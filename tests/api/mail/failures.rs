@@ -100,4 +100,17 @@ async fn a_page_after_a_page_reuses_the_login(backend: Backend) {
         assert_eq!(m.messages(&m.alice, "INBOX").await.len(), 1);
     }
     assert_eq!(logins(&m.mail.dovecot_log()), 1, "{}", m.mail.dovecot_log());
+
+    // Dovecot drops the kept connection (a restart, its idle logout): the next page dials anew,
+    // once, and is answered as if nothing had happened.
+    m.mail.kick(ALICE);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !m.mail.dovecot_log().lines().any(|l| {
+        l.contains("imap(alice@acme.example)") && l.contains("Disconnected: Server shutting down")
+    }) {
+        assert!(Instant::now() < deadline, "{}", m.mail.dovecot_log());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(m.messages(&m.alice, "INBOX").await.len(), 1);
+    assert_eq!(logins(&m.mail.dovecot_log()), 2, "{}", m.mail.dovecot_log());
 }

@@ -227,6 +227,12 @@ impl MailServers {
         }
     }
 
+    /// Disconnects every IMAP connection logged in as `address` (`doveadm kick`), as a Dovecot
+    /// restart or its idle logout would: for tests of clients that keep connections.
+    pub fn kick(&self, address: &str) {
+        self.dovecot.kick(address);
+    }
+
     /// Stores a message in a mailbox's folder directly (`doveadm save`), as if it had been
     /// delivered or filed there: for tests that need mail to read.
     pub fn save(&self, address: &str, folder: &str, raw: &[u8]) {

@@ -159,6 +159,21 @@ impl Dovecot {
     }
 
     /// Stores `raw` in a mailbox's `folder` through `doveadm save`, as Dovecot itself would.
+    pub fn kick(&self, address: &str) {
+        let output = Command::new(DOVEADM)
+            .arg("-c")
+            .arg(self.dir.join("dovecot.conf"))
+            .args(["kick", address])
+            .output()
+            .expect("starting doveadm");
+        assert!(
+            output.status.success(),
+            "doveadm kick {address} failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
     pub fn save(&self, address: &str, folder: &str, raw: &[u8]) {
         let mut child = Command::new(DOVEADM)
             .arg("-c")
