@@ -97,7 +97,11 @@ impl MailService {
         address: &str,
         op: impl for<'s> FnOnce(&'s mut ImapSession) -> BoxFuture<'s, Result<T, MailError>>,
     ) -> Result<T, ApiError> {
-        let mut lease = self.pool.get(address).await.map_err(mail_failed)?;
+        let mut lease = self
+            .pool
+            .get(address, self.timeout)
+            .await
+            .map_err(mail_failed)?;
         let result = match tokio::time::timeout(self.timeout, op(&mut lease)).await {
             Ok(result) => result,
             Err(_) => Err(MailError::Timeout {

@@ -2,7 +2,10 @@
 //! inbox is not a TCP, TLS and login round trip each time.
 //!
 //! A request takes a connection out (a [`Lease`]) and gives it back when it is done with it in
-//! good order; one that failed mid-command is dropped, closing it. A kept connection is probed
+//! good order; one that failed mid-command is dropped, closing it. At most
+//! [`IN_USE_PER_MAILBOX`] connections of one mailbox are in use at once: a burst of one person's
+//! requests waits for them rather than opening more (Dovecot refuses connections beyond its
+//! `mail_max_userip_connections` per user and client address, 10 by default). A kept connection is probed
 //! with NOOP before it is lent again: one that the server closed meanwhile (Dovecot logs idle
 //! ones out, a restart drops them all) is dropped and a new one dialled, once.
 
@@ -11,11 +14,15 @@ use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use super::{Connector, ImapSession, MailError};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::{Connector, ImapSession, MailError, IMAP};
 
 /// At most this many idle connections are kept per mailbox: one request rarely needs more
-/// than one, and Dovecot limits connections per user and address (Mailcow: 50).
+/// than one.
 const IDLE_PER_MAILBOX: usize = 2;
+/// At most this many connections of one mailbox are in use at once.
+pub const IN_USE_PER_MAILBOX: usize = 4;
 /// And this many in all, whatever the number of people.
 const IDLE_IN_ALL: usize = 512;
 /// A kept connection must answer NOOP within this, or it is taken for dead.
@@ -30,6 +37,8 @@ struct Shared {
     connector: Connector,
     idle_for: Duration,
     idle: Mutex<HashMap<String, Vec<Idle>>>,
+    /// The permits of each mailbox's connections in use.
+    in_use: Mutex<HashMap<String, Arc<Semaphore>>>,
     reaper: std::sync::Once,
 }
 
@@ -44,6 +53,7 @@ pub struct Lease {
     session: Option<ImapSession>,
     address: String,
     shared: Arc<Shared>,
+    _permit: OwnedSemaphorePermit,
 }
 
 impl Pool {
@@ -54,32 +64,47 @@ impl Pool {
                 connector,
                 idle_for,
                 idle: Mutex::new(HashMap::new()),
+                in_use: Mutex::new(HashMap::new()),
                 reaper: std::sync::Once::new(),
             }),
         }
     }
 
-    /// A connection logged in as `address`: a kept one that still answers, or a new one.
-    pub async fn get(&self, address: &str) -> Result<Lease, MailError> {
+    /// A connection logged in as `address`: a kept one that still answers, or a new one; waits
+    /// at most `wait` for one of the mailbox's connections to be free.
+    pub async fn get(&self, address: &str, wait: Duration) -> Result<Lease, MailError> {
         let key = address.to_lowercase();
+        let semaphore = self
+            .shared
+            .in_use
+            .lock()
+            .unwrap()
+            .entry(key.clone())
+            .or_insert_with(|| Arc::new(Semaphore::new(IN_USE_PER_MAILBOX)))
+            .clone();
+        let permit = tokio::time::timeout(wait, semaphore.acquire_owned())
+            .await
+            .map_err(|_| MailError::Timeout { service: IMAP })?
+            .expect("the semaphore is never closed");
         while let Some(mut session) = self.take_idle(&key) {
             match tokio::time::timeout(PROBE_TIMEOUT, session.noop()).await {
                 Ok(Ok(())) => {
                     drain(&mut session);
-                    return Ok(self.lease(session, key));
+                    return Ok(self.lease(session, key, permit));
                 }
                 _ => tracing::debug!("a kept IMAP connection was closed; dialling anew"),
             }
         }
         let session = self.shared.connector.open(address).await?;
-        Ok(self.lease(session, key))
+        Ok(self.lease(session, key, permit))
     }
 
-    fn lease(&self, session: ImapSession, address: String) -> Lease {
+    fn lease(&self, session: ImapSession, address: String, permit: OwnedSemaphorePermit) -> Lease {
         Lease {
             session: Some(session),
             address,
             shared: self.shared.clone(),
+            _permit: permit,
         }
     }
 
@@ -184,6 +209,11 @@ async fn reap(shared: Weak<Shared>) {
                 expired.extend(old.into_iter().map(|i| i.session));
             }
             idle.retain(|_, kept| !kept.is_empty());
+            // A mailbox with nothing kept, and whose permits nobody holds or waits for (each
+            // holds a clone), needs none until next time.
+            shared.in_use.lock().unwrap().retain(|address, permits| {
+                idle.contains_key(address) || Arc::strong_count(permits) > 1
+            });
             expired
         };
         for mut session in expired {
