@@ -113,4 +113,13 @@ async fn a_page_after_a_page_reuses_the_login(backend: Backend) {
     }
     assert_eq!(m.messages(&m.alice, "INBOX").await.len(), 1);
     assert_eq!(logins(&m.mail.dovecot_log()), 2, "{}", m.mail.dovecot_log());
+
+    // A burst of one person's requests shares at most four connections (Dovecot would refuse
+    // more than ten of one user from one address).
+    let burst = (0..16).map(|_| m.messages(&m.alice, "INBOX"));
+    for page in futures_util::future::join_all(burst).await {
+        assert_eq!(page.len(), 1);
+    }
+    let logins = logins(&m.mail.dovecot_log());
+    assert!(logins <= 2 + 4, "{logins} logins: {}", m.mail.dovecot_log());
 }
