@@ -19,6 +19,7 @@ ROWS = [
     ("login_api", "password login, JSON API"),
     ("meet_token", "Meet join token (`POST /api/v1/meet/token`)"),
     ("docs_list", "Docs folder listing (`GET /api/v1/docs/files`, 20 entries, through WebDAV)"),
+    ("mail_inbox", "Mail inbox page (`GET /api/v1/mail/inbox`, 20 of 50 messages, through Dovecot)"),
     ("login_form_overload", "password login, hosted form, overload"),
     ("login_form_overload_lockstep", "the same overload, lockstep retries"),
 ]
@@ -30,6 +31,7 @@ NO_PEER = {
     "login_form_overload_lockstep": "n/a: oidc-provider refuses no login, so its clients have nothing to retry",
     "meet_token": "n/a: oidc-provider has no Meet API (LiveKit join tokens are bheem-sso's own)",
     "docs_list": "n/a: oidc-provider has no Docs API (the listing is bheem-sso's, through a WebDAV server)",
+    "mail_inbox": "n/a: oidc-provider has no Mail API (the page is bheem-sso's, read over IMAP from Dovecot)",
 }
 
 

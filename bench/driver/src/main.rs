@@ -18,6 +18,10 @@
 //! `GET /api/v1/docs/files?path=/bench` with that Bearer token, a folder's listing in the
 //! answer (bench/run puts the folder's files on the WebDAV server it starts).
 //!
+//! `mail_inbox` is bheem-sso's own too: one login as for `meet_token`, then every operation is
+//! `GET /api/v1/mail/inbox?limit=20` with that Bearer token, a page of 20 messages read from
+//! Dovecot in the answer (bench/run starts it with the bench user's INBOX of 50).
+//!
 //! Subcommands:
 //!   load    --base URL --scenario NAME [options]   one row against one server; prints one JSON line
 //!   argon2  [--memory-kib 19456 --iterations 2 --parallelism 1]   time one argon2id hash
@@ -428,6 +432,7 @@ struct Settings {
     /// Where the Meet API is (`/api/v1/meet`): `…/rooms` and `…/token`.
     meet_api: String,
     docs_api: String,
+    mail_api: String,
     /// How a refused client spreads its retry: `true` waits exactly `Retry-After`, so every
     /// client refused at the same moment comes back at the same moment.
     lockstep_retries: bool,
@@ -737,6 +742,7 @@ enum Scenario {
     LoginApi,
     MeetToken,
     DocsList,
+    MailInbox,
 }
 
 impl Scenario {
@@ -753,6 +759,7 @@ impl Scenario {
             "login_api" => Self::LoginApi,
             "meet_token" => Self::MeetToken,
             "docs_list" => Self::DocsList,
+            "mail_inbox" => Self::MailInbox,
             _ => return None,
         })
     }
@@ -967,6 +974,21 @@ async fn operation(
                 _ => Err(format!("docs list 200 without entries: {}", resp.snippet())),
             }
         }
+        Scenario::MailInbox => {
+            let headers = [("authorization", format!("Bearer {}", shared.token))];
+            let resp = conn
+                .send(Method::GET, &format!("{}/inbox?limit=20", s.mail_api), &headers, None)
+                .await?;
+            if resp.status != 200 {
+                return Err(format!("mail inbox {}: {}", resp.status, resp.snippet()));
+            }
+            let v: Value = serde_json::from_slice(&resp.body)
+                .map_err(|e| format!("mail inbox response: {e}"))?;
+            match v["messages"].as_array() {
+                Some(messages) if messages.len() == 20 => Ok(()),
+                _ => Err(format!("mail inbox 200 without 20 messages: {}", resp.snippet())),
+            }
+        }
         Scenario::MeetToken => {
             let headers = [("authorization", format!("Bearer {}", shared.token))];
             let resp = conn
@@ -1145,6 +1167,7 @@ async fn load_async(opts: Opts) {
         api_login: opts.or("api-login", "/api/v1/auth/login"),
         meet_api: opts.or("meet-api", "/api/v1/meet"),
         docs_api: opts.or("docs-api", "/api/v1/docs"),
+        mail_api: opts.or("mail-api", "/api/v1/mail"),
         lockstep_retries: match opts.or("retries", "jittered").as_str() {
             "jittered" => false,
             "lockstep" => true,
@@ -1197,8 +1220,8 @@ async fn load_async(opts: Opts) {
             }
         }
     }
-    // The docs_list row's token, one for every client.
-    if scenario == Scenario::DocsList {
+    // The docs_list and mail_inbox rows' token, one for every client.
+    if scenario == Scenario::DocsList || scenario == Scenario::MailInbox {
         let mut conn = Conn::new(&settings);
         match api_token(&mut conn, &settings).await {
             Ok(token) => {
