@@ -164,6 +164,7 @@ fn apply_mail(
         "smtp_host" => mail.smtp_host = Some(value),
         "smtp_port" => mail.smtp_port = Some(port(&value)?),
         "tls" => mail.tls = Some(value),
+        "tls_ca_file" => mail.tls_ca_file = Some(PathBuf::from(value)),
         "master_user" => mail.master_user = Some(value),
         "master_password_env" => mail.master_password_env = Some(value),
         "master_separator" => mail.master_separator = Some(value),

@@ -9,6 +9,7 @@
 //! Without `[mail]` the mail routes answer 404 and discovery omits the `mail` scope.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -56,6 +57,9 @@ pub struct MailConfig {
     pub smtp_host: String,
     pub smtp_port: u16,
     pub tls: MailTls,
+    /// Certificates (PEM) trusted besides the public roots: a private CA, or the mail server's
+    /// own certificate, for a Mailcow reached by an internal name.
+    pub tls_ca_pem: Option<Vec<u8>>,
     /// Dovecot's master user as it follows the separator in a login (`bheem@mailcow.local`).
     pub master_user: String,
     /// Its password, from the variable `master_password_env` names.
@@ -81,6 +85,7 @@ pub(super) struct RawMail {
     pub(super) smtp_host: Option<String>,
     pub(super) smtp_port: Option<u16>,
     pub(super) tls: Option<String>,
+    pub(super) tls_ca_file: Option<PathBuf>,
     pub(super) master_user: Option<String>,
     pub(super) master_password_env: Option<String>,
     pub(super) master_separator: Option<String>,
@@ -145,6 +150,24 @@ pub(super) fn validate_mail(
             }
         }
     }
+    let tls_ca_pem = match raw.tls_ca_file {
+        None => None,
+        Some(path) => {
+            let pem = std::fs::read(&path).map_err(|e| {
+                ConfigError::new(
+                    "mail.tls_ca_file",
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?;
+            if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+                return Err(ConfigError::new(
+                    "mail.tls_ca_file",
+                    format!("{} holds no PEM certificate", path.display()),
+                ));
+            }
+            Some(pem)
+        }
+    };
     let (imap_default, smtp_default) = match tls {
         MailTls::Implicit => (993, 465),
         MailTls::Starttls | MailTls::None => (143, 587),
@@ -211,6 +234,7 @@ pub(super) fn validate_mail(
         smtp_host,
         smtp_port,
         tls,
+        tls_ca_pem,
         master_user,
         master_password,
         master_separator,
@@ -310,6 +334,11 @@ mod tests {
                 &format!("{MAIL}request_timeout_seconds = 0\n"),
                 vec![PASSWORD],
                 "mail.request_timeout_seconds",
+            ),
+            (
+                &format!("{MAIL}tls_ca_file = \"/nonexistent/mail-ca.pem\"\n"),
+                vec![PASSWORD],
+                "mail.tls_ca_file",
             ),
             (
                 &format!("{MAIL}max_message_mib = 0\n"),

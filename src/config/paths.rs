@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use super::RawConfig;
 
-/// Rewrites the relative `keys_dir` and SQLite `database_url` of `raw`, as read from the file
+/// Rewrites the relative `keys_dir`, SQLite `database_url` and `[mail] tls_ca_file` of `raw`, as read from the file
 /// at `file`, against the file's folder.
 pub(super) fn resolve_against(raw: &mut RawConfig, file: &Path) {
     let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) else {
@@ -22,6 +22,11 @@ pub(super) fn resolve_against(raw: &mut RawConfig, file: &Path) {
     if let Some(keys_dir) = raw.keys_dir.as_mut() {
         if keys_dir.is_relative() && !keys_dir.as_os_str().is_empty() {
             *keys_dir = dir.join(&*keys_dir);
+        }
+    }
+    if let Some(ca) = raw.mail.as_mut().and_then(|m| m.tls_ca_file.as_mut()) {
+        if ca.is_relative() && !ca.as_os_str().is_empty() {
+            *ca = dir.join(&*ca);
         }
     }
     if let Some(url) = raw.database_url.as_mut() {

@@ -51,7 +51,7 @@ impl MailService {
         let Some(mail) = &config.mail else {
             return Ok(None);
         };
-        let connector = Connector::new(mail, imap::tls_config()?);
+        let connector = Connector::new(mail, imap::tls_config(mail.tls_ca_pem.as_deref())?);
         Ok(Some(Self {
             pool: Pool::new(connector, Duration::from_secs(mail.pool_idle_seconds)),
             submitter: Submitter::new(mail),

@@ -15,7 +15,7 @@ use std::time::Duration;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -95,6 +95,7 @@ pub struct Submitter {
     master_user: String,
     master_password: SecretString,
     timeout: Duration,
+    tls_ca_pem: Option<Vec<u8>>,
 }
 
 impl Submitter {
@@ -107,7 +108,16 @@ impl Submitter {
             master_user: config.master_user.clone(),
             master_password: config.master_password.clone(),
             timeout: Duration::from_secs(config.request_timeout_seconds),
+            tls_ca_pem: config.tls_ca_pem.clone(),
         }
+    }
+
+    fn tls_parameters(&self) -> Result<TlsParameters, lettre::transport::smtp::Error> {
+        let mut builder = TlsParameters::builder(self.host.clone());
+        if let Some(pem) = &self.tls_ca_pem {
+            builder = builder.add_root_certificate(Certificate::from_pem(pem)?);
+        }
+        builder.build()
     }
 
     /// Submits `message` logged in as `address`'s mailbox, to the envelope's recipients (Bcc
@@ -121,10 +131,12 @@ impl Submitter {
         let builder = match self.tls {
             MailTls::None => builder.tls(Tls::None),
             MailTls::Starttls => builder.tls(Tls::Required(
-                TlsParameters::new(self.host.clone()).map_err(|e| unreachable(e.to_string()))?,
+                self.tls_parameters()
+                    .map_err(|e| unreachable(e.to_string()))?,
             )),
             MailTls::Implicit => builder.tls(Tls::Wrapper(
-                TlsParameters::new(self.host.clone()).map_err(|e| unreachable(e.to_string()))?,
+                self.tls_parameters()
+                    .map_err(|e| unreachable(e.to_string()))?,
             )),
         };
         let transport = builder

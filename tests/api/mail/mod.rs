@@ -9,6 +9,7 @@ mod failures;
 mod isolation;
 mod read;
 mod send;
+mod tls;
 
 use bheem_sso::store::users::LocalUser;
 use rand::distributions::{Alphanumeric, DistString};

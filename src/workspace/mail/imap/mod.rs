@@ -14,7 +14,8 @@ use async_imap::{Client, Session};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use tokio_rustls::rustls::pki_types::ServerName;
+use tokio_rustls::rustls::pki_types::pem::PemObject as _;
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 use tokio_rustls::TlsConnector;
 
@@ -101,11 +102,16 @@ pub struct Connector {
 }
 
 /// A TLS client that trusts the public roots (Mailcow's certificate is a public one, from
-/// Let's Encrypt, for the mail host name).
-pub fn tls_config() -> anyhow::Result<Arc<ClientConfig>> {
-    let roots = RootCertStore {
+/// Let's Encrypt, for the mail host name), and `extra_pem`'s certificates if given.
+pub fn tls_config(extra_pem: Option<&[u8]>) -> anyhow::Result<Arc<ClientConfig>> {
+    let mut roots = RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
+    if let Some(pem) = extra_pem {
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            roots.add(cert?)?;
+        }
+    }
     let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
