@@ -238,6 +238,17 @@ async fn header_injection_is_refused_and_nothing_is_sent(backend: Backend) {
     let (status, _) = m.call(&m.alice, "POST", SEND, Some(body)).await;
     assert_eq!(status, 413);
 
+    // A recipient Postfix knows cannot receive (no such mailbox of its domain): refused at RCPT,
+    // before anyone gets anything.
+    let mut body = base();
+    body["to"] = json!([BOB, "nobody@acme.example"]);
+    let (status, answer) = m.call(&m.alice, "POST", SEND, Some(body)).await;
+    assert_eq!(
+        (status, answer["field"].as_str()),
+        (422, Some("to")),
+        "{answer:#}"
+    );
+
     // A good message after them is the only one anybody got.
     let (status, _) = m.call(&m.alice, "POST", SEND, Some(base())).await;
     assert_eq!(status, 201);

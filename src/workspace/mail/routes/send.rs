@@ -135,7 +135,7 @@ fn attachments(
     responses(
         (status = 201, description = "Submitted", body = Sent),
         (status = 413, description = "Larger than max_message_mib", body = ApiErrorBody),
-        (status = 422, description = "A bad address or field (line breaks in a header field, …)", body = ApiErrorBody),
+        (status = 422, description = "A bad address or field (line breaks in a header field, …), or a recipient the server refuses", body = ApiErrorBody),
         (status = 502, description = "The mail server refused or failed", body = ApiErrorBody),
         (status = 503, description = "The mail server cannot be reached", body = ApiErrorBody),
     )
@@ -212,6 +212,11 @@ pub(super) async fn send(
         .submit(&address, &message)
         .await
         .map_err(|e| match e {
+            // Postfix refuses a recipient it knows cannot receive (no such mailbox of a local
+            // domain) at RCPT, before anything is sent to anyone: the client's to fix.
+            MailError::No { message, .. } if message.contains("Recipient address rejected") => {
+                ApiError::invalid("to", format!("a recipient was refused: {message}"))
+            }
             MailError::No { message, .. } => {
                 tracing::warn!(%message, "the submission server refused the message");
                 ApiError::BadGateway { service: "smtp" }
