@@ -174,6 +174,16 @@ class NcFile(OcProps, FileResource):
 
     def copy_move_single(self, dest_path, *, is_move):
         self.provider.own_path(dest_path, self.environ)
+        # Nextcloud's QuotaPlugin checks a copy (`beforeCopy`) as it checks an upload: the copy
+        # must fit in what is free; a move takes no more room.
+        free = self.provider.free_bytes(caller(self.environ))
+        if not is_move and free is not None and self.get_content_length() > free:
+            fail(
+                self.environ,
+                HTTP_INSUFFICIENT_STORAGE,
+                "Insufficient space in "
+                f"{dest_path}, {self.get_content_length()} required, {free} available",
+            )
         super().copy_move_single(dest_path, is_move=is_move)
 
     def move_recursive(self, dest_path):

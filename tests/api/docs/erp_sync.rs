@@ -69,18 +69,31 @@ async fn uploads_moves_and_deletes_through_the_api_reach_the_erp(backend: Backen
         return;
     };
     let alice = d.sso.alice.id.to_string();
-    let (status, q1) = d.upload(&d.alice, "/", "Q1 report.pdf", b"q1".to_vec(), false).await;
+    let (status, q1) = d
+        .upload(&d.alice, "/", "Q1 report.pdf", b"q1".to_vec(), false)
+        .await;
     assert_eq!(status, 201, "{q1:#}");
     let file_id = q1["file_id"].as_str().unwrap().to_owned();
     erp_holds(
         &erp,
-        &[ErpRow::expected(ACME, &file_id, &alice, "alice", "/Q1 report.pdf")],
+        &[ErpRow::expected(
+            ACME,
+            &file_id,
+            &alice,
+            "alice",
+            "/Q1 report.pdf",
+        )],
     )
     .await;
 
     // A folder, a move into it: the same row, at its new place.
-    d.call(&d.alice, "POST", "/api/v1/docs/folders", Some(json!({"name": "Reports"})))
-        .await;
+    d.call(
+        &d.alice,
+        "POST",
+        "/api/v1/docs/folders",
+        Some(json!({"name": "Reports"})),
+    )
+    .await;
     let (status, _) = d
         .call(
             &d.alice,
@@ -92,7 +105,13 @@ async fn uploads_moves_and_deletes_through_the_api_reach_the_erp(backend: Backen
     assert_eq!(status, 200);
     erp_holds(
         &erp,
-        &[ErpRow::expected(ACME, &file_id, &alice, "alice", "/Reports/Q1 final.pdf")],
+        &[ErpRow::expected(
+            ACME,
+            &file_id,
+            &alice,
+            "alice",
+            "/Reports/Q1 final.pdf",
+        )],
     )
     .await;
 

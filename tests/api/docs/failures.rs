@@ -26,7 +26,7 @@ async fn a_full_quota_and_a_locked_file_are_told_apart(backend: Backend) {
         return;
     };
     let (status, small) = d
-        .upload(&d.alice, "/", "small.txt", vec![b'a'; 50_000], false)
+        .upload(&d.alice, "/", "small.txt", vec![b'a'; 60_000], false)
         .await;
     assert_eq!(status, 201, "{small:#}");
     let (status, full) = d
@@ -47,6 +47,7 @@ async fn a_full_quota_and_a_locked_file_are_told_apart(backend: Backend) {
         )
         .await;
     assert_eq!(status, 507, "{copy:#}");
+    assert!(!d.on_disk("alice", "/small copy.txt").exists());
 
     // A lock held by someone else's client: changing the file is refused with 423.
     let lock = d
@@ -85,7 +86,7 @@ async fn a_full_quota_and_a_locked_file_are_told_apart(backend: Backend) {
         std::fs::read(d.on_disk("alice", "/small.txt"))
             .unwrap()
             .len(),
-        50_000
+        60_000
     );
 }
 

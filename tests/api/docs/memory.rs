@@ -40,6 +40,23 @@ fn peak_kib(pid: u32) -> u64 {
         .expect("VmHWM in /proc/<pid>/status")
 }
 
+/// Downloads `/name`, counting the bytes as they come.
+async fn download(http: &reqwest::Client, base: &str, token: &str, name: &str) -> u64 {
+    let response = http
+        .get(format!("{base}/api/v1/docs/download?path=/{name}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut received = 0u64;
+    let mut body = response.bytes_stream();
+    while let Some(chunk) = body.next().await {
+        received += chunk.unwrap().len() as u64;
+    }
+    received
+}
+
 #[tokio::test]
 async fn a_gibibyte_up_and_down_does_not_grow_the_process() {
     let nc = FakeNextcloud::start("admin", "memory-nextcloud-admin").await;
@@ -142,9 +159,13 @@ async fn a_gibibyte_up_and_down_does_not_grow_the_process() {
     remember_secret(login["id_token"].as_str().unwrap());
     let upload = format!("{base}/api/v1/docs/upload");
 
-    // Warm up: the first transfer sets up connections, pools and allocator arenas.
+    // Warm up: the first transfers each way set up connections, pools and allocator arenas.
     let warm = upload_stream(&http, &upload, &token, "warm.bin", 8 * 1024 * 1024).await;
     assert_eq!(warm.status(), 201);
+    assert_eq!(
+        download(&http, &base, &token, "warm.bin").await,
+        8 * 1024 * 1024
+    );
     let pid = server.0.id();
     let before = peak_kib(pid);
 
@@ -156,18 +177,7 @@ async fn a_gibibyte_up_and_down_does_not_grow_the_process() {
             .len(),
         GIB
     );
-    let response = http
-        .get(format!("{base}/api/v1/docs/download?path=/big.bin"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let mut received = 0u64;
-    let mut body = response.bytes_stream();
-    while let Some(chunk) = body.next().await {
-        received += chunk.unwrap().len() as u64;
-    }
+    let received = download(&http, &base, &token, "big.bin").await;
     assert_eq!(received, GIB);
 
     let after = peak_kib(pid);

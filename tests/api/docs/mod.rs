@@ -18,10 +18,10 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use crate::fakes::nextcloud::{FakeNextcloud, FilesBackend, NcUser};
-use crate::support::{DavOptions, DavServer};
 use crate::support::{
     add_user, remember_secret, Backend, Sso, TestApp, TestConfig, GLOBEX, PASSWORD,
 };
+use crate::support::{DavOptions, DavServer};
 
 pub const FILES: &str = "/api/v1/docs/files";
 pub const UPLOAD: &str = "/api/v1/docs/upload";
