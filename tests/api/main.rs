@@ -30,6 +30,7 @@ mod keys;
 mod livekit;
 mod log_colour;
 mod login_limits;
+mod mail_servers;
 mod mailcow_scope;
 mod meet;
 mod metrics;

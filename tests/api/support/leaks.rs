@@ -32,11 +32,13 @@ pub fn capture_logs() {
         });
         // Everything, except the cookie jar of the tests' own HTTP clients (reqwest's `cookies`
         // feature, a dev-dependency only), which logs each cookie it is given: that is the
-        // browser's side, not the server's.
+        // browser's side, not the server's. Likewise async-imap (a dev-dependency only, the
+        // mail servers' self-tests speak IMAP with it), which traces every command it sends,
+        // LOGIN with its password: that is the mail client's side.
         let level = if file.is_some() { "trace" } else { "info" };
         bheem_sso::logging::install(
             LogFormat::Json,
-            EnvFilter::new(format!("{level},cookie_store=off")),
+            EnvFilter::new(format!("{level},cookie_store=off,async_imap=off")),
             BoxMakeWriter::new(Lines { file }),
             false,
         );

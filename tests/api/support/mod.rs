@@ -6,11 +6,13 @@
 
 mod app;
 mod browser;
+mod certificate;
 mod config;
 mod db;
 mod directory;
 mod leaks;
 mod logs;
+mod mail;
 mod moto;
 mod python;
 mod rp;
@@ -20,11 +22,13 @@ mod webdav;
 
 pub use app::{kek_in, new_kek, Beside, Harness, TestApp};
 pub use browser::{input_value, Browser, Landing};
+pub use certificate::Certificate;
 pub use config::{ClientSpec, TestConfig};
 pub use db::{postgres_admin_url, Backend, TestDb};
 pub use directory::check_login;
 pub use leaks::{capture_logs, remember as remember_secret};
 pub use logs::Logs;
+pub use mail::{MailOptions, MailServers};
 pub use moto::Moto;
 pub use python::with_modules as python_with_modules;
 pub use s3rver::{S3rver, S3RVER_KEY, S3RVER_SECRET};

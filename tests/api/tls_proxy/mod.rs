@@ -4,7 +4,6 @@
 //! logins are throttled per client address, not per proxy; and one request id is in nginx's
 //! log, bheem-sso's log and the response.
 
-mod certificate;
 mod nginx;
 mod server;
 
@@ -16,8 +15,7 @@ use serde_json::{json, Value};
 
 use crate::browser::webdriver::ChromeDriver;
 use crate::browser::{browser_tools, client, no_redirects, RelyingParty, ALICE};
-use crate::support::{jwt_payload, TestConfig, ACME, PASSWORD};
-use certificate::Certificate;
+use crate::support::{jwt_payload, Certificate, TestConfig, ACME, PASSWORD};
 use nginx::Nginx;
 use server::Server;
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::certificate::Certificate;
+use crate::support::Certificate;
 
 /// Where Debian's `nginx` package puts it.
 pub const NGINX: &str = "/usr/sbin/nginx";
