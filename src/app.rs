@@ -257,7 +257,11 @@ pub async fn serve(
     http.timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(
             state.config.http.header_read_timeout_seconds,
-        ));
+        ))
+        // Reads of at most 64 KiB (hyper's default grows to 400 KiB): a request head still
+        // fits many times over, and a streamed upload passes in small pieces that the
+        // allocator reuses instead of ever larger ones it keeps.
+        .max_buf_size(64 * 1024);
     let app = build_router(state);
     let connections = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);

@@ -232,6 +232,16 @@ async fn downstream(usable: &Usable) -> Report {
             ));
         }
     }
+    if let Some(docs) = &usable.docs {
+        // Nextcloud's own status page: any answer shows the instance is reachable.
+        let provisioning_url = usable.provisioning.nextcloud.as_ref().map(|n| &n.url);
+        if provisioning_url != Some(&docs.nextcloud_url) {
+            targets.push((
+                "docs.nextcloud_url".into(),
+                format!("{}/status.php", docs.nextcloud_url),
+            ));
+        }
+    }
     for client in &usable.clients {
         if let Some(uri) = &client.backchannel_logout_uri {
             targets.push((

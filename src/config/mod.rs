@@ -212,6 +212,7 @@ pub struct Usable {
     /// The clients without a problem of their own.
     pub clients: Vec<ClientConfig>,
     pub meet: Option<MeetConfig>,
+    pub docs: Option<DocsConfig>,
 }
 
 impl Checked {
@@ -228,6 +229,7 @@ impl Checked {
                 provisioning: ProvisioningConfig::default(),
                 clients: Vec::new(),
                 meet: None,
+                docs: None,
             },
         }
     }

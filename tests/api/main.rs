@@ -16,6 +16,7 @@ mod cookie_not_sent;
 mod deploy;
 mod disabled_users;
 mod discovery;
+mod docs;
 mod docs_erp;
 mod erp_checks;
 mod erp_directory;

@@ -18,6 +18,7 @@ mod python;
 mod rp;
 mod s3rver;
 mod sso;
+mod webdav;
 
 pub use app::{kek_in, new_kek, Beside, Harness, TestApp};
 pub use browser::{input_value, Browser, Landing};
@@ -40,6 +41,7 @@ pub use sso::{
     add_user, standard_clients, Sso, ACME, CALLBACK, GLOBEX, LOGOUT_RETURN, OTHER_CALLBACK,
     PASSWORD, SECRET,
 };
+pub use webdav::{DavOptions, DavServer};
 
 /// Runs an async test body on SQLite and on PostgreSQL, as `name::sqlite` and `name::postgres`.
 #[macro_export]

@@ -1,13 +1,20 @@
 //! A fake Nextcloud: the OCS provisioning API (users and groups), user_oidc's provisioning
-//! endpoint, and user_oidc's back-channel logout endpoint.
+//! endpoint, user_oidc's back-channel logout endpoint, and, once [`FakeNextcloud::serve_files`]
+//! names a WebDAV server, the users' files: WebDAV under `/remote.php/dav/` (passed through to
+//! that server) and the sharing API of `apps/files_sharing`.
 //!
-//! Behaviour follows nextcloud/server (`apps/provisioning_api`, the OCS middleware and
-//! V1/V2 responses) and nextcloud/user_oidc (`OcsApiController`, `LoginController`). Where this
-//! fake is simpler than the real thing: one admin account, no sessions, user_oidc's `uniqueUid`
-//! off (the Nextcloud user id is the `userId` given), and no JWT signature check.
+//! Behaviour follows nextcloud/server (`apps/provisioning_api`, `apps/files_sharing`, the OCS
+//! middleware and V1/V2 responses) and nextcloud/user_oidc (`OcsApiController`,
+//! `LoginController`, bearer validation at userinfo). Where this fake is simpler than the real
+//! thing: one admin account, no sessions, user_oidc's `uniqueUid` off (the Nextcloud user id is
+//! the `userId` given), and no JWT signature check.
 
+mod bearer;
+mod files;
 mod ocs;
 mod provisioning;
+mod share_nodes;
+mod shares;
 mod user_oidc;
 
 use std::collections::{BTreeSet, HashMap};
@@ -18,6 +25,9 @@ use axum::{middleware, Router};
 
 use super::server::{with_log_and_faults, FakeServer, FaultSwitch, RequestLog};
 use super::Fault;
+
+pub use files::FilesBackend;
+pub use shares::NcShare;
 
 /// A Nextcloud account as the fake holds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,6 +85,9 @@ impl FakeNextcloud {
             groups: BTreeSet::from(["admin".to_owned()]),
             backchannel_tokens: Vec::new(),
             oidc_providers: HashMap::new(),
+            files: None,
+            shares: Vec::new(),
+            last_share_id: 0,
         };
         let nc = Nextcloud {
             state: Arc::new(Mutex::new(state)),
@@ -82,6 +95,13 @@ impl FakeNextcloud {
             admin_password: admin_password.to_owned(),
             faults: FaultSwitch::default(),
             log: RequestLog::default(),
+            // No proxy from the environment between the fake and 127.0.0.1; no overall
+            // deadline, so that a long transfer passes through.
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
         };
         let app = with_log_and_faults(router(nc.clone()), nc.log.clone(), nc.faults.clone());
         Self {
@@ -165,6 +185,19 @@ impl FakeNextcloud {
             .oidc_providers
             .insert(identifier.to_owned(), client_id.to_owned());
     }
+
+    /// Serves the users' files from `backend`: WebDAV requests are passed to its server, and
+    /// the sharing API reads the homes under its root. Attached after start, since the WebDAV
+    /// server needs the hub's userinfo URL and the hub needs this fake's URL. Until then those
+    /// routes answer 503.
+    pub fn serve_files(&self, backend: FilesBackend) {
+        self.nc.lock().files = Some(backend);
+    }
+
+    /// Every share, in the order they were made (deleted ones are gone).
+    pub fn shares(&self) -> Vec<NcShare> {
+        self.nc.lock().shares.clone()
+    }
 }
 
 /// The state the handlers share.
@@ -175,6 +208,7 @@ struct Nextcloud {
     admin_password: String,
     faults: FaultSwitch,
     log: RequestLog,
+    http: reqwest::Client,
 }
 
 struct NcState {
@@ -183,11 +217,19 @@ struct NcState {
     backchannel_tokens: Vec<(String, String)>,
     /// Provider identifier -> client id.
     oidc_providers: HashMap<String, String>,
+    files: Option<FilesBackend>,
+    shares: Vec<NcShare>,
+    /// Share ids count up and are never given twice, as `oc_share`'s auto-increment.
+    last_share_id: u64,
 }
 
 impl Nextcloud {
     fn lock(&self) -> MutexGuard<'_, NcState> {
         self.state.lock().unwrap()
+    }
+
+    fn files(&self) -> Option<FilesBackend> {
+        self.lock().files.clone()
     }
 }
 
@@ -248,5 +290,8 @@ fn router(nc: Nextcloud) -> Router {
             post(user_oidc::backchannel_logout),
         );
 
-    ocs.merge(public).with_state(nc)
+    ocs.merge(shares::router(nc.clone()))
+        .merge(files::router())
+        .merge(public)
+        .with_state(nc)
 }

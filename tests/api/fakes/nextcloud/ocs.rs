@@ -19,7 +19,7 @@ use super::Nextcloud;
 use crate::fakes::Fault;
 
 /// OCSController::RESPOND_UNAUTHORISED.
-const UNAUTHORISED: u16 = 997;
+pub(super) const UNAUTHORISED: u16 = 997;
 
 /// Answers what Nextcloud's SecurityMiddleware answers before any OCS controller runs: not
 /// logged in first (HTTP 401, statuscode 997 in either version), then the CSRF check, which an
@@ -96,7 +96,7 @@ pub(super) struct Ocs {
 }
 
 impl Ocs {
-    fn of(uri: &Uri, headers: &HeaderMap) -> Self {
+    pub(super) fn of(uri: &Uri, headers: &HeaderMap) -> Self {
         let version = if uri.path().starts_with("/ocs/v1.php") {
             Version::V1
         } else {

@@ -2,9 +2,12 @@
 //! that they are known to answer as those services do.
 
 mod faults;
+mod files_setup;
 mod livekit;
 mod mailcow;
+mod nextcloud_dav;
 mod nextcloud_ocs;
+mod nextcloud_shares;
 mod nextcloud_user_oidc;
 
 /// A plain client: no proxy from the environment between the test and 127.0.0.1.
