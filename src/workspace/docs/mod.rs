@@ -62,9 +62,11 @@ impl DocsService {
         routes::upload_router(limit).layer(Extension(self))
     }
 
-    /// Nextcloud as the caller.
-    pub fn as_caller<'a>(&'a self, caller: &'a Caller<Docs>, uid: &'a str) -> Session<'a> {
-        self.nextcloud.as_user(uid, &caller.token)
+    /// Nextcloud as the caller: their Nextcloud user id and their access token.
+    pub fn as_caller<'a>(&'a self, caller: &'a Caller<Docs>) -> Result<Session<'a>, ApiError> {
+        Ok(self
+            .nextcloud
+            .as_user(self.uid_of(&caller.user)?, &caller.token))
     }
 
     /// `user`'s Nextcloud user id: the claim user_oidc maps, as provisioning made the account.

@@ -48,6 +48,12 @@ async fn a_users_files_are_listed_made_moved_copied_and_deleted(backend: Backend
         .await;
     assert_eq!(status, 422, "{nowhere:#}");
     assert_eq!(nowhere["field"], "path");
+    let (status, nowhere) = d
+        .upload(&d.alice, "/No such", "q0.txt", b"lost".to_vec(), false)
+        .await;
+    assert_eq!(status, 422, "{nowhere:#}");
+    assert_eq!(nowhere["field"], "path");
+    assert!(!d.on_disk("alice", "/No such").exists());
 
     let (status, q1) = d
         .upload(&d.alice, "/Reports", "q1.txt", b"first".to_vec(), false)

@@ -272,7 +272,7 @@ mod tests {
         };
         let nc = Nextcloud::new(&config).unwrap();
         let token = SecretString::from("t");
-        let alice = nc.as_user("alice@example.org", &token);
+        let alice = nc.as_user("alice@example.org".into(), &token);
         let path = |href: &str| alice.user_path(href).map(|p| p.to_string());
         assert_eq!(
             path("/cloud/remote.php/dav/files/alice%40example.org/a%20b/c.txt").as_deref(),

@@ -122,7 +122,7 @@ impl Nextcloud {
     }
 
     /// Nextcloud as the user `uid` (their Nextcloud user id), with their access token.
-    pub fn as_user<'a>(&'a self, uid: &'a str, token: &'a SecretString) -> Session<'a> {
+    pub fn as_user<'a>(&'a self, uid: String, token: &'a SecretString) -> Session<'a> {
         Session {
             nc: self,
             uid,
@@ -134,7 +134,7 @@ impl Nextcloud {
 /// Calls made as one user.
 pub struct Session<'a> {
     nc: &'a Nextcloud,
-    uid: &'a str,
+    uid: String,
     token: &'a SecretString,
 }
 
@@ -147,7 +147,7 @@ pub struct Download {
 
 impl<'a> Session<'a> {
     pub fn uid(&self) -> &str {
-        self.uid
+        &self.uid
     }
 
     /// `{base}/remote.php/dav/files/{uid}{path}`.
@@ -155,7 +155,7 @@ impl<'a> Session<'a> {
         format!(
             "{}/remote.php/dav/files/{}{}",
             self.nc.base,
-            super::paths::encode_name(self.uid),
+            super::paths::encode_name(&self.uid),
             path.encoded(folder)
         )
     }

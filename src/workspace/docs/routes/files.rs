@@ -94,8 +94,7 @@ pub(super) async fn list_files(
         Some("file") => Some(EntryKind::File),
         Some(_) => return Err(ApiError::invalid("type", "must be all, folder or file")),
     };
-    let uid = docs.uid_of(&caller.user)?;
-    let nc = docs.as_caller(&caller, &uid);
+    let nc = docs.as_caller(&caller)?;
     let entries = nc
         .list(&path)
         .await
@@ -136,8 +135,7 @@ pub(super) async fn create_folder(
     let path = parent
         .join(&body.name)
         .map_err(|bad| ApiError::invalid("name", bad.0))?;
-    let uid = docs.uid_of(&caller.user)?;
-    let nc = docs.as_caller(&caller, &uid);
+    let nc = docs.as_caller(&caller)?;
     match nc.make_folder(&path).await {
         Ok(()) => {}
         // RFC 4918 §9.3.1: 405 when something is there, 409 when the parent is not.
@@ -177,10 +175,9 @@ pub(super) async fn delete_file(
     q: Result<Query<PathQuery>, QueryRejection>,
 ) -> Result<StatusCode, ApiError> {
     let path = below_root("path", &query(q)?.path)?;
-    let uid = docs.uid_of(&caller.user)?;
-    let nc = docs.as_caller(&caller, &uid);
+    let nc = docs.as_caller(&caller)?;
     nc.delete(&path, false).await.map_err(nextcloud_failed)?;
-    docs.deleted(&state, &caller, &uid, &path).await?;
+    docs.deleted(&state, &caller, nc.uid(), &path).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -206,10 +203,9 @@ pub(super) async fn move_file(
     ValidJson(body): ValidJson<Transfer>,
 ) -> Result<Json<Entry>, ApiError> {
     let (from, to) = endpoints(&body)?;
-    let uid = docs.uid_of(&caller.user)?;
-    let nc = docs.as_caller(&caller, &uid);
+    let nc = docs.as_caller(&caller)?;
     transfer(&nc, false, &from, &to, body.overwrite).await?;
-    docs.moved(&state, &caller, &uid, &from, &to).await?;
+    docs.moved(&state, &caller, nc.uid(), &from, &to).await?;
     Ok(Json(stat_after(&nc, &to).await?))
 }
 
@@ -234,8 +230,7 @@ pub(super) async fn copy_file(
     ValidJson(body): ValidJson<Transfer>,
 ) -> Result<(StatusCode, Json<Entry>), ApiError> {
     let (from, to) = endpoints(&body)?;
-    let uid = docs.uid_of(&caller.user)?;
-    let nc = docs.as_caller(&caller, &uid);
+    let nc = docs.as_caller(&caller)?;
     transfer(&nc, true, &from, &to, body.overwrite).await?;
     Ok((StatusCode::CREATED, Json(stat_after(&nc, &to).await?)))
 }

@@ -37,6 +37,12 @@ pub fn upload_router(limit: usize) -> OpenApiRouter<AppState> {
         .layer(RequestBodyLimitLayer::new(limit))
 }
 
+/// Whether `id` can be one of Nextcloud's file or share ids, which are numbers: anything else
+/// names nothing there, and is answered as missing without asking.
+pub(super) fn is_numeric_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 20 && id.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// A path as the client sent it in `field`, checked.
 pub(super) fn user_path(field: &str, raw: &str) -> Result<UserPath, ApiError> {
     UserPath::parse(raw).map_err(|bad| ApiError::invalid(field, bad.0))

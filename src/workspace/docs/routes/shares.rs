@@ -108,8 +108,7 @@ pub(super) async fn share_with_user(
         return Err(ApiError::invalid("share_with", "is you"));
     }
     let target_uid = docs.uid_of(&target).map_err(|_| no_such_user())?;
-    let uid = docs.uid_of(&caller.user)?;
-    let nc = docs.as_caller(&caller, &uid);
+    let nc = docs.as_caller(&caller)?;
     let entry = nc
         .stat(&path)
         .await
@@ -158,8 +157,7 @@ pub(super) async fn share_link(
     }
     let expire_date = day_after(state.clock.now(), days)
         .ok_or_else(|| ApiError::invalid("expires_days", "is too far ahead"))?;
-    let uid = docs.uid_of(&caller.user)?;
-    let nc = docs.as_caller(&caller, &uid);
+    let nc = docs.as_caller(&caller)?;
     let entry = nc
         .stat(&path)
         .await
@@ -223,8 +221,7 @@ pub(super) async fn list_shares(
         .as_deref()
         .map(|p| user_path("path", p))
         .transpose()?;
-    let uid = docs.uid_of(&caller.user)?;
-    let nc = docs.as_caller(&caller, &uid);
+    let nc = docs.as_caller(&caller)?;
     let shares = nc
         .shares(path.as_ref().filter(|p| !p.is_root()))
         .await
@@ -250,11 +247,10 @@ pub(super) async fn delete_share(
     Path(share_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     // Nextcloud's share ids are numbers; anything else names no share.
-    if share_id.is_empty() || share_id.len() > 20 || !share_id.bytes().all(|b| b.is_ascii_digit()) {
+    if !super::is_numeric_id(&share_id) {
         return Err(ApiError::NotFound);
     }
-    let uid = docs.uid_of(&caller.user)?;
-    let nc = docs.as_caller(&caller, &uid);
+    let nc = docs.as_caller(&caller)?;
     nc.delete_share(&share_id).await.map_err(nextcloud_failed)?;
     Ok(StatusCode::NO_CONTENT)
 }

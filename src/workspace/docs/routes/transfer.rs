@@ -84,8 +84,7 @@ pub(super) async fn upload(
         .map(|p| user_path("path", p))
         .transpose()?;
     let mut overwrite = q.overwrite.unwrap_or(false);
-    let uid = docs.uid_of(&caller.user)?;
-    let nc = docs.as_caller(&caller, &uid);
+    let nc = docs.as_caller(&caller)?;
     while let Some(mut field) = multipart.next_field().await.map_err(broke_off)? {
         match field.name() {
             Some("path") => folder = Some(user_path("path", &small_field(&mut field).await?)?),
@@ -108,7 +107,7 @@ pub(super) async fn upload(
                     .join(&name)
                     .map_err(|bad| ApiError::invalid("file", format!("its name {}", bad.0)))?;
                 let (entry, new) = docs.upload(&nc, &target, &mut field, overwrite).await?;
-                docs.uploaded(&state, &caller, &uid, &target, &entry)
+                docs.uploaded(&state, &caller, nc.uid(), &target, &entry)
                     .await?;
                 let status = if new {
                     StatusCode::CREATED
@@ -165,11 +164,10 @@ pub(super) async fn download_by_id(
     headers: HeaderMap,
 ) -> Result<Response<Body>, ApiError> {
     // Nextcloud's file ids are numbers; anything else names no file.
-    if file_id.is_empty() || file_id.len() > 20 || !file_id.bytes().all(|b| b.is_ascii_digit()) {
+    if !super::is_numeric_id(&file_id) {
         return Err(ApiError::NotFound);
     }
-    let uid = docs.uid_of(&caller.user)?;
-    let nc = docs.as_caller(&caller, &uid);
+    let nc = docs.as_caller(&caller)?;
     let entry = nc
         .find_by_id(&file_id)
         .await
@@ -201,8 +199,7 @@ pub(super) async fn download_by_path(
 ) -> Result<Response<Body>, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::invalid("query", e.body_text()))?;
     let path = below_root("path", &q.path)?;
-    let uid = docs.uid_of(&caller.user)?;
-    let nc = docs.as_caller(&caller, &uid);
+    let nc = docs.as_caller(&caller)?;
     let entry = nc
         .stat(&path)
         .await
