@@ -121,7 +121,7 @@ async fn the_mail_server_down_delays_the_invitation_and_it_arrives_once_it_is_ba
     };
     let uid = "outage@bheem.cloud";
 
-    // Down: the connection is dropped. The job waits to be tried again, with why.
+    // Down: each connection is closed at once. The job waits to be tried again, with why.
     app.gate.set(GateMode::Drop);
     let key = enqueue(
         &app.sso,
@@ -134,9 +134,19 @@ async fn the_mail_server_down_delays_the_invitation_and_it_arrives_once_it_is_ba
     .await;
     assert!(waiting.attempts >= 1, "{waiting:?}");
 
+    // Hanging: the attempt times out (the mail timeout) and is tried again.
+    app.gate.set(GateMode::Silent);
+    let attempts = waiting.attempts;
+    let hung = job_when(&app.sso, &key, "timed out", |j| {
+        j.state == "pending"
+            && j.attempts > attempts
+            && j.last_error.as_deref() == Some("smtp did not answer in time")
+    })
+    .await;
+
     // Shutting down: 421, a reply worth waiting out (RFC 5321 §4.2.1), not a refusal.
     app.gate.set(GateMode::Busy);
-    let attempts = waiting.attempts;
+    let attempts = hung.attempts;
     let busy = job_when(&app.sso, &key, "met the 421", |j| {
         j.state == "pending"
             && j.attempts > attempts

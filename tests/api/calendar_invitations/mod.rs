@@ -250,6 +250,8 @@ pub enum GateMode {
     Drop = 1,
     /// Greets with 421 and closes (RFC 5321 §3.8): a server shutting down or overloaded.
     Busy = 2,
+    /// Holds it and says nothing: a server that hangs.
+    Silent = 3,
 }
 
 /// A TCP gate in front of Postfix's submission port, on a port of its own, which the test opens
@@ -274,6 +276,9 @@ impl SmtpGate {
                         let _ = client
                             .write_all(b"421 4.3.2 Service shutting down, closing channel\r\n")
                             .await;
+                    } else if mode == GateMode::Silent as u8 {
+                        // Until the client gives up and closes its end.
+                        let _ = tokio::io::copy(&mut client, &mut tokio::io::sink()).await;
                     } else if mode == GateMode::Open as u8 {
                         if let Ok(mut server) = TcpStream::connect(("127.0.0.1", upstream)).await {
                             let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
