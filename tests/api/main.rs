@@ -7,6 +7,8 @@ mod audit;
 mod backchannel;
 mod backup;
 mod browser;
+mod caldav_server;
+mod calendar_invitations;
 mod cli;
 mod client_credentials;
 mod company_limits;
