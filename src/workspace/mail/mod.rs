@@ -9,14 +9,18 @@
 //! The master password is the one secret, from the environment.
 //!
 //! `imap` connects, logs in, keeps connections per mailbox for `pool_idle_seconds` and speaks
-//! the commands; `mime` reads messages (sanitising HTML); `smtp` writes and submits them;
-//! `ids` makes the opaque message ids; `mailcow` is the admins' mailbox API; `routes` the
-//! handlers.
+//! the commands; `mime` reads messages (sanitising HTML); `parts` finds their attachments in
+//! IMAP's BODYSTRUCTURE, `download` streams one (`decode` undoing its transfer encoding);
+//! `smtp` writes and submits messages; `ids` makes the opaque message ids; `mailcow` is the
+//! admins' mailbox API; `routes` the handlers.
 
+pub mod decode;
+mod download;
 pub mod ids;
 pub mod imap;
 pub mod mailcow;
 pub mod mime;
+pub mod parts;
 mod routes;
 pub mod smtp;
 

@@ -4,6 +4,7 @@
 //! fake Mailcow.
 
 mod admin;
+mod attachments;
 mod changes;
 mod failures;
 mod isolation;
