@@ -185,6 +185,11 @@ pub enum DeliveryTarget {
     Erp,
     /// LiveKit's server API (Meet).
     Livekit,
+    /// The mail server's IMAP (Bheem Mail): one request's commands on one connection, or one
+    /// attachment's download.
+    Imap,
+    /// The mail server's SMTP submission (Bheem Mail): one message submitted.
+    Smtp,
 }
 
 impl DeliveryTarget {
@@ -195,6 +200,8 @@ impl DeliveryTarget {
             Self::Backchannel => "backchannel",
             Self::Erp => "erp",
             Self::Livekit => "livekit",
+            Self::Imap => "imap",
+            Self::Smtp => "smtp",
         }
     }
 }

@@ -100,7 +100,10 @@ fn quoted(text: &[u8]) -> Vec<u8> {
 /// decoder drops at a line's end.
 fn safe_cut(text: &[u8]) -> usize {
     let mut cut = text.len();
-    if let Some(escape) = text[cut.saturating_sub(2)..].iter().position(|b| *b == b'=') {
+    if let Some(escape) = text[cut.saturating_sub(2)..]
+        .iter()
+        .position(|b| *b == b'=')
+    {
         cut = cut.saturating_sub(2) + escape;
     }
     while cut > 0 && matches!(text[cut - 1], b' ' | b'\t') {
@@ -181,6 +184,9 @@ mod tests {
 
     #[test]
     fn identity_is_the_bytes() {
-        assert_eq!(in_chunks(TransferEncoding::Identity, b"a=b\r\nc", 2), b"a=b\r\nc");
+        assert_eq!(
+            in_chunks(TransferEncoding::Identity, b"a=b\r\nc", 2),
+            b"a=b\r\nc"
+        );
     }
 }

@@ -8,6 +8,9 @@
 //! [`CLIENT_WAIT`]): either happens between two commands, with the connection in good order.
 //! A chunk the server fails to give (an error, no answer within `request_timeout_seconds`)
 //! ends the download, cut short, and the connection is dropped, since it may be mid-answer.
+//!
+//! In the metrics a download is one IMAP delivery, counted when it ends (the look-up of the
+//! attachment is one more when it finds none or fails).
 
 use std::time::Duration;
 
@@ -16,9 +19,10 @@ use tokio::sync::mpsc;
 
 use super::decode::Decoder;
 use super::ids::MessageId;
-use super::imap::{ops, Lease, MailError, IMAP};
+use super::imap::{count, ops, Lease, MailError, IMAP};
 use super::parts::Part;
 use super::{mail_failed, MailService};
+use crate::telemetry::{self, DeliveryOutcome, DeliveryTarget};
 use crate::workspace::ApiError;
 
 /// How much of a part one FETCH reads.
@@ -44,17 +48,14 @@ impl MailService {
         id: &MessageId,
         n: usize,
     ) -> Result<Option<Download>, ApiError> {
-        let mut lease = self
-            .pool
-            .get(address, self.timeout)
-            .await
-            .map_err(mail_failed)?;
+        let mut lease = self.lease(address).await?;
         let found = self
             .timed(locate(&mut lease, &imap_name, id.uid_validity, id.uid, n))
             .await;
         let part = match found {
             Ok(Some(part)) => part,
             other => {
+                count(DeliveryTarget::Imap, &other);
                 lease.finish(&other);
                 return other.map(|_| None).map_err(mail_failed);
             }
@@ -120,13 +121,15 @@ async fn pump(
         let chunk = match read {
             Ok(Some(chunk)) => chunk,
             Ok(None) => {
-                // Expunged by another client meanwhile.
+                // Expunged by another client meanwhile: an answer.
+                telemetry::delivery(DeliveryTarget::Imap, DeliveryOutcome::Done);
                 lease.give_back();
                 let _ = tx.send(Err(cut_short("the message is gone"))).await;
                 return;
             }
             Err(e) => {
                 let failed = Err::<(), _>(e);
+                count(DeliveryTarget::Imap, &failed);
                 lease.finish(&failed);
                 let e = failed.unwrap_err();
                 tracing::warn!(error = %e, "an attachment's download was cut short");
@@ -147,12 +150,14 @@ async fn pump(
                 // The client went away, or stopped reading: between two commands, so the
                 // connection is in good order for the next request.
                 Ok(Err(_)) | Err(_) => {
+                    telemetry::delivery(DeliveryTarget::Imap, DeliveryOutcome::Done);
                     lease.give_back();
                     return;
                 }
             }
         }
         if last {
+            telemetry::delivery(DeliveryTarget::Imap, DeliveryOutcome::Done);
             lease.give_back();
             return;
         }
@@ -160,5 +165,7 @@ async fn pump(
 }
 
 fn cut_short(why: &str) -> std::io::Error {
-    std::io::Error::other(format!("the attachment could not be read to its end: {why}"))
+    std::io::Error::other(format!(
+        "the attachment could not be read to its end: {why}"
+    ))
 }

@@ -37,6 +37,7 @@ use self::smtp::Submitter;
 use crate::config::Config;
 use crate::directory::User;
 use crate::http::AppState;
+use crate::telemetry::{self, DeliveryTarget};
 use crate::workspace::ApiError;
 
 /// What the mail area runs on, built once from `[mail]`.
@@ -96,24 +97,38 @@ impl MailService {
 
     /// Runs `op` on a connection logged in as `address` (a kept one, or a new one), within the
     /// request timeout; the connection is kept for the next request unless it may be broken.
+    /// Counted in the metrics as one IMAP delivery.
     pub async fn imap<T>(
         &self,
         address: &str,
         op: impl for<'s> FnOnce(&'s mut ImapSession) -> BoxFuture<'s, Result<T, MailError>>,
     ) -> Result<T, ApiError> {
-        let mut lease = self
-            .pool
-            .get(address, self.timeout)
-            .await
-            .map_err(mail_failed)?;
+        let mut lease = self.lease(address).await?;
         let result = match tokio::time::timeout(self.timeout, op(&mut lease)).await {
             Ok(result) => result,
             Err(_) => Err(MailError::Timeout {
                 service: imap::IMAP,
             }),
         };
+        imap::count(DeliveryTarget::Imap, &result);
         lease.finish(&result);
         result.map_err(mail_failed)
+    }
+
+    /// A connection logged in as `address`; failing to get one counts as an IMAP delivery
+    /// that failed.
+    async fn lease(&self, address: &str) -> Result<imap::Lease, ApiError> {
+        self.pool.get(address, self.timeout).await.map_err(|e| {
+            telemetry::delivery(DeliveryTarget::Imap, e.outcome());
+            mail_failed(e)
+        })
+    }
+
+    /// Submits `message` as `address` (see [`Submitter::submit`]), counted in the metrics.
+    pub async fn submit(&self, address: &str, message: &lettre::Message) -> Result<(), MailError> {
+        let sent = self.submitter.submit(address, message).await;
+        imap::count(DeliveryTarget::Smtp, &sent);
+        sent
     }
 
     /// How many IMAP connections are kept now.

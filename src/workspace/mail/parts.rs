@@ -112,7 +112,13 @@ pub fn attachments(body: &BodyStructure<'_>) -> Vec<Part> {
     found
 }
 
-fn walk(body: &BodyStructure<'_>, at: &[u32], position: usize, level: &mut Level, out: &mut Vec<Part>) {
+fn walk(
+    body: &BodyStructure<'_>,
+    at: &[u32],
+    position: usize,
+    level: &mut Level,
+    out: &mut Vec<Part>,
+) {
     let (common, single) = match body {
         BodyStructure::Multipart { common, bodies, .. } => {
             let parent = match common.ty.subtype.to_ascii_lowercase().as_str() {
@@ -170,8 +176,7 @@ fn walk(body: &BodyStructure<'_>, at: &[u32], position: usize, level: &mut Level
     let named = param(&common.ty.params, "name");
     let inline = matches!(kind, Kind::TextPlain | Kind::TextHtml | Kind::Media)
         && !disposed_as_attachment
-        && (position == 1
-            || level.parent != Parent::Related && (kind == Kind::Media || !named));
+        && (position == 1 || level.parent != Parent::Related && (kind == Kind::Media || !named));
     let (to_html, to_text) = if level.parent == Parent::Alternative {
         (kind == Kind::TextHtml, kind == Kind::TextPlain)
     } else if inline {
@@ -229,11 +234,7 @@ fn part(
         _ => TransferEncoding::Identity,
     };
     Part {
-        section: at
-            .iter()
-            .map(u32::to_string)
-            .collect::<Vec<_>>()
-            .join("."),
+        section: at.iter().map(u32::to_string).collect::<Vec<_>>().join("."),
         filename: filename(common),
         content_type: super::mime::header_safe_type(&common.ty.ty, &common.ty.subtype),
         encoding,
@@ -336,7 +337,8 @@ mod tests {
     /// The attachments of the BODYSTRUCTURE in a FETCH answer as a server writes it.
     fn attachments_of(fetch: &str) -> Vec<Part> {
         let line = format!("* 1 FETCH (UID 7 BODYSTRUCTURE {fetch})\r\n");
-        let (_, response) = async_imap::imap_proto::parser::parse_response(line.as_bytes()).unwrap();
+        let (_, response) =
+            async_imap::imap_proto::parser::parse_response(line.as_bytes()).unwrap();
         let Response::Fetch(_, attributes) = response else {
             panic!("not a FETCH: {response:?}");
         };
@@ -371,7 +373,13 @@ mod tests {
         assert_eq!(
             summary,
             vec![
-                ("1.2.2", Some("logo.png"), "image/png", TransferEncoding::Base64, true),
+                (
+                    "1.2.2",
+                    Some("logo.png"),
+                    "image/png",
+                    TransferEncoding::Base64,
+                    true
+                ),
                 (
                     "2",
                     Some("Angebot für Müller.pdf"),
@@ -379,7 +387,13 @@ mod tests {
                     TransferEncoding::Base64,
                     false
                 ),
-                ("3", None, "message/rfc822", TransferEncoding::Identity, false),
+                (
+                    "3",
+                    None,
+                    "message/rfc822",
+                    TransferEncoding::Identity,
+                    false
+                ),
             ]
         );
         assert_eq!(parts[0].content_id.as_deref(), Some("<logo@acme>"));

@@ -22,13 +22,10 @@ const LARGE: usize = 40 << 20;
 
 /// Stores `raw` in `address`'s `folder` over IMAP, as another mail client would (APPEND).
 pub async fn append(mail: &MailServers, address: &str, folder: &str, raw: &[u8]) {
-    let mut imap = crate::mail_servers::imap_login(
-        mail,
-        &mail.master_login(address),
-        mail.master_password(),
-    )
-    .await
-    .unwrap();
+    let mut imap =
+        crate::mail_servers::imap_login(mail, &mail.master_login(address), mail.master_password())
+            .await
+            .unwrap();
     imap.append(folder, None, None, raw).await.unwrap();
     imap.logout().await.unwrap();
 }
@@ -88,7 +85,9 @@ async fn a_large_attachment_streams_intact_and_others_download_as_written(backen
     let inbox = m.messages(&m.alice, "INBOX").await;
     let id = inbox[0]["id"].as_str().unwrap();
     assert_eq!(inbox[0]["has_attachments"], true);
-    let read = m.get(&m.alice, &format!("/api/v1/mail/messages/{id}")).await;
+    let read = m
+        .get(&m.alice, &format!("/api/v1/mail/messages/{id}"))
+        .await;
     assert_eq!(read["truncated"], true, "larger than max_message_mib");
     assert_eq!(read["text"].as_str().unwrap().trim(), "Three files.");
     let listed: Vec<(u64, &str, &str)> = read["attachments"]
@@ -189,7 +188,13 @@ async fn a_download_left_by_its_client_gives_its_connection_back(backend: Backen
     let Some(m) = MailApp::start(backend).await else {
         return;
     };
-    append(&m.mail, ALICE, "INBOX", &with_files(&random(LARGE), "a;b", "n")).await;
+    append(
+        &m.mail,
+        ALICE,
+        "INBOX",
+        &with_files(&random(LARGE), "a;b", "n"),
+    )
+    .await;
     let id = m.messages(&m.alice, "INBOX").await[0]["id"]
         .as_str()
         .unwrap()

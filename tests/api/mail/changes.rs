@@ -174,7 +174,9 @@ async fn an_id_from_before_its_folder_was_made_anew_names_nothing(backend: Backe
     let with_file = "From: bob@acme.example\r\nSubject: plans\r\nContent-Type: multipart/mixed; \
         boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee file\r\n--b\r\n\
         Content-Type: application/pdf; name=a.pdf\r\n\r\n%PDF\r\n--b--\r\n";
-    imap.append("Projekte", None, None, with_file).await.unwrap();
+    imap.append("Projekte", None, None, with_file)
+        .await
+        .unwrap();
     let old = m.messages(&m.alice, "Projekte").await[0]["id"]
         .as_str()
         .unwrap()
@@ -186,9 +188,14 @@ async fn an_id_from_before_its_folder_was_made_anew_names_nothing(backend: Backe
     imap.close().await.unwrap();
     imap.delete("Projekte").await.unwrap();
     imap.create("Projekte").await.unwrap();
-    imap.append("Projekte", None, None, plain(BOB, ALICE, "other plans", "x"))
-        .await
-        .unwrap();
+    imap.append(
+        "Projekte",
+        None,
+        None,
+        plain(BOB, ALICE, "other plans", "x"),
+    )
+    .await
+    .unwrap();
     let after = imap.examine("Projekte").await.unwrap().uid_validity;
     assert_ne!(before, after, "the folder has a new UIDVALIDITY");
     imap.logout().await.unwrap();
@@ -198,7 +205,11 @@ async fn an_id_from_before_its_folder_was_made_anew_names_nothing(backend: Backe
 
     for (method, path, body) in [
         ("GET", format!("/api/v1/mail/messages/{old}"), None),
-        ("GET", format!("/api/v1/mail/messages/{old}/attachments/0"), None),
+        (
+            "GET",
+            format!("/api/v1/mail/messages/{old}/attachments/0"),
+            None,
+        ),
         (
             "POST",
             format!("/api/v1/mail/messages/{old}/flags"),

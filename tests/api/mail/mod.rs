@@ -6,6 +6,7 @@
 mod admin;
 mod attachments;
 mod changes;
+mod config_check;
 mod failures;
 mod isolation;
 mod read;
