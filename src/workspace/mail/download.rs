@@ -128,10 +128,14 @@ async fn pump(
                 return;
             }
             Err(e) => {
-                let failed = Err::<(), _>(e);
-                count(DeliveryTarget::Imap, &failed);
-                lease.finish(&failed);
-                let e = failed.unwrap_err();
+                telemetry::delivery(DeliveryTarget::Imap, e.outcome());
+                // A NO leaves the connection in good order; anything else may leave it
+                // mid-answer, and it is dropped.
+                if e.keeps_connection() {
+                    lease.give_back();
+                } else {
+                    drop(lease);
+                }
                 tracing::warn!(error = %e, "an attachment's download was cut short");
                 let _ = tx.send(Err(cut_short(&e.to_string()))).await;
                 return;
