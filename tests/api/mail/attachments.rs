@@ -5,6 +5,7 @@
 
 use base64::Engine as _;
 use futures_util::StreamExt as _;
+use mail_parser::MimeHeaders as _;
 use rand::RngCore as _;
 use sha2::{Digest, Sha256};
 
@@ -15,6 +16,7 @@ use crate::support::{Backend, MailServers};
 on_both_backends!(
     a_large_attachment_streams_intact_and_others_download_as_written,
     a_download_left_by_its_client_gives_its_connection_back,
+    attachments_are_those_mail_parser_finds_in_the_whole_message,
 );
 
 /// 40 MiB: twenty times the test app's `max_message_mib`.
@@ -235,4 +237,103 @@ async fn a_download_left_by_its_client_gives_its_connection_back(backend: Backen
     assert!(outcome.is_err(), "read {read} bytes and an end");
     assert!(read < LARGE);
     assert_eq!(m.messages(&m.alice, "INBOX").await.len(), 1);
+}
+
+/// Messages of the shapes mail clients write: bodies in alternatives, an HTML body with an
+/// inline image, files, a forwarded message, a file as the whole message, a named text part.
+const SHAPES: &[&str] = &[
+    "From: a@acme.example\r\nSubject: shapes\r\nContent-Type: multipart/mixed; boundary=m\r\n\r\n\
+--m\r\nContent-Type: multipart/alternative; boundary=a\r\n\r\n\
+--a\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHello\r\n\
+--a\r\nContent-Type: multipart/related; boundary=r\r\n\r\n\
+--r\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Hello <img src=\"cid:logo@acme\"></p>\r\n\
+--r\r\nContent-Type: image/png; name=\"logo.png\"\r\nContent-ID: <logo@acme>\r\n\
+Content-Disposition: inline; filename=\"logo.png\"\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n\
+--r--\r\n--a--\r\n\
+--m\r\nContent-Type: application/pdf; name=\"=?UTF-8?B?R3LDvMOfZS5wZGY=?=\"\r\n\
+Content-Disposition: attachment; filename*=UTF-8''Gr%C3%BC%C3%9Fe.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERg==\r\n\
+--m\r\nContent-Type: message/rfc822\r\n\r\nFrom: b@acme.example\r\nSubject: inner\r\n\r\ninner text\r\n\
+--m\r\nContent-Type: text/plain; name=\"notes.txt\"\r\n\r\nnamed text\r\n\
+--m\r\nContent-Type: text/csv\r\nContent-Disposition: inline\r\n\r\na;b\r\n\
+--m--\r\n",
+    "From: a@acme.example\r\nSubject: a file only\r\nContent-Type: application/zip; name=all.zip\r\n\
+Content-Transfer-Encoding: base64\r\n\r\nUEsDBA==\r\n",
+    "From: a@acme.example\r\nSubject: text only\r\nContent-Type: text/plain\r\n\r\njust text\r\n",
+    "From: a@acme.example\r\nSubject: html and a picture\r\nContent-Type: multipart/mixed; boundary=m\r\n\r\n\
+--m\r\nContent-Type: text/html\r\n\r\n<p>hi</p>\r\n\
+--m\r\nContent-Type: image/jpeg\r\nContent-Disposition: inline\r\n\r\nxx\r\n\
+--m\r\nContent-Type: text/html; name=page.html\r\nContent-Disposition: attachment\r\n\r\n<p>file</p>\r\n\
+--m--\r\n",
+];
+
+async fn attachments_are_those_mail_parser_finds_in_the_whole_message(backend: Backend) {
+    let Some(m) = MailApp::start(backend).await else {
+        return;
+    };
+    for raw in SHAPES {
+        m.deliver(ALICE, "INBOX", raw);
+    }
+    let inbox = m.messages(&m.alice, "INBOX").await;
+    assert_eq!(inbox.len(), SHAPES.len());
+    // Newest first: the last delivered is listed first.
+    let mut compared = 0;
+    for (raw, listed) in SHAPES.iter().rev().zip(&inbox) {
+        let message = mail_parser::MessageParser::default()
+            .parse(raw.as_bytes())
+            .unwrap();
+        let expected: Vec<(Option<String>, String)> = message
+            .attachments()
+            .map(|part| {
+                let ct = part.content_type().unwrap();
+                let essence = format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or_default());
+                (
+                    part.attachment_name().map(str::to_owned),
+                    essence.to_lowercase(),
+                )
+            })
+            .collect();
+        let id = listed["id"].as_str().unwrap();
+        let read = m
+            .get(&m.alice, &format!("/api/v1/mail/messages/{id}"))
+            .await;
+        let got: Vec<(Option<String>, String)> = read["attachments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                (
+                    a["filename"].as_str().map(str::to_owned),
+                    a["content_type"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(got, expected, "{}", listed["subject"]);
+        compared += got.len();
+        // Each downloads as mail-parser decodes it.
+        for (n, part) in message.attachments().enumerate() {
+            let download = m
+                .download(
+                    &m.alice,
+                    &format!("/api/v1/mail/messages/{id}/attachments/{n}"),
+                )
+                .await;
+            assert_eq!(download.status(), 200);
+            let bytes = download.bytes().await.unwrap();
+            match part.body {
+                // A forwarded message is offered as written.
+                mail_parser::PartType::Message(_) => {
+                    assert!(bytes.starts_with(b"From: b@acme.example"))
+                }
+                _ => assert_eq!(
+                    String::from_utf8_lossy(&bytes).trim_end(),
+                    String::from_utf8_lossy(part.contents()).trim_end(),
+                    "{} #{n}",
+                    listed["subject"]
+                ),
+            }
+        }
+    }
+    // The picture in the HTML, the PDF, the forwarded message, the named text, the CSV; the
+    // zip; the picture beside the HTML and the HTML file.
+    assert_eq!(compared, 8);
 }
