@@ -2,8 +2,10 @@
 //! naming its key, including those start-up cannot see: whether the database answers and is
 //! migrated, whether the ERP's table has the configured columns and lets the provider's role
 //! read them (and write the hash column with `rehash`), and whether the downstream services
-//! answer. The checks against the outside run on the parts of the file that are valid, so a
+//! answer (`[mail]`'s IMAP and SMTP servers greeting through TLS: `mail`). The checks against the outside run on the parts of the file that are valid, so a
 //! wrong client secret does not hide a wrong ERP column.
+
+mod mail;
 
 use std::path::Path;
 use std::time::Duration;
@@ -53,14 +55,22 @@ pub async fn run(explicit: Option<&Path>) -> anyhow::Result<()> {
     if let Err(errors) = checked.result {
         report.problems.extend(errors.into_vec());
     }
-    let (database, directory, downstream) = tokio::join!(
+    let mail_servers = async {
+        match &usable.mail {
+            Some(mail) => mail::servers(mail, LIMIT).await,
+            None => Report::default(),
+        }
+    };
+    let (database, directory, downstream, mail_servers) = tokio::join!(
         database(&usable),
         directory(usable.directory.as_ref()),
         downstream(&usable),
+        mail_servers,
     );
     report.add(database);
     report.add(directory);
     report.add(downstream);
+    report.add(mail_servers);
     for line in &report.fine {
         println!("ok: {line}");
     }

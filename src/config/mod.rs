@@ -213,6 +213,7 @@ pub struct Usable {
     pub clients: Vec<ClientConfig>,
     pub meet: Option<MeetConfig>,
     pub docs: Option<DocsConfig>,
+    pub mail: Option<MailConfig>,
 }
 
 impl Checked {
@@ -230,6 +231,7 @@ impl Checked {
                 clients: Vec::new(),
                 meet: None,
                 docs: None,
+                mail: None,
             },
         }
     }

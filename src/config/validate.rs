@@ -266,6 +266,7 @@ pub(super) fn validate(raw: RawConfig, env: &[(String, String)], source: ConfigS
         clients: clients.clone(),
         meet: meet.clone(),
         docs: docs.clone(),
+        mail: mail.clone(),
     };
     let key_refresh_seconds = problems.take(validate_key_refresh(raw.key_refresh_seconds));
     let key_rotation_days = problems.take(validate_key_rotation(raw.key_rotation_days));

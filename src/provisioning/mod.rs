@@ -182,7 +182,7 @@ async fn dispatch(provisioning: &Provisioning, job: &ClaimedJob) -> Outcome {
         Job::SyncMeetRoom(_) | Job::SyncMeetRecording(_) | Job::SyncDocsDocument(_) => {
             DeliveryTarget::Erp
         }
-        Job::SendCalendarInvitation(_) => DeliveryTarget::Mail,
+        Job::SendCalendarInvitation(_) => DeliveryTarget::Smtp,
     };
     delivered(target, &outcome);
     outcome

@@ -185,8 +185,11 @@ pub enum DeliveryTarget {
     Erp,
     /// LiveKit's server API (Meet).
     Livekit,
-    /// SMTP submission to the mail server (`[mail]`): calendar invitations.
-    Mail,
+    /// The mail server's IMAP (Bheem Mail): one request's commands on one connection, or one
+    /// attachment's download.
+    Imap,
+    /// The mail server's SMTP submission (Bheem Mail): one message submitted.
+    Smtp,
 }
 
 impl DeliveryTarget {
@@ -197,7 +200,8 @@ impl DeliveryTarget {
             Self::Backchannel => "backchannel",
             Self::Erp => "erp",
             Self::Livekit => "livekit",
-            Self::Mail => "mail",
+            Self::Imap => "imap",
+            Self::Smtp => "smtp",
         }
     }
 }

@@ -100,9 +100,9 @@ pub const METRICS: &[Metric] = &[
         kind: Kind::Counter,
         unit: None,
         labels: &["target", "outcome"],
-        help: "Calls to other systems (nextcloud, mailcow, backchannel, erp, livekit, mail) by outcome: \
-               done, retry \
-               (failed, worth trying again) or fail (refused, not tried again)",
+        help: "Calls to other systems (nextcloud, mailcow, backchannel, erp, livekit, imap, \
+               smtp) by outcome: done, retry (failed, worth trying again) or fail (refused, not \
+               tried again)",
     },
     Metric {
         name: DB_POOL_CONNECTIONS,

@@ -54,7 +54,11 @@ fn allowed(module: &str) -> Option<Vec<&'static str>> {
         // The workspace APIs (resource servers) beside `http`, at the edge: handlers of their
         // own on `http`'s state, extractors and error renderers; `http` knows nothing of them.
         "workspace" => below(&[INFRASTRUCTURE, DOMAIN], &["http"]),
-        "cli" => below(&[INFRASTRUCTURE, DOMAIN], &["http", "app", "logging"]),
+        // `config check` greets `[mail]`'s IMAP server with the workspace's own connector.
+        "cli" => below(
+            &[INFRASTRUCTURE, DOMAIN],
+            &["http", "app", "logging", "workspace"],
+        ),
         _ => return None,
     })
 }

@@ -32,7 +32,8 @@ pub struct AttachmentInfo {
     pub filename: Option<String>,
     #[schema(example = "application/pdf")]
     pub content_type: String,
-    /// Decoded, in bytes.
+    /// Decoded, in bytes: exact for a part that is not encoded; for base64, what its encoded
+    /// size decodes to in lines of the usual length; for quoted-printable, at most this.
     pub size: usize,
     /// The Content-ID an HTML body's `cid:` images name.
     pub content_id: Option<String>,
@@ -68,14 +69,6 @@ pub struct Detail {
     pub html: Option<String>,
     /// Whether remote images were taken out of `html`.
     pub remote_content_blocked: bool,
-    pub attachments: Vec<AttachmentInfo>,
-}
-
-/// One attachment's content.
-pub struct Attachment {
-    pub filename: Option<String>,
-    pub content_type: String,
-    pub bytes: Vec<u8>,
 }
 
 fn parse(raw: &[u8]) -> Option<Message<'_>> {
@@ -102,7 +95,7 @@ fn people(address: Option<&Address<'_>>) -> Vec<Person> {
 
 /// A header's text with no control characters left (a hostile message's header can hold
 /// anything, and a client may put it into its own headers or a terminal).
-fn clean(text: &str) -> String {
+pub(crate) fn clean(text: &str) -> String {
     text.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect::<String>()
@@ -110,25 +103,19 @@ fn clean(text: &str) -> String {
         .to_owned()
 }
 
-fn content_type_of(part: &mail_parser::MessagePart<'_>) -> String {
-    let Some(ct) = part.content_type() else {
-        return "application/octet-stream".into();
-    };
-    let essence = match ct.subtype() {
-        Some(sub) => format!("{}/{}", ct.ctype(), sub),
-        None => ct.ctype().to_owned(),
-    }
-    .to_ascii_lowercase();
-    // Only what a Content-Type header may carry as its type: anything else becomes the
-    // neutral type, so that nothing from the message reaches a response header unchecked.
+/// `type/subtype` in lower case if both are what a Content-Type header may carry as its type;
+/// anything else becomes the neutral type, so that nothing from a message reaches a response
+/// header unchecked.
+pub(crate) fn header_safe_type(ty: &str, subtype: &str) -> String {
     let token = |s: &str| {
         !s.is_empty()
             && s.chars()
                 .all(|c| c.is_ascii_alphanumeric() || "!#$&-^_.+".contains(c))
     };
-    match essence.split_once('/') {
-        Some((t, s)) if token(t) && token(s) => essence,
-        _ => "application/octet-stream".into(),
+    if token(ty) && token(subtype) {
+        format!("{ty}/{subtype}").to_ascii_lowercase()
+    } else {
+        "application/octet-stream".into()
     }
 }
 
@@ -187,7 +174,6 @@ pub fn detail(raw: &[u8], external: bool) -> Detail {
             text: Some(String::from_utf8_lossy(raw).into_owned()),
             html: None,
             remote_content_blocked: false,
-            attachments: Vec::new(),
         };
     };
     let has_html = message.html_part(0).is_some_and(|p| p.is_text_html());
@@ -198,18 +184,6 @@ pub fn detail(raw: &[u8], external: bool) -> Detail {
         }
         _ => (None, false),
     };
-    let attachments = message
-        .attachments()
-        .enumerate()
-        .map(|(index, part)| AttachmentInfo {
-            index,
-            filename: part.attachment_name().map(clean),
-            content_type: content_type_of(part),
-            size: part.contents().len(),
-            content_id: part.content_id().map(clean),
-            inline: part.content_disposition().is_some_and(|d| d.is_inline()),
-        })
-        .collect();
     Detail {
         from: people(message.from()).into_iter().next(),
         to: people(message.to()),
@@ -223,19 +197,7 @@ pub fn detail(raw: &[u8], external: bool) -> Detail {
         text: message.body_text(0).map(|t| t.into_owned()),
         html,
         remote_content_blocked,
-        attachments,
     }
-}
-
-/// The attachment at `index` of a message read whole.
-pub fn attachment(raw: &[u8], index: usize) -> Option<Attachment> {
-    let message = parse(raw)?;
-    let part = message.attachments().nth(index)?;
-    Some(Attachment {
-        filename: part.attachment_name().map(clean),
-        content_type: content_type_of(part),
-        bytes: part.contents().to_vec(),
-    })
 }
 
 fn is_remote(url: &str) -> bool {
@@ -317,7 +279,6 @@ mod tests {
         ] {
             let _ = summary(raw);
             let d = detail(raw, false);
-            let _ = attachment(raw, 0);
             assert!(d.html.is_none() || !d.html.unwrap().contains("<script"));
         }
     }
@@ -335,9 +296,5 @@ mod tests {
         assert_eq!(s.date.as_deref(), Some("2026-12-01T10:00:00Z"));
         assert!(s.has_attachments);
         assert!(s.preview.starts_with("Hello"), "{}", s.preview);
-        let d = detail(raw, false);
-        assert_eq!(d.attachments[0].filename.as_deref(), Some("a.pdf"));
-        assert_eq!(d.attachments[0].content_type, "application/pdf");
-        assert_eq!(attachment(raw, 0).unwrap().bytes, b"%PDF");
     }
 }

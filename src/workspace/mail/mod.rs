@@ -9,14 +9,18 @@
 //! The master password is the one secret, from the environment.
 //!
 //! `imap` connects, logs in, keeps connections per mailbox for `pool_idle_seconds` and speaks
-//! the commands; `mime` reads messages (sanitising HTML); `smtp` writes and submits them;
-//! `ids` makes the opaque message ids; `mailcow` is the admins' mailbox API; `routes` the
-//! handlers.
+//! the commands; `mime` reads messages (sanitising HTML); `parts` finds their attachments in
+//! IMAP's BODYSTRUCTURE, `download` streams one (`decode` undoing its transfer encoding);
+//! `smtp` writes and submits messages; `ids` makes the opaque message ids; `mailcow` is the
+//! admins' mailbox API; `routes` the handlers.
 
+pub mod decode;
+mod download;
 pub mod ids;
 pub mod imap;
 pub mod mailcow;
 pub mod mime;
+pub mod parts;
 mod routes;
 pub mod smtp;
 
@@ -33,6 +37,7 @@ use self::smtp::Submitter;
 use crate::config::Config;
 use crate::directory::User;
 use crate::http::AppState;
+use crate::telemetry::{self, DeliveryTarget};
 use crate::workspace::ApiError;
 
 /// What the mail area runs on, built once from `[mail]`.
@@ -88,24 +93,42 @@ impl MailService {
 
     /// Runs `op` on a connection logged in as `address` (a kept one, or a new one), within the
     /// request timeout; the connection is kept for the next request unless it may be broken.
+    /// Counted in the metrics as one IMAP delivery.
     pub async fn imap<T>(
         &self,
         address: &str,
         op: impl for<'s> FnOnce(&'s mut ImapSession) -> BoxFuture<'s, Result<T, MailError>>,
     ) -> Result<T, ApiError> {
-        let mut lease = self
-            .pool
-            .get(address, self.timeout)
-            .await
-            .map_err(mail_failed)?;
+        let mut lease = self.lease(address).await?;
         let result = match tokio::time::timeout(self.timeout, op(&mut lease)).await {
             Ok(result) => result,
             Err(_) => Err(MailError::Timeout {
                 service: imap::IMAP,
             }),
         };
+        imap::count(DeliveryTarget::Imap, &result);
         lease.finish(&result);
         result.map_err(mail_failed)
+    }
+
+    /// A connection logged in as `address`; failing to get one counts as an IMAP delivery
+    /// that failed.
+    async fn lease(&self, address: &str) -> Result<imap::Lease, ApiError> {
+        self.pool.get(address, self.timeout).await.map_err(|e| {
+            telemetry::delivery(DeliveryTarget::Imap, e.outcome());
+            mail_failed(e)
+        })
+    }
+
+    /// Submits `message` as `address` (see [`Submitter::submit`]), counted in the metrics.
+    pub async fn submit(&self, address: &str, message: &lettre::Message) -> Result<(), MailError> {
+        let sent = self
+            .submitter
+            .submit(address, message)
+            .await
+            .map_err(MailError::from);
+        imap::count(DeliveryTarget::Smtp, &sent);
+        sent
     }
 
     /// How many IMAP connections are kept now.

@@ -1,4 +1,5 @@
-//! Changing messages: flags, moving, deleting to Trash and then for good.
+//! Changing messages: flags, moving, deleting to Trash and then for good; and ids that name
+//! nothing any more once their folder was made anew.
 
 use serde_json::{json, Value};
 
@@ -9,6 +10,7 @@ use crate::support::Backend;
 on_both_backends!(
     flags_are_set_and_cleared,
     a_message_moves_and_is_deleted_to_trash_then_for_good,
+    an_id_from_before_its_folder_was_made_anew_names_nothing,
 );
 
 fn flags(answer: &Value) -> Vec<String> {
@@ -83,10 +85,17 @@ async fn a_message_moves_and_is_deleted_to_trash_then_for_good(backend: Backend)
             Some(json!({"folder": "Drafts"})),
         )
         .await;
-    assert_eq!(status, 204, "{answer:#}");
+    // Its new id, from the server's COPYUID: the one the folder lists, and it reads.
+    assert_eq!(status, 200, "{answer:#}");
     let drafts = m.messages(&m.alice, "Drafts").await;
     assert_eq!(drafts[0]["subject"], "keep me");
     assert_ne!(drafts[0]["id"], json!(keep));
+    assert_eq!(answer["id"], drafts[0]["id"], "{answer:#}");
+    let moved = answer["id"].as_str().unwrap();
+    let read = m
+        .get(&m.alice, &format!("/api/v1/mail/messages/{moved}"))
+        .await;
+    assert_eq!(read["subject"], "keep me");
     let (status, _) = m
         .call(
             &m.alice,
@@ -148,4 +157,82 @@ async fn a_message_moves_and_is_deleted_to_trash_then_for_good(backend: Backend)
         )
         .await;
     assert_eq!(status, 404, "deleted twice");
+}
+
+async fn an_id_from_before_its_folder_was_made_anew_names_nothing(backend: Backend) {
+    let Some(m) = MailApp::start(backend).await else {
+        return;
+    };
+    let mut imap = crate::mail_servers::imap_login(
+        &m.mail,
+        &m.mail.master_login(ALICE),
+        m.mail.master_password(),
+    )
+    .await
+    .unwrap();
+    imap.create("Projekte").await.unwrap();
+    let with_file = "From: bob@acme.example\r\nSubject: plans\r\nContent-Type: multipart/mixed; \
+        boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee file\r\n--b\r\n\
+        Content-Type: application/pdf; name=a.pdf\r\n\r\n%PDF\r\n--b--\r\n";
+    imap.append("Projekte", None, None, with_file)
+        .await
+        .unwrap();
+    let old = m.messages(&m.alice, "Projekte").await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let before = imap.examine("Projekte").await.unwrap().uid_validity;
+
+    // Deleted and made again, with a message of the same UID (1) in it: Dovecot gives the
+    // folder a new UIDVALIDITY, and the old id names none of its messages.
+    imap.close().await.unwrap();
+    imap.delete("Projekte").await.unwrap();
+    imap.create("Projekte").await.unwrap();
+    imap.append(
+        "Projekte",
+        None,
+        None,
+        plain(BOB, ALICE, "other plans", "x"),
+    )
+    .await
+    .unwrap();
+    let after = imap.examine("Projekte").await.unwrap().uid_validity;
+    assert_ne!(before, after, "the folder has a new UIDVALIDITY");
+    imap.logout().await.unwrap();
+    let now = m.messages(&m.alice, "Projekte").await;
+    assert_eq!(now[0]["uid"], 1);
+    assert_ne!(now[0]["id"], json!(old));
+
+    for (method, path, body) in [
+        ("GET", format!("/api/v1/mail/messages/{old}"), None),
+        (
+            "GET",
+            format!("/api/v1/mail/messages/{old}/attachments/0"),
+            None,
+        ),
+        (
+            "POST",
+            format!("/api/v1/mail/messages/{old}/flags"),
+            Some(json!({"seen": true})),
+        ),
+        (
+            "POST",
+            format!("/api/v1/mail/messages/{old}/move"),
+            Some(json!({"folder": "Trash"})),
+        ),
+        ("DELETE", format!("/api/v1/mail/messages/{old}"), None),
+    ] {
+        let (status, answer) = m.call(&m.alice, method, &path, body).await;
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (404, Some("not_found")),
+            "{method} {path}: {answer:#}"
+        );
+    }
+    // The message now there is untouched.
+    let now = m.messages(&m.alice, "Projekte").await;
+    assert_eq!(now.len(), 1);
+    assert_eq!(now[0]["subject"], "other plans");
+    assert!(now[0]["flags"].as_array().unwrap().is_empty());
+    assert!(m.messages(&m.alice, "Trash").await.is_empty());
 }

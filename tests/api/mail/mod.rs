@@ -4,7 +4,9 @@
 //! fake Mailcow.
 
 mod admin;
+mod attachments;
 mod changes;
+mod config_check;
 mod failures;
 mod isolation;
 mod read;

@@ -5,6 +5,7 @@
 //! ask only for metrics the server exports.
 
 mod dashboard;
+mod mail;
 mod meet;
 mod outbox;
 mod server;

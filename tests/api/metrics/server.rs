@@ -57,8 +57,9 @@ impl Drop for Server {
 }
 
 impl Server {
-    /// Writes `config` (with its listener, database and keys), adds alice, starts `serve` and
-    /// waits until the site answers. `None` where the backend is not available.
+    /// Writes `config` (with its listener, database and keys), adds alice, starts `serve` (with
+    /// the environment variables `config` sets) and waits until the site answers. `None` where
+    /// the backend is not available.
     pub async fn start(backend: Backend, mut config: TestConfig) -> Option<Self> {
         let db = TestDb::new(backend).await?;
         let dir = tempfile::tempdir().unwrap();
@@ -73,7 +74,11 @@ impl Server {
             .set("password.iterations", 1);
         std::fs::write(dir.path().join("bheem-sso.toml"), config.to_string()).unwrap();
         // Admin commands act only on a database that exists: made first, as an operator would.
-        let migrated = bheem_sso(dir.path()).arg("migrate").output().unwrap();
+        let migrated = bheem_sso(dir.path())
+            .arg("migrate")
+            .envs(config.env_vars())
+            .output()
+            .unwrap();
         assert!(
             migrated.status.success(),
             "{}",
@@ -81,6 +86,7 @@ impl Server {
         );
         let mut add = bheem_sso(dir.path())
             .args(["users", "add", "--email", ALICE, "--name", "Alice"])
+            .envs(config.env_vars())
             .args(["--company-id", COMPANY, "--username", "alice"])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
@@ -96,6 +102,7 @@ impl Server {
         );
         let mut child = bheem_sso(dir.path())
             .arg("serve")
+            .envs(config.env_vars())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -43,6 +43,11 @@ impl TestConfig {
         self
     }
 
+    /// The environment variables the test set for the server, for a server run as a process.
+    pub fn env_vars(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.env.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
     /// Whether the key at a dotted path is set.
     pub fn is_set(&self, key: &str) -> bool {
         let mut parts = key.split('.');

@@ -22,6 +22,7 @@ use tokio_rustls::TlsConnector;
 pub use pool::{Lease, Pool};
 
 use crate::config::{MailConfig, MailTls};
+use crate::telemetry::{self, DeliveryOutcome, DeliveryTarget};
 
 /// What a connection runs on: TCP, or TLS over it.
 pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug {}
@@ -86,6 +87,27 @@ impl MailError {
     pub fn keeps_connection(&self) -> bool {
         matches!(self, Self::No { .. })
     }
+
+    /// How the call it ended counts in the metrics: a NO is an answer (done), a server down,
+    /// slow or breaking off is worth trying again, a refused master login is not.
+    pub fn outcome(&self) -> DeliveryOutcome {
+        match self {
+            Self::No { .. } => DeliveryOutcome::Done,
+            Self::LoginRefused { .. } => DeliveryOutcome::Fail,
+            Self::Unreachable { .. } | Self::Timeout { .. } | Self::Broken { .. } => {
+                DeliveryOutcome::Retry
+            }
+        }
+    }
+}
+
+/// Counts a call to the mail server (`target`: IMAP or SMTP) as a delivery in the metrics.
+pub fn count<T>(target: DeliveryTarget, result: &Result<T, MailError>) {
+    let outcome = match result {
+        Ok(_) => DeliveryOutcome::Done,
+        Err(e) => e.outcome(),
+    };
+    telemetry::delivery(target, outcome);
 }
 
 /// How to open and log in a connection to Dovecot.
@@ -150,7 +172,44 @@ impl Connector {
             })?
     }
 
+    /// A connection greeted by the server, over TLS unless `tls = "none"`, not logged in,
+    /// within the request timeout: what `config check` asks of `[mail]`'s IMAP server.
+    pub async fn greet(&self) -> Result<(), MailError> {
+        tokio::time::timeout(self.timeout, self.greeted())
+            .await
+            .map_err(|_| MailError::Unreachable {
+                service: IMAP,
+                message: format!("no greeting within {} s", self.timeout.as_secs()),
+            })?
+            .map(drop)
+    }
+
     async fn open_unbounded(&self, address: &str) -> Result<ImapSession, MailError> {
+        let client = self.greeted().await?;
+        if address.contains(['\r', '\n', '"']) {
+            return Err(MailError::LoginRefused {
+                service: IMAP,
+                message: "the mailbox address cannot be written into a login".into(),
+            });
+        }
+        client
+            .login(
+                self.login_name(address),
+                self.master_password.expose_secret(),
+            )
+            .await
+            .map_err(|(e, _)| match e {
+                async_imap::error::Error::No(message) | async_imap::error::Error::Bad(message) => {
+                    MailError::LoginRefused {
+                        service: IMAP,
+                        message,
+                    }
+                }
+                other => MailError::from(other),
+            })
+    }
+
+    async fn greeted(&self) -> Result<Client<Box<dyn Io>>, MailError> {
         let unreachable = |message: String| MailError::Unreachable {
             service: IMAP,
             message,
@@ -179,27 +238,7 @@ impl Connector {
                 Client::new(Box::new(tls) as Box<dyn Io>)
             }
         };
-        if address.contains(['\r', '\n', '"']) {
-            return Err(MailError::LoginRefused {
-                service: IMAP,
-                message: "the mailbox address cannot be written into a login".into(),
-            });
-        }
-        client
-            .login(
-                self.login_name(address),
-                self.master_password.expose_secret(),
-            )
-            .await
-            .map_err(|(e, _)| match e {
-                async_imap::error::Error::No(message) | async_imap::error::Error::Bad(message) => {
-                    MailError::LoginRefused {
-                        service: IMAP,
-                        message,
-                    }
-                }
-                other => MailError::from(other),
-            })
+        Ok(client)
     }
 
     async fn handshake(

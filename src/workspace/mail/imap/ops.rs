@@ -4,10 +4,12 @@
 //! Reads use EXAMINE and `BODY.PEEK`, so reading a message through the API marks nothing:
 //! `POST /messages/{id}/flags` does.
 
-use async_imap::types::{Fetch, Flag, NameAttribute};
+use async_imap::imap_proto::types::{Response, ResponseCode, SectionPath, Status, UidSetMember};
+use async_imap::types::{Fetch, Flag, NameAttribute, UnsolicitedResponse};
 use futures_util::TryStreamExt as _;
 
 use super::{ImapSession, MailError};
+use crate::workspace::mail::parts::{self, Part};
 
 /// How much of each message a listing reads: the header and the start of the body, for the
 /// preview (whole messages are read only one at a time).
@@ -56,6 +58,8 @@ pub struct Fetched {
     pub internal_date: Option<String>,
     /// The message, or its start.
     pub raw: Vec<u8>,
+    /// Its attachments, when BODYSTRUCTURE was asked for.
+    pub attachments: Vec<Part>,
 }
 
 /// A folder opened, and what it holds.
@@ -177,6 +181,10 @@ fn fetched(fetch: &Fetch) -> Option<Fetched> {
         size: fetch.size.unwrap_or(0),
         internal_date: fetch.internal_date().map(|d| d.to_rfc3339()),
         raw: fetch.body().map(<[u8]>::to_vec).unwrap_or_default(),
+        attachments: fetch
+            .bodystructure()
+            .map(parts::attachments)
+            .unwrap_or_default(),
     })
 }
 
@@ -243,8 +251,8 @@ fn uid_set(uids: &[u32]) -> String {
         .join(",")
 }
 
-/// One message of the open folder, its first `max_bytes` at most; `None` when there is no
-/// such UID.
+/// One message of the open folder, its first `max_bytes` at most, and its attachments (of the
+/// whole message); `None` when there is no such UID.
 pub async fn message(
     session: &mut ImapSession,
     uid: u32,
@@ -253,12 +261,60 @@ pub async fn message(
     let fetches: Vec<Fetch> = session
         .uid_fetch(
             uid.to_string(),
-            format!("(UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[]<0.{max_bytes}>)"),
+            format!(
+                "(UID FLAGS RFC822.SIZE INTERNALDATE BODYSTRUCTURE BODY.PEEK[]<0.{max_bytes}>)"
+            ),
         )
         .await?
         .try_collect()
         .await?;
     Ok(fetches.iter().filter_map(fetched).find(|f| f.uid == uid))
+}
+
+/// The attachments of one message of the open folder, from its BODYSTRUCTURE; `None` when
+/// there is no such UID.
+pub async fn attachments(
+    session: &mut ImapSession,
+    uid: u32,
+) -> Result<Option<Vec<Part>>, MailError> {
+    let fetches: Vec<Fetch> = session
+        .uid_fetch(uid.to_string(), "(UID BODYSTRUCTURE)")
+        .await?
+        .try_collect()
+        .await?;
+    Ok(fetches
+        .iter()
+        .filter_map(fetched)
+        .find(|f| f.uid == uid)
+        .map(|f| f.attachments))
+}
+
+/// At most `len` bytes of one part of a message of the open folder, from `offset` on, as
+/// written in the message (RFC 3501 §6.4.5, a partial `BODY.PEEK[section]<offset.len>`): empty
+/// past its end, `None` when there is no such UID.
+pub async fn part_bytes(
+    session: &mut ImapSession,
+    uid: u32,
+    section: &str,
+    offset: u64,
+    len: u32,
+) -> Result<Option<Vec<u8>>, MailError> {
+    let path = SectionPath::Part(
+        section.split('.').filter_map(|n| n.parse().ok()).collect(),
+        None,
+    );
+    let fetches: Vec<Fetch> = session
+        .uid_fetch(
+            uid.to_string(),
+            format!("(UID BODY.PEEK[{section}]<{offset}.{len}>)"),
+        )
+        .await?
+        .try_collect()
+        .await?;
+    Ok(fetches
+        .iter()
+        .find(|f| f.uid == Some(uid))
+        .map(|f| f.section(&path).map(<[u8]>::to_vec).unwrap_or_default()))
 }
 
 /// The flags of one message of the open folder; `None` when there is no such UID.
@@ -292,10 +348,56 @@ pub async fn set_flag(
     Ok(())
 }
 
-/// Moves one message of the selected folder into `target` (RFC 6851 MOVE).
-pub async fn move_to(session: &mut ImapSession, uid: u32, target: &str) -> Result<(), MailError> {
+/// Where a message went: its folder's UIDVALIDITY and its UID there (RFC 4315 COPYUID).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Moved {
+    pub uid_validity: u32,
+    pub uid: u32,
+}
+
+/// Moves one message of the selected folder into `target` (RFC 6851 MOVE); where it went when
+/// the server says (UIDPLUS's COPYUID, RFC 6851 §4.3: Dovecot sends it in an untagged OK
+/// before the EXPUNGE).
+pub async fn move_to(
+    session: &mut ImapSession,
+    uid: u32,
+    target: &str,
+) -> Result<Option<Moved>, MailError> {
+    // What is left over from before is no answer to this MOVE.
+    while session.unsolicited_responses.try_recv().is_ok() {}
     session.uid_mv(uid.to_string(), target).await?;
-    Ok(())
+    let mut moved = None;
+    while let Ok(response) = session.unsolicited_responses.try_recv() {
+        if let UnsolicitedResponse::Other(data) = response {
+            if let Response::Data {
+                status: Status::Ok,
+                code: Some(ResponseCode::CopyUid(uid_validity, from, to)),
+                ..
+            } = data.parsed()
+            {
+                moved = copied_uid(uid, from, to).map(|uid| Moved {
+                    uid_validity: *uid_validity,
+                    uid,
+                });
+            }
+        }
+    }
+    Ok(moved)
+}
+
+/// The UID `uid` has in COPYUID's target set: the one at its place in the source set.
+fn copied_uid(uid: u32, from: &[UidSetMember], to: &[UidSetMember]) -> Option<u32> {
+    let expand = |set: &[UidSetMember]| -> Vec<u32> {
+        set.iter()
+            .flat_map(|m| match m {
+                UidSetMember::Uid(u) => *u..=*u,
+                UidSetMember::UidRange(r) => r.clone(),
+            })
+            .take(10_000)
+            .collect()
+    };
+    let at = expand(from).iter().position(|u| *u == uid)?;
+    expand(to).get(at).copied()
 }
 
 /// Deletes one message of the selected folder for good (RFC 4315 UID EXPUNGE: no other

@@ -6,6 +6,7 @@ use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue, Response, StatusCode};
+use axum::response::IntoResponse as _;
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -77,6 +78,12 @@ pub struct MoveTo {
     pub folder: String,
 }
 
+/// A message moved: its id in the folder it is in now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MovedMessage {
+    pub id: String,
+}
+
 /// Opens the id's folder (to change it, or not) in the state the id was made in, then runs
 /// `then` with the UID; `None` when the folder or the message is gone.
 macro_rules! with_message {
@@ -144,12 +151,19 @@ pub(super) async fn get_message(
         text: detail.text,
         html: detail.html,
         remote_content_blocked: detail.remote_content_blocked,
-        attachments: detail.attachments,
+        attachments: fetched
+            .attachments
+            .iter()
+            .enumerate()
+            .map(|(index, part)| part.info(index))
+            .collect(),
         truncated: u64::from(fetched.size) > max,
     }))
 }
 
-/// An attachment's content, as a download (never shown inline by a browser).
+/// An attachment's content, as a download (never shown inline by a browser), streamed from
+/// the mail server whatever its size; with Content-Length only when the attachment is not
+/// encoded in the message (a base64 one's exact size is known at its end).
 #[utoipa::path(
     get, path = "/messages/{id}/attachments/{n}", tag = "mail",
     security(("bearer" = ["mail"]), ("oauth2" = ["mail"])),
@@ -171,18 +185,22 @@ pub(super) async fn attachment(
 ) -> Result<Response<Body>, ApiError> {
     let address = mail.address_of(&state, &caller.user).await?;
     let id = message_id(&id, &address)?;
-    let max = mail.max_message_bytes;
-    let fetched = with_message!(mail, address, id, false, |s, uid| ops::message(s, uid, max)
-        .await);
-    let found = mime::attachment(&fetched.raw, n).ok_or(ApiError::NotFound)?;
-    let filename = found.filename.unwrap_or_else(|| format!("attachment-{n}"));
+    let imap_name = folder("id", &id.folder).map_err(|_| ApiError::NotFound)?;
+    let download = mail
+        .download(&address, imap_name, &id, n)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let part = download.part;
+    let exact_size = part.exact_size();
+    let filename = part.filename.unwrap_or_else(|| format!("attachment-{n}"));
+    // RFC 6266 §4.3 with RFC 8187's encoding: any name, as UTF-8, and no quoting to escape.
     let encoded: String =
         percent_encoding::utf8_percent_encode(&filename, percent_encoding::NON_ALPHANUMERIC)
             .to_string();
     let disposition = format!("attachment; filename*=UTF-8''{encoded}");
-    Response::builder()
+    let mut response = Response::builder()
         .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, found.content_type)
+        .header(header::CONTENT_TYPE, part.content_type)
         .header(header::CONTENT_DISPOSITION, disposition)
         .header(
             header::CACHE_CONTROL,
@@ -196,8 +214,15 @@ pub(super) async fn attachment(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("sandbox; default-src 'none'"),
         )
-        .body(Body::from(found.bytes))
-        .map_err(|e| ApiError::Internal(e.into()))
+        .body(download.body)
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    // Only when exact: a shorter or longer body than announced is a broken response.
+    if let Some(size) = exact_size {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+    }
+    Ok(response)
 }
 
 /// Marks a message read or unread, flagged or not.
@@ -248,7 +273,8 @@ pub(super) async fn set_flags(
     params(("id" = String, Path, description = "A message id")),
     request_body = MoveTo,
     responses(
-        (status = 204, description = "Moved (it has a new id there: list the folder)"),
+        (status = 200, description = "Moved; its id in that folder", body = MovedMessage),
+        (status = 204, description = "Moved, by a server that does not say where (no UIDPLUS): list the folder for its id"),
         (status = 404, description = "No such message", body = ApiErrorBody),
         (status = 422, description = "No such folder to move to, or the one it is in", body = ApiErrorBody),
     )
@@ -259,8 +285,9 @@ pub(super) async fn move_message(
     Extension(mail): Extension<Arc<MailService>>,
     Path(id): Path<String>,
     ValidJson(to): ValidJson<MoveTo>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response<Body>, ApiError> {
     let target = folder("folder", &to.folder)?;
+    let target_name = utf7::decode(&target);
     let address = mail.address_of(&state, &caller.user).await?;
     let id = message_id(&id, &address)?;
     if folder("id", &id.folder).is_ok_and(|from| from == target) {
@@ -274,16 +301,29 @@ pub(super) async fn move_message(
             return Ok(None);
         }
         match ops::move_to(s, uid, &target).await {
-            Ok(()) => Ok(Some(true)),
+            Ok(moved) => Ok(Some(Ok(moved))),
             // No such folder (NO [TRYCREATE]), or one that takes no messages.
-            Err(MailError::No { .. }) => Ok(Some(false)),
+            Err(MailError::No { .. }) => Ok(Some(Err(()))),
             Err(e) => Err(e),
         }
     });
-    if !moved {
+    let Ok(moved) = moved else {
         return Err(ApiError::invalid("folder", "no such folder to move to"));
-    }
-    Ok(StatusCode::NO_CONTENT)
+    };
+    Ok(match moved {
+        Some(there) => {
+            let id = MessageId {
+                folder: target_name,
+                uid_validity: there.uid_validity,
+                uid: there.uid,
+            };
+            Json(MovedMessage {
+                id: id.encode(&address),
+            })
+            .into_response()
+        }
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
 }
 
 /// Deletes a message: into Trash, or, from Trash, for good.

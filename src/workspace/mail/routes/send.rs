@@ -208,22 +208,18 @@ pub(super) async fn send(
             .map(|p| (p.message_id.clone(), p.references.clone())),
     })
     .map_err(|e| ApiError::invalid("body", e.to_string()))?;
-    mail.submitter
-        .submit(&address, &message)
-        .await
-        .map_err(MailError::from)
-        .map_err(|e| match e {
-            // Postfix refuses a recipient it knows cannot receive (no such mailbox of a local
-            // domain) at RCPT, before anything is sent to anyone: the client's to fix.
-            MailError::No { message, .. } if message.contains("Recipient address rejected") => {
-                ApiError::invalid("to", format!("a recipient was refused: {message}"))
-            }
-            MailError::No { message, .. } => {
-                tracing::warn!(%message, "the submission server refused the message");
-                ApiError::BadGateway { service: "smtp" }
-            }
-            other => mail_failed(other),
-        })?;
+    mail.submit(&address, &message).await.map_err(|e| match e {
+        // Postfix refuses a recipient it knows cannot receive (no such mailbox of a local
+        // domain) at RCPT, before anything is sent to anyone: the client's to fix.
+        MailError::No { message, .. } if message.contains("Recipient address rejected") => {
+            ApiError::invalid("to", format!("a recipient was refused: {message}"))
+        }
+        MailError::No { message, .. } => {
+            tracing::warn!(%message, "the submission server refused the message");
+            ApiError::BadGateway { service: "smtp" }
+        }
+        other => mail_failed(other),
+    })?;
 
     // The message is out; what follows only keeps a copy and marks the answered one.
     let raw = message.formatted();
