@@ -1,6 +1,8 @@
-//! WebDAV's `207 Multi-Status` (RFC 4918 §13) as Nextcloud answers PROPFIND and SEARCH, read
-//! with quick-xml's namespace-aware reader: elements are matched by namespace URI and local
-//! name, whatever prefixes the server chose (`d:`, `oc:`, `nc:`, or none).
+//! WebDAV's `207 Multi-Status` (RFC 4918 §13) as Nextcloud answers PROPFIND, SEARCH and
+//! CalDAV's REPORT (RFC 4791 §7.8), read with quick-xml's namespace-aware reader: elements are
+//! matched by namespace URI and local name, whatever prefixes the server chose (`d:`, `oc:`,
+//! `nc:`, `cal:`, or none). The files (Docs) and the calendars (Calendar) share it: a property
+//! one of them does not ask for is simply not there.
 
 use quick_xml::events::Event;
 use quick_xml::name::{Namespace, ResolveResult};
@@ -8,6 +10,9 @@ use quick_xml::NsReader;
 
 const DAV: &[u8] = b"DAV:";
 const OWNCLOUD: &[u8] = b"http://owncloud.org/ns";
+const CALDAV: &[u8] = b"urn:ietf:params:xml:ns:caldav";
+/// Apple's calendar properties, which Nextcloud uses for a calendar's colour.
+const APPLE_ICAL: &[u8] = b"http://apple.com/ns/ical/";
 
 /// One `d:response`: its href and the properties reported with status 200.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -24,6 +29,21 @@ pub struct Resource {
     /// `oc:size`: a folder's size is the sum of what it holds.
     pub size: Option<u64>,
     pub permissions: Option<String>,
+    /// `d:displayname`.
+    pub display_name: Option<String>,
+    /// A CalDAV calendar (`cal:calendar` in its resource type).
+    pub calendar: bool,
+    /// `x1:calendar-color` (`#0082c9`).
+    pub calendar_color: Option<String>,
+    /// The component kinds a calendar holds (`VEVENT`, `VTODO`), when the server said.
+    pub components: Vec<String>,
+    /// Whether the user may change what it holds, from `d:current-user-privilege-set` (RFC 3744
+    /// §5.4); `None` when the server did not say. See [`Resource::may_write`].
+    pub writable: Option<bool>,
+    /// Nextcloud's `oc:read-only` of a calendar shared with the user read-only.
+    pub read_only_share: bool,
+    /// `cal:calendar-data`: the iCalendar object, from a REPORT.
+    pub calendar_data: Option<String>,
 }
 
 /// The properties a listing asks for (RFC 4918 §9.1 PROPFIND with a `prop` list): those of
@@ -103,6 +123,18 @@ pub fn search_by_file_id(scope: &str, file_id: &str) -> std::io::Result<Vec<u8>>
     Ok(writer.into_inner())
 }
 
+impl Resource {
+    /// Whether the user may change what it holds: a read-only share is read-only whatever
+    /// privileges are listed beside it; `None` when the server said nothing either way.
+    pub fn may_write(&self) -> Option<bool> {
+        if self.read_only_share {
+            Some(false)
+        } else {
+            self.writable
+        }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Field {
     Href,
@@ -113,6 +145,10 @@ enum Field {
     FileId,
     Size,
     Permissions,
+    DisplayName,
+    CalendarColor,
+    CalendarData,
+    ReadOnly,
     Status,
 }
 
@@ -129,6 +165,9 @@ pub fn parse(body: &[u8]) -> Result<Vec<Resource>, quick_xml::Error> {
     // An href inside a property (a lock's owner, say) is not the response's.
     let mut in_propstat = false;
     let mut field: Option<Field> = None;
+    // Inside `d:current-user-privilege-set`, and inside `cal:supported-calendar-component-set`.
+    let mut in_privileges = false;
+    let mut in_components = false;
     let mut text = String::new();
     let mut buf = Vec::new();
     loop {
@@ -144,17 +183,27 @@ pub fn parse(body: &[u8]) -> Result<Vec<Resource>, quick_xml::Error> {
                         in_propstat = true;
                     }
                     (Some(DAV), b"collection") => pending.folder = true,
+                    (Some(CALDAV), b"calendar") => pending.calendar = true,
+                    (Some(DAV), b"current-user-privilege-set") => {
+                        in_privileges = true;
+                        pending.writable = pending.writable.or(Some(false));
+                    }
+                    (Some(CALDAV), b"supported-calendar-component-set") => in_components = true,
+                    (Some(DAV), privilege) if in_privileges => writes(&mut pending, privilege),
+                    (Some(CALDAV), b"comp") if in_components => component(&mut pending, &e)?,
                     (ns, name) => {
                         field = field_of(ns, name).filter(|f| !(in_propstat && *f == Field::Href));
                         text.clear();
                     }
                 }
             }
-            Event::Empty(e)
-                if namespace(&ns) == Some(DAV) && e.local_name().as_ref() == b"collection" =>
-            {
-                pending.folder = true;
-            }
+            Event::Empty(e) => match (namespace(&ns), e.local_name().as_ref()) {
+                (Some(DAV), b"collection") => pending.folder = true,
+                (Some(CALDAV), b"calendar") => pending.calendar = true,
+                (Some(DAV), privilege) if in_privileges => writes(&mut pending, privilege),
+                (Some(CALDAV), b"comp") if in_components => component(&mut pending, &e)?,
+                _ => {}
+            },
             Event::Text(t) if field.is_some() => {
                 text.push_str(&t.decode()?);
             }
@@ -185,6 +234,8 @@ pub fn parse(body: &[u8]) -> Result<Vec<Resource>, quick_xml::Error> {
                             resources.push(resource);
                         }
                     }
+                    (Some(DAV), b"current-user-privilege-set") => in_privileges = false,
+                    (Some(CALDAV), b"supported-calendar-component-set") => in_components = false,
                     (Some(DAV), b"propstat") => {
                         in_propstat = false;
                         if let (true, Some(resource)) = (status_ok, current.as_mut()) {
@@ -215,6 +266,28 @@ pub fn parse(body: &[u8]) -> Result<Vec<Resource>, quick_xml::Error> {
     Ok(resources)
 }
 
+/// A privilege that lets the user change a collection's members (RFC 3744 §3).
+fn writes(r: &mut Resource, privilege: &[u8]) {
+    if matches!(privilege, b"write" | b"write-content" | b"bind" | b"all") {
+        r.writable = Some(true);
+    }
+}
+
+/// `<cal:comp name="VEVENT"/>` (RFC 4791 §5.2.3).
+fn component(
+    r: &mut Resource,
+    e: &quick_xml::events::BytesStart<'_>,
+) -> Result<(), quick_xml::Error> {
+    if let Some(name) = e
+        .try_get_attribute("name")
+        .map_err(quick_xml::Error::from)?
+    {
+        let name = name.unescape_value()?.to_ascii_uppercase();
+        r.components.push(name);
+    }
+    Ok(())
+}
+
 fn namespace<'a>(resolved: &'a ResolveResult<'a>) -> Option<&'a [u8]> {
     match resolved {
         ResolveResult::Bound(Namespace(ns)) => Some(ns),
@@ -233,6 +306,10 @@ fn field_of(ns: Option<&[u8]>, local: &[u8]) -> Option<Field> {
         (OWNCLOUD, b"fileid") => Field::FileId,
         (OWNCLOUD, b"size") => Field::Size,
         (OWNCLOUD, b"permissions") => Field::Permissions,
+        (OWNCLOUD, b"read-only") => Field::ReadOnly,
+        (DAV, b"displayname") => Field::DisplayName,
+        (APPLE_ICAL, b"calendar-color") => Field::CalendarColor,
+        (CALDAV, b"calendar-data") => Field::CalendarData,
         _ => return None,
     })
 }
@@ -247,6 +324,10 @@ fn set(r: &mut Resource, field: Field, value: String) {
         Field::FileId => r.file_id = value,
         Field::Size => r.size = value.and_then(|v| v.parse().ok()),
         Field::Permissions => r.permissions = value,
+        Field::DisplayName => r.display_name = value,
+        Field::CalendarColor => r.calendar_color = value,
+        Field::CalendarData => r.calendar_data = value,
+        Field::ReadOnly => r.read_only_share = matches!(value.as_deref(), Some("1" | "true")),
         Field::Href | Field::Status => {}
     }
 }
@@ -260,6 +341,13 @@ fn merge(into: &mut Resource, from: Resource) {
     into.file_id = into.file_id.take().or(from.file_id);
     into.size = into.size.or(from.size);
     into.permissions = into.permissions.take().or(from.permissions);
+    into.display_name = into.display_name.take().or(from.display_name);
+    into.calendar |= from.calendar;
+    into.calendar_color = into.calendar_color.take().or(from.calendar_color);
+    into.components.extend(from.components);
+    into.writable = into.writable.or(from.writable);
+    into.read_only_share |= from.read_only_share;
+    into.calendar_data = into.calendar_data.take().or(from.calendar_data);
 }
 
 #[cfg(test)]
