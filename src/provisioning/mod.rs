@@ -168,6 +168,9 @@ async fn dispatch(provisioning: &Provisioning, job: &ClaimedJob) -> Outcome {
         Job::SyncMeetRoom(sync) => erp_sync::sync_room(provisioning, sync).await,
         Job::SyncMeetRecording(sync) => erp_sync::sync_recording(provisioning, sync).await,
         Job::SyncDocsDocument(sync) => erp_sync::sync_document(provisioning, sync).await,
+        Job::SendCalendarInvitation(_) => {
+            Outcome::Retry("calendar invitations are not delivered by this build yet".into())
+        }
     };
     let target = match &job {
         Job::BackchannelLogout(_) => DeliveryTarget::Backchannel,
@@ -178,6 +181,7 @@ async fn dispatch(provisioning: &Provisioning, job: &ClaimedJob) -> Outcome {
         Job::SyncMeetRoom(_) | Job::SyncMeetRecording(_) | Job::SyncDocsDocument(_) => {
             DeliveryTarget::Erp
         }
+        Job::SendCalendarInvitation(_) => DeliveryTarget::Mail,
     };
     delivered(target, &outcome);
     outcome
@@ -253,6 +257,11 @@ fn job_event(kind: Kind, claimed: &ClaimedJob) -> Event {
             .company(sync.company_id)
             .detail("document", sync.file_id)
             .detail("target", "erp"),
+        Ok(Job::SendCalendarInvitation(invitation)) => event
+            .company(invitation.company_id)
+            .user(invitation.organizer_user_id)
+            .detail("event", invitation.event_uid)
+            .detail("target", "mail"),
         Err(_) => event,
     }
 }

@@ -185,6 +185,8 @@ pub enum DeliveryTarget {
     Erp,
     /// LiveKit's server API (Meet).
     Livekit,
+    /// SMTP submission to the mail server (`[mail]`): calendar invitations.
+    Mail,
 }
 
 impl DeliveryTarget {
@@ -195,6 +197,7 @@ impl DeliveryTarget {
             Self::Backchannel => "backchannel",
             Self::Erp => "erp",
             Self::Livekit => "livekit",
+            Self::Mail => "mail",
         }
     }
 }

@@ -100,7 +100,7 @@ pub const METRICS: &[Metric] = &[
         kind: Kind::Counter,
         unit: None,
         labels: &["target", "outcome"],
-        help: "Calls to other systems (nextcloud, mailcow, backchannel, erp, livekit) by outcome: \
+        help: "Calls to other systems (nextcloud, mailcow, backchannel, erp, livekit, mail) by outcome: \
                done, retry \
                (failed, worth trying again) or fail (refused, not tried again)",
     },

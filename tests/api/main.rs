@@ -7,6 +7,7 @@ mod audit;
 mod backchannel;
 mod backup;
 mod browser;
+mod caldav_server;
 mod cli;
 mod client_credentials;
 mod company_limits;

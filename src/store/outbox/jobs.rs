@@ -14,9 +14,10 @@ const DISABLE_MAILCOW: &str = "disable_mailcow";
 const SYNC_MEET_ROOM: &str = "erp_sync_meet_room";
 const SYNC_MEET_RECORDING: &str = "erp_sync_meet_recording";
 const SYNC_DOCS_DOCUMENT: &str = "erp_sync_docs_document";
+const CALENDAR_INVITATION: &str = "calendar_invitation";
 
 /// Every job kind, as the `kind` column holds it.
-pub const KINDS: [&str; 8] = [
+pub const KINDS: [&str; 9] = [
     BACKCHANNEL_LOGOUT,
     CREATE_NEXTCLOUD,
     CREATE_MAILCOW,
@@ -25,6 +26,7 @@ pub const KINDS: [&str; 8] = [
     SYNC_MEET_ROOM,
     SYNC_MEET_RECORDING,
     SYNC_DOCS_DOCUMENT,
+    CALENDAR_INVITATION,
 ];
 
 /// OpenID Connect Back-Channel Logout 1.0: a client to tell that a session ended.
@@ -71,6 +73,24 @@ pub struct DocsDocumentSync {
     pub version: i64,
 }
 
+/// An iMIP message (RFC 6047) from an event's organizer to its attendees.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CalendarInvitation {
+    pub company_id: String,
+    /// The directory user who organises the event; the mail goes out as their mailbox.
+    pub organizer_user_id: String,
+    pub event_uid: String,
+    pub sequence: i64,
+    /// `REQUEST` or `CANCEL`.
+    pub method: String,
+    pub recipients: Vec<String>,
+    /// The mail's subject and plain-text part.
+    pub subject: String,
+    pub text: String,
+    /// The whole VCALENDAR with its METHOD, as the text/calendar part.
+    pub ics: String,
+}
+
 /// What a job does, with what it needs to do it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Job {
@@ -86,6 +106,8 @@ pub enum Job {
     SyncMeetRecording(MeetRecordingSync),
     /// A document's row in the ERP (`dms.documents`): upserted, or deleted with the document.
     SyncDocsDocument(DocsDocumentSync),
+    /// An event's invitation (or cancellation) mailed to its attendees.
+    SendCalendarInvitation(CalendarInvitation),
 }
 
 /// A claimed job whose row does not read as a [`Job`]; trying again will not help.
@@ -130,6 +152,11 @@ impl Job {
         })
     }
 
+    /// The mail telling an event's attendees of a change (`REQUEST`) or of its end (`CANCEL`).
+    pub fn send_calendar_invitation(invitation: CalendarInvitation) -> Self {
+        Self::SendCalendarInvitation(invitation)
+    }
+
     /// Its name in the `kind` column.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -140,6 +167,7 @@ impl Job {
             Self::SyncMeetRoom(_) => SYNC_MEET_ROOM,
             Self::SyncMeetRecording(_) => SYNC_MEET_RECORDING,
             Self::SyncDocsDocument(_) => SYNC_DOCS_DOCUMENT,
+            Self::SendCalendarInvitation(_) => CALENDAR_INVITATION,
         }
     }
 
@@ -163,6 +191,12 @@ impl Job {
                 "erp:docs_document:{}:{}:{}",
                 sync.company_id, sync.file_id, sync.version
             ),
+            // RFC 5546 §2.1.4: an event's UID and SEQUENCE name one revision of it; each revision
+            // is mailed once per method. Event UIDs are chosen by clients, so the company too.
+            Self::SendCalendarInvitation(invitation) => format!(
+                "calendar:invitation:{}:{}:{}:{}",
+                invitation.company_id, invitation.event_uid, invitation.sequence, invitation.method
+            ),
         }
     }
 
@@ -176,8 +210,9 @@ impl Job {
             Self::SyncMeetRoom(sync) => serde_json::to_string(sync),
             Self::SyncMeetRecording(sync) => serde_json::to_string(sync),
             Self::SyncDocsDocument(sync) => serde_json::to_string(sync),
+            Self::SendCalendarInvitation(invitation) => serde_json::to_string(invitation),
         };
-        json.expect("a job's payload is plain strings")
+        json.expect("a job's payload is plain strings and numbers")
     }
 
     /// The job a row holds.
@@ -193,6 +228,7 @@ impl Job {
             SYNC_MEET_ROOM => Self::SyncMeetRoom(serde_json::from_str(payload)?),
             SYNC_MEET_RECORDING => Self::SyncMeetRecording(serde_json::from_str(payload)?),
             SYNC_DOCS_DOCUMENT => Self::SyncDocsDocument(serde_json::from_str(payload)?),
+            CALENDAR_INVITATION => Self::SendCalendarInvitation(serde_json::from_str(payload)?),
             other => return Err(UnreadableJob::UnknownKind(other.to_owned())),
         })
     }
@@ -281,6 +317,22 @@ mod tests {
                 "erp_sync_docs_document",
                 "erp:docs_document:c1:4711:2",
                 r#"{"company_id":"c1","file_id":"4711","version":2}"#,
+            ),
+            (
+                Job::send_calendar_invitation(CalendarInvitation {
+                    company_id: "c1".into(),
+                    organizer_user_id: "u1".into(),
+                    event_uid: "e1@bheem".into(),
+                    sequence: 2,
+                    method: "REQUEST".into(),
+                    recipients: vec!["bob@acme.example".into()],
+                    subject: "Invitation: Standup".into(),
+                    text: "Standup".into(),
+                    ics: "BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n".into(),
+                }),
+                "calendar_invitation",
+                "calendar:invitation:c1:e1@bheem:2:REQUEST",
+                r#"{"company_id":"c1","organizer_user_id":"u1","event_uid":"e1@bheem","sequence":2,"method":"REQUEST","recipients":["bob@acme.example"],"subject":"Invitation: Standup","text":"Standup","ics":"BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n"}"#,
             ),
         ]
     }

@@ -6,6 +6,7 @@
 
 mod app;
 mod browser;
+mod caldav;
 mod certificate;
 mod config;
 mod db;
@@ -14,6 +15,7 @@ mod leaks;
 mod logs;
 mod mail;
 mod moto;
+mod py_server;
 mod python;
 mod rp;
 mod s3rver;
@@ -22,6 +24,7 @@ mod webdav;
 
 pub use app::{kek_in, new_kek, Beside, Harness, TestApp};
 pub use browser::{input_value, Browser, Landing};
+pub use caldav::{CalDavOptions, CalDavServer};
 pub use certificate::Certificate;
 pub use config::{ClientSpec, TestConfig};
 pub use db::{postgres_admin_url, Backend, TestDb};
