@@ -156,7 +156,9 @@ enum Field {
 /// status is 200: Nextcloud lists the ones it lacks in another with 404.
 pub fn parse(body: &[u8]) -> Result<Vec<Resource>, quick_xml::Error> {
     let mut reader = NsReader::from_reader(body);
-    reader.config_mut().trim_text(true);
+    // Not trimmed per text event: an entity splits a value into several (`Work &amp; travel`),
+    // and the spaces beside it belong to it. A value is trimmed as a whole once read.
+    reader.config_mut().trim_text(false);
     let mut resources = Vec::new();
     let mut current: Option<Resource> = None;
     // The propstat being read: its properties wait for its status.
@@ -428,6 +430,52 @@ mod tests {
         assert_eq!(resources.len(), 1);
         assert_eq!(resources[0].file_id.as_deref(), Some("9"));
         assert_eq!(resources[0].content_length, Some(3));
+    }
+
+    #[test]
+    fn spaces_beside_an_entity_are_kept() {
+        let body = r#"<d:multistatus xmlns:d="DAV:"><d:response><d:href>/c/work/</d:href>
+<d:propstat><d:prop><d:displayname> Work &amp; travel </d:displayname></d:prop>
+<d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response></d:multistatus>"#;
+        let resources = parse(body.as_bytes()).unwrap();
+        assert_eq!(resources[0].display_name.as_deref(), Some("Work & travel"));
+    }
+
+    #[test]
+    fn calendars_privileges_and_calendar_data_are_read() {
+        let body = r#"<d:multistatus xmlns:d="DAV:" xmlns:cal="urn:ietf:params:xml:ns:caldav"
+ xmlns:x1="http://apple.com/ns/ical/" xmlns:oc="http://owncloud.org/ns">
+ <d:response><d:href>/remote.php/dav/calendars/alice/shared_by_bob/</d:href>
+  <d:propstat><d:prop>
+   <d:resourcetype><d:collection/><cal:calendar/></d:resourcetype>
+   <x1:calendar-color>#0082c9</x1:calendar-color>
+   <d:current-user-privilege-set><d:privilege><d:read/></d:privilege></d:current-user-privilege-set>
+   <cal:supported-calendar-component-set><cal:comp name="VEVENT"/><cal:comp name="VTODO"/></cal:supported-calendar-component-set>
+  </d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>
+ <d:response><d:href>/remote.php/dav/calendars/alice/personal/</d:href>
+  <d:propstat><d:prop>
+   <d:resourcetype><d:collection/><cal:calendar/></d:resourcetype>
+   <d:current-user-privilege-set><d:privilege><d:read/></d:privilege><d:privilege><d:write/></d:privilege></d:current-user-privilege-set>
+   <oc:read-only>1</oc:read-only>
+  </d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>
+ <d:response><d:href>/remote.php/dav/calendars/alice/personal/a.ics</d:href>
+  <d:propstat><d:prop><d:getetag>"e1"</d:getetag>
+   <cal:calendar-data>BEGIN:VCALENDAR&#13;
+SUMMARY:a &amp; b&#13;
+END:VCALENDAR</cal:calendar-data>
+  </d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>
+</d:multistatus>"#;
+        let r = parse(body.as_bytes()).unwrap();
+        assert!(r[0].calendar && r[0].folder);
+        assert_eq!(r[0].calendar_color.as_deref(), Some("#0082c9"));
+        assert_eq!(r[0].may_write(), Some(false));
+        assert_eq!(r[0].components, ["VEVENT", "VTODO"]);
+        assert_eq!(r[1].may_write(), Some(false), "a read-only share");
+        assert!(!r[2].calendar);
+        assert_eq!(
+            r[2].calendar_data.as_deref(),
+            Some("BEGIN:VCALENDAR\r\nSUMMARY:a & b\r\nEND:VCALENDAR")
+        );
     }
 
     #[test]
