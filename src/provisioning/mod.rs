@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod backchannel;
+pub mod calendar_meetings;
 pub mod erp_sync;
 pub mod mailcow;
 pub mod nextcloud;
@@ -171,6 +172,7 @@ async fn dispatch(provisioning: &Provisioning, job: &ClaimedJob) -> Outcome {
         Job::SendCalendarInvitation(_) => {
             Outcome::Retry("calendar invitations are not delivered by this build yet".into())
         }
+        Job::SyncCalendarMeeting(sync) => calendar_meetings::sync(provisioning, sync).await,
     };
     let target = match &job {
         Job::BackchannelLogout(_) => DeliveryTarget::Backchannel,
@@ -182,6 +184,7 @@ async fn dispatch(provisioning: &Provisioning, job: &ClaimedJob) -> Outcome {
             DeliveryTarget::Erp
         }
         Job::SendCalendarInvitation(_) => DeliveryTarget::Mail,
+        Job::SyncCalendarMeeting(_) => DeliveryTarget::Livekit,
     };
     delivered(target, &outcome);
     outcome
@@ -262,6 +265,11 @@ fn job_event(kind: Kind, claimed: &ClaimedJob) -> Event {
             .user(invitation.organizer_user_id)
             .detail("event", invitation.event_uid)
             .detail("target", "mail"),
+        Ok(Job::SyncCalendarMeeting(sync)) => event
+            .company(sync.company_id)
+            .user(sync.organizer_user_id)
+            .detail("event", sync.event_uid)
+            .detail("target", "meet"),
         Err(_) => event,
     }
 }

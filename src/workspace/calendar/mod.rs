@@ -10,7 +10,9 @@ mod expand;
 pub mod ical;
 pub mod ids;
 mod input;
+pub mod meetings;
 mod routes;
+mod scheduling;
 
 use std::sync::Arc;
 
@@ -34,7 +36,6 @@ pub struct CalendarService {
     default_calendar: String,
     max_range_days: u32,
     max_occurrences: u32,
-    #[allow(dead_code)]
     meet: Option<Arc<MeetService>>,
 }
 

@@ -12,6 +12,7 @@ mod calendars;
 mod events;
 mod failures;
 mod isolation;
+mod meetings;
 mod openapi;
 mod recurrence;
 mod zones;

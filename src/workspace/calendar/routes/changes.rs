@@ -1,5 +1,6 @@
 //! Changing events: created (PUT with `If-None-Match: *`), changed (PUT with the client's
-//! `If-Match`: a stale version is 412 and nothing is overwritten) and deleted.
+//! `If-Match`: a stale version is 412 and nothing is overwritten) and deleted; then, for events
+//! with attendees or a meeting, what `scheduling` does (the record, invitations, the room).
 
 use std::sync::Arc;
 
@@ -7,15 +8,22 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
 
+use serde::Serialize;
+use utoipa::ToSchema;
+
 use super::{body, EventBody, EventRequest};
 use crate::http::AppState;
 use crate::workspace::calendar::caldav::{is_stale, CalDav, Precondition};
 use crate::workspace::calendar::ical::{
-    new_object, parse, updated_object, EventSpec, ObjectEvents, Person,
+    new_object, parse, updated_object, EventSpec, MeetingLink, ObjectEvents, Person,
 };
 use crate::workspace::calendar::ids::EventId;
+use crate::workspace::calendar::meetings::with_link;
+use crate::workspace::calendar::scheduling::{spec_of, Before, Scheduler};
 use crate::workspace::calendar::{caldav_failed, input, CalendarArea, CalendarService};
 use crate::workspace::docs::nextcloud::NcError;
+use crate::workspace::meet::rooms::new_room_id;
+use crate::workspace::meet::MeetService;
 use crate::workspace::{ApiError, ApiErrorBody, Caller, ValidJson};
 
 /// A request's fields, parsed.
@@ -126,13 +134,12 @@ pub(super) async fn create_event(
     ValidJson(request): ValidJson<EventRequest>,
 ) -> Result<(StatusCode, Json<EventBody>), ApiError> {
     let uid = uuid::Uuid::new_v4().to_string();
-    let parsed = parse_request(&request, &caller, uid.clone(), 0)?;
+    let mut parsed = parse_request(&request, &caller, uid.clone(), 0)?;
+    let meet = service.meet.as_deref();
     if parsed.create_meeting == Some(true) {
-        return Err(ApiError::invalid(
-            "create_meeting",
-            "meetings need Bheem Meet ([meet]), which is not set up here",
-        ));
+        parsed.spec.meeting = Some(new_meeting(meet)?);
     }
+    with_link(&mut parsed.spec);
     let calendar = parsed
         .calendar
         .clone()
@@ -151,7 +158,18 @@ pub(super) async fn create_event(
         }
         Err(e) => return Err(caldav_failed(e)),
     };
-    let body = stored_body(&dav, &id, etag, &text).await?;
+    let scheduler = Scheduler {
+        state: &state,
+        meet,
+        caller: &caller,
+        calendar: &id.calendar,
+        resource: &id.resource,
+    };
+    let pending = scheduler
+        .written(&parsed.spec, Before::default(), now)
+        .await?;
+    let mut body = stored_body(&dav, &id, etag, &text).await?;
+    body.pending = pending;
     Ok((StatusCode::CREATED, Json(body)))
 }
 
@@ -226,22 +244,29 @@ pub(super) async fn update_event(
             "only the event's organizer may change it",
         ));
     }
-    let mut parsed = parse_request(&request, &caller, master.uid.clone(), master.sequence + 1)?;
+    let record = state
+        .db
+        .calendar_event(&caller.company_id.to_string(), &caller.user.id, &master.uid)
+        .await?;
+    let sequence = master
+        .sequence
+        .max(record.as_ref().map_or(0, |r| r.sequence))
+        + 1;
+    let mut parsed = parse_request(&request, &caller, master.uid.clone(), sequence)?;
     if parsed.calendar.as_deref().is_some_and(|c| c != id.calendar) {
         return Err(ApiError::invalid(
             "calendar",
             "an event stays in its calendar: create it in the other one and delete this one",
         ));
     }
-    if parsed.create_meeting == Some(true) && master.meeting.is_none() {
-        return Err(ApiError::invalid(
-            "create_meeting",
-            "meetings need Bheem Meet ([meet]), which is not set up here",
-        ));
-    }
-    if parsed.create_meeting != Some(false) {
-        parsed.spec.meeting = master.meeting.clone();
-    }
+    let meet = service.meet.as_deref();
+    parsed.spec.meeting = match (parsed.create_meeting, &master.meeting) {
+        (Some(false), _) => None,
+        (_, Some(meeting)) => Some(meeting.clone()),
+        (Some(true), None) => Some(new_meeting(meet)?),
+        (None, None) => None,
+    };
+    with_link(&mut parsed.spec);
     let now = chrono::DateTime::from_timestamp(state.clock.now(), 0).unwrap_or_default();
     let moved = moved(master, &parsed.spec);
     let text = updated_object(&existing, &parsed.spec, now, moved).to_string();
@@ -249,7 +274,22 @@ pub(super) async fn update_event(
         .put(&id, text.clone(), Precondition::Matches(&expected))
         .await
         .map_err(written)?;
-    Ok(Json(stored_body(&dav, &id, etag, &text).await?))
+    let before = Before {
+        record,
+        attendees: master.attendees.iter().map(|a| a.email.clone()).collect(),
+        room_id: master.meeting.as_ref().map(|m| m.room_id.clone()),
+    };
+    let scheduler = Scheduler {
+        state: &state,
+        meet,
+        caller: &caller,
+        calendar: &id.calendar,
+        resource: &id.resource,
+    };
+    let pending = scheduler.written(&parsed.spec, before, now).await?;
+    let mut body = stored_body(&dav, &id, etag, &text).await?;
+    body.pending = pending;
+    Ok(Json(body))
 }
 
 /// Whether the change moves the event or changes its rule: then the series' exceptions and
@@ -293,7 +333,8 @@ fn written(e: NcError) -> ApiError {
         ("If-Match" = Option<String>, Header, description = "The etag the client read"),
     ),
     responses(
-        (status = 204, description = "Deleted"),
+        (status = 204, description = "Deleted, its attendees' cancellations queued and its room cancelled"),
+        (status = 202, description = "Deleted; the room's cancellation is left to the outbox", body = Pending),
         (status = 404, description = "No such event", body = ApiErrorBody),
         (status = 412, description = "The event changed since the client read it: nothing was deleted", body = ApiErrorBody),
         (status = 502, description = "Nextcloud failed", body = ApiErrorBody),
@@ -303,18 +344,87 @@ fn written(e: NcError) -> ApiError {
 pub(super) async fn delete_event(
     caller: Caller<CalendarArea>,
     Extension(service): Extension<Arc<CalendarService>>,
+    State(state): State<AppState>,
     Path(event_id): Path<String>,
     headers: HeaderMap,
-) -> Result<StatusCode, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
     let id = EventId::decode(&event_id).ok_or(ApiError::NotFound)?;
     let expected = headers
         .get(axum::http::header::IF_MATCH)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let session = service.as_caller(&caller)?;
-    CalDav { session: &session }
-        .delete(&id, expected.as_deref())
+    let dav = CalDav { session: &session };
+    let stored = dav
+        .get(&id)
         .await
-        .map_err(written)?;
-    Ok(StatusCode::NO_CONTENT)
+        .map_err(caldav_failed)?
+        .ok_or(ApiError::NotFound)?;
+    if expected.is_some() && stored.etag != expected {
+        return Err(stale());
+    }
+    // The version read is the one deleted: a change made since is not lost unseen.
+    let version = expected.or(stored.etag.clone());
+    dav.delete(&id, version.as_deref()).await.map_err(written)?;
+    let Ok(calendar) = parse(&stored.data) else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
+    let events = ObjectEvents::of(&calendar);
+    let Some(master) = events.master.as_ref() else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
+    let me = crate::domain::normalize_login(&caller.user.email);
+    if master.organizer.as_deref().is_some_and(|o| o != me) {
+        // Someone else's invitation taken out of the caller's calendar: theirs to cancel.
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let record = state
+        .db
+        .calendar_event(&caller.company_id.to_string(), &caller.user.id, &master.uid)
+        .await?;
+    let attendees: Vec<String> = master.attendees.iter().map(|a| a.email.clone()).collect();
+    let scheduler = Scheduler {
+        state: &state,
+        meet: service.meet.as_deref(),
+        caller: &caller,
+        calendar: &id.calendar,
+        resource: &id.resource,
+    };
+    let mut spec = spec_of(master, attendees.clone());
+    spec.organizer = Some(scheduler.organizer());
+    let before = Before {
+        record,
+        attendees,
+        room_id: master.meeting.as_ref().map(|m| m.room_id.clone()),
+    };
+    let now = chrono::DateTime::from_timestamp(state.clock.now(), 0).unwrap_or_default();
+    let pending = scheduler.deleted(&spec, before, now).await?;
+    if pending.is_empty() {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Ok((StatusCode::ACCEPTED, Json(Pending { pending })).into_response())
+    }
+}
+
+/// What a deletion left to the outbox.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Pending {
+    /// `meeting`: the room's cancellation is being retried.
+    pub pending: Vec<&'static str>,
+}
+
+/// A new room's link, when Meet is on here.
+fn new_meeting(meet: Option<&MeetService>) -> Result<MeetingLink, ApiError> {
+    let meet = meet.ok_or_else(|| {
+        ApiError::invalid(
+            "create_meeting",
+            "meetings need Bheem Meet ([meet]), which is not set up here",
+        )
+    })?;
+    let room_id = new_room_id();
+    Ok(MeetingLink {
+        join_url: meet.join_url(&room_id),
+        room_id,
+    })
 }

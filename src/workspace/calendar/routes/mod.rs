@@ -14,6 +14,7 @@ use utoipa_axum::routes;
 use super::ical::read::{api_time, Attendee};
 use super::ical::{EventData, Moment};
 use super::ids::EventId;
+use super::meetings::shown;
 use crate::http::AppState;
 
 /// The area's routes, relative to `/api/v1/calendar`, with their documentation.
@@ -61,6 +62,11 @@ pub struct EventBody {
     /// The version, for `If-Match` when changing or deleting the event.
     pub etag: Option<String>,
     pub meeting: Option<MeetingBody>,
+    /// Parts of this change left to the outbox, which retries them: `meeting` when the Meet
+    /// room could not be made, changed or cancelled at once. Invitations always go through the
+    /// outbox and are not listed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<&'static str>,
 }
 
 /// Someone an event invites, and their answer so far.
@@ -122,6 +128,11 @@ pub(super) fn body(
     end: &Moment,
     recurrence_id: Option<&Moment>,
 ) -> EventBody {
+    let (location, description) = shown(
+        event.meeting.as_ref(),
+        event.location.as_deref(),
+        event.description.as_deref(),
+    );
     EventBody {
         event_id: id.encode(),
         uid: event.uid.clone(),
@@ -131,8 +142,8 @@ pub(super) fn body(
         end: api_time(end),
         all_day: start.is_date(),
         timezone: start.zone_name(),
-        location: event.location.clone(),
-        description: event.description.clone(),
+        location,
+        description,
         organizer: event.organizer.clone(),
         attendees: event.attendees.iter().map(attendee).collect(),
         recurrence: event.recurrence.clone(),
@@ -142,6 +153,7 @@ pub(super) fn body(
             room_id: m.room_id.clone(),
             join_url: m.join_url.clone(),
         }),
+        pending: Vec::new(),
     }
 }
 
