@@ -38,6 +38,8 @@ pub struct Provisioning {
     pub audit: Audit,
     /// The ERP's database, when `[erp_sync]` copies objects into it.
     pub erp: Option<erp_sync::ErpSync>,
+    /// The calendar area's steps for an event's Meet room, when both are on (set by `app`).
+    pub calendar_meetings: Option<Arc<dyn calendar_meetings::CalendarMeetings>>,
 }
 
 impl Provisioning {
@@ -65,6 +67,7 @@ impl Provisioning {
             erp: erp
                 .transpose()
                 .expect("erp_sync.url was checked when the configuration was read"),
+            calendar_meetings: None,
         }
     }
 }
