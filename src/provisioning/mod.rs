@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod backchannel;
 pub mod calendar_meetings;
 pub mod erp_sync;
+pub mod invitations;
 pub mod mailcow;
 pub mod nextcloud;
 
@@ -172,8 +173,8 @@ async fn dispatch(provisioning: &Provisioning, job: &ClaimedJob) -> Outcome {
         Job::SyncMeetRoom(sync) => erp_sync::sync_room(provisioning, sync).await,
         Job::SyncMeetRecording(sync) => erp_sync::sync_recording(provisioning, sync).await,
         Job::SyncDocsDocument(sync) => erp_sync::sync_document(provisioning, sync).await,
-        Job::SendCalendarInvitation(_) => {
-            Outcome::Retry("calendar invitations are not delivered by this build yet".into())
+        Job::SendCalendarInvitation(invitation) => {
+            invitations::deliver(provisioning, invitation).await
         }
         Job::SyncCalendarMeeting(sync) => calendar_meetings::sync(provisioning, sync).await,
     };
