@@ -171,6 +171,37 @@ async fn a_meeting_is_a_room_with_the_link_in_the_event_and_invitations_queued(b
         }
         assert_eq!(read["zones"]["Asia/Kolkata"], json!([19800]));
     }
+
+    // `create_meeting: false` takes the meeting off: the room is over, the link gone.
+    let (status, off) = c
+        .call_on(
+            &c.api.base,
+            &c.alice,
+            "PUT",
+            &format!("{EVENTS}/{}", event["event_id"].as_str().unwrap()),
+            Some(
+                &json!({"title": "Kick-off", "start": "2025-12-02T09:00", "end": "2025-12-02T10:30",
+                         "timezone": "Asia/Kolkata", "location": "Room 4",
+                         "attendees": ["bob@acme.example"], "create_meeting": false}),
+            ),
+            &[("if-match", event["etag"].as_str().unwrap())],
+        )
+        .await;
+    assert_eq!(status, 200, "{off:#}");
+    assert_eq!(off["meeting"], Value::Null);
+    assert_eq!(off["location"], "Room 4");
+    let (_, ended) = room(&c, &c.alice, &room_id).await;
+    assert_eq!(ended["status"], "completed");
+    assert!(!c.stored("alice")[0].1.contains("CONFERENCE"));
+    // Those taken off get a CANCEL, bob the REQUEST of the change.
+    assert_eq!(
+        invitation(&c, "CANCEL", 1).await["recipients"],
+        json!(["carol@outside.example", "eve@globex.example"])
+    );
+    assert_eq!(
+        invitation(&c, "REQUEST", 1).await["recipients"],
+        json!(["bob@acme.example"])
+    );
 }
 
 async fn changing_and_deleting_the_event_changes_and_cancels_room_and_invitations(

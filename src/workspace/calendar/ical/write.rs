@@ -264,3 +264,110 @@ fn fill(
 fn parameter_safe(name: &str) -> bool {
     !name.is_empty() && !name.chars().any(|c| c == '"' || c == ',' || c.is_control())
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::*;
+    use crate::workspace::calendar::ical::{parse, ObjectEvents, Person};
+
+    const STORED: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Thunderbird//EN\r\n\
+        BEGIN:VEVENT\r\nUID:s1\r\nDTSTAMP:20251101T000000Z\r\nDTSTART:20251201T090000Z\r\n\
+        DTEND:20251201T100000Z\r\nRRULE:FREQ=DAILY;COUNT=5\r\nEXDATE:20251202T090000Z\r\n\
+        SUMMARY:Old\r\nX-MOZ-GENERATION:3\r\nBEGIN:VALARM\r\nACTION:DISPLAY\r\n\
+        TRIGGER:-PT15M\r\nDESCRIPTION:Soon\r\nEND:VALARM\r\nEND:VEVENT\r\n\
+        BEGIN:VEVENT\r\nUID:s1\r\nDTSTAMP:20251101T000000Z\r\n\
+        RECURRENCE-ID:20251203T090000Z\r\nDTSTART:20251203T150000Z\r\n\
+        DTEND:20251203T160000Z\r\nSUMMARY:Moved\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+
+    fn spec(start: &str, end: &str) -> EventSpec {
+        let at = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").unwrap();
+        EventSpec {
+            uid: "s1".into(),
+            sequence: 1,
+            title: "New, better; \"title\"".into(),
+            when: When::Timed {
+                start: at(start),
+                end: at(end),
+                zone: WriteZone::Utc,
+            },
+            location: None,
+            description: Some("two\nlines".into()),
+            recurrence: Some("FREQ=DAILY;COUNT=5".into()),
+            organizer: None,
+            attendees: Vec::new(),
+            meeting: None,
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        NaiveDate::from_ymd_opt(2025, 11, 20)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc()
+    }
+
+    #[test]
+    fn a_change_keeps_what_the_api_does_not_model() {
+        let existing = parse(STORED).unwrap();
+        let text = updated_object(
+            &existing,
+            &spec("2025-12-01T09:00", "2025-12-01T10:00"),
+            now(),
+            false,
+        )
+        .to_string();
+        assert!(text.contains("BEGIN:VALARM"), "{text}");
+        assert!(text.contains("X-MOZ-GENERATION:3"), "{text}");
+        assert!(text.contains("EXDATE:20251202T090000Z"), "{text}");
+        assert!(text.contains("RECURRENCE-ID:20251203T090000Z"), "{text}");
+        let read = ObjectEvents::of(&parse(&text).unwrap());
+        let master = read.master.unwrap();
+        assert_eq!(master.title, "New, better; \"title\"");
+        assert_eq!(master.description.as_deref(), Some("two\nlines"));
+        assert_eq!(master.sequence, 1);
+        assert_eq!(read.overrides.len(), 1);
+    }
+
+    #[test]
+    fn a_move_drops_the_series_exceptions() {
+        let existing = parse(STORED).unwrap();
+        let text = updated_object(
+            &existing,
+            &spec("2025-12-01T11:00", "2025-12-01T12:00"),
+            now(),
+            true,
+        )
+        .to_string();
+        assert!(!text.contains("EXDATE"), "{text}");
+        assert!(!text.contains("RECURRENCE-ID"), "{text}");
+        assert!(text.contains("BEGIN:VALARM"), "{text}");
+    }
+
+    #[test]
+    fn messages_carry_their_method_and_the_stored_copy_keeps_nextcloud_out() {
+        let mut s = spec("2025-12-01T09:00", "2025-12-01T10:00");
+        s.organizer = Some(Person {
+            email: "alice@acme.example".into(),
+            name: Some("Alice, \"the\" boss".into()),
+        });
+        s.attendees = vec!["bob@acme.example".into()];
+        let stored = new_object(&s, now()).to_string();
+        assert!(stored.contains("SCHEDULE-AGENT=CLIENT"), "{stored}");
+        assert!(!stored.contains("METHOD"), "{stored}");
+        // A name that cannot be a parameter value is left out rather than written wrong.
+        assert!(
+            stored.contains("ORGANIZER;SCHEDULE-AGENT=CLIENT:mailto:alice@acme.example"),
+            "{stored}"
+        );
+        let request = invitation(&s, now());
+        assert!(request.contains("METHOD:REQUEST"), "{request}");
+        assert!(!request.contains("SCHEDULE-AGENT"), "{request}");
+        assert!(request.contains("PARTSTAT=NEEDS-ACTION"), "{request}");
+        let cancel = cancellation(&s, &["bob@acme.example".to_owned()], now());
+        assert!(cancel.contains("METHOD:CANCEL"), "{cancel}");
+        assert!(cancel.contains("STATUS:CANCELLED"), "{cancel}");
+    }
+}

@@ -268,7 +268,7 @@ pub(super) async fn update_event(
     };
     with_link(&mut parsed.spec);
     let now = chrono::DateTime::from_timestamp(state.clock.now(), 0).unwrap_or_default();
-    let moved = moved(master, &parsed.spec);
+    let moved = moved(master, &parsed.spec, now);
     let text = updated_object(&existing, &parsed.spec, now, moved).to_string();
     let etag = dav
         .put(&id, text.clone(), Precondition::Matches(&expected))
@@ -294,8 +294,13 @@ pub(super) async fn update_event(
 
 /// Whether the change moves the event or changes its rule: then the series' exceptions and
 /// the attendees' answers no longer apply.
-fn moved(master: &crate::workspace::calendar::ical::EventData, spec: &EventSpec) -> bool {
-    let text = new_object(spec, chrono::Utc::now()).to_string();
+fn moved(
+    master: &crate::workspace::calendar::ical::EventData,
+    spec: &EventSpec,
+    now: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    // The new times read back as the stored ones are, so that both compare in UTC.
+    let text = new_object(spec, now).to_string();
     let Ok(calendar) = parse(&text) else {
         return true;
     };
