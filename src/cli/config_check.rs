@@ -252,6 +252,19 @@ async fn downstream(usable: &Usable) -> Report {
             ));
         }
     }
+    if let Some(calendar) = &usable.calendar {
+        // The same status page, once per Nextcloud: the calendar's is usually the docs' one.
+        let provisioning_url = usable.provisioning.nextcloud.as_ref().map(|n| &n.url);
+        let docs_url = usable.docs.as_ref().map(|d| &d.nextcloud_url);
+        if provisioning_url != Some(&calendar.nextcloud_url)
+            && docs_url != Some(&calendar.nextcloud_url)
+        {
+            targets.push((
+                "calendar.nextcloud_url".into(),
+                format!("{}/status.php", calendar.nextcloud_url),
+            ));
+        }
+    }
     for client in &usable.clients {
         if let Some(uri) = &client.backchannel_logout_uri {
             targets.push((

@@ -110,6 +110,9 @@ fn apply_one(raw: &mut RawConfig, name: &str, value: &str) -> Result<(), ConfigE
         }
         meet if meet.starts_with("meet_") => apply_meet(raw, &meet["meet_".len()..], name, value)?,
         docs if docs.starts_with("docs_") => apply_docs(raw, &docs["docs_".len()..], name, value)?,
+        calendar if calendar.starts_with("calendar_") => {
+            apply_calendar(raw, &calendar["calendar_".len()..], name, value)?
+        }
         mail if mail.starts_with("mail_") => apply_mail(raw, &mail["mail_".len()..], name, value)?,
         _ => return Err(ConfigError::new(name, "unknown environment override")),
     }
@@ -134,6 +137,36 @@ fn apply_docs(
         "uid_claim" => docs.uid_claim = Some(value),
         "max_upload_mib" => docs.max_upload_mib = Some(number(&value)?),
         "request_timeout_seconds" => docs.request_timeout_seconds = Some(number(&value)?),
+        _ => return Err(ConfigError::new(name, "unknown environment override")),
+    }
+    Ok(())
+}
+
+/// `BHEEM_SSO_CALENDAR_<KEY>`: every `[calendar]` key (none is a secret).
+fn apply_calendar(
+    raw: &mut RawConfig,
+    key: &str,
+    name: &str,
+    value: String,
+) -> Result<(), ConfigError> {
+    let number = |value: &str| {
+        value
+            .parse::<u64>()
+            .map_err(|_| ConfigError::new(name, "must be a whole number"))
+    };
+    let small = |value: &str| {
+        value
+            .parse::<u32>()
+            .map_err(|_| ConfigError::new(name, "must be a whole number"))
+    };
+    let calendar = raw.calendar.get_or_insert_with(Default::default);
+    match key {
+        "nextcloud_url" => calendar.nextcloud_url = Some(value),
+        "uid_claim" => calendar.uid_claim = Some(value),
+        "request_timeout_seconds" => calendar.request_timeout_seconds = Some(number(&value)?),
+        "default_calendar" => calendar.default_calendar = Some(value),
+        "max_range_days" => calendar.max_range_days = Some(small(&value)?),
+        "max_occurrences" => calendar.max_occurrences = Some(small(&value)?),
         _ => return Err(ConfigError::new(name, "unknown environment override")),
     }
     Ok(())

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod calendar;
 mod clients;
 mod directory;
 mod docs;
@@ -32,6 +33,7 @@ mod validate;
 mod values;
 mod workspace;
 
+pub use calendar::{is_calendar_name, CalendarConfig};
 pub use clients::{client_key, ClientConfig, EmailClaim, GrantType, TokenEndpointAuthMethod};
 pub use directory::{DirectoryColumns, DirectoryConfig};
 pub use docs::DocsConfig;
@@ -50,6 +52,7 @@ pub use sections::{
 pub use values::{Backend, DatabaseUrl, Issuer};
 pub use workspace::{WorkspaceConfig, AREA_SCOPES, DEFAULT_MAX_BODY_BYTES};
 
+use calendar::RawCalendar;
 use clients::RawClient;
 use directory::RawDirectory;
 use docs::RawDocs;
@@ -185,6 +188,9 @@ pub struct Config {
     pub meet: Option<MeetConfig>,
     /// Bheem Docs on Nextcloud; `None`: the docs routes answer 404 and discovery omits `docs`.
     pub docs: Option<DocsConfig>,
+    /// Bheem Calendar on Nextcloud's CalDAV; `None`: the calendar routes answer 404 and
+    /// discovery omits `calendar`.
+    pub calendar: Option<CalendarConfig>,
     /// Bheem Mail on Mailcow's Dovecot and Postfix; `None`: the mail routes answer 404 and
     /// discovery omits `mail`.
     pub mail: Option<MailConfig>,
@@ -214,6 +220,7 @@ pub struct Usable {
     pub meet: Option<MeetConfig>,
     pub docs: Option<DocsConfig>,
     pub mail: Option<MailConfig>,
+    pub calendar: Option<CalendarConfig>,
 }
 
 impl Checked {
@@ -232,6 +239,7 @@ impl Checked {
                 meet: None,
                 docs: None,
                 mail: None,
+                calendar: None,
             },
         }
     }
@@ -290,6 +298,7 @@ struct RawConfig {
     workspace: Option<RawWorkspace>,
     meet: Option<RawMeet>,
     docs: Option<RawDocs>,
+    calendar: Option<RawCalendar>,
     mail: Option<RawMail>,
 }
 
@@ -366,6 +375,11 @@ impl Config {
     /// Whether Bheem Docs is configured (`[docs]`).
     pub fn docs_enabled(&self) -> bool {
         self.docs.is_some()
+    }
+
+    /// Whether Bheem Calendar is configured (`[calendar]`).
+    pub fn calendar_enabled(&self) -> bool {
+        self.calendar.is_some()
     }
 
     /// Whether Bheem Mail is configured (`[mail]`).

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use super::calendar::validate_calendar;
 use super::clients::{client_key, validate_client};
 use super::directory::validate_directory;
 use super::docs::validate_docs;
@@ -191,6 +192,9 @@ pub(super) fn validate(raw: RawConfig, env: &[(String, String)], source: ConfigS
     let docs = raw
         .docs
         .and_then(|d| problems.take(validate_docs(d, &provisioning)));
+    let calendar = raw
+        .calendar
+        .and_then(|c| problems.take(validate_calendar(c, docs.as_ref(), &provisioning)));
     let mail = raw.mail.and_then(|m| problems.take(validate_mail(m, env)));
 
     let mut seen = HashSet::new();
@@ -267,6 +271,7 @@ pub(super) fn validate(raw: RawConfig, env: &[(String, String)], source: ConfigS
         meet: meet.clone(),
         docs: docs.clone(),
         mail: mail.clone(),
+        calendar: calendar.clone(),
     };
     let key_refresh_seconds = problems.take(validate_key_refresh(raw.key_refresh_seconds));
     let key_rotation_days = problems.take(validate_key_rotation(raw.key_rotation_days));
@@ -320,6 +325,7 @@ pub(super) fn validate(raw: RawConfig, env: &[(String, String)], source: ConfigS
         workspace,
         meet,
         docs,
+        calendar,
         mail,
         source,
     };

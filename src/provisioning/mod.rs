@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod backchannel;
+pub mod calendar_meetings;
 pub mod erp_sync;
 pub mod invitations;
 pub mod mailcow;
@@ -38,6 +39,8 @@ pub struct Provisioning {
     pub audit: Audit,
     /// The ERP's database, when `[erp_sync]` copies objects into it.
     pub erp: Option<erp_sync::ErpSync>,
+    /// The calendar area's steps for an event's Meet room, when both are on (set by `app`).
+    pub calendar_meetings: Option<Arc<dyn calendar_meetings::CalendarMeetings>>,
 }
 
 impl Provisioning {
@@ -65,6 +68,7 @@ impl Provisioning {
             erp: erp
                 .transpose()
                 .expect("erp_sync.url was checked when the configuration was read"),
+            calendar_meetings: None,
         }
     }
 }
@@ -172,6 +176,7 @@ async fn dispatch(provisioning: &Provisioning, job: &ClaimedJob) -> Outcome {
         Job::SendCalendarInvitation(invitation) => {
             invitations::deliver(provisioning, invitation).await
         }
+        Job::SyncCalendarMeeting(sync) => calendar_meetings::sync(provisioning, sync).await,
     };
     let target = match &job {
         Job::BackchannelLogout(_) => DeliveryTarget::Backchannel,
@@ -183,6 +188,7 @@ async fn dispatch(provisioning: &Provisioning, job: &ClaimedJob) -> Outcome {
             DeliveryTarget::Erp
         }
         Job::SendCalendarInvitation(_) => DeliveryTarget::Smtp,
+        Job::SyncCalendarMeeting(_) => DeliveryTarget::Livekit,
     };
     delivered(target, &outcome);
     outcome
@@ -263,6 +269,11 @@ fn job_event(kind: Kind, claimed: &ClaimedJob) -> Event {
             .user(invitation.organizer_user_id)
             .detail("event", invitation.event_uid)
             .detail("target", "mail"),
+        Ok(Job::SyncCalendarMeeting(sync)) => event
+            .company(sync.company_id)
+            .user(sync.organizer_user_id)
+            .detail("event", sync.event_uid)
+            .detail("target", "meet"),
         Err(_) => event,
     }
 }

@@ -8,6 +8,7 @@
 pub mod access_tokens;
 pub mod audit_events;
 pub mod backup;
+pub mod calendar_events;
 pub mod clients;
 pub mod codes;
 pub mod consents;

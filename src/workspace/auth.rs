@@ -44,7 +44,7 @@ pub trait Area: Send + Sync + 'static {
 pub struct Meet;
 /// Bheem Docs (Nextcloud files): on when `[docs]` is configured.
 pub struct Docs;
-/// The calendar (Nextcloud CalDAV): its API is not built yet.
+/// Bheem Calendar (Nextcloud's CalDAV): on when `[calendar]` is configured.
 pub struct Calendar;
 /// Bheem Mail (Mailcow's Dovecot and Postfix): on when `[mail]` is configured.
 pub struct Mail;
@@ -65,8 +65,8 @@ impl Area for Docs {
 
 impl Area for Calendar {
     const SCOPE: &'static str = "calendar";
-    fn enabled(_: &Config) -> bool {
-        false
+    fn enabled(config: &Config) -> bool {
+        config.calendar_enabled()
     }
 }
 

@@ -45,6 +45,8 @@ pub enum ApiError {
     GatewayTimeout { service: &'static str },
     /// 412: the object changed, or a target exists that may not be replaced.
     PreconditionFailed(String),
+    /// 428: a change that must say which version it changes (`If-Match`) did not.
+    PreconditionRequired(&'static str),
     /// 423: the object is locked (someone is editing it) and cannot be changed now.
     Locked(String),
     /// 507: the user's storage quota does not hold this.
@@ -88,7 +90,8 @@ impl From<BearerError> for ApiError {
 pub struct ApiErrorBody {
     /// What went wrong, for a program: `not_found`, `invalid_field`, `malformed_body`,
     /// `body_too_large`, `forbidden`, `conflict`, `service_unavailable`, `bad_gateway`,
-    /// `gateway_timeout`, `precondition_failed`, `locked`, `insufficient_storage`,
+    /// `gateway_timeout`, `precondition_failed`, `precondition_required`, `locked`,
+    /// `insufficient_storage`,
     /// `invalid_signature` (a webhook not signed by the service that sends it),
     /// `server_error`, `method_not_allowed`, `invalid_request` (a malformed request, or RFC 6750's
     /// for an unreadable Authorization header or none), and RFC 6750's `invalid_token` and
@@ -144,6 +147,7 @@ impl ApiError {
             Self::BadGateway { .. } => StatusCode::BAD_GATEWAY,
             Self::GatewayTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            Self::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
             Self::Locked(_) => StatusCode::LOCKED,
             Self::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -200,6 +204,9 @@ impl IntoResponse for ApiError {
                 )
             },
             Self::PreconditionFailed(message) => ApiErrorBody::new("precondition_failed", message),
+            Self::PreconditionRequired(message) => {
+                ApiErrorBody::new("precondition_required", message)
+            }
             Self::Locked(message) => ApiErrorBody::new("locked", message),
             Self::InsufficientStorage(message) => {
                 ApiErrorBody::new("insufficient_storage", message)
@@ -325,6 +332,11 @@ mod tests {
                 ApiError::PreconditionFailed("changed".into()),
                 412,
                 "precondition_failed",
+            ),
+            (
+                ApiError::PreconditionRequired("send If-Match"),
+                428,
+                "precondition_required",
             ),
             (ApiError::Locked("editing".into()), 423, "locked"),
             (

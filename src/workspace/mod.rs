@@ -23,6 +23,7 @@ use crate::config::{Config, WorkspaceConfig};
 use crate::http::AppState;
 
 pub mod auth;
+pub mod calendar;
 pub mod docs;
 pub mod error;
 pub mod json;
@@ -48,13 +49,17 @@ struct Areas {
 fn areas(config: &Config) -> anyhow::Result<Areas> {
     let mut timed = OpenApiRouter::with_openapi(openapi::WorkspaceApi::openapi());
     let mut streaming = OpenApiRouter::new();
-    if let Some(service) = meet::MeetService::from_config(config)? {
-        timed = timed.nest("/api/v1/meet", Arc::new(service).router());
+    let meet = meet::MeetService::from_config(config)?.map(Arc::new);
+    if let Some(service) = &meet {
+        timed = timed.nest("/api/v1/meet", service.clone().router());
     }
     if let Some(service) = docs::DocsService::from_config(config)? {
         let service = Arc::new(service);
         timed = timed.nest("/api/v1/docs", service.clone().router());
         streaming = streaming.nest("/api/v1/docs", service.upload_router());
+    }
+    if let Some(service) = calendar::CalendarService::from_config(config, meet)? {
+        timed = timed.nest("/api/v1/calendar", Arc::new(service).router());
     }
     if let Some(service) = mail::MailService::from_config(config)? {
         let service = Arc::new(service);

@@ -77,6 +77,8 @@ pub const OAUTH2: &str = "oauth2";
     tags(
         (name = "workspace", description = "What all areas share"),
         (name = "meet", description = "Bheem Meet: rooms, join tokens, recordings"),
+        (name = "calendar", description = "Bheem Calendar: the caller's Nextcloud calendars and \
+                                            events, meetings and invitations"),
         (name = "mail", description = "Bheem Mail: the caller's mailbox (folders, messages, \
                                         sending) and, for company admins, the company's mailboxes"),
     )

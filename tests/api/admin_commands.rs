@@ -199,7 +199,7 @@ async fn config_check_names_each_service_that_does_not_answer() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
-    let (nextcloud, database, docs) = (closed(), closed(), closed());
+    let (nextcloud, database, docs, calendar) = (closed(), closed(), closed(), closed());
     let dir = tempfile::tempdir().unwrap();
     let mut config = TestConfig::default();
     config
@@ -220,6 +220,10 @@ async fn config_check_names_each_service_that_does_not_answer() {
         .set("provisioning.mailcow.api_key_env", "MAILCOW_KEY_FOR_CHECK")
         .set("provisioning.mailcow.domain", "example.com")
         .set("docs.nextcloud_url", format!("http://127.0.0.1:{docs}"))
+        .set(
+            "calendar.nextcloud_url",
+            format!("http://127.0.0.1:{calendar}"),
+        )
         .client(
             ClientSpec::new("bheem-mail")
                 .secret("a-long-enough-mail-secret")
@@ -251,7 +255,8 @@ async fn config_check_names_each_service_that_does_not_answer() {
             "provisioning.mailcow.api_key_env",
             "database_url",
             "provisioning.nextcloud.url",
-            "docs.nextcloud_url"
+            "docs.nextcloud_url",
+            "calendar.nextcloud_url"
         ],
         "{stdout}"
     );
@@ -267,6 +272,12 @@ async fn config_check_names_each_service_that_does_not_answer() {
     assert!(
         problems[3].contains(&format!(
             "http://127.0.0.1:{docs}/status.php does not answer"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        problems[4].contains(&format!(
+            "http://127.0.0.1:{calendar}/status.php does not answer"
         )),
         "{stdout}"
     );

@@ -8,6 +8,7 @@ mod backchannel;
 mod backup;
 mod browser;
 mod caldav_server;
+mod calendar;
 mod calendar_invitations;
 mod cli;
 mod client_credentials;

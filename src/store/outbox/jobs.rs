@@ -15,9 +15,10 @@ const SYNC_MEET_ROOM: &str = "erp_sync_meet_room";
 const SYNC_MEET_RECORDING: &str = "erp_sync_meet_recording";
 const SYNC_DOCS_DOCUMENT: &str = "erp_sync_docs_document";
 const CALENDAR_INVITATION: &str = "calendar_invitation";
+const CALENDAR_MEETING: &str = "calendar_meeting";
 
 /// Every job kind, as the `kind` column holds it.
-pub const KINDS: [&str; 9] = [
+pub const KINDS: [&str; 10] = [
     BACKCHANNEL_LOGOUT,
     CREATE_NEXTCLOUD,
     CREATE_MAILCOW,
@@ -27,6 +28,7 @@ pub const KINDS: [&str; 9] = [
     SYNC_MEET_RECORDING,
     SYNC_DOCS_DOCUMENT,
     CALENDAR_INVITATION,
+    CALENDAR_MEETING,
 ];
 
 /// OpenID Connect Back-Channel Logout 1.0: a client to tell that a session ended.
@@ -91,6 +93,21 @@ pub struct CalendarInvitation {
     pub ics: String,
 }
 
+/// An event's Meet room brought in line with the event's record (made, changed, or cancelled
+/// once the event is deleted), when doing it at once failed. It reads the record when it runs,
+/// so a late job does what is true then; keyed by the SEQUENCE the change had.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CalendarMeetingSync {
+    pub company_id: String,
+    pub organizer_user_id: String,
+    pub event_uid: String,
+    pub sequence: i64,
+    /// A room to cancel (the meeting was taken off the event); otherwise the room is made to
+    /// match the record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_room: Option<String>,
+}
+
 /// What a job does, with what it needs to do it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Job {
@@ -108,6 +125,8 @@ pub enum Job {
     SyncDocsDocument(DocsDocumentSync),
     /// An event's invitation (or cancellation) mailed to its attendees.
     SendCalendarInvitation(CalendarInvitation),
+    /// An event's Meet room made to match the event, after doing it at once failed.
+    SyncCalendarMeeting(CalendarMeetingSync),
 }
 
 /// A claimed job whose row does not read as a [`Job`]; trying again will not help.
@@ -168,6 +187,7 @@ impl Job {
             Self::SyncMeetRecording(_) => SYNC_MEET_RECORDING,
             Self::SyncDocsDocument(_) => SYNC_DOCS_DOCUMENT,
             Self::SendCalendarInvitation(_) => CALENDAR_INVITATION,
+            Self::SyncCalendarMeeting(_) => CALENDAR_MEETING,
         }
     }
 
@@ -197,6 +217,10 @@ impl Job {
                 "calendar:invitation:{}:{}:{}:{}",
                 invitation.company_id, invitation.event_uid, invitation.sequence, invitation.method
             ),
+            Self::SyncCalendarMeeting(sync) => format!(
+                "calendar:meeting:{}:{}:{}:{}",
+                sync.company_id, sync.organizer_user_id, sync.event_uid, sync.sequence
+            ),
         }
     }
 
@@ -211,6 +235,7 @@ impl Job {
             Self::SyncMeetRecording(sync) => serde_json::to_string(sync),
             Self::SyncDocsDocument(sync) => serde_json::to_string(sync),
             Self::SendCalendarInvitation(invitation) => serde_json::to_string(invitation),
+            Self::SyncCalendarMeeting(sync) => serde_json::to_string(sync),
         };
         json.expect("a job's payload is plain strings and numbers")
     }
@@ -229,6 +254,7 @@ impl Job {
             SYNC_MEET_RECORDING => Self::SyncMeetRecording(serde_json::from_str(payload)?),
             SYNC_DOCS_DOCUMENT => Self::SyncDocsDocument(serde_json::from_str(payload)?),
             CALENDAR_INVITATION => Self::SendCalendarInvitation(serde_json::from_str(payload)?),
+            CALENDAR_MEETING => Self::SyncCalendarMeeting(serde_json::from_str(payload)?),
             other => return Err(UnreadableJob::UnknownKind(other.to_owned())),
         })
     }
@@ -333,6 +359,18 @@ mod tests {
                 "calendar_invitation",
                 "calendar:invitation:c1:e1@bheem:2:REQUEST",
                 r#"{"company_id":"c1","organizer_user_id":"u1","event_uid":"e1@bheem","sequence":2,"method":"REQUEST","recipients":["bob@acme.example"],"subject":"Invitation: Standup","text":"Standup","ics":"BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n"}"#,
+            ),
+            (
+                Job::SyncCalendarMeeting(CalendarMeetingSync {
+                    company_id: "c1".into(),
+                    organizer_user_id: "u1".into(),
+                    event_uid: "e1@bheem".into(),
+                    sequence: 3,
+                    cancel_room: None,
+                }),
+                "calendar_meeting",
+                "calendar:meeting:c1:u1:e1@bheem:3",
+                r#"{"company_id":"c1","organizer_user_id":"u1","event_uid":"e1@bheem","sequence":3}"#,
             ),
         ]
     }

@@ -10,8 +10,8 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 pub use jobs::{
-    AccountJob, BackchannelLogout, CalendarInvitation, DocsDocumentSync, Job, MeetRecordingSync,
-    MeetRoomSync, UnreadableJob, KINDS,
+    AccountJob, BackchannelLogout, CalendarInvitation, CalendarMeetingSync, DocsDocumentSync, Job,
+    MeetRecordingSync, MeetRoomSync, UnreadableJob, KINDS,
 };
 
 use super::Db;

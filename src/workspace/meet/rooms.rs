@@ -216,8 +216,20 @@ impl Rooms<'_> {
         new: NewRoom,
         now: UnixTime,
     ) -> Result<Room, RoomError> {
+        self.create_as(new_room_id(), host, new, now).await
+    }
+
+    /// As [`Rooms::create`], with an id [`new_room_id`] gave earlier: a calendar event names
+    /// its room (in its join link) before the room is stored.
+    pub async fn create_as(
+        &self,
+        id: String,
+        host: &Member,
+        new: NewRoom,
+        now: UnixTime,
+    ) -> Result<Room, RoomError> {
         let room = Room {
-            id: new_room_id(),
+            id,
             company_id: host.company_id.clone(),
             name: new.name,
             host_user_id: host.user_id.clone(),

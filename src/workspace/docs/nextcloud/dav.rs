@@ -204,7 +204,9 @@ fn rfc3339(http_date: &str) -> Option<String> {
     Some(zoned.timestamp().to_string())
 }
 
-async fn multistatus_body(response: reqwest::Response) -> Result<Vec<Resource>, NcError> {
+pub(crate) async fn multistatus_body(
+    response: reqwest::Response,
+) -> Result<Vec<Resource>, NcError> {
     let status = response.status();
     if status != StatusCode::MULTI_STATUS {
         return Err(failure(response).await);
@@ -213,7 +215,7 @@ async fn multistatus_body(response: reqwest::Response) -> Result<Vec<Resource>, 
     multistatus::parse(&body).map_err(|e| NcError::Unusable(format!("multistatus: {e}")))
 }
 
-async fn expect_success(response: reqwest::Response) -> Result<(), NcError> {
+pub(crate) async fn expect_success(response: reqwest::Response) -> Result<(), NcError> {
     if response.status().is_success() {
         Ok(())
     } else {
@@ -221,7 +223,7 @@ async fn expect_success(response: reqwest::Response) -> Result<(), NcError> {
     }
 }
 
-fn extension(name: &'static str) -> Method {
+pub(crate) fn extension(name: &'static str) -> Method {
     Method::from_bytes(name.as_bytes()).expect("a WebDAV method name is a valid token")
 }
 

@@ -7,7 +7,7 @@
 //! and calls without a streamed body end by then as a whole. Uploads watch their own progress
 //! (`super::transfer`).
 
-mod dav;
+pub(crate) mod dav;
 pub mod multistatus;
 pub mod ocs;
 
@@ -101,14 +101,20 @@ impl Entry {
 
 impl Nextcloud {
     pub fn new(config: &DocsConfig) -> anyhow::Result<Self> {
-        let timeout = Duration::from_secs(config.request_timeout_seconds);
+        Self::at(&config.nextcloud_url, config.request_timeout_seconds)
+    }
+
+    /// Nextcloud at `url` (its base URL), each call answered within `request_timeout_seconds`:
+    /// the files' and the calendars' share this.
+    pub fn at(url: &str, request_timeout_seconds: u64) -> anyhow::Result<Self> {
+        let timeout = Duration::from_secs(request_timeout_seconds);
         let http = reqwest::Client::builder()
             .connect_timeout(timeout)
             .read_timeout(timeout)
             // Nextcloud's redirects lead to its login page, never to a file.
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
-        let base = config.nextcloud_url.trim_end_matches('/').to_owned();
+        let base = url.trim_end_matches('/').to_owned();
         let base_path = url::Url::parse(&base)?
             .path()
             .trim_end_matches('/')
@@ -160,7 +166,18 @@ impl<'a> Session<'a> {
         )
     }
 
-    pub(super) fn request(&self, method: Method, url: &str) -> reqwest::RequestBuilder {
+    /// `{base}/remote.php/dav/{rest}`: `rest` percent-encoded by the caller.
+    pub(crate) fn dav_url(&self, rest: &str) -> String {
+        format!("{}/remote.php/dav/{rest}", self.nc.base)
+    }
+
+    /// What an href of a WebDAV answer starts with when it names something under
+    /// `/remote.php/dav/` (`/nextcloud/remote.php/dav/` for an instance in a sub-folder).
+    pub(crate) fn dav_href_prefix(&self) -> String {
+        format!("{}/remote.php/dav/", self.nc.base_path)
+    }
+
+    pub(crate) fn request(&self, method: Method, url: &str) -> reqwest::RequestBuilder {
         self.nc
             .http
             .request(method, url)
@@ -168,7 +185,10 @@ impl<'a> Session<'a> {
     }
 
     /// A call without a streamed body: the whole of it within the timeout.
-    async fn call(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, NcError> {
+    pub(crate) async fn call(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, NcError> {
         counted(request.timeout(self.nc.timeout).send().await)
     }
 }
@@ -176,7 +196,7 @@ impl<'a> Session<'a> {
 /// Each call to Nextcloud is a delivery to `nextcloud` in the metrics: done when it answered
 /// (a refusal of what the user asked is an answer), retry when it was down, slow or failing
 /// (5xx), the user may try again.
-pub(super) fn counted(
+pub(crate) fn counted(
     sent: Result<reqwest::Response, reqwest::Error>,
 ) -> Result<reqwest::Response, NcError> {
     let outcome = match &sent {
@@ -189,7 +209,7 @@ pub(super) fn counted(
 }
 
 /// The body, up to `limit` bytes: more is an unusable answer, not memory spent.
-pub(super) async fn read_limited(
+pub(crate) async fn read_limited(
     mut response: reqwest::Response,
     limit: usize,
 ) -> Result<Vec<u8>, NcError> {
@@ -204,7 +224,7 @@ pub(super) async fn read_limited(
 }
 
 /// A refusal, with Nextcloud's message when it sent one (Sabre's `<s:message>`), for the log.
-pub(super) async fn failure(response: reqwest::Response) -> NcError {
+pub(crate) async fn failure(response: reqwest::Response) -> NcError {
     let status = response.status();
     let body = read_limited(response, 64 * 1024).await.unwrap_or_default();
     let text = String::from_utf8_lossy(&body);

@@ -1,6 +1,8 @@
-//! WebDAV's `207 Multi-Status` (RFC 4918 §13) as Nextcloud answers PROPFIND and SEARCH, read
-//! with quick-xml's namespace-aware reader: elements are matched by namespace URI and local
-//! name, whatever prefixes the server chose (`d:`, `oc:`, `nc:`, or none).
+//! WebDAV's `207 Multi-Status` (RFC 4918 §13) as Nextcloud answers PROPFIND, SEARCH and
+//! CalDAV's REPORT (RFC 4791 §7.8), read with quick-xml's namespace-aware reader: elements are
+//! matched by namespace URI and local name, whatever prefixes the server chose (`d:`, `oc:`,
+//! `nc:`, `cal:`, or none). The files (Docs) and the calendars (Calendar) share it: a property
+//! one of them does not ask for is simply not there.
 
 use quick_xml::events::Event;
 use quick_xml::name::{Namespace, ResolveResult};
@@ -8,6 +10,9 @@ use quick_xml::NsReader;
 
 const DAV: &[u8] = b"DAV:";
 const OWNCLOUD: &[u8] = b"http://owncloud.org/ns";
+const CALDAV: &[u8] = b"urn:ietf:params:xml:ns:caldav";
+/// Apple's calendar properties, which Nextcloud uses for a calendar's colour.
+const APPLE_ICAL: &[u8] = b"http://apple.com/ns/ical/";
 
 /// One `d:response`: its href and the properties reported with status 200.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -24,6 +29,21 @@ pub struct Resource {
     /// `oc:size`: a folder's size is the sum of what it holds.
     pub size: Option<u64>,
     pub permissions: Option<String>,
+    /// `d:displayname`.
+    pub display_name: Option<String>,
+    /// A CalDAV calendar (`cal:calendar` in its resource type).
+    pub calendar: bool,
+    /// `x1:calendar-color` (`#0082c9`).
+    pub calendar_color: Option<String>,
+    /// The component kinds a calendar holds (`VEVENT`, `VTODO`), when the server said.
+    pub components: Vec<String>,
+    /// Whether the user may change what it holds, from `d:current-user-privilege-set` (RFC 3744
+    /// §5.4); `None` when the server did not say. See [`Resource::may_write`].
+    pub writable: Option<bool>,
+    /// Nextcloud's `oc:read-only` of a calendar shared with the user read-only.
+    pub read_only_share: bool,
+    /// `cal:calendar-data`: the iCalendar object, from a REPORT.
+    pub calendar_data: Option<String>,
 }
 
 /// The properties a listing asks for (RFC 4918 §9.1 PROPFIND with a `prop` list): those of
@@ -103,6 +123,18 @@ pub fn search_by_file_id(scope: &str, file_id: &str) -> std::io::Result<Vec<u8>>
     Ok(writer.into_inner())
 }
 
+impl Resource {
+    /// Whether the user may change what it holds: a read-only share is read-only whatever
+    /// privileges are listed beside it; `None` when the server said nothing either way.
+    pub fn may_write(&self) -> Option<bool> {
+        if self.read_only_share {
+            Some(false)
+        } else {
+            self.writable
+        }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Field {
     Href,
@@ -113,6 +145,10 @@ enum Field {
     FileId,
     Size,
     Permissions,
+    DisplayName,
+    CalendarColor,
+    CalendarData,
+    ReadOnly,
     Status,
 }
 
@@ -120,7 +156,9 @@ enum Field {
 /// status is 200: Nextcloud lists the ones it lacks in another with 404.
 pub fn parse(body: &[u8]) -> Result<Vec<Resource>, quick_xml::Error> {
     let mut reader = NsReader::from_reader(body);
-    reader.config_mut().trim_text(true);
+    // Not trimmed per text event: an entity splits a value into several (`Work &amp; travel`),
+    // and the spaces beside it belong to it. A value is trimmed as a whole once read.
+    reader.config_mut().trim_text(false);
     let mut resources = Vec::new();
     let mut current: Option<Resource> = None;
     // The propstat being read: its properties wait for its status.
@@ -129,6 +167,9 @@ pub fn parse(body: &[u8]) -> Result<Vec<Resource>, quick_xml::Error> {
     // An href inside a property (a lock's owner, say) is not the response's.
     let mut in_propstat = false;
     let mut field: Option<Field> = None;
+    // Inside `d:current-user-privilege-set`, and inside `cal:supported-calendar-component-set`.
+    let mut in_privileges = false;
+    let mut in_components = false;
     let mut text = String::new();
     let mut buf = Vec::new();
     loop {
@@ -144,17 +185,27 @@ pub fn parse(body: &[u8]) -> Result<Vec<Resource>, quick_xml::Error> {
                         in_propstat = true;
                     }
                     (Some(DAV), b"collection") => pending.folder = true,
+                    (Some(CALDAV), b"calendar") => pending.calendar = true,
+                    (Some(DAV), b"current-user-privilege-set") => {
+                        in_privileges = true;
+                        pending.writable = pending.writable.or(Some(false));
+                    }
+                    (Some(CALDAV), b"supported-calendar-component-set") => in_components = true,
+                    (Some(DAV), privilege) if in_privileges => writes(&mut pending, privilege),
+                    (Some(CALDAV), b"comp") if in_components => component(&mut pending, &e)?,
                     (ns, name) => {
                         field = field_of(ns, name).filter(|f| !(in_propstat && *f == Field::Href));
                         text.clear();
                     }
                 }
             }
-            Event::Empty(e)
-                if namespace(&ns) == Some(DAV) && e.local_name().as_ref() == b"collection" =>
-            {
-                pending.folder = true;
-            }
+            Event::Empty(e) => match (namespace(&ns), e.local_name().as_ref()) {
+                (Some(DAV), b"collection") => pending.folder = true,
+                (Some(CALDAV), b"calendar") => pending.calendar = true,
+                (Some(DAV), privilege) if in_privileges => writes(&mut pending, privilege),
+                (Some(CALDAV), b"comp") if in_components => component(&mut pending, &e)?,
+                _ => {}
+            },
             Event::Text(t) if field.is_some() => {
                 text.push_str(&t.decode()?);
             }
@@ -185,6 +236,8 @@ pub fn parse(body: &[u8]) -> Result<Vec<Resource>, quick_xml::Error> {
                             resources.push(resource);
                         }
                     }
+                    (Some(DAV), b"current-user-privilege-set") => in_privileges = false,
+                    (Some(CALDAV), b"supported-calendar-component-set") => in_components = false,
                     (Some(DAV), b"propstat") => {
                         in_propstat = false;
                         if let (true, Some(resource)) = (status_ok, current.as_mut()) {
@@ -215,6 +268,28 @@ pub fn parse(body: &[u8]) -> Result<Vec<Resource>, quick_xml::Error> {
     Ok(resources)
 }
 
+/// A privilege that lets the user change a collection's members (RFC 3744 §3).
+fn writes(r: &mut Resource, privilege: &[u8]) {
+    if matches!(privilege, b"write" | b"write-content" | b"bind" | b"all") {
+        r.writable = Some(true);
+    }
+}
+
+/// `<cal:comp name="VEVENT"/>` (RFC 4791 §5.2.3).
+fn component(
+    r: &mut Resource,
+    e: &quick_xml::events::BytesStart<'_>,
+) -> Result<(), quick_xml::Error> {
+    if let Some(name) = e
+        .try_get_attribute("name")
+        .map_err(quick_xml::Error::from)?
+    {
+        let name = name.unescape_value()?.to_ascii_uppercase();
+        r.components.push(name);
+    }
+    Ok(())
+}
+
 fn namespace<'a>(resolved: &'a ResolveResult<'a>) -> Option<&'a [u8]> {
     match resolved {
         ResolveResult::Bound(Namespace(ns)) => Some(ns),
@@ -233,6 +308,10 @@ fn field_of(ns: Option<&[u8]>, local: &[u8]) -> Option<Field> {
         (OWNCLOUD, b"fileid") => Field::FileId,
         (OWNCLOUD, b"size") => Field::Size,
         (OWNCLOUD, b"permissions") => Field::Permissions,
+        (OWNCLOUD, b"read-only") => Field::ReadOnly,
+        (DAV, b"displayname") => Field::DisplayName,
+        (APPLE_ICAL, b"calendar-color") => Field::CalendarColor,
+        (CALDAV, b"calendar-data") => Field::CalendarData,
         _ => return None,
     })
 }
@@ -247,6 +326,10 @@ fn set(r: &mut Resource, field: Field, value: String) {
         Field::FileId => r.file_id = value,
         Field::Size => r.size = value.and_then(|v| v.parse().ok()),
         Field::Permissions => r.permissions = value,
+        Field::DisplayName => r.display_name = value,
+        Field::CalendarColor => r.calendar_color = value,
+        Field::CalendarData => r.calendar_data = value,
+        Field::ReadOnly => r.read_only_share = matches!(value.as_deref(), Some("1" | "true")),
         Field::Href | Field::Status => {}
     }
 }
@@ -260,109 +343,14 @@ fn merge(into: &mut Resource, from: Resource) {
     into.file_id = into.file_id.take().or(from.file_id);
     into.size = into.size.or(from.size);
     into.permissions = into.permissions.take().or(from.permissions);
+    into.display_name = into.display_name.take().or(from.display_name);
+    into.calendar |= from.calendar;
+    into.calendar_color = into.calendar_color.take().or(from.calendar_color);
+    into.components.extend(from.components);
+    into.writable = into.writable.or(from.writable);
+    into.read_only_share |= from.read_only_share;
+    into.calendar_data = into.calendar_data.take().or(from.calendar_data);
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A PROPFIND answer as Nextcloud 30 sends it (Sabre's serializer), trimmed to two entries.
-    const NEXTCLOUD: &str = r#"<?xml version="1.0"?>
-<d:multistatus xmlns:d="DAV:" xmlns:s="http://sabredav.org/ns" xmlns:oc="http://owncloud.org/ns" xmlns:nc="http://nextcloud.org/ns">
- <d:response>
-  <d:href>/remote.php/dav/files/alice/Reports/</d:href>
-  <d:propstat>
-   <d:prop>
-    <d:resourcetype><d:collection/></d:resourcetype>
-    <d:getlastmodified>Tue, 02 Dec 2025 10:00:00 GMT</d:getlastmodified>
-    <d:getetag>&quot;692ebc2b7c0a1&quot;</d:getetag>
-    <oc:fileid>211</oc:fileid>
-    <oc:size>1536</oc:size>
-    <oc:permissions>RGDNVCK</oc:permissions>
-   </d:prop>
-   <d:status>HTTP/1.1 200 OK</d:status>
-  </d:propstat>
-  <d:propstat>
-   <d:prop><d:getcontentlength/><d:getcontenttype/></d:prop>
-   <d:status>HTTP/1.1 404 Not Found</d:status>
-  </d:propstat>
- </d:response>
- <d:response>
-  <d:href>/remote.php/dav/files/alice/Reports/Q1%20%26%20Q2.pdf</d:href>
-  <d:propstat>
-   <d:prop>
-    <d:resourcetype/>
-    <d:getcontentlength>1536</d:getcontentlength>
-    <d:getcontenttype>application/pdf</d:getcontenttype>
-    <d:getlastmodified>Tue, 02 Dec 2025 09:30:00 GMT</d:getlastmodified>
-    <d:getetag>"a1b2"</d:getetag>
-    <oc:fileid>212</oc:fileid>
-    <oc:size>1536</oc:size>
-    <oc:permissions>RGDNVW</oc:permissions>
-   </d:prop>
-   <d:status>HTTP/1.1 200 OK</d:status>
-  </d:propstat>
- </d:response>
-</d:multistatus>"#;
-
-    #[test]
-    fn nextclouds_answer_is_read_by_namespace() {
-        let resources = parse(NEXTCLOUD.as_bytes()).unwrap();
-        assert_eq!(resources.len(), 2);
-        let folder = &resources[0];
-        assert_eq!(folder.href, "/remote.php/dav/files/alice/Reports/");
-        assert!(folder.folder);
-        assert_eq!(folder.etag.as_deref(), Some("\"692ebc2b7c0a1\""));
-        assert_eq!(folder.file_id.as_deref(), Some("211"));
-        assert_eq!(folder.size, Some(1536));
-        assert_eq!(folder.content_length, None);
-        let file = &resources[1];
-        assert_eq!(
-            file.href,
-            "/remote.php/dav/files/alice/Reports/Q1%20%26%20Q2.pdf"
-        );
-        assert!(!file.folder);
-        assert_eq!(file.content_length, Some(1536));
-        assert_eq!(file.content_type.as_deref(), Some("application/pdf"));
-        assert_eq!(file.permissions.as_deref(), Some("RGDNVW"));
-    }
-
-    #[test]
-    fn prefixes_do_not_matter_and_unknown_elements_are_skipped() {
-        let body = r#"<?xml version="1.0"?>
-<multistatus xmlns="DAV:" xmlns:o="http://owncloud.org/ns" xmlns:x="urn:other">
- <response><href>/x/a.txt</href>
-  <propstat><prop><resourcetype/><getcontentlength>3</getcontentlength><o:fileid>9</o:fileid>
-   <x:fileid>wrong</x:fileid><x:whatever><href>/not/this</href></x:whatever></prop>
-   <status>HTTP/1.1 200 OK</status></propstat></response>
-</multistatus>"#;
-        let resources = parse(body.as_bytes()).unwrap();
-        assert_eq!(resources.len(), 1);
-        assert_eq!(resources[0].file_id.as_deref(), Some("9"));
-        assert_eq!(resources[0].content_length, Some(3));
-    }
-
-    #[test]
-    fn a_search_body_escapes_what_it_is_given() {
-        let body = search_by_file_id("/files/a<b>&c", "12").unwrap();
-        let text = String::from_utf8(body).unwrap();
-        assert!(
-            text.contains("<d:href>/files/a&lt;b&gt;&amp;c</d:href>"),
-            "{text}"
-        );
-        assert!(text.contains("<d:literal>12</d:literal>"), "{text}");
-        assert!(text.contains("<oc:fileid/>"), "{text}");
-    }
-
-    #[test]
-    fn broken_xml_is_an_error_not_a_panic() {
-        for body in [
-            "<d:multistatus xmlns:d=\"DAV:\"><d:response>",
-            "<a></b>",
-            "\u{0}\u{1}",
-        ] {
-            let _ = parse(body.as_bytes());
-        }
-        assert!(parse(b"<a></b>").is_err());
-    }
-}
+mod tests;
