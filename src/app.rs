@@ -75,7 +75,7 @@ pub async fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppStat
     let limiter = Arc::new(LoginLimiter::new(&config.login_limits));
     let audit = Audit::start(db.clone(), clock.clone(), config.audit.retention_days);
     let config = Arc::new(config);
-    let provisioning = Provisioning::new(
+    let mut provisioning = Provisioning::new(
         config.clone(),
         db.clone(),
         directory.clone(),
@@ -83,6 +83,7 @@ pub async fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppStat
         keys.clone(),
         audit.clone(),
     );
+    provisioning.calendar_meetings = crate::workspace::calendar::meetings::retries(&config)?;
     let tokens = TokenIssuer::new(
         config.clone(),
         clock.clone(),

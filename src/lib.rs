@@ -22,6 +22,7 @@ pub mod origin;
 pub mod password;
 pub mod provisioning;
 pub mod secrets;
+pub mod smtp;
 pub mod store;
 pub mod telemetry;
 pub mod workspace;

@@ -1,57 +1,42 @@
 //! The outbox's retry of an event's Meet room (`calendar_meeting` jobs): made to match the
-//! event's record, or cancelled when the meeting was taken off the event or the event deleted,
-//! after doing it at once from the calendar API failed. The steps are the API's
-//! (`workspace::calendar::meetings`).
+//! event's record, or cancelled, after doing it at once from the calendar API failed.
+//!
+//! The steps are the calendar area's, which knows Meet; this layer does not, so the area hands
+//! them over as a [`CalendarMeetings`] (the composition root, `app`, wires it in). Without it
+//! (no `[meet]` here) such a job fails with a clear message.
+
+use async_trait::async_trait;
 
 use super::{Outcome, Provisioning};
+use crate::clock::UnixTime;
+use crate::directory::Directory;
 use crate::store::outbox::CalendarMeetingSync;
-use crate::workspace::calendar::meetings::{align, cancel, company_attendees, MeetingError};
-use crate::workspace::meet::MeetService;
+use crate::store::Db;
+
+/// Brings an event's room in line with the event's record.
+#[async_trait]
+pub trait CalendarMeetings: Send + Sync {
+    async fn sync(
+        &self,
+        job: &CalendarMeetingSync,
+        db: &Db,
+        directory: &dyn Directory,
+        now: UnixTime,
+    ) -> Outcome;
+}
 
 pub async fn sync(provisioning: &Provisioning, job: &CalendarMeetingSync) -> Outcome {
-    let meet = match MeetService::from_config(&provisioning.config) {
-        Ok(Some(meet)) => meet,
-        Ok(None) => return Outcome::Fail("Bheem Meet ([meet]) is not configured".into()),
-        Err(e) => return Outcome::Fail(format!("Bheem Meet cannot be set up: {e:#}")),
-    };
-    let record = match provisioning
-        .db
-        .calendar_event(&job.company_id, &job.organizer_user_id, &job.event_uid)
-        .await
-    {
-        Ok(Some(record)) => record,
-        Ok(None) => return Outcome::Fail("the event has no record".into()),
-        Err(e) => return Outcome::Retry(format!("{e:#}")),
-    };
-    let now = provisioning.clock.now();
-    let done = match &job.cancel_room {
-        Some(room) => cancel(&meet, &provisioning.db, &record, room, now).await,
-        // The record moved on to a later change: that change's own attempt (or job) has it.
-        None if record.sequence > job.sequence => Ok(()),
-        None if record.deleted_at.is_some() => match &record.room_id {
-            Some(room) => cancel(&meet, &provisioning.db, &record, room, now).await,
-            None => Ok(()),
-        },
-        None => {
-            let participants = match company_attendees(
-                provisioning.directory.as_ref(),
-                &record.company_id,
-                &record.attendees,
-            )
-            .await
-            {
-                Ok(participants) => participants,
-                Err(e) => return Outcome::Retry(format!("{e:#}")),
-            };
-            align(&meet, &provisioning.db, &record, participants, now).await
+    match &provisioning.calendar_meetings {
+        Some(meetings) => {
+            meetings
+                .sync(
+                    job,
+                    &provisioning.db,
+                    provisioning.directory.as_ref(),
+                    provisioning.clock.now(),
+                )
+                .await
         }
-    };
-    match done {
-        Ok(()) => Outcome::Done,
-        Err(MeetingError::Ended) => {
-            tracing::info!(uid = %record.uid, "the event's meeting has ended: its room is left as it is");
-            Outcome::Done
-        }
-        Err(MeetingError::Failed(e)) => Outcome::Retry(e),
+        None => Outcome::Fail("Bheem Meet ([meet]) is not configured on this node".into()),
     }
 }

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod backchannel;
 pub mod calendar_meetings;
 pub mod erp_sync;
+pub mod invitations;
 pub mod mailcow;
 pub mod nextcloud;
 
@@ -38,6 +39,8 @@ pub struct Provisioning {
     pub audit: Audit,
     /// The ERP's database, when `[erp_sync]` copies objects into it.
     pub erp: Option<erp_sync::ErpSync>,
+    /// The calendar area's steps for an event's Meet room, when both are on (set by `app`).
+    pub calendar_meetings: Option<Arc<dyn calendar_meetings::CalendarMeetings>>,
 }
 
 impl Provisioning {
@@ -65,6 +68,7 @@ impl Provisioning {
             erp: erp
                 .transpose()
                 .expect("erp_sync.url was checked when the configuration was read"),
+            calendar_meetings: None,
         }
     }
 }
@@ -169,8 +173,8 @@ async fn dispatch(provisioning: &Provisioning, job: &ClaimedJob) -> Outcome {
         Job::SyncMeetRoom(sync) => erp_sync::sync_room(provisioning, sync).await,
         Job::SyncMeetRecording(sync) => erp_sync::sync_recording(provisioning, sync).await,
         Job::SyncDocsDocument(sync) => erp_sync::sync_document(provisioning, sync).await,
-        Job::SendCalendarInvitation(_) => {
-            Outcome::Retry("calendar invitations are not delivered by this build yet".into())
+        Job::SendCalendarInvitation(invitation) => {
+            invitations::deliver(provisioning, invitation).await
         }
         Job::SyncCalendarMeeting(sync) => calendar_meetings::sync(provisioning, sync).await,
     };

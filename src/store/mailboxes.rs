@@ -98,6 +98,16 @@ impl Db {
         .with_context(|| format!("listing the mailboxes of user {user_id}"))
     }
 
+    /// The address of the user's own mailbox: the first one Mailcow confirmed for them, else
+    /// `email`, the directory's, lowercased (a mailbox made outside the hub).
+    pub async fn own_mailbox(&self, user_id: &str, email: &str) -> anyhow::Result<String> {
+        let made = self.confirmed_mailboxes(user_id).await?;
+        Ok(made
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| email.to_lowercase()))
+    }
+
     /// The addresses the hub recorded for users of a company, made or being made: on a mail
     /// domain several companies share, these are the company's mailboxes.
     pub async fn company_mailboxes(&self, company_id: &str) -> anyhow::Result<Vec<String>> {

@@ -21,6 +21,7 @@ const INFRASTRUCTURE: &[&str] = &[
     "store",
     "directory",
     "audit",
+    "smtp",
 ];
 const DOMAIN: &[&str] = &["oidc", "provisioning", "login"];
 
@@ -38,11 +39,13 @@ fn allowed(module: &str) -> Option<Vec<&'static str>> {
     Some(match module {
         "clock" | "config" | "domain" | "origin" | "secrets" | "telemetry" => Vec::new(),
         "keys" | "password" | "login_limits" | "store" => Vec::new(),
+        // SMTP submission as a mailbox: Bheem Mail's `/send` and the calendar invitations.
+        "smtp" => Vec::new(),
         "directory" => vec!["store"],
         // The audit trail stores through `store` and reads the request's `origin`.
         "audit" => vec!["store", "origin"],
         "oidc" => vec!["keys", "store", "directory", "audit"],
-        "provisioning" => vec!["keys", "store", "directory", "audit", "oidc"],
+        "provisioning" => vec!["keys", "store", "directory", "audit", "smtp", "oidc"],
         "login" => below(&[INFRASTRUCTURE], &["oidc", "provisioning"]),
         "app" => below(&[INFRASTRUCTURE, DOMAIN], &["http", "workspace"]),
         // The logger: configuration in, tracing-subscriber out.

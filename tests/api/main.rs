@@ -9,6 +9,7 @@ mod backup;
 mod browser;
 mod caldav_server;
 mod calendar;
+mod calendar_invitations;
 mod cli;
 mod client_credentials;
 mod company_limits;

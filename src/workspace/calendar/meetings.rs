@@ -11,10 +11,18 @@
 //! `DESCRIPTION` (a last paragraph), for clients that do not read `CONFERENCE`; the API shows
 //! both without it ([`shown`]).
 
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
 use crate::clock::UnixTime;
+use crate::config::Config;
 use crate::directory::{Directory, FoundLogin};
+use crate::provisioning::calendar_meetings::CalendarMeetings;
+use crate::provisioning::Outcome;
 use crate::store::calendar_events::EventRecord;
 use crate::store::meet_rooms::{RoomChange, RoomStatus};
+use crate::store::outbox::CalendarMeetingSync;
 use crate::store::Db;
 use crate::workspace::meet::rooms::{
     Member, NewRoom, RoomError, MAX_DURATION_MINUTES, MAX_NAME_CHARS,
@@ -189,6 +197,60 @@ pub async fn cancel(
     meet.close_in_livekit(room_id)
         .await
         .map_err(|e| MeetingError::Failed(format!("LiveKit: {e:?}")))
+}
+
+/// The outbox's retries of rooms (`calendar_meeting` jobs), when Meet is on: any node with
+/// `[meet]` can do them (they touch the record and the room only, not CalDAV).
+pub fn retries(config: &Config) -> anyhow::Result<Option<Arc<dyn CalendarMeetings>>> {
+    Ok(MeetService::from_config(config)?
+        .map(|meet| Arc::new(Retries { meet }) as Arc<dyn CalendarMeetings>))
+}
+
+struct Retries {
+    meet: MeetService,
+}
+
+#[async_trait]
+impl CalendarMeetings for Retries {
+    async fn sync(
+        &self,
+        job: &CalendarMeetingSync,
+        db: &Db,
+        directory: &dyn Directory,
+        now: UnixTime,
+    ) -> Outcome {
+        let record = match db
+            .calendar_event(&job.company_id, &job.organizer_user_id, &job.event_uid)
+            .await
+        {
+            Ok(Some(record)) => record,
+            Ok(None) => return Outcome::Fail("the event has no record".into()),
+            Err(e) => return Outcome::Retry(format!("{e:#}")),
+        };
+        let done = match (&job.cancel_room, &record.room_id) {
+            (Some(room), _) => cancel(&self.meet, db, &record, room, now).await,
+            // The record moved on: that change's own attempt (or job) has the room.
+            (None, _) if record.sequence > job.sequence => Ok(()),
+            (None, Some(room)) if record.deleted_at.is_some() => {
+                cancel(&self.meet, db, &record, room, now).await
+            }
+            (None, _) if record.deleted_at.is_some() => Ok(()),
+            (None, _) => {
+                match company_attendees(directory, &record.company_id, &record.attendees).await {
+                    Ok(participants) => align(&self.meet, db, &record, participants, now).await,
+                    Err(e) => return Outcome::Retry(format!("{e:#}")),
+                }
+            }
+        };
+        match done {
+            Ok(()) => Outcome::Done,
+            Err(MeetingError::Ended) => {
+                tracing::info!(uid = %record.uid, "the event's meeting has ended: its room is left as it is");
+                Outcome::Done
+            }
+            Err(MeetingError::Failed(e)) => Outcome::Retry(e),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -83,11 +83,7 @@ impl MailService {
     /// The address of `user`'s own mailbox: the one provisioning made for them in Mailcow,
     /// else the directory's email.
     pub async fn address_of(&self, state: &AppState, user: &User) -> Result<String, ApiError> {
-        let made = state.db.confirmed_mailboxes(&user.id).await?;
-        Ok(made
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| user.email.to_lowercase()))
+        Ok(state.db.own_mailbox(&user.id, &user.email).await?)
     }
 
     /// Runs `op` on a connection logged in as `address` (a kept one, or a new one), within the

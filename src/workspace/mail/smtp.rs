@@ -1,26 +1,18 @@
-//! Writing a message and submitting it to Postfix as the user.
+//! Writing a message; submitting it to Postfix as the user is `crate::smtp`'s.
 //!
 //! lettre writes the MIME: multipart/alternative with a plain-text part beside the HTML one,
 //! attachments beside those in multipart/mixed, RFC 2047 encoded words for non-ASCII subjects and
 //! display names, RFC 2231 for non-ASCII filenames, and a Message-ID and Date. Every header value
 //! comes from a checked field (no CR or LF anywhere: see `routes::send`), and every address is
 //! parsed by lettre, so nothing a client sends can add a header or a recipient.
-//!
-//! Submission logs in with the same master-user credentials as IMAP (SASL PLAIN or LOGIN):
-//! Mailcow's Postfix asks Dovecot, which lets the master user in as the mailbox, and Postfix
-//! then checks the sender against that mailbox as for any login.
-
-use std::time::Duration;
 
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
-use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use secrecy::{ExposeSecret, SecretString};
+use lettre::Message;
 
 use super::imap::MailError;
-use crate::config::{MailConfig, MailTls};
+use crate::smtp::SubmitError;
+pub use crate::smtp::Submitter;
 
 const SMTP: &str = "smtp";
 
@@ -85,96 +77,28 @@ fn attachment(a: OutgoingAttachment) -> SinglePart {
     Attachment::new(a.filename).body(a.bytes, a.content_type)
 }
 
-/// How to submit as a user.
-#[derive(Clone)]
-pub struct Submitter {
-    host: String,
-    port: u16,
-    tls: MailTls,
-    separator: String,
-    master_user: String,
-    master_password: SecretString,
-    timeout: Duration,
-    tls_ca_pem: Option<Vec<u8>>,
-}
-
-impl Submitter {
-    pub fn new(config: &MailConfig) -> Self {
-        Self {
-            host: config.smtp_host.clone(),
-            port: config.smtp_port,
-            tls: config.tls,
-            separator: config.master_separator.clone(),
-            master_user: config.master_user.clone(),
-            master_password: config.master_password.clone(),
-            timeout: Duration::from_secs(config.request_timeout_seconds),
-            tls_ca_pem: config.tls_ca_pem.clone(),
+/// A submission's failure in the mail area's terms; the NO answers (`No`) are the handler's
+/// to read ("Recipient address rejected" is the client's to fix).
+impl From<SubmitError> for MailError {
+    fn from(e: SubmitError) -> Self {
+        match e {
+            SubmitError::Unreachable(message) => Self::Unreachable {
+                service: SMTP,
+                message,
+            },
+            SubmitError::Timeout => Self::Timeout { service: SMTP },
+            SubmitError::LoginRefused(message) => Self::LoginRefused {
+                service: SMTP,
+                message,
+            },
+            SubmitError::Transient(message) | SubmitError::Permanent(message) => Self::No {
+                service: SMTP,
+                message,
+            },
+            SubmitError::Broken(message) => Self::Broken {
+                service: SMTP,
+                message,
+            },
         }
-    }
-
-    fn tls_parameters(&self) -> Result<TlsParameters, lettre::transport::smtp::Error> {
-        let mut builder = TlsParameters::builder(self.host.clone());
-        if let Some(pem) = &self.tls_ca_pem {
-            builder = builder.add_root_certificate(Certificate::from_pem(pem)?);
-        }
-        builder.build()
-    }
-
-    /// Submits `message` logged in as `address`'s mailbox, to the envelope's recipients (Bcc
-    /// among them, though not in the header).
-    pub async fn submit(&self, address: &str, message: &Message) -> Result<(), MailError> {
-        let unreachable = |message: String| MailError::Unreachable {
-            service: SMTP,
-            message,
-        };
-        let builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(self.host.as_str());
-        let builder = match self.tls {
-            MailTls::None => builder.tls(Tls::None),
-            MailTls::Starttls => builder.tls(Tls::Required(
-                self.tls_parameters()
-                    .map_err(|e| unreachable(e.to_string()))?,
-            )),
-            MailTls::Implicit => builder.tls(Tls::Wrapper(
-                self.tls_parameters()
-                    .map_err(|e| unreachable(e.to_string()))?,
-            )),
-        };
-        let transport = builder
-            .port(self.port)
-            .credentials(Credentials::new(
-                format!("{address}{}{}", self.separator, self.master_user),
-                self.master_password.expose_secret().to_owned(),
-            ))
-            .authentication(vec![Mechanism::Plain, Mechanism::Login])
-            .timeout(Some(self.timeout))
-            .build();
-        let sent = tokio::time::timeout(self.timeout * 2, transport.send(message.clone()))
-            .await
-            .map_err(|_| MailError::Timeout { service: SMTP })?;
-        sent.map(drop).map_err(|e| {
-            if e.is_timeout() {
-                MailError::Timeout { service: SMTP }
-            } else if e.is_permanent() || e.is_transient() {
-                let code = e.status().map(|c| c.to_string()).unwrap_or_default();
-                if code == "535" || code == "530" {
-                    MailError::LoginRefused {
-                        service: SMTP,
-                        message: e.to_string(),
-                    }
-                } else {
-                    MailError::No {
-                        service: SMTP,
-                        message: e.to_string(),
-                    }
-                }
-            } else if e.is_response() {
-                MailError::Broken {
-                    service: SMTP,
-                    message: e.to_string(),
-                }
-            } else {
-                unreachable(e.to_string())
-            }
-        })
     }
 }

@@ -11,6 +11,7 @@
 mod calendars;
 mod events;
 mod failures;
+mod invitations;
 mod isolation;
 mod meetings;
 mod openapi;
@@ -52,17 +53,27 @@ impl CalendarApp {
         backend: Backend,
         edit: impl Fn(&mut TestConfig) + Clone,
     ) -> Option<Self> {
-        let sso = TestApp::builder()
-            .backend(backend)
-            .config(edit.clone())
-            .start_sso()
-            .await?;
+        Self::start_with_env(backend, None, edit).await
+    }
+
+    /// As [`CalendarApp::start_with`], with an environment variable set for both nodes (a
+    /// secret the configuration names).
+    pub async fn start_with_env(
+        backend: Backend,
+        env: Option<(&str, &str)>,
+        edit: impl Fn(&mut TestConfig) + Clone,
+    ) -> Option<Self> {
+        let mut builder = TestApp::builder().backend(backend).config(edit.clone());
+        if let Some((name, value)) = env {
+            builder = builder.env(name, value);
+        }
+        let sso = builder.start_sso().await?;
         let dav = CalDavServer::start(CalDavOptions {
             userinfo_url: sso.url(USERINFO),
             uid_claim: "preferred_username".into(),
         })
         .await?;
-        let api = node(&sso, backend, dav.url(), edit).await;
+        let api = node(&sso, backend, dav.url(), env, edit).await;
         add_user(
             &sso.h.app,
             "bob@acme.example",
@@ -102,7 +113,7 @@ impl CalendarApp {
 
     /// Another API node of this deployment, with its calendars at `nextcloud_url`.
     pub async fn node(&self, nextcloud_url: &str) -> TestApp {
-        node(&self.sso, self.backend, nextcloud_url, |_| {}).await
+        node(&self.sso, self.backend, nextcloud_url, None, |_| {}).await
     }
 
     /// `method path` on the API node with `token`, the JSON body if any and `headers`: the
@@ -221,9 +232,14 @@ async fn node(
     sso: &Sso,
     backend: Backend,
     nextcloud_url: &str,
+    env: Option<(&str, &str)>,
     edit: impl FnOnce(&mut TestConfig),
 ) -> TestApp {
-    TestApp::builder()
+    let mut builder = TestApp::builder();
+    if let Some((name, value)) = env {
+        builder = builder.env(name, value);
+    }
+    builder
         .backend(backend)
         .clients(standard_clients())
         .set("issuer", sso.h.app.base.as_str())

@@ -211,6 +211,7 @@ pub(super) async fn send(
     mail.submitter
         .submit(&address, &message)
         .await
+        .map_err(MailError::from)
         .map_err(|e| match e {
             // Postfix refuses a recipient it knows cannot receive (no such mailbox of a local
             // domain) at RCPT, before anything is sent to anyone: the client's to fix.
