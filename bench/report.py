@@ -20,6 +20,7 @@ ROWS = [
     ("meet_token", "Meet join token (`POST /api/v1/meet/token`)"),
     ("docs_list", "Docs folder listing (`GET /api/v1/docs/files`, 20 entries, through WebDAV)"),
     ("mail_inbox", "Mail inbox page (`GET /api/v1/mail/inbox`, 20 of 50 messages, through Dovecot)"),
+    ("calendar_events", "Calendar month (`GET /api/v1/calendar/events`, 40 events, 4 all-day, 3 series, through CalDAV)"),
     ("login_form_overload", "password login, hosted form, overload"),
     ("login_form_overload_lockstep", "the same overload, lockstep retries"),
 ]
@@ -32,6 +33,7 @@ NO_PEER = {
     "meet_token": "n/a: oidc-provider has no Meet API (LiveKit join tokens are bheem-sso's own)",
     "docs_list": "n/a: oidc-provider has no Docs API (the listing is bheem-sso's, through a WebDAV server)",
     "mail_inbox": "n/a: oidc-provider has no Mail API (the page is bheem-sso's, read over IMAP from Dovecot)",
+    "calendar_events": "n/a: oidc-provider has no Calendar API (the month is bheem-sso's, read over CalDAV from Radicale)",
 }
 
 

@@ -22,6 +22,12 @@
 //! `GET /api/v1/mail/inbox?limit=20` with that Bearer token, a page of 20 messages read from
 //! Dovecot in the answer (bench/run starts it with the bench user's INBOX of 50).
 //!
+//! `calendar_events` is bheem-sso's own too: one login as for `meet_token`, then every operation
+//! is `GET /api/v1/calendar/events?start=…&end=…` (`--calendar-start`, `--calendar-end`: a month)
+//! with that Bearer token, the month's occurrences in the answer, as many as `--calendar-events`
+//! says when given (bench/run seeds the bench user's `personal` calendar on the CalDAV server it
+//! starts and passes the count its seeding expects).
+//!
 //! Subcommands:
 //!   load    --base URL --scenario NAME [options]   one row against one server; prints one JSON line
 //!   argon2  [--memory-kib 19456 --iterations 2 --parallelism 1]   time one argon2id hash
@@ -433,6 +439,11 @@ struct Settings {
     meet_api: String,
     docs_api: String,
     mail_api: String,
+    calendar_api: String,
+    /// The calendar_events row's query, `start=…&end=…`.
+    calendar_range: String,
+    /// How many occurrences the calendar_events row's answer must hold; `None`: at least one.
+    calendar_events: Option<usize>,
     /// How a refused client spreads its retry: `true` waits exactly `Retry-After`, so every
     /// client refused at the same moment comes back at the same moment.
     lockstep_retries: bool,
@@ -743,6 +754,7 @@ enum Scenario {
     MeetToken,
     DocsList,
     MailInbox,
+    CalendarEvents,
 }
 
 impl Scenario {
@@ -760,6 +772,7 @@ impl Scenario {
             "meet_token" => Self::MeetToken,
             "docs_list" => Self::DocsList,
             "mail_inbox" => Self::MailInbox,
+            "calendar_events" => Self::CalendarEvents,
             _ => return None,
         })
     }
@@ -962,7 +975,12 @@ async fn operation(
         Scenario::DocsList => {
             let headers = [("authorization", format!("Bearer {}", shared.token))];
             let resp = conn
-                .send(Method::GET, &format!("{}/files?path=/bench", s.docs_api), &headers, None)
+                .send(
+                    Method::GET,
+                    &format!("{}/files?path=/bench", s.docs_api),
+                    &headers,
+                    None,
+                )
                 .await?;
             if resp.status != 200 {
                 return Err(format!("docs list {}: {}", resp.status, resp.snippet()));
@@ -977,7 +995,12 @@ async fn operation(
         Scenario::MailInbox => {
             let headers = [("authorization", format!("Bearer {}", shared.token))];
             let resp = conn
-                .send(Method::GET, &format!("{}/inbox?limit=20", s.mail_api), &headers, None)
+                .send(
+                    Method::GET,
+                    &format!("{}/inbox?limit=20", s.mail_api),
+                    &headers,
+                    None,
+                )
                 .await?;
             if resp.status != 200 {
                 return Err(format!("mail inbox {}: {}", resp.status, resp.snippet()));
@@ -986,8 +1009,42 @@ async fn operation(
                 .map_err(|e| format!("mail inbox response: {e}"))?;
             match v["messages"].as_array() {
                 Some(messages) if messages.len() == 20 => Ok(()),
-                _ => Err(format!("mail inbox 200 without 20 messages: {}", resp.snippet())),
+                _ => Err(format!(
+                    "mail inbox 200 without 20 messages: {}",
+                    resp.snippet()
+                )),
             }
+        }
+        Scenario::CalendarEvents => {
+            let headers = [("authorization", format!("Bearer {}", shared.token))];
+            let resp = conn
+                .send(
+                    Method::GET,
+                    &format!("{}/events?{}", s.calendar_api, s.calendar_range),
+                    &headers,
+                    None,
+                )
+                .await?;
+            if resp.status != 200 {
+                return Err(format!(
+                    "calendar events {}: {}",
+                    resp.status,
+                    resp.snippet()
+                ));
+            }
+            let v: Value = serde_json::from_slice(&resp.body)
+                .map_err(|e| format!("calendar events response: {e}"))?;
+            let found = v["events"].as_array().map_or(0, Vec::len);
+            let expected = s.calendar_events.map_or(found > 0, |n| found == n);
+            if !expected || v["truncated"] != json!(false) {
+                return Err(format!(
+                    "calendar events 200 with {found} events (expected {}), truncated {}",
+                    s.calendar_events
+                        .map_or("some".to_owned(), |n| n.to_string()),
+                    v["truncated"]
+                ));
+            }
+            Ok(())
         }
         Scenario::MeetToken => {
             let headers = [("authorization", format!("Bearer {}", shared.token))];
@@ -1168,6 +1225,18 @@ async fn load_async(opts: Opts) {
         meet_api: opts.or("meet-api", "/api/v1/meet"),
         docs_api: opts.or("docs-api", "/api/v1/docs"),
         mail_api: opts.or("mail-api", "/api/v1/mail"),
+        calendar_api: opts.or("calendar-api", "/api/v1/calendar"),
+        calendar_range: format!(
+            "start={}&end={}",
+            opts.or("calendar-start", "2026-12-01"),
+            opts.or("calendar-end", "2027-01-01")
+        ),
+        calendar_events: opts.get("calendar-events").map(|n| {
+            n.parse().unwrap_or_else(|_| {
+                eprintln!("--calendar-events {n}: not a number");
+                usage()
+            })
+        }),
         lockstep_retries: match opts.or("retries", "jittered").as_str() {
             "jittered" => false,
             "lockstep" => true,
@@ -1220,8 +1289,11 @@ async fn load_async(opts: Opts) {
             }
         }
     }
-    // The docs_list and mail_inbox rows' token, one for every client.
-    if scenario == Scenario::DocsList || scenario == Scenario::MailInbox {
+    // The docs_list, mail_inbox and calendar_events rows' token, one for every client.
+    if matches!(
+        scenario,
+        Scenario::DocsList | Scenario::MailInbox | Scenario::CalendarEvents
+    ) {
         let mut conn = Conn::new(&settings);
         match api_token(&mut conn, &settings).await {
             Ok(token) => {
@@ -1229,7 +1301,7 @@ async fn load_async(opts: Opts) {
                 shared.token = token;
             }
             Err(e) => {
-                eprintln!("preparing a Docs token: {e}");
+                eprintln!("preparing an access token for {scenario:?}: {e}");
                 std::process::exit(1);
             }
         }
