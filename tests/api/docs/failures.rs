@@ -91,7 +91,11 @@ async fn a_full_quota_and_a_locked_file_are_told_apart(backend: Backend) {
 }
 
 async fn nextcloud_failing_hanging_or_down_is_a_gateway_error_not_a_hang(backend: Backend) {
-    let Some(d) = DocsApp::start(backend).await else {
+    let Some(d) = DocsApp::start_with(backend, Setup::default(), |c| {
+        c.set("docs.request_timeout_seconds", 2);
+    })
+    .await
+    else {
         return;
     };
     let (status, _) = d

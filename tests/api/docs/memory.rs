@@ -67,13 +67,16 @@ async fn a_gibibyte_up_and_down_does_not_grow_the_process() {
         .unwrap()
         .port();
     let base = format!("http://127.0.0.1:{port}");
+    // The stall timeout is generous: this test measures memory, and a WebDAV server writing a
+    // gibibyte on a busy disk can be silent for tens of seconds (the stall itself is tested in
+    // docs::failures).
     std::fs::write(
         dir.path().join("sso.toml"),
         format!(
             "issuer = \"{base}\"\nlisten = \"127.0.0.1:{port}\"\n\
              database_url = \"sqlite://data/sso.db\"\n\n\
              [docs]\nnextcloud_url = \"{}\"\nuid_claim = \"preferred_username\"\n\
-             max_upload_mib = 2048\nrequest_timeout_seconds = 30\n",
+             max_upload_mib = 2048\nrequest_timeout_seconds = 120\n",
             nc.url()
         ),
     )

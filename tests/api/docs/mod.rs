@@ -14,6 +14,7 @@ mod shares;
 mod transfer;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -65,7 +66,9 @@ impl DocsApp {
             .config(|c| {
                 c.set("docs.nextcloud_url", nc_url.as_str())
                     .set("docs.uid_claim", "preferred_username")
-                    .set("docs.request_timeout_seconds", 2)
+                    // Generous: transfers must not fail because the machine is busy. The test
+                    // of a hanging Nextcloud sets its own, short timeout.
+                    .set("docs.request_timeout_seconds", 30)
                     .set("docs.max_upload_mib", 64);
                 edit(c);
             })
@@ -179,6 +182,21 @@ impl DocsApp {
     /// Where user `uid`'s file `path` is on the WebDAV server's disk.
     pub fn on_disk(&self, uid: &str, path: &str) -> PathBuf {
         self.dav.user_dir(uid).join(path.trim_start_matches('/'))
+    }
+
+    /// Waits until nothing is at `path` in `uid`'s files: the WebDAV server removes what a
+    /// broken-off upload wrote once it notices the connection is gone, which may be after the
+    /// hub has answered. False if something is still there after `within`.
+    pub async fn gone_from_disk(&self, uid: &str, path: &str, within: Duration) -> bool {
+        let file = self.on_disk(uid, path);
+        let deadline = tokio::time::Instant::now() + within;
+        while file.exists() {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        true
     }
 
     /// How many requests reached Nextcloud so far (WebDAV and OCS).

@@ -1,5 +1,7 @@
 //! Large files stream through, and the upload limit holds.
 
+use std::time::Duration;
+
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
@@ -119,7 +121,11 @@ async fn an_upload_over_the_limit_is_refused_and_leaves_nothing(backend: Backend
     let (status, refused) = answer(response).await;
     assert_eq!(status, 413, "{refused:#}");
     assert!(!d.on_disk("alice", "/big.bin").exists());
-    assert!(!d.on_disk("alice", "/streamed.bin").exists());
+    assert!(
+        d.gone_from_disk("alice", "/streamed.bin", Duration::from_secs(30))
+            .await,
+        "a refused upload left its part"
+    );
     // Just under it: taken.
     let (status, entry) = d
         .upload(&d.alice, "/", "fits.bin", vec![7; 1024 * 1024], false)
