@@ -226,7 +226,7 @@ fn in_years(field: &str, t: NaiveDateTime) -> Result<(), Invalid> {
 }
 
 /// An RRULE value (RFC 5545 §3.3.10, with or without `RRULE:`), checked by `rrule` against
-/// the event's start. Written back as given, upper-cased, with a local UNTIL of a zoned event
+/// the event's start, repeating at most hourly. Written back as given, upper-cased, with a local UNTIL of a zoned event
 /// turned into UTC as §3.3.10 asks.
 pub fn recurrence(raw: &str, when: &When) -> Result<String, Invalid> {
     let field = "recurrence";
@@ -276,10 +276,17 @@ pub fn recurrence(raw: &str, when: &When) -> Result<String, Invalid> {
     // Checked as it is expanded: in wall-clock time.
     let wall_clock = until_in_wall_clock(&rule, &zone);
     let start = base.and_utc().with_timezone(&rrule::Tz::UTC);
-    wall_clock
+    let checked = wall_clock
         .parse::<rrule::RRule<rrule::Unvalidated>>()
         .and_then(|r| r.validate(start))
         .map_err(|e| invalid(field, format!("is not a valid RRULE: {e}")))?;
+    // A meeting every minute is no calendar's; a series of them is only work for the server.
+    if checked.get_freq() > rrule::Frequency::Hourly {
+        return Err(invalid(
+            field,
+            "must repeat at most hourly (FREQ=SECONDLY and FREQ=MINUTELY are not taken)",
+        ));
+    }
     Ok(rule)
 }
 

@@ -106,6 +106,8 @@ fn rules_are_checked_by_rrule_and_until_is_made_utc() {
         "FREQ=WEEKLY;BYDAY=XX",
         "FREQ=DAILY\r\nATTENDEE:mailto:x@y.z",
         "FREQ=DAILY;UNTIL=soon",
+        "FREQ=SECONDLY",
+        "FREQ=MINUTELY;INTERVAL=30;COUNT=3",
         "",
     ] {
         assert_eq!(
@@ -114,6 +116,10 @@ fn rules_are_checked_by_rrule_and_until_is_made_utc() {
             "{bad:?}"
         );
     }
+    assert_eq!(
+        recurrence("FREQ=HOURLY;INTERVAL=2;COUNT=4", &timed).unwrap(),
+        "FREQ=HOURLY;INTERVAL=2;COUNT=4"
+    );
     let all_day = when("2025-12-24", "2025-12-25", None, None).unwrap();
     assert_eq!(
         recurrence("FREQ=YEARLY;UNTIL=20301224", &all_day).unwrap(),
