@@ -273,7 +273,11 @@ fn series(
 /// since `base` (the series' start): the latest start at or before `from` a whole number of the
 /// rule's periods (`INTERVAL` × `FREQ`) after `base`, which the rule, checked against `base`,
 /// repeats from exactly as from `base`. A rule with a `COUNT` counts from `base`: kept.
-fn start_near(rule: &rrule::RRule, base: NaiveDateTime, from: NaiveDateTime) -> NaiveDateTime {
+pub(in crate::workspace::calendar) fn start_near(
+    rule: &rrule::RRule,
+    base: NaiveDateTime,
+    from: NaiveDateTime,
+) -> NaiveDateTime {
     use rrule::Frequency;
     if rule.get_count().is_some() || from <= base {
         return base;
