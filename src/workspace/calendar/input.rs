@@ -327,13 +327,24 @@ fn until_value(raw: &str, when: &When) -> Result<String, Invalid> {
     }
 }
 
-/// A listing's bound: a date (its midnight, UTC) or an RFC 3339 time.
-pub fn bound(field: &str, raw: &str) -> Result<DateTime<Utc>, Invalid> {
+/// A listing's start: a date (its midnight, UTC) or an RFC 3339 time.
+pub fn range_start(raw: &str) -> Result<DateTime<Utc>, Invalid> {
+    bound("start", raw, 0)
+}
+
+/// A listing's end, not included: a date is included (the range ends at the next midnight,
+/// UTC: `start=2025-12-01&end=2025-12-31` is all of December), an RFC 3339 time is not.
+pub fn range_end(raw: &str) -> Result<DateTime<Utc>, Invalid> {
+    bound("end", raw, 1)
+}
+
+/// A date (the midnight `days_on` days after it, UTC) or an RFC 3339 time.
+fn bound(field: &str, raw: &str, days_on: i64) -> Result<DateTime<Utc>, Invalid> {
     let raw = raw.trim();
     if let Some(d) = date(raw) {
         let t = d.and_hms_opt(0, 0, 0).unwrap_or_default();
         in_years(field, t)?;
-        return Ok(t.and_utc());
+        return Ok(t.and_utc() + Duration::days(days_on));
     }
     let t = DateTime::parse_from_rfc3339(raw)
         .map_err(|_| invalid(field, "must be a date (2025-12-01) or an RFC 3339 time"))?

@@ -160,16 +160,20 @@ fn attendees_are_folded_deduplicated_and_named_when_wrong() {
 }
 
 #[test]
-fn listing_bounds_are_dates_or_times() {
+fn listing_bounds_are_dates_or_times_and_an_end_date_is_included() {
     assert_eq!(
-        bound("start", "2025-12-01").unwrap().to_rfc3339(),
+        range_start("2025-12-01").unwrap().to_rfc3339(),
         "2025-12-01T00:00:00+00:00"
     );
     assert_eq!(
-        bound("end", "2025-12-01T09:00:00+05:30")
-            .unwrap()
-            .to_rfc3339(),
+        range_end("2025-12-01T09:00:00+05:30").unwrap().to_rfc3339(),
         "2025-12-01T03:30:00+00:00"
     );
-    assert_eq!(bound("end", "soon").unwrap_err().field, "end");
+    // `end=2025-12-31`: the last day of December is in the range.
+    assert_eq!(
+        range_end("2025-12-31").unwrap().to_rfc3339(),
+        "2026-01-01T00:00:00+00:00"
+    );
+    assert_eq!(range_end("soon").unwrap_err().field, "end");
+    assert_eq!(range_start("2025-13-01").unwrap_err().field, "start");
 }

@@ -24,7 +24,9 @@ pub struct ListQuery {
     /// From: a date (`2025-12-01`, its midnight UTC) or an RFC 3339 time.
     #[param(example = "2025-12-01")]
     pub start: Option<String>,
-    /// Until (not included), as `start`; at most `[calendar] max_range_days` after it.
+    /// Until: a date is included (`2025-12-31`: to its end, the next midnight UTC), an RFC
+    /// 3339 time is not (`2026-01-01T00:00:00Z` is the same end); at most
+    /// `[calendar] max_range_days` after `start`.
     #[param(example = "2025-12-31")]
     pub end: Option<String>,
     /// The calendar's id (`[calendar] default_calendar` when not given).
@@ -61,22 +63,23 @@ pub(super) async fn list_events(
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<EventList>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
-    let start = input::bound(
-        "start",
+    let start = input::range_start(
         query
             .start
             .as_deref()
             .ok_or_else(|| ApiError::invalid("start", "is required"))?,
     )?;
-    let end = input::bound(
-        "end",
+    let end = input::range_end(
         query
             .end
             .as_deref()
             .ok_or_else(|| ApiError::invalid("end", "is required"))?,
     )?;
     if end <= start {
-        return Err(ApiError::invalid("end", "must be after start"));
+        return Err(ApiError::invalid(
+            "end",
+            "must be after start (a date: on or after it)",
+        ));
     }
     if end - start > Duration::days(service.max_range_days.into()) {
         return Err(ApiError::invalid(
