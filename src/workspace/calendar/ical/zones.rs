@@ -34,8 +34,11 @@ pub struct Definition {
     observances: Arc<Vec<Observance>>,
     /// The onsets the observances' rules give in a year, expanded once per year asked about
     /// (shared by the clones: every time of an object in the zone).
-    onsets: Arc<Mutex<HashMap<i32, Vec<(NaiveDateTime, i32)>>>>,
+    onsets: Arc<Mutex<HashMap<i32, Onsets>>>,
 }
+
+/// Onsets (wall-clock times) with the offset each brings in.
+type Onsets = Vec<(NaiveDateTime, i32)>;
 
 /// The most onsets one observance's rule gives in a year (a rule is yearly where zones are
 /// concerned; a daily one is someone's mistake).
@@ -205,7 +208,7 @@ impl Definition {
     }
 
     /// The onsets the rules give in `year`, expanded the first time it is asked about.
-    fn onsets_in(&self, year: i32) -> Vec<(NaiveDateTime, i32)> {
+    fn onsets_in(&self, year: i32) -> Onsets {
         let mut cache = self
             .onsets
             .lock()
