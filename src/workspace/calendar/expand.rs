@@ -7,7 +7,7 @@
 //! `rrule`), and each occurrence then placed in its zone: a meeting at 09:00 Europe/Berlin
 //! stays at 09:00 there when the clocks change, as RFC 5545 §3.3.10 asks.
 
-use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDateTime, Utc};
 
 use super::ical::{EventData, Moment, ObjectEvents, Zone};
 
@@ -28,15 +28,64 @@ pub struct Occurrence<'a> {
     pub recurrence_id: Option<Moment>,
 }
 
-/// The occurrences of `object` that overlap `range`, at most `limit` of them (then `true`:
-/// there may be more).
-pub fn occurrences(
-    object: &ObjectEvents,
+/// What one listing may spend expanding series: the dates `rrule` generates for all its objects
+/// together. A series is expanded from a start moved near the range (see [`start_near`]), so
+/// even one that repeats every second since 1900 costs about what it lists; what is left (a
+/// `COUNT` in the millions, a dense rule by the month since year 1) is cut off here, never left
+/// to run.
+#[derive(Debug)]
+pub struct Budget {
+    left: usize,
+}
+
+impl Budget {
+    /// A listing's: some 50 to 250 ms of one core at `rrule`'s pace.
+    pub const LISTING: usize = 250_000;
+
+    pub fn new(dates: usize) -> Self {
+        Self { left: dates }
+    }
+
+    fn spend(&mut self) -> bool {
+        if self.left == 0 {
+            return false;
+        }
+        self.left -= 1;
+        true
+    }
+}
+
+/// The occurrences of one object listed in a range.
+#[derive(Debug)]
+pub struct Listed<'a> {
+    /// By start, the first `limit` at most.
+    pub occurrences: Vec<Occurrence<'a>>,
+    /// Set when occurrences were left out for the limit: the start of the first of them (all
+    /// listed start at or before it).
+    pub cut: Option<DateTime<Utc>>,
+    /// The budget ran out before the series was expanded through the range: occurrences of it
+    /// after those listed may be missing.
+    pub exhausted: bool,
+}
+
+impl Listed<'_> {
+    /// Whether occurrences in the range are left out.
+    pub fn truncated(&self) -> bool {
+        self.cut.is_some() || self.exhausted
+    }
+}
+
+/// The occurrences of `object` that overlap `range`: the first `limit` of them by start, a
+/// series expanded with what is left of `budget`.
+pub fn occurrences<'a>(
+    object: &'a ObjectEvents,
     range: Range,
     limit: usize,
-) -> (Vec<Occurrence<'_>>, bool) {
+    budget: &mut Budget,
+) -> Listed<'a> {
     let mut found = Vec::new();
-    let mut truncated = false;
+    let mut cut = None;
+    let mut exhausted = false;
     for e in &object.overrides {
         if !e.cancelled && overlaps(&e.start, &e.end, range) {
             found.push(Occurrence {
@@ -63,27 +112,36 @@ pub fn occurrences(
                 .iter()
                 .filter_map(|o| o.recurrence_id.as_ref().map(Moment::utc))
                 .collect();
-            let (series, more) = series(master, range, limit + 1);
-            truncated |= more;
-            for (start, end) in series {
-                if overridden.contains(&start.utc()) || !overlaps(&start, &end, range) {
-                    continue;
-                }
-                found.push(Occurrence {
-                    event: master,
-                    recurrence_id: Some(start.clone()),
-                    start,
-                    end,
-                });
-            }
+            let series = series(master, &overridden, range, limit, budget);
+            cut = series.cut;
+            exhausted = series.exhausted;
+            found.extend(
+                series
+                    .occurrences
+                    .into_iter()
+                    .map(|(start, end)| Occurrence {
+                        event: master,
+                        recurrence_id: Some(start.clone()),
+                        start,
+                        end,
+                    }),
+            );
         }
     }
-    if found.len() > limit {
-        found.sort_by_key(|o| o.start.utc());
-        found.truncate(limit);
-        truncated = true;
+    found.sort_by_key(|o| o.start.utc());
+    if let Some(at) = cut {
+        found.retain(|o| o.start.utc() <= at);
     }
-    (found, truncated)
+    if found.len() > limit {
+        let first_left_out = found[limit].start.utc();
+        cut = Some(cut.map_or(first_left_out, |at| at.min(first_left_out)));
+        found.truncate(limit);
+    }
+    Listed {
+        occurrences: found,
+        cut,
+        exhausted,
+    }
 }
 
 /// Whether `[start, end)` meets the range; an event without duration is in the range its
@@ -93,22 +151,49 @@ fn overlaps(start: &Moment, end: &Moment, range: Range) -> bool {
     start < range.end && (end > range.start || (start == end && start >= range.start))
 }
 
-/// The master's occurrences (starts and ends) that may meet the range, expanded in its
-/// wall-clock time; `true` when `rrule` stopped at `limit` or at its own bounds.
-fn series(master: &EventData, range: Range, limit: usize) -> (Vec<(Moment, Moment)>, bool) {
+/// A master's occurrences in the range, as [`Listed`] has them.
+struct Series {
+    occurrences: Vec<(Moment, Moment)>,
+    cut: Option<DateTime<Utc>>,
+    exhausted: bool,
+}
+
+/// The master's occurrences (starts and ends) that meet the range and are not `overridden`,
+/// expanded in its wall-clock time: the first `limit`, and the start of the next if there is
+/// one. Each date `rrule` generates is paid for from `budget`.
+fn series(
+    master: &EventData,
+    overridden: &[DateTime<Utc>],
+    range: Range,
+    limit: usize,
+    budget: &mut Budget,
+) -> Series {
     let (base, zone) = wall_clock(&master.start);
     let length = master.end.utc() - master.start.utc();
+    // Wall-clock time and UTC differ by a fixed offset in UTC or no zone; elsewhere by less
+    // than a day of slack each side.
+    let slack = match zone {
+        Zone::Utc | Zone::Floating => Duration::zero(),
+        Zone::Iana(_) | Zone::Defined(..) => Duration::days(1),
+    };
+    let from = zone.to_local(range.start) - length - slack;
+    let to = zone.to_local(range.end) + slack;
     let as_rrule = |t: NaiveDateTime| t.and_utc().with_timezone(&rrule::Tz::UTC);
     let mut set = rrule::RRuleSet::new(as_rrule(base));
     if let Some(rule) = &master.recurrence {
         let rule = until_in_wall_clock(rule, &zone);
+        // Checked against the series' own start, which fills in what the rule leaves to it
+        // (the day, the weekday, the time): the rule then means the same from a later start.
         match rule
             .parse::<rrule::RRule<rrule::Unvalidated>>()
             .and_then(|r| r.validate(as_rrule(base)))
         {
-            Ok(rule) => set = set.rrule(rule),
+            Ok(rule) => {
+                set = rrule::RRuleSet::new(as_rrule(start_near(&rule, base, from))).rrule(rule);
+            }
             Err(e) => {
                 tracing::info!(error = %e, "an event's RRULE does not parse: only its first occurrence is listed");
+                set = set.rdate(as_rrule(base));
             }
         }
     } else {
@@ -121,42 +206,113 @@ fn series(master: &EventData, range: Range, limit: usize) -> (Vec<(Moment, Momen
     for rdate in &master.rdates {
         set = set.rdate(as_rrule(in_zone(rdate, &zone)));
     }
-    // A day of slack each side: wall-clock and UTC differ by less than that.
-    let from = zone.to_local(range.start) - length - Duration::days(1);
-    let to = zone.to_local(range.end) + Duration::days(1);
-    let result = set
-        .after(as_rrule(from))
-        .before(as_rrule(to))
-        .all(u16::try_from(limit).unwrap_or(u16::MAX));
-    let truncated = result.limited && result.dates.len() >= limit;
-    let occurrences = result
-        .dates
-        .into_iter()
-        .map(|t| {
-            let local = t.naive_utc();
-            match &master.start {
-                Moment::Date(_) => {
-                    let days = (master.end.utc() - master.start.utc()).num_days().max(1);
-                    (
-                        Moment::Date(local.date()),
-                        Moment::Date(local.date() + Duration::days(days)),
-                    )
-                }
-                Moment::Time { .. } => {
-                    let start = Moment::Time {
-                        local,
-                        zone: zone.clone(),
-                    };
-                    let end = Moment::Time {
-                        local: zone.to_local(start.utc() + length),
-                        zone: zone.clone(),
-                    };
-                    (start, end)
+    let place = |local: NaiveDateTime| match &master.start {
+        Moment::Date(_) => {
+            let days = length.num_days().max(1);
+            (
+                Moment::Date(local.date()),
+                Moment::Date(local.date() + Duration::days(days)),
+            )
+        }
+        Moment::Time { .. } => {
+            let start = Moment::Time {
+                local,
+                zone: zone.clone(),
+            };
+            let end = Moment::Time {
+                local: zone.to_local(start.utc() + length),
+                zone: zone.clone(),
+            };
+            (start, end)
+        }
+    };
+    // `limit()`: `rrule` gives up on a rule that stops matching rather than search forever.
+    let set = set.limit();
+    let mut dates = set.into_iter();
+    let mut found: Vec<(Moment, Moment)> = Vec::new();
+    let mut exhausted = false;
+    loop {
+        if !budget.spend() {
+            exhausted = true;
+            break;
+        }
+        let Some(t) = dates.next() else { break };
+        let local = t.naive_utc();
+        if local > to {
+            break;
+        }
+        if local < from {
+            continue;
+        }
+        let (start, end) = place(local);
+        if overridden.contains(&start.utc()) || !overlaps(&start, &end, range) {
+            continue;
+        }
+        found.push((start, end));
+        if found.len() > limit {
+            break;
+        }
+    }
+    if exhausted {
+        tracing::info!(
+            listed = found.len(),
+            "a series too costly to expand through the range is cut short"
+        );
+    }
+    found.sort_by_key(|(start, _)| start.utc());
+    let cut = (found.len() > limit).then(|| found[limit].0.utc());
+    found.truncate(limit);
+    Series {
+        occurrences: found,
+        cut,
+        exhausted,
+    }
+}
+
+/// Where to expand `rule` from so that its first dates are near `from`, rather than every one
+/// since `base` (the series' start): the latest start at or before `from` a whole number of the
+/// rule's periods (`INTERVAL` × `FREQ`) after `base`, which the rule, checked against `base`,
+/// repeats from exactly as from `base`. A rule with a `COUNT` counts from `base`: kept.
+pub(in crate::workspace::calendar) fn start_near(
+    rule: &rrule::RRule,
+    base: NaiveDateTime,
+    from: NaiveDateTime,
+) -> NaiveDateTime {
+    use rrule::Frequency;
+    if rule.get_count().is_some() || from <= base {
+        return base;
+    }
+    let n = i64::from(rule.get_interval().max(1));
+    let period = match rule.get_freq() {
+        Frequency::Secondly => Duration::seconds(n),
+        Frequency::Minutely => Duration::minutes(n),
+        Frequency::Hourly => Duration::hours(n),
+        Frequency::Daily => Duration::days(n),
+        Frequency::Weekly => Duration::weeks(n),
+        Frequency::Monthly | Frequency::Yearly => {
+            let months = if rule.get_freq() == Frequency::Monthly {
+                n
+            } else {
+                12 * n
+            };
+            let elapsed = i64::from(from.year() - base.year()) * 12 + i64::from(from.month())
+                - i64::from(base.month());
+            let mut steps = elapsed / months;
+            while steps > 0 {
+                // A later month may be shorter: the day is then its last, still in the period.
+                let shifted = u32::try_from(steps * months)
+                    .ok()
+                    .and_then(|m| base.checked_add_months(chrono::Months::new(m)));
+                match shifted {
+                    Some(start) if start <= from => return start,
+                    _ => steps -= 1,
                 }
             }
-        })
-        .collect();
-    (occurrences, truncated)
+            return base;
+        }
+    };
+    let steps = (from - base).num_seconds() / period.num_seconds();
+    base + Duration::seconds(steps * period.num_seconds())
 }
 
 /// A start's wall-clock time and zone (a day starts at its midnight, in no zone).

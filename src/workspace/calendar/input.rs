@@ -226,7 +226,7 @@ fn in_years(field: &str, t: NaiveDateTime) -> Result<(), Invalid> {
 }
 
 /// An RRULE value (RFC 5545 §3.3.10, with or without `RRULE:`), checked by `rrule` against
-/// the event's start. Written back as given, upper-cased, with a local UNTIL of a zoned event
+/// the event's start, repeating at most hourly. Written back as given, upper-cased, with a local UNTIL of a zoned event
 /// turned into UTC as §3.3.10 asks.
 pub fn recurrence(raw: &str, when: &When) -> Result<String, Invalid> {
     let field = "recurrence";
@@ -276,10 +276,17 @@ pub fn recurrence(raw: &str, when: &When) -> Result<String, Invalid> {
     // Checked as it is expanded: in wall-clock time.
     let wall_clock = until_in_wall_clock(&rule, &zone);
     let start = base.and_utc().with_timezone(&rrule::Tz::UTC);
-    wall_clock
+    let checked = wall_clock
         .parse::<rrule::RRule<rrule::Unvalidated>>()
         .and_then(|r| r.validate(start))
         .map_err(|e| invalid(field, format!("is not a valid RRULE: {e}")))?;
+    // A meeting every minute is no calendar's; a series of them is only work for the server.
+    if checked.get_freq() > rrule::Frequency::Hourly {
+        return Err(invalid(
+            field,
+            "must repeat at most hourly (FREQ=SECONDLY and FREQ=MINUTELY are not taken)",
+        ));
+    }
     Ok(rule)
 }
 
@@ -320,13 +327,24 @@ fn until_value(raw: &str, when: &When) -> Result<String, Invalid> {
     }
 }
 
-/// A listing's bound: a date (its midnight, UTC) or an RFC 3339 time.
-pub fn bound(field: &str, raw: &str) -> Result<DateTime<Utc>, Invalid> {
+/// A listing's start: a date (its midnight, UTC) or an RFC 3339 time.
+pub fn range_start(raw: &str) -> Result<DateTime<Utc>, Invalid> {
+    bound("start", raw, 0)
+}
+
+/// A listing's end, not included: a date is included (the range ends at the next midnight,
+/// UTC: `start=2025-12-01&end=2025-12-31` is all of December), an RFC 3339 time is not.
+pub fn range_end(raw: &str) -> Result<DateTime<Utc>, Invalid> {
+    bound("end", raw, 1)
+}
+
+/// A date (the midnight `days_on` days after it, UTC) or an RFC 3339 time.
+fn bound(field: &str, raw: &str, days_on: i64) -> Result<DateTime<Utc>, Invalid> {
     let raw = raw.trim();
     if let Some(d) = date(raw) {
         let t = d.and_hms_opt(0, 0, 0).unwrap_or_default();
         in_years(field, t)?;
-        return Ok(t.and_utc());
+        return Ok(t.and_utc() + Duration::days(days_on));
     }
     let t = DateTime::parse_from_rfc3339(raw)
         .map_err(|_| invalid(field, "must be a date (2025-12-01) or an RFC 3339 time"))?

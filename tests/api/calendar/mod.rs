@@ -9,6 +9,7 @@
 //! second (`api`) with `[calendar]` serving the API. Tokens of one are tokens of the other.
 
 mod calendars;
+mod dense;
 mod events;
 mod failures;
 mod invitations;
@@ -113,7 +114,16 @@ impl CalendarApp {
 
     /// Another API node of this deployment, with its calendars at `nextcloud_url`.
     pub async fn node(&self, nextcloud_url: &str) -> TestApp {
-        node(&self.sso, self.backend, nextcloud_url, None, |_| {}).await
+        self.node_with(nextcloud_url, |_| {}).await
+    }
+
+    /// As [`CalendarApp::node`], with more configuration (`[calendar]`'s limits).
+    pub async fn node_with(
+        &self,
+        nextcloud_url: &str,
+        edit: impl FnOnce(&mut TestConfig),
+    ) -> TestApp {
+        node(&self.sso, self.backend, nextcloud_url, None, edit).await
     }
 
     /// `method path` on the API node with `token`, the JSON body if any and `headers`: the

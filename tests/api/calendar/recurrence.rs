@@ -29,7 +29,8 @@ async fn a_daily_series_is_expanded_within_the_range_only(backend: Backend) {
         )
         .await;
     assert_eq!(event["recurrence"], "FREQ=DAILY;COUNT=10");
-    let week = c.list(&c.alice, "2025-12-03", "2025-12-06").await;
+    // A date as `end` is included: 3 to 5 December.
+    let week = c.list(&c.alice, "2025-12-03", "2025-12-05").await;
     assert_eq!(
         starts(&week),
         [

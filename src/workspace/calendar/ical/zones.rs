@@ -8,6 +8,7 @@
 //! from chrono-tz's transitions over the years the event spans ([`vtimezone`]).
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
 use chrono_tz::{OffsetComponents, OffsetName, Tz};
@@ -30,8 +31,18 @@ pub enum Zone {
 /// A `VTIMEZONE`'s observances: each onset is a local time in the offset before it.
 #[derive(Clone, Debug, Default)]
 pub struct Definition {
-    observances: Vec<Observance>,
+    observances: Arc<Vec<Observance>>,
+    /// The onsets the observances' rules give in a year, expanded once per year asked about
+    /// (shared by the clones: every time of an object in the zone).
+    onsets: Arc<Mutex<HashMap<i32, Onsets>>>,
 }
+
+/// Onsets (wall-clock times) with the offset each brings in.
+type Onsets = Vec<(NaiveDateTime, i32)>;
+
+/// The most onsets one observance's rule gives in a year (a rule is yearly where zones are
+/// concerned; a daily one is someone's mistake).
+const MAX_ONSETS_A_YEAR: usize = 400;
 
 #[derive(Clone, Debug)]
 struct Observance {
@@ -84,7 +95,13 @@ impl Zones {
                 })
                 .collect::<Vec<_>>();
             if !observances.is_empty() {
-                defined.insert(tzid.to_owned(), Definition { observances });
+                defined.insert(
+                    tzid.to_owned(),
+                    Definition {
+                        observances: Arc::new(observances),
+                        onsets: Arc::default(),
+                    },
+                );
             }
         }
         Self { defined }
@@ -160,15 +177,24 @@ impl Zone {
 
 impl Definition {
     /// The offset (seconds east of UTC) in force at wall-clock time `local`: the latest onset
-    /// at or before it decides; before all of them, the first one's offset before it.
+    /// at or before it decides; before all of them, the first one's offset before it. A rule's
+    /// onsets are looked for in the year of `local` and the two before.
     fn offset_at(&self, local: NaiveDateTime) -> i32 {
         let mut latest: Option<(NaiveDateTime, i32)> = None;
-        for o in &self.observances {
-            let onset = o.latest_onset(local);
-            if let Some(onset) = onset {
-                if latest.is_none_or(|(at, _)| onset > at) {
-                    latest = Some((onset, o.offset_to));
-                }
+        let mut consider = |onset: NaiveDateTime, offset: i32| {
+            if onset <= local && latest.is_none_or(|(at, _)| onset > at) {
+                latest = Some((onset, offset));
+            }
+        };
+        for o in self.observances.iter() {
+            consider(o.start, o.offset_to);
+            for date in &o.dates {
+                consider(*date, o.offset_to);
+            }
+        }
+        for year in local.year() - 2..=local.year() {
+            for (onset, offset) in self.onsets_in(year) {
+                consider(onset, offset);
             }
         }
         match latest {
@@ -180,35 +206,55 @@ impl Definition {
                 .map_or(0, |o| o.offset_from),
         }
     }
+
+    /// The onsets the rules give in `year`, expanded the first time it is asked about.
+    fn onsets_in(&self, year: i32) -> Onsets {
+        let mut cache = self
+            .onsets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        cache
+            .entry(year)
+            .or_insert_with(|| {
+                self.observances
+                    .iter()
+                    .flat_map(|o| o.rule_onsets(year).into_iter().map(|t| (t, o.offset_to)))
+                    .collect()
+            })
+            .clone()
+    }
 }
 
 impl Observance {
-    fn latest_onset(&self, local: NaiveDateTime) -> Option<NaiveDateTime> {
-        if self.start > local {
-            return None;
-        }
-        let mut latest = self.start;
-        for date in &self.dates {
-            if *date <= local && *date > latest {
-                latest = *date;
-            }
-        }
-        if let Some(rule) = &self.rule {
-            // Onsets expanded as wall-clock times (UTC standing in for the zone itself).
-            let expanded = rule
-                .parse::<rrule::RRule<rrule::Unvalidated>>()
-                .and_then(|r| r.build(self.start.and_utc().with_timezone(&rrule::Tz::UTC)))
-                .map(|set| {
-                    set.before(local.and_utc().with_timezone(&rrule::Tz::UTC))
-                        .all(2000)
-                });
-            if let Ok(result) = expanded {
-                if let Some(last) = result.dates.last() {
-                    latest = latest.max(last.naive_utc());
-                }
-            }
-        }
-        Some(latest)
+    /// The onsets its rule gives in `year`, expanded as wall-clock times (UTC standing in for
+    /// the zone itself) from near the year rather than from `DTSTART` (1601 for Outlook).
+    fn rule_onsets(&self, year: i32) -> Vec<NaiveDateTime> {
+        let Some(rule) = &self.rule else {
+            return Vec::new();
+        };
+        let (Some(first), Some(next)) = (
+            NaiveDate::from_ymd_opt(year, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0)),
+            NaiveDate::from_ymd_opt(year + 1, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0)),
+        ) else {
+            return Vec::new();
+        };
+        let as_rrule = |t: NaiveDateTime| t.and_utc().with_timezone(&rrule::Tz::UTC);
+        let Ok(rule) = rule
+            .parse::<rrule::RRule<rrule::Unvalidated>>()
+            .and_then(|r| r.validate(as_rrule(self.start)))
+        else {
+            return Vec::new();
+        };
+        let from = crate::workspace::calendar::expand::start_near(&rule, self.start, first);
+        let set = rrule::RRuleSet::new(as_rrule(from)).rrule(rule).limit();
+        // Bounded as well where the start could not be moved (a rule with a COUNT).
+        set.into_iter()
+            .take(20_000)
+            .map(|t| t.naive_utc())
+            .skip_while(|t| *t < first)
+            .take_while(|t| *t < next)
+            .take(MAX_ONSETS_A_YEAR)
+            .collect()
     }
 }
 
@@ -382,101 +428,4 @@ pub fn years_of(start: NaiveDateTime, last: Option<NaiveDateTime>) -> (i32, i32)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn at(raw: &str) -> NaiveDateTime {
-        NaiveDateTime::parse_from_str(raw, LOCAL_FORMAT).unwrap()
-    }
-
-    #[test]
-    fn offsets_read_and_write() {
-        assert_eq!(parse_offset("+0530"), Some(19800));
-        assert_eq!(parse_offset("-0500"), Some(-18000));
-        assert_eq!(parse_offset("+003412"), Some(2052));
-        assert_eq!(parse_offset("0530"), None);
-        assert_eq!(parse_offset("+5:30"), None);
-        assert_eq!(format_offset(19800), "+0530");
-        assert_eq!(format_offset(-18000), "-0500");
-        assert_eq!(format_offset(0), "+0000");
-    }
-
-    #[test]
-    fn iana_names_and_vendor_prefixes_resolve() {
-        let zones = Zones::default();
-        let kolkata = zones.resolve("Asia/Kolkata");
-        assert_eq!(
-            kolkata.to_utc(at("20251202T090000")).to_rfc3339(),
-            "2025-12-02T03:30:00+00:00"
-        );
-        let berlin = zones.resolve("/mozilla.org/20050126_1/Europe/Berlin");
-        assert_eq!(berlin.name().as_deref(), Some("Europe/Berlin"));
-        assert_eq!(
-            berlin.to_utc(at("20250701T090000")).to_rfc3339(),
-            "2025-07-01T07:00:00+00:00"
-        );
-        assert!(matches!(zones.resolve("Mars/Olympus"), Zone::Floating));
-    }
-
-    #[test]
-    fn a_skipped_time_is_read_in_the_offset_before() {
-        let berlin = Zone::Iana(chrono_tz::Europe::Berlin);
-        // 02:30 does not happen on 30 March 2025 in Berlin; +01:00 was in force before.
-        assert_eq!(
-            berlin.to_utc(at("20250330T023000")).to_rfc3339(),
-            "2025-03-30T01:30:00+00:00"
-        );
-    }
-
-    #[test]
-    fn a_written_vtimezone_is_read_back_as_the_same_zone() {
-        let written = vtimezone(chrono_tz::America::New_York, 2025, 2027);
-        let text = icalendar::Calendar::from([written]).to_string();
-        let parsed: icalendar::Calendar = text.parse().unwrap();
-        let zones = Zones::of(&parsed.components);
-        let ny = zones.defined.get("America/New_York").expect("defined");
-        let zone = Zone::Defined("America/New_York".into(), ny.clone());
-        for (local, utc) in [
-            ("20250115T090000", "2025-01-15T14:00:00+00:00"),
-            ("20250715T090000", "2025-07-15T13:00:00+00:00"),
-            ("20261215T090000", "2026-12-15T14:00:00+00:00"),
-            ("20270401T090000", "2027-04-01T13:00:00+00:00"),
-        ] {
-            assert_eq!(zone.to_utc(at(local)).to_rfc3339(), utc, "{local}");
-            assert_eq!(zone.to_local(zone.to_utc(at(local))), at(local));
-        }
-        assert!(text.contains("BEGIN:DAYLIGHT"), "{text}");
-        assert!(text.contains("TZOFFSETTO:-0400"), "{text}");
-    }
-
-    #[test]
-    fn a_zone_without_changes_gets_one_standard_observance() {
-        let written = vtimezone(chrono_tz::Asia::Kolkata, 2025, 2025);
-        let text = icalendar::Calendar::from([written]).to_string();
-        assert!(text.contains("TZOFFSETFROM:+0530"), "{text}");
-        assert!(text.contains("TZOFFSETTO:+0530"), "{text}");
-        assert!(!text.contains("DAYLIGHT"), "{text}");
-    }
-
-    #[test]
-    fn an_outlook_style_definition_with_rules_is_followed() {
-        let text = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VTIMEZONE\r\n\
-            TZID:Eastern Standard Time\r\nBEGIN:STANDARD\r\nDTSTART:16010101T020000\r\n\
-            TZOFFSETFROM:-0400\r\nTZOFFSETTO:-0500\r\n\
-            RRULE:FREQ=YEARLY;BYDAY=1SU;BYMONTH=11\r\nEND:STANDARD\r\nBEGIN:DAYLIGHT\r\n\
-            DTSTART:16010101T020000\r\nTZOFFSETFROM:-0500\r\nTZOFFSETTO:-0400\r\n\
-            RRULE:FREQ=YEARLY;BYDAY=2SU;BYMONTH=3\r\nEND:DAYLIGHT\r\nEND:VTIMEZONE\r\n\
-            END:VCALENDAR\r\n";
-        let parsed: icalendar::Calendar = text.parse().unwrap();
-        let zone = Zones::of(&parsed.components).resolve("Eastern Standard Time");
-        assert_eq!(zone.name().as_deref(), Some("Eastern Standard Time"));
-        assert_eq!(
-            zone.to_utc(at("20251202T090000")).to_rfc3339(),
-            "2025-12-02T14:00:00+00:00"
-        );
-        assert_eq!(
-            zone.to_utc(at("20250702T090000")).to_rfc3339(),
-            "2025-07-02T13:00:00+00:00"
-        );
-    }
-}
+mod tests;

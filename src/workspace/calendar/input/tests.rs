@@ -106,6 +106,8 @@ fn rules_are_checked_by_rrule_and_until_is_made_utc() {
         "FREQ=WEEKLY;BYDAY=XX",
         "FREQ=DAILY\r\nATTENDEE:mailto:x@y.z",
         "FREQ=DAILY;UNTIL=soon",
+        "FREQ=SECONDLY",
+        "FREQ=MINUTELY;INTERVAL=30;COUNT=3",
         "",
     ] {
         assert_eq!(
@@ -114,6 +116,10 @@ fn rules_are_checked_by_rrule_and_until_is_made_utc() {
             "{bad:?}"
         );
     }
+    assert_eq!(
+        recurrence("FREQ=HOURLY;INTERVAL=2;COUNT=4", &timed).unwrap(),
+        "FREQ=HOURLY;INTERVAL=2;COUNT=4"
+    );
     let all_day = when("2025-12-24", "2025-12-25", None, None).unwrap();
     assert_eq!(
         recurrence("FREQ=YEARLY;UNTIL=20301224", &all_day).unwrap(),
@@ -154,16 +160,20 @@ fn attendees_are_folded_deduplicated_and_named_when_wrong() {
 }
 
 #[test]
-fn listing_bounds_are_dates_or_times() {
+fn listing_bounds_are_dates_or_times_and_an_end_date_is_included() {
     assert_eq!(
-        bound("start", "2025-12-01").unwrap().to_rfc3339(),
+        range_start("2025-12-01").unwrap().to_rfc3339(),
         "2025-12-01T00:00:00+00:00"
     );
     assert_eq!(
-        bound("end", "2025-12-01T09:00:00+05:30")
-            .unwrap()
-            .to_rfc3339(),
+        range_end("2025-12-01T09:00:00+05:30").unwrap().to_rfc3339(),
         "2025-12-01T03:30:00+00:00"
     );
-    assert_eq!(bound("end", "soon").unwrap_err().field, "end");
+    // `end=2025-12-31`: the last day of December is in the range.
+    assert_eq!(
+        range_end("2025-12-31").unwrap().to_rfc3339(),
+        "2026-01-01T00:00:00+00:00"
+    );
+    assert_eq!(range_end("soon").unwrap_err().field, "end");
+    assert_eq!(range_start("2025-13-01").unwrap_err().field, "start");
 }

@@ -5,13 +5,13 @@ use std::sync::Arc;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query};
 use axum::{Extension, Json};
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{body, EventBody};
-use crate::workspace::calendar::caldav::CalDav;
-use crate::workspace::calendar::expand::{occurrences, Range};
+use crate::workspace::calendar::caldav::{CalDav, StoredObject};
+use crate::workspace::calendar::expand::{occurrences, Budget, Range};
 use crate::workspace::calendar::ical::{parse, ObjectEvents, LOCAL_FORMAT};
 use crate::workspace::calendar::ids::EventId;
 use crate::workspace::calendar::{caldav_failed, input, CalendarArea, CalendarService};
@@ -24,7 +24,9 @@ pub struct ListQuery {
     /// From: a date (`2025-12-01`, its midnight UTC) or an RFC 3339 time.
     #[param(example = "2025-12-01")]
     pub start: Option<String>,
-    /// Until (not included), as `start`; at most `[calendar] max_range_days` after it.
+    /// Until: a date is included (`2025-12-31`: to its end, the next midnight UTC), an RFC
+    /// 3339 time is not (`2026-01-01T00:00:00Z` is the same end); at most
+    /// `[calendar] max_range_days` after `start`.
     #[param(example = "2025-12-31")]
     pub end: Option<String>,
     /// The calendar's id (`[calendar] default_calendar` when not given).
@@ -35,8 +37,9 @@ pub struct ListQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventList {
     pub events: Vec<EventBody>,
-    /// More occurrences than `[calendar] max_occurrences` fall in the range: those listed are
-    /// the first; ask for a shorter range.
+    /// Occurrences in the range are left out: more than `[calendar] max_occurrences` fall in
+    /// it (those listed are the first by start), or a series was too costly to expand through
+    /// it (one repeating every second, or a `COUNT` in the millions); ask for a shorter range.
     pub truncated: bool,
 }
 
@@ -60,22 +63,23 @@ pub(super) async fn list_events(
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<EventList>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
-    let start = input::bound(
-        "start",
+    let start = input::range_start(
         query
             .start
             .as_deref()
             .ok_or_else(|| ApiError::invalid("start", "is required"))?,
     )?;
-    let end = input::bound(
-        "end",
+    let end = input::range_end(
         query
             .end
             .as_deref()
             .ok_or_else(|| ApiError::invalid("end", "is required"))?,
     )?;
     if end <= start {
-        return Err(ApiError::invalid("end", "must be after start"));
+        return Err(ApiError::invalid(
+            "end",
+            "must be after start (a date: on or after it)",
+        ));
     }
     if end - start > Duration::days(service.max_range_days.into()) {
         return Err(ApiError::invalid(
@@ -99,9 +103,30 @@ pub(super) async fn list_events(
         .ok_or(ApiError::NotFound)?;
     let limit = service.max_occurrences as usize;
     let range = Range { start, end };
+    // Expanding series is work for a core, not for the async workers: bounded by the budget,
+    // and off them.
+    let (events, truncated) = tokio::task::spawn_blocking(move || {
+        listing(&objects, range, limit, &mut Budget::new(Budget::LISTING))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(anyhow::anyhow!("expanding the events failed: {e}")))?;
+    Ok(Json(EventList { events, truncated }))
+}
+
+/// The first `limit` occurrences by start of `objects` in `range`, and whether others are left
+/// out (for the limit, or for a series the budget did not stretch to).
+fn listing(
+    objects: &[StoredObject],
+    range: Range,
+    limit: usize,
+    budget: &mut Budget,
+) -> (Vec<EventBody>, bool) {
     let mut events = Vec::new();
     let mut truncated = false;
-    for object in &objects {
+    // The earliest start at which an object left occurrences out: the others' later ones go
+    // too, so that those listed are the first.
+    let mut cut: Option<DateTime<Utc>> = None;
+    for object in objects {
         let calendar = match parse(&object.data) {
             Ok(calendar) => calendar,
             Err(e) => {
@@ -110,9 +135,12 @@ pub(super) async fn list_events(
             }
         };
         let parsed = ObjectEvents::of(&calendar);
-        let (found, more) = occurrences(&parsed, range, limit);
-        truncated |= more;
-        for o in found {
+        let listed = occurrences(&parsed, range, limit, budget);
+        truncated |= listed.truncated();
+        if let Some(at) = listed.cut {
+            cut = Some(cut.map_or(at, |c| c.min(at)));
+        }
+        for o in listed.occurrences {
             events.push((
                 o.start.utc(),
                 body(
@@ -126,15 +154,15 @@ pub(super) async fn list_events(
             ));
         }
     }
+    if let Some(at) = cut {
+        events.retain(|(start, _)| *start <= at);
+    }
     events.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.uid.cmp(&b.1.uid)));
     if events.len() > limit {
         events.truncate(limit);
         truncated = true;
     }
-    Ok(Json(EventList {
-        events: events.into_iter().map(|(_, e)| e).collect(),
-        truncated,
-    }))
+    (events.into_iter().map(|(_, e)| e).collect(), truncated)
 }
 
 /// One event as stored: a recurring event's series (its first occurrence's times, with its
