@@ -1229,7 +1229,7 @@ async fn load_async(opts: Opts) {
         calendar_range: format!(
             "start={}&end={}",
             opts.or("calendar-start", "2026-12-01"),
-            opts.or("calendar-end", "2027-01-01")
+            opts.or("calendar-end", "2026-12-31")
         ),
         calendar_events: opts.get("calendar-events").map(|n| {
             n.parse().unwrap_or_else(|_| {
