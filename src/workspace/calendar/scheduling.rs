@@ -26,7 +26,7 @@ pub struct Before {
     pub record: Option<EventRecord>,
     /// The addresses the stored event invited.
     pub attendees: Vec<String>,
-    /// The room the stored event named.
+    /// The room the stored event named, when it is the organizer's ([`super::meetings::owned`]).
     pub room_id: Option<String>,
 }
 
@@ -89,6 +89,9 @@ impl Scheduler<'_> {
                     Ok(()) => {}
                     Err(MeetingError::Ended) => {
                         tracing::info!(uid = %spec.uid, "the event's meeting has ended: its room is left as it is");
+                    }
+                    Err(MeetingError::NotOurs) => {
+                        tracing::warn!(uid = %spec.uid, "the event names a room its organizer does not host: left as it is");
                     }
                     Err(MeetingError::Failed(e)) => {
                         tracing::warn!(uid = %spec.uid, error = %e, "the event's room could not be made or changed: retried through the outbox");
@@ -173,6 +176,12 @@ impl Scheduler<'_> {
     ) {
         match cancel(meet, &self.state.db, record, room, record.updated_at).await {
             Ok(()) | Err(MeetingError::Ended) => {}
+            Err(MeetingError::NotOurs) => {
+                tracing::warn!(
+                    room,
+                    "an event names a room its organizer does not host: not cancelled"
+                );
+            }
             Err(MeetingError::Failed(e)) => {
                 tracing::warn!(room, error = %e, "an event's room could not be cancelled: retried through the outbox");
                 jobs.push(self.meeting_job(record, Some(room.to_owned())));

@@ -22,6 +22,7 @@ on_both_backends!(a_meeting_is_a_room_with_the_link_in_the_event_and_invitations
 on_both_backends!(changing_and_deleting_the_event_changes_and_cancels_room_and_invitations);
 on_both_backends!(a_livekit_that_is_down_leaves_the_cancellation_to_the_outbox);
 on_both_backends!(without_meet_a_meeting_is_refused_and_nothing_is_written);
+on_both_backends!(an_event_naming_another_hosts_room_can_neither_change_nor_end_it);
 
 /// The calendar with `[meet]` on a fake LiveKit, and an outbox that retries quickly.
 async fn start(backend: Backend) -> Option<(CalendarApp, FakeLiveKit)> {
@@ -339,4 +340,93 @@ async fn without_meet_a_meeting_is_refused_and_nothing_is_written(backend: Backe
     assert_eq!(event["attendees"][0]["status"], "NEEDS-ACTION");
     let request = invitation(&c, "REQUEST", 0).await;
     assert_eq!(request["recipients"], json!(["bob@acme.example"]));
+}
+
+/// Bob's own event, as another client writes it straight to his calendar: naming `room_id`
+/// (anyone who had a join link has it), with no ORGANIZER and no attendees.
+fn naming_room(uid: &str, title: &str, room_id: &str) -> String {
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Example//Phone//EN\r\nBEGIN:VEVENT\r\n\
+         UID:{uid}\r\nDTSTAMP:20251101T000000Z\r\nDTSTART:20251202T100000Z\r\n\
+         DTEND:20251202T110000Z\r\nSUMMARY:{title}\r\nX-BHEEM-ROOM-ID:{room_id}\r\n\
+         CONFERENCE;VALUE=URI:{JOIN}{room_id}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+}
+
+async fn an_event_naming_another_hosts_room_can_neither_change_nor_end_it(backend: Backend) {
+    let Some((c, livekit)) = start(backend).await else {
+        return;
+    };
+    let alices = c
+        .create(
+            &c.alice,
+            json!({"title": "Board", "start": "2025-12-02T10:00:00Z", "end": "2025-12-02T11:00:00Z",
+                   "create_meeting": true}),
+        )
+        .await;
+    let room_id = alices["meeting"]["room_id"].as_str().unwrap().to_owned();
+    for (uid, title) in [("kept", "Kept"), ("off", "Off"), ("gone", "Gone")] {
+        let ics = naming_room(uid, title, &room_id);
+        let status = c
+            .put_directly(&c.bob, "bob", &format!("{uid}.ics"), &ics)
+            .await;
+        assert_eq!(status, 201);
+    }
+    let bobs = c.list(&c.bob, "2025-12-02", "2025-12-03").await;
+    let of = |title: &str| {
+        let e = bobs.iter().find(|e| e["title"] == title).unwrap();
+        let id = format!("{EVENTS}/{}", e["event_id"].as_str().unwrap());
+        (id, e["etag"].as_str().unwrap().to_owned())
+    };
+    let change = |title: &str, meeting: Option<bool>| {
+        let mut body = json!({"title": title, "start": "2025-12-02T10:00:00Z",
+                              "end": "2025-12-02T11:00:00Z"});
+        if let Some(meeting) = meeting {
+            body["create_meeting"] = json!(meeting);
+        }
+        body
+    };
+    // A change keeping "its" meeting: the room is not renamed, nor shown as bob's.
+    let (id, etag) = of("Kept");
+    let (status, kept) = c
+        .call_on(
+            &c.api.base,
+            &c.bob,
+            "PUT",
+            &id,
+            Some(&change("Renamed by bob", None)),
+            &[("if-match", &etag)],
+        )
+        .await;
+    assert_eq!(status, 200, "{kept:#}");
+    assert_eq!(kept["meeting"], Value::Null, "{kept:#}");
+    assert!(kept.get("pending").is_none(), "{kept:#}");
+    // Taking the meeting off, and deleting the event: the room goes on.
+    let (id, etag) = of("Off");
+    let (status, off) = c
+        .call_on(
+            &c.api.base,
+            &c.bob,
+            "PUT",
+            &id,
+            Some(&change("Off", Some(false))),
+            &[("if-match", &etag)],
+        )
+        .await;
+    assert_eq!(status, 200, "{off:#}");
+    let (id, _) = of("Gone");
+    let (status, gone) = c.call(&c.bob, "DELETE", &id, None).await;
+    assert_eq!(status, 204, "{gone:#}");
+
+    let (_, the_room) = room(&c, &c.alice, &room_id).await;
+    assert_eq!(the_room["status"], "scheduled", "{the_room:#}");
+    assert_eq!(the_room["name"], "Board");
+    assert!(!livekit.deleted_rooms().contains(&room_id));
+    assert!(queued(&c, "calendar_meeting").await.is_empty());
+    // Alice's own deletion still ends it.
+    let alices_id = format!("{EVENTS}/{}", alices["event_id"].as_str().unwrap());
+    let (status, _) = c.call(&c.alice, "DELETE", &alices_id, None).await;
+    assert_eq!(status, 204);
+    let (_, the_room) = room(&c, &c.alice, &room_id).await;
+    assert_eq!(the_room["status"], "completed");
 }

@@ -18,7 +18,7 @@ use crate::workspace::calendar::ical::{
     new_object, parse, updated_object, EventSpec, MeetingLink, ObjectEvents, Person,
 };
 use crate::workspace::calendar::ids::EventId;
-use crate::workspace::calendar::meetings::with_link;
+use crate::workspace::calendar::meetings::{owned, with_link};
 use crate::workspace::calendar::scheduling::{spec_of, Before, Scheduler};
 use crate::workspace::calendar::{caldav_failed, input, CalendarArea, CalendarService};
 use crate::workspace::docs::nextcloud::NcError;
@@ -260,7 +260,23 @@ pub(super) async fn update_event(
         ));
     }
     let meet = service.meet.as_deref();
-    parsed.spec.meeting = match (parsed.create_meeting, &master.meeting) {
+    let company = caller.company_id.to_string();
+    // The stored event's room, only when it is the caller's: any client may write the object.
+    let room = owned(
+        &state.db,
+        &company,
+        &caller.user.id,
+        record.as_ref(),
+        master.meeting.as_ref(),
+    )
+    .await?
+    .map(|mut meeting| {
+        if let Some(meet) = meet {
+            meeting.join_url = meet.join_url(&meeting.room_id);
+        }
+        meeting
+    });
+    parsed.spec.meeting = match (parsed.create_meeting, &room) {
         (Some(false), _) => None,
         (_, Some(meeting)) => Some(meeting.clone()),
         (Some(true), None) => Some(new_meeting(meet)?),
@@ -277,7 +293,7 @@ pub(super) async fn update_event(
     let before = Before {
         record,
         attendees: master.attendees.iter().map(|a| a.email.clone()).collect(),
-        room_id: master.meeting.as_ref().map(|m| m.room_id.clone()),
+        room_id: room.map(|m| m.room_id),
     };
     let scheduler = Scheduler {
         state: &state,
@@ -384,10 +400,19 @@ pub(super) async fn delete_event(
         // Someone else's invitation taken out of the caller's calendar: theirs to cancel.
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
+    let company = caller.company_id.to_string();
     let record = state
         .db
-        .calendar_event(&caller.company_id.to_string(), &caller.user.id, &master.uid)
+        .calendar_event(&company, &caller.user.id, &master.uid)
         .await?;
+    let room = owned(
+        &state.db,
+        &company,
+        &caller.user.id,
+        record.as_ref(),
+        master.meeting.as_ref(),
+    )
+    .await?;
     let attendees: Vec<String> = master.attendees.iter().map(|a| a.email.clone()).collect();
     let scheduler = Scheduler {
         state: &state,
@@ -401,7 +426,7 @@ pub(super) async fn delete_event(
     let before = Before {
         record,
         attendees,
-        room_id: master.meeting.as_ref().map(|m| m.room_id.clone()),
+        room_id: room.map(|m| m.room_id),
     };
     let now = chrono::DateTime::from_timestamp(state.clock.now(), 0).unwrap_or_default();
     let pending = scheduler.deleted(&spec, before, now).await?;
