@@ -3,7 +3,9 @@
 //! iMIP messages to its attendees (RFC 6047: a REQUEST with the new SEQUENCE to those invited,
 //! a CANCEL to those taken off or to all when it is deleted), queued in the outbox in the same
 //! transaction as the record, and its Meet room made, changed or cancelled. A room that could
-//! not be is retried through the outbox too, and named in the answer's `pending`.
+//! not be is retried through the outbox too, and named in the answer's `pending`. When the
+//! record and its jobs cannot be stored, [`Scheduler::written`] and [`Scheduler::deleted`] fail
+//! and the route undoes its CalDAV write, so that nothing is left half done.
 
 use std::collections::BTreeSet;
 
@@ -79,13 +81,20 @@ impl Scheduler<'_> {
                     .await;
             }
             if new_room.is_some() {
-                let participants = company_attendees(
+                let done = match company_attendees(
                     self.state.directory.as_ref(),
                     &record.company_id,
                     &record.attendees,
                 )
-                .await?;
-                match align(meet, &self.state.db, &record, participants, at).await {
+                .await
+                {
+                    Ok(participants) => {
+                        align(meet, &self.state.db, &record, participants, at).await
+                    }
+                    // The event is written: its room is left to the outbox, not the answer a 500.
+                    Err(e) => Err(MeetingError::Failed(format!("the directory: {e:#}"))),
+                };
+                match done {
                     Ok(()) => {}
                     Err(MeetingError::Ended) => {
                         tracing::info!(uid = %spec.uid, "the event's meeting has ended: its room is left as it is");

@@ -165,9 +165,13 @@ pub(super) async fn create_event(
         calendar: &id.calendar,
         resource: &id.resource,
     };
-    let pending = scheduler
+    let pending = match scheduler
         .written(&parsed.spec, Before::default(), now)
-        .await?;
+        .await
+    {
+        Ok(pending) => pending,
+        Err(e) => return Err(undo(&dav, &id, Undo::Created(etag.as_deref()), e).await),
+    };
     let mut body = stored_body(&dav, &id, etag, &text).await?;
     body.pending = pending;
     Ok((StatusCode::CREATED, Json(body)))
@@ -302,7 +306,16 @@ pub(super) async fn update_event(
         calendar: &id.calendar,
         resource: &id.resource,
     };
-    let pending = scheduler.written(&parsed.spec, before, now).await?;
+    let pending = match scheduler.written(&parsed.spec, before, now).await {
+        Ok(pending) => pending,
+        Err(e) => {
+            let changed = Undo::Changed {
+                old: &stored.data,
+                etag: etag.as_deref(),
+            };
+            return Err(undo(&dav, &id, changed, e).await);
+        }
+    };
     let mut body = stored_body(&dav, &id, etag, &text).await?;
     body.pending = pending;
     Ok(Json(body))
@@ -429,12 +442,60 @@ pub(super) async fn delete_event(
         room_id: room.map(|m| m.room_id),
     };
     let now = chrono::DateTime::from_timestamp(state.clock.now(), 0).unwrap_or_default();
-    let pending = scheduler.deleted(&spec, before, now).await?;
+    let pending = match scheduler.deleted(&spec, before, now).await {
+        Ok(pending) => pending,
+        Err(e) => return Err(undo(&dav, &id, Undo::Deleted(&stored.data), e).await),
+    };
     if pending.is_empty() {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
         Ok((StatusCode::ACCEPTED, Json(Pending { pending })).into_response())
     }
+}
+
+/// A CalDAV write to take back: what followed it (the record and its jobs) could not be stored.
+enum Undo<'a> {
+    /// Made, with this entity tag if the server gave one.
+    Created(Option<&'a str>),
+    /// Changed from `old`, now at `etag`.
+    Changed { old: &'a str, etag: Option<&'a str> },
+    /// Deleted; it was `old`.
+    Deleted(&'a str),
+}
+
+/// Takes back the CalDAV write `what` and answers `error`: the event is as it was, so that the
+/// client's retry neither duplicates it nor finds it gone with its invitations never sent.
+async fn undo(dav: &CalDav<'_, '_>, id: &EventId, what: Undo<'_>, error: ApiError) -> ApiError {
+    let undone = match what {
+        Undo::Created(etag) => dav.delete(id, etag).await,
+        Undo::Changed { old, etag } => {
+            let current = match etag {
+                Some(etag) => Ok(Some(etag.to_owned())),
+                None => dav.get(id).await.map(|s| s.and_then(|s| s.etag)),
+            };
+            match current {
+                Ok(Some(etag)) => dav
+                    .put(id, old.to_owned(), Precondition::Matches(&etag))
+                    .await
+                    .map(drop),
+                Ok(None) => Ok(()),
+                Err(e) => Err(e),
+            }
+        }
+        Undo::Deleted(old) => dav
+            .put(id, old.to_owned(), Precondition::Create)
+            .await
+            .map(drop),
+    };
+    match undone {
+        Ok(()) => {
+            tracing::warn!(error = ?error, "an event's record could not be stored: its CalDAV write was taken back")
+        }
+        Err(e) => {
+            tracing::error!(error = ?error, undo = %e, "an event's record could not be stored, nor its CalDAV write taken back")
+        }
+    }
+    error
 }
 
 /// What a deletion left to the outbox.
