@@ -205,6 +205,32 @@ async fn a_change_on_a_stale_etag_is_refused_and_overwrites_nothing(backend: Bac
     );
     let (_, read) = c.call(&c.alice, "GET", &path, None).await;
     assert_eq!(read["title"], "Planning (moved)");
+    // `If-Match: *` (RFC 9110 §13.1.1) matches whatever version is there, for a change and a
+    // deletion alike.
+    let (status, any) = c
+        .call_on(
+            &c.api.base,
+            &c.alice,
+            "PUT",
+            &path,
+            Some(&second),
+            &[("if-match", "*")],
+        )
+        .await;
+    assert_eq!(status, 200, "{any:#}");
+    assert_eq!(any["title"], "Planning (renamed)");
+    let (status, gone) = c
+        .call_on(
+            &c.api.base,
+            &c.alice,
+            "DELETE",
+            &path,
+            None,
+            &[("if-match", "*")],
+        )
+        .await;
+    assert_eq!(status, 204, "{gone:#}");
+    assert!(c.stored("alice").is_empty());
 }
 
 async fn bad_input_is_named_and_writes_nothing(backend: Backend) {

@@ -228,6 +228,11 @@ pub(super) async fn update_event(
         .await
         .map_err(caldav_failed)?
         .ok_or(ApiError::NotFound)?;
+    // RFC 9110 §13.1.1: `*` matches whatever is there; the write is then made on the version read.
+    let expected = match (expected.as_str(), &stored.etag) {
+        ("*", Some(etag)) => etag.clone(),
+        _ => expected,
+    };
     if stored.etag.as_deref() != Some(expected.as_str()) {
         return Err(stale());
     }
@@ -395,6 +400,8 @@ pub(super) async fn delete_event(
         .await
         .map_err(caldav_failed)?
         .ok_or(ApiError::NotFound)?;
+    // RFC 9110 §13.1.1: `*` matches whatever is there.
+    let expected = expected.filter(|e| e.trim() != "*");
     if expected.is_some() && stored.etag != expected {
         return Err(stale());
     }
