@@ -37,6 +37,8 @@ pub struct Scheduler<'a> {
     pub state: &'a AppState,
     pub meet: Option<&'a MeetService>,
     pub caller: &'a Caller<CalendarArea>,
+    /// The caller as the events' organizer, under the address the invitations are sent from.
+    pub organizer: &'a Person,
     pub calendar: &'a str,
     pub resource: &'a str,
 }
@@ -248,10 +250,7 @@ impl Scheduler<'_> {
 
     /// The caller as the events' organizer.
     pub fn organizer(&self) -> Person {
-        Person {
-            email: crate::domain::normalize_login(&self.caller.user.email),
-            name: Some(self.caller.user.name.clone()).filter(|n| !n.trim().is_empty()),
-        }
+        self.organizer.clone()
     }
 
     fn organizer_name(&self) -> String {

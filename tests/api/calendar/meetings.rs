@@ -12,7 +12,7 @@ use super::zones::read_with_python;
 use super::{CalendarApp, EVENTS};
 use crate::fakes::livekit::FakeLiveKit;
 use crate::on_both_backends;
-use crate::support::{remember_secret, Backend, TestConfig};
+use crate::support::{remember_secret, Backend, TestConfig, ACME};
 
 const API_KEY: &str = "APIbheemCalendarTest";
 const API_SECRET: &str = "calendar-livekit-secret-0123456789abcdef";
@@ -23,6 +23,7 @@ on_both_backends!(changing_and_deleting_the_event_changes_and_cancels_room_and_i
 on_both_backends!(a_livekit_that_is_down_leaves_the_cancellation_to_the_outbox);
 on_both_backends!(without_meet_a_meeting_is_refused_and_nothing_is_written);
 on_both_backends!(an_event_naming_another_hosts_room_can_neither_change_nor_end_it);
+on_both_backends!(the_organizer_is_the_mailbox_the_invitations_are_sent_from);
 
 /// The calendar with `[meet]` on a fake LiveKit, and an outbox that retries quickly.
 async fn start(backend: Backend) -> Option<(CalendarApp, FakeLiveKit)> {
@@ -429,4 +430,55 @@ async fn an_event_naming_another_hosts_room_can_neither_change_nor_end_it(backen
     assert_eq!(status, 204);
     let (_, the_room) = room(&c, &c.alice, &room_id).await;
     assert_eq!(the_room["status"], "completed");
+}
+
+async fn the_organizer_is_the_mailbox_the_invitations_are_sent_from(backend: Backend) {
+    let Some(c) = CalendarApp::start(backend).await else {
+        return;
+    };
+    // Alice's mailbox, as Mailcow made it, is not her login: invitations are sent from it.
+    let (state, alice) = (&c.api.state, c.sso.alice.id.to_string());
+    let now = state.clock.now();
+    let mailbox = "a.smith@acme.example";
+    state
+        .db
+        .claim_mailbox(mailbox, &alice, ACME, now)
+        .await
+        .unwrap();
+    state
+        .db
+        .confirm_mailbox(mailbox, &alice, now)
+        .await
+        .unwrap();
+    let event = c
+        .create(
+            &c.alice,
+            json!({"title": "Lunch", "start": "2025-12-02T12:00:00Z", "end": "2025-12-02T13:00:00Z",
+                   "attendees": ["bob@acme.example"]}),
+        )
+        .await;
+    assert_eq!(event["organizer"], mailbox);
+    let request = invitation(&c, "REQUEST", 0).await;
+    let ics = request["ics"].as_str().unwrap().replace("\r\n ", "");
+    assert!(ics.contains(&format!(":mailto:{mailbox}")), "{ics}");
+    assert!(!ics.contains("mailto:alice@acme.example"), "{ics}");
+    // She organizes it all the same: she may change and delete it, and the CANCEL is hers.
+    let id = format!("{EVENTS}/{}", event["event_id"].as_str().unwrap());
+    let (status, changed) = c
+        .call_on(
+            &c.api.base,
+            &c.alice,
+            "PUT",
+            &id,
+            Some(&json!({"title": "Lunch", "start": "2025-12-02T12:30:00Z",
+                         "end": "2025-12-02T13:30:00Z", "attendees": ["bob@acme.example"]})),
+            &[("if-match", event["etag"].as_str().unwrap())],
+        )
+        .await;
+    assert_eq!(status, 200, "{changed:#}");
+    let (status, _) = c.call(&c.alice, "DELETE", &id, None).await;
+    assert_eq!(status, 204);
+    let cancel = invitation(&c, "CANCEL", 2).await;
+    let ics = cancel["ics"].as_str().unwrap().replace("\r\n ", "");
+    assert!(ics.contains(&format!(":mailto:{mailbox}")), "{ics}");
 }

@@ -36,7 +36,7 @@ pub(crate) struct Parsed {
 /// Parses `request` into the event it describes, for `uid` at `sequence`.
 fn parse_request(
     request: &EventRequest,
-    caller: &Caller<CalendarArea>,
+    me: &Person,
     uid: String,
     sequence: i64,
 ) -> Result<Parsed, ApiError> {
@@ -59,10 +59,7 @@ fn parse_request(
         .as_deref()
         .map(input::calendar)
         .transpose()?;
-    let organizer = (!attendees.is_empty()).then(|| Person {
-        email: crate::domain::normalize_login(&caller.user.email),
-        name: Some(caller.user.name.clone()).filter(|n| !n.is_empty()),
-    });
+    let organizer = (!attendees.is_empty()).then(|| me.clone());
     Ok(Parsed {
         calendar,
         spec: EventSpec {
@@ -79,6 +76,26 @@ fn parse_request(
         },
         create_meeting: request.create_meeting,
     })
+}
+
+/// The caller as their events' organizer: under the address their invitations are mailed from
+/// (their own mailbox, as `provisioning::invitations` sends them), so that ORGANIZER and the
+/// mail's sender agree.
+async fn organizer(state: &AppState, caller: &Caller<CalendarArea>) -> Result<Person, ApiError> {
+    let email = state
+        .db
+        .own_mailbox(&caller.user.id, &caller.user.email)
+        .await?;
+    Ok(Person {
+        email: crate::domain::normalize_login(&email),
+        name: Some(caller.user.name.clone()).filter(|n| !n.trim().is_empty()),
+    })
+}
+
+/// Whether an event's ORGANIZER is the caller: their mailbox, or their login for events
+/// written before (or by clients that use it).
+fn is_me(organizer: &str, me: &Person, caller: &Caller<CalendarArea>) -> bool {
+    organizer == me.email || organizer == crate::domain::normalize_login(&caller.user.email)
 }
 
 /// The event at `id` as stored after a write: its entity tag from the PUT's answer, else read
@@ -134,7 +151,8 @@ pub(super) async fn create_event(
     ValidJson(request): ValidJson<EventRequest>,
 ) -> Result<(StatusCode, Json<EventBody>), ApiError> {
     let uid = uuid::Uuid::new_v4().to_string();
-    let mut parsed = parse_request(&request, &caller, uid.clone(), 0)?;
+    let me = organizer(&state, &caller).await?;
+    let mut parsed = parse_request(&request, &me, uid.clone(), 0)?;
     let meet = service.meet.as_deref();
     if parsed.create_meeting == Some(true) {
         parsed.spec.meeting = Some(new_meeting(meet)?);
@@ -162,6 +180,7 @@ pub(super) async fn create_event(
         state: &state,
         meet,
         caller: &caller,
+        organizer: &me,
         calendar: &id.calendar,
         resource: &id.resource,
     };
@@ -247,8 +266,13 @@ pub(super) async fn update_event(
                 .into(),
         ));
     };
-    let me = crate::domain::normalize_login(&caller.user.email);
-    if !master.attendees.is_empty() && master.organizer.as_deref().is_some_and(|o| o != me) {
+    let me = organizer(&state, &caller).await?;
+    if !master.attendees.is_empty()
+        && master
+            .organizer
+            .as_deref()
+            .is_some_and(|o| !is_me(o, &me, &caller))
+    {
         return Err(ApiError::Forbidden(
             "only the event's organizer may change it",
         ));
@@ -261,7 +285,7 @@ pub(super) async fn update_event(
         .sequence
         .max(record.as_ref().map_or(0, |r| r.sequence))
         + 1;
-    let mut parsed = parse_request(&request, &caller, master.uid.clone(), sequence)?;
+    let mut parsed = parse_request(&request, &me, master.uid.clone(), sequence)?;
     if parsed.calendar.as_deref().is_some_and(|c| c != id.calendar) {
         return Err(ApiError::invalid(
             "calendar",
@@ -308,6 +332,7 @@ pub(super) async fn update_event(
         state: &state,
         meet,
         caller: &caller,
+        organizer: &me,
         calendar: &id.calendar,
         resource: &id.resource,
     };
@@ -415,8 +440,12 @@ pub(super) async fn delete_event(
     let Some(master) = events.master.as_ref() else {
         return Ok(StatusCode::NO_CONTENT.into_response());
     };
-    let me = crate::domain::normalize_login(&caller.user.email);
-    if master.organizer.as_deref().is_some_and(|o| o != me) {
+    let me = organizer(&state, &caller).await?;
+    if master
+        .organizer
+        .as_deref()
+        .is_some_and(|o| !is_me(o, &me, &caller))
+    {
         // Someone else's invitation taken out of the caller's calendar: theirs to cancel.
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
@@ -438,6 +467,7 @@ pub(super) async fn delete_event(
         state: &state,
         meet: service.meet.as_deref(),
         caller: &caller,
+        organizer: &me,
         calendar: &id.calendar,
         resource: &id.resource,
     };
