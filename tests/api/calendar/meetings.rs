@@ -26,7 +26,7 @@ on_both_backends!(an_event_naming_another_hosts_room_can_neither_change_nor_end_
 on_both_backends!(the_organizer_is_the_mailbox_the_invitations_are_sent_from);
 
 /// The calendar with `[meet]` on a fake LiveKit, and an outbox that retries quickly.
-async fn start(backend: Backend) -> Option<(CalendarApp, FakeLiveKit)> {
+pub(super) async fn start(backend: Backend) -> Option<(CalendarApp, FakeLiveKit)> {
     remember_secret(API_SECRET);
     let livekit = FakeLiveKit::start(API_KEY, API_SECRET).await;
     let url = livekit.url();
@@ -82,7 +82,7 @@ async fn invitation(c: &CalendarApp, method: &str, sequence: i64) -> Value {
     found.payload.clone()
 }
 
-async fn room(c: &CalendarApp, token: &str, id: &str) -> (u16, Value) {
+pub(super) async fn room(c: &CalendarApp, token: &str, id: &str) -> (u16, Value) {
     c.call(token, "GET", &format!("/api/v1/meet/rooms/{id}"), None)
         .await
 }

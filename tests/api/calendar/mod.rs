@@ -16,6 +16,7 @@ mod isolation;
 mod meetings;
 mod openapi;
 mod recurrence;
+mod series_rooms;
 mod zones;
 
 use std::path::PathBuf;
