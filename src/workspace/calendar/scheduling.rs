@@ -10,6 +10,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
+use icalendar::Calendar;
 
 use super::ical::{
     cancellation, invitation, EventData, EventSpec, Moment, Person, When, WriteZone, Zone,
@@ -51,11 +52,12 @@ impl Scheduler<'_> {
         self.caller.company_id.to_string()
     }
 
-    /// After `spec` was written (made or changed): the record, the invitations and the room.
-    /// The parts left to retry.
+    /// After `spec` was written (made or changed, as `object` when that is a series that may
+    /// have exceptions): the record, the invitations and the room. The parts left to retry.
     pub async fn written(
         &self,
         spec: &EventSpec,
+        object: Option<&Calendar>,
         before: Before,
         now: DateTime<Utc>,
     ) -> Result<Vec<&'static str>, ApiError> {
@@ -129,7 +131,7 @@ impl Scheduler<'_> {
                 spec.attendees.clone(),
                 format!("{subject}: {}", spec.title),
                 text(spec, &self.organizer_name(), verb),
-                invitation(spec, now),
+                invitation(spec, now, object),
             ));
         }
         if !removed.is_empty() {

@@ -185,7 +185,7 @@ pub(super) async fn create_event(
         resource: &id.resource,
     };
     let pending = match scheduler
-        .written(&parsed.spec, Before::default(), now)
+        .written(&parsed.spec, None, Before::default(), now)
         .await
     {
         Ok(pending) => pending,
@@ -318,7 +318,8 @@ pub(super) async fn update_event(
     with_link(&mut parsed.spec);
     let now = chrono::DateTime::from_timestamp(state.clock.now(), 0).unwrap_or_default();
     let moved = moved(master, &parsed.spec, now);
-    let text = updated_object(&existing, &parsed.spec, now, moved).to_string();
+    let object = updated_object(&existing, &parsed.spec, now, moved);
+    let text = object.to_string();
     let etag = dav
         .put(&id, text.clone(), Precondition::Matches(&expected))
         .await
@@ -336,7 +337,10 @@ pub(super) async fn update_event(
         calendar: &id.calendar,
         resource: &id.resource,
     };
-    let pending = match scheduler.written(&parsed.spec, before, now).await {
+    let pending = match scheduler
+        .written(&parsed.spec, Some(&object), before, now)
+        .await
+    {
         Ok(pending) => pending,
         Err(e) => {
             let changed = Undo::Changed {
