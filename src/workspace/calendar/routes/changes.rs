@@ -26,6 +26,9 @@ use crate::workspace::meet::rooms::new_room_id;
 use crate::workspace::meet::MeetService;
 use crate::workspace::{ApiError, ApiErrorBody, Caller, ValidJson};
 
+mod undo;
+use undo::{undo, Undo};
+
 /// A request's fields, parsed.
 pub(crate) struct Parsed {
     pub calendar: Option<String>,
@@ -492,51 +495,6 @@ pub(super) async fn delete_event(
     } else {
         Ok((StatusCode::ACCEPTED, Json(Pending { pending })).into_response())
     }
-}
-
-/// A CalDAV write to take back: what followed it (the record and its jobs) could not be stored.
-enum Undo<'a> {
-    /// Made, with this entity tag if the server gave one.
-    Created(Option<&'a str>),
-    /// Changed from `old`, now at `etag`.
-    Changed { old: &'a str, etag: Option<&'a str> },
-    /// Deleted; it was `old`.
-    Deleted(&'a str),
-}
-
-/// Takes back the CalDAV write `what` and answers `error`: the event is as it was, so that the
-/// client's retry neither duplicates it nor finds it gone with its invitations never sent.
-async fn undo(dav: &CalDav<'_, '_>, id: &EventId, what: Undo<'_>, error: ApiError) -> ApiError {
-    let undone = match what {
-        Undo::Created(etag) => dav.delete(id, etag).await,
-        Undo::Changed { old, etag } => {
-            let current = match etag {
-                Some(etag) => Ok(Some(etag.to_owned())),
-                None => dav.get(id).await.map(|s| s.and_then(|s| s.etag)),
-            };
-            match current {
-                Ok(Some(etag)) => dav
-                    .put(id, old.to_owned(), Precondition::Matches(&etag))
-                    .await
-                    .map(drop),
-                Ok(None) => Ok(()),
-                Err(e) => Err(e),
-            }
-        }
-        Undo::Deleted(old) => dav
-            .put(id, old.to_owned(), Precondition::Create)
-            .await
-            .map(drop),
-    };
-    match undone {
-        Ok(()) => {
-            tracing::warn!(error = ?error, "an event's record could not be stored: its CalDAV write was taken back")
-        }
-        Err(e) => {
-            tracing::error!(error = ?error, undo = %e, "an event's record could not be stored, nor its CalDAV write taken back")
-        }
-    }
-    error
 }
 
 /// What a deletion left to the outbox.
