@@ -91,6 +91,19 @@ impl Db {
         Ok(Some(record))
     }
 
+    /// Whether an event not deleted has room `room_id` as its meeting (room ids are unique
+    /// across companies, as LiveKit's room names are).
+    pub async fn calendar_event_has_room(&self, room_id: &str) -> anyhow::Result<bool> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM calendar_events WHERE room_id = $1 AND deleted_at IS NULL",
+        )
+        .bind(room_id.to_owned())
+        .fetch_one(self.pool())
+        .await
+        .with_context(|| format!("looking for the calendar event of room {room_id}"))?;
+        Ok(count > 0)
+    }
+
     /// Stores `record` as it now is (made or replaced, its attendees with it) and `jobs`, in one
     /// transaction.
     pub async fn save_calendar_event(

@@ -315,7 +315,8 @@ impl Db {
             .await
     }
 
-    /// Moves room `id` to `status` as LiveKit reports it (a signed webhook), forward only.
+    /// Moves room `id` to `status` as LiveKit reports it (a signed webhook), forward only (but
+    /// for a calendar event's room, ready again once a meeting in it finished).
     pub async fn meet_room_status_from_livekit(
         &self,
         id: &str,
@@ -337,7 +338,8 @@ impl Db {
     ) -> anyhow::Result<StatusChange> {
         // The statuses a room may move to `status` from.
         let from: &[&str] = match status {
-            RoomStatus::Scheduled => &[],
+            // Only a calendar event's room, when a meeting in it finished (`take_webhook`).
+            RoomStatus::Scheduled => &["active"],
             RoomStatus::Active => &["scheduled"],
             RoomStatus::Completed => &["scheduled", "active"],
         };

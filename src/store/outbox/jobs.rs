@@ -212,15 +212,28 @@ impl Job {
                 sync.company_id, sync.file_id, sync.version
             ),
             // RFC 5546 §2.1.4: an event's UID and SEQUENCE name one revision of it; each revision
-            // is mailed once per method. Event UIDs are chosen by clients, so the company too.
+            // is mailed once per method. Event UIDs are chosen by clients, so the company and the
+            // organizer too (two organizers' events of one UID are two events, as in the record).
             Self::SendCalendarInvitation(invitation) => format!(
-                "calendar:invitation:{}:{}:{}:{}",
-                invitation.company_id, invitation.event_uid, invitation.sequence, invitation.method
+                "calendar:invitation:{}:{}:{}:{}:{}",
+                invitation.company_id,
+                invitation.organizer_user_id,
+                invitation.event_uid,
+                invitation.sequence,
+                invitation.method
             ),
-            Self::SyncCalendarMeeting(sync) => format!(
-                "calendar:meeting:{}:{}:{}:{}",
-                sync.company_id, sync.organizer_user_id, sync.event_uid, sync.sequence
-            ),
+            // One change of an event may call for two steps (the old room cancelled, the new one
+            // made): each its own job.
+            Self::SyncCalendarMeeting(sync) => {
+                let step = match &sync.cancel_room {
+                    Some(room) => format!("cancel:{room}"),
+                    None => "align".to_owned(),
+                };
+                format!(
+                    "calendar:meeting:{}:{}:{}:{}:{step}",
+                    sync.company_id, sync.organizer_user_id, sync.event_uid, sync.sequence
+                )
+            }
         }
     }
 
@@ -357,7 +370,7 @@ mod tests {
                     ics: "BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n".into(),
                 }),
                 "calendar_invitation",
-                "calendar:invitation:c1:e1@bheem:2:REQUEST",
+                "calendar:invitation:c1:u1:e1@bheem:2:REQUEST",
                 r#"{"company_id":"c1","organizer_user_id":"u1","event_uid":"e1@bheem","sequence":2,"method":"REQUEST","recipients":["bob@acme.example"],"subject":"Invitation: Standup","text":"Standup","ics":"BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n"}"#,
             ),
             (
@@ -369,7 +382,7 @@ mod tests {
                     cancel_room: None,
                 }),
                 "calendar_meeting",
-                "calendar:meeting:c1:u1:e1@bheem:3",
+                "calendar:meeting:c1:u1:e1@bheem:3:align",
                 r#"{"company_id":"c1","organizer_user_id":"u1","event_uid":"e1@bheem","sequence":3}"#,
             ),
         ]
@@ -389,6 +402,43 @@ mod tests {
         for (job, kind, _, payload) in rows() {
             assert_eq!(Job::read(kind, payload).unwrap(), job);
         }
+    }
+
+    #[test]
+    fn calendar_jobs_of_other_organizers_or_other_steps_have_keys_of_their_own() {
+        let invitation = |organizer: &str| {
+            Job::send_calendar_invitation(CalendarInvitation {
+                company_id: "c1".into(),
+                organizer_user_id: organizer.into(),
+                event_uid: "e1".into(),
+                sequence: 0,
+                method: "REQUEST".into(),
+                recipients: vec!["bob@acme.example".into()],
+                subject: "s".into(),
+                text: "t".into(),
+                ics: "i".into(),
+            })
+            .dedupe_key()
+        };
+        assert_ne!(invitation("u1"), invitation("u2"));
+        let meeting = |cancel_room: Option<&str>| {
+            Job::SyncCalendarMeeting(CalendarMeetingSync {
+                company_id: "c1".into(),
+                organizer_user_id: "u1".into(),
+                event_uid: "e1".into(),
+                sequence: 1,
+                cancel_room: cancel_room.map(str::to_owned),
+            })
+            .dedupe_key()
+        };
+        let keys = [
+            meeting(None),
+            meeting(Some("bhm-aaaaa-aaaaa-aaaaa")),
+            meeting(Some("bhm-bbbbb-bbbbb-bbbbb")),
+        ];
+        assert_ne!(keys[0], keys[1]);
+        assert_ne!(keys[1], keys[2]);
+        assert_ne!(keys[0], keys[2]);
     }
 
     #[test]

@@ -25,7 +25,7 @@ use crate::store::meet_rooms::{RoomChange, RoomStatus};
 use crate::store::outbox::CalendarMeetingSync;
 use crate::store::Db;
 use crate::workspace::meet::rooms::{
-    Member, NewRoom, RoomError, MAX_DURATION_MINUTES, MAX_NAME_CHARS,
+    is_room_id, Member, NewRoom, RoomError, MAX_DURATION_MINUTES, MAX_NAME_CHARS,
 };
 use crate::workspace::meet::MeetService;
 
@@ -39,6 +39,10 @@ pub enum MeetingError {
     /// The meeting took place and ended: its room is not changed any more.
     #[error("the meeting has ended; its room is not changed")]
     Ended,
+    /// The room is not the event's organizer's (another host's, or not a room id at all): a
+    /// stored event names its room, and any CalDAV client may write that, so it is left alone.
+    #[error("the room is not the organizer's; it is not changed")]
+    NotOurs,
     /// Worth trying again (the database or LiveKit failed).
     #[error("{0}")]
     Failed(String),
@@ -118,9 +122,35 @@ fn host(record: &EventRecord) -> Member {
     }
 }
 
+/// The meeting `named` in a stored event, if it is one `organizer_user_id` may change or end:
+/// the room the hub's `record` of the event names, or a room they host in `company_id`. The
+/// stored event is anyone's to write (any CalDAV client, any room id in it), so its id alone
+/// is never trusted: another's room, or what is not a room id, gives `None`.
+pub async fn owned(
+    db: &Db,
+    company_id: &str,
+    organizer_user_id: &str,
+    record: Option<&EventRecord>,
+    named: Option<&MeetingLink>,
+) -> anyhow::Result<Option<MeetingLink>> {
+    let Some(named) = named.filter(|m| is_room_id(&m.room_id)) else {
+        return Ok(None);
+    };
+    if record.is_some_and(|r| {
+        r.organizer_user_id == organizer_user_id && r.room_id.as_ref() == Some(&named.room_id)
+    }) {
+        return Ok(Some(named.clone()));
+    }
+    let room = db.meet_room_alone(company_id, &named.room_id).await?;
+    Ok(room
+        .filter(|room| room.host_user_id == organizer_user_id)
+        .map(|_| named.clone()))
+}
+
 fn failed(e: RoomError) -> MeetingError {
     match e {
         RoomError::Ended => MeetingError::Ended,
+        RoomError::NotHost => MeetingError::NotOurs,
         other => MeetingError::Failed(other.to_string()),
     }
 }
@@ -137,6 +167,9 @@ pub async fn align(
     let Some(room_id) = &record.room_id else {
         return Ok(());
     };
+    if !is_room_id(room_id) {
+        return Err(MeetingError::NotOurs);
+    }
     let rooms = meet.rooms(db);
     let host = host(record);
     let name: String = record.title.chars().take(MAX_NAME_CHARS).collect();
@@ -158,6 +191,9 @@ pub async fn align(
                 .await
                 .map_err(failed)?;
         }
+        Some(room) if room.host_user_id != record.organizer_user_id => {
+            return Err(MeetingError::NotOurs)
+        }
         Some(room) if room.status == RoomStatus::Completed => return Err(MeetingError::Ended),
         Some(_) => {
             let change = RoomChange {
@@ -176,7 +212,8 @@ pub async fn align(
 }
 
 /// Cancels room `room_id` of `record`'s organizer: completed here, so nobody can join it any
-/// more, then closed in LiveKit (whoever is in it is disconnected).
+/// more, then closed in LiveKit (whoever is in it is disconnected). A room someone else hosts
+/// is not cancelled ([`MeetingError::NotOurs`]).
 pub async fn cancel(
     meet: &MeetService,
     db: &Db,
@@ -186,7 +223,7 @@ pub async fn cancel(
 ) -> Result<(), MeetingError> {
     let rooms = meet.rooms(db);
     let host = host(record);
-    let room = match rooms.find(&host, room_id).await {
+    let room = match rooms.hosted(&host, room_id).await {
         Ok(room) => room,
         Err(RoomError::NotFound) => return Ok(()),
         Err(e) => return Err(failed(e)),
@@ -246,6 +283,10 @@ impl CalendarMeetings for Retries {
             Ok(()) => Outcome::Done,
             Err(MeetingError::Ended) => {
                 tracing::info!(uid = %record.uid, "the event's meeting has ended: its room is left as it is");
+                Outcome::Done
+            }
+            Err(MeetingError::NotOurs) => {
+                tracing::warn!(uid = %record.uid, "the event names a room its organizer does not host: left as it is");
                 Outcome::Done
             }
             Err(MeetingError::Failed(e)) => Outcome::Retry(e),

@@ -3,11 +3,14 @@
 //! iMIP messages to its attendees (RFC 6047: a REQUEST with the new SEQUENCE to those invited,
 //! a CANCEL to those taken off or to all when it is deleted), queued in the outbox in the same
 //! transaction as the record, and its Meet room made, changed or cancelled. A room that could
-//! not be is retried through the outbox too, and named in the answer's `pending`.
+//! not be is retried through the outbox too, and named in the answer's `pending`. When the
+//! record and its jobs cannot be stored, [`Scheduler::written`] and [`Scheduler::deleted`] fail
+//! and the route undoes its CalDAV write, so that nothing is left half done.
 
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
+use icalendar::Calendar;
 
 use super::ical::{
     cancellation, invitation, EventData, EventSpec, Moment, Person, When, WriteZone, Zone,
@@ -26,7 +29,7 @@ pub struct Before {
     pub record: Option<EventRecord>,
     /// The addresses the stored event invited.
     pub attendees: Vec<String>,
-    /// The room the stored event named.
+    /// The room the stored event named, when it is the organizer's ([`super::meetings::owned`]).
     pub room_id: Option<String>,
 }
 
@@ -35,6 +38,8 @@ pub struct Scheduler<'a> {
     pub state: &'a AppState,
     pub meet: Option<&'a MeetService>,
     pub caller: &'a Caller<CalendarArea>,
+    /// The caller as the events' organizer, under the address the invitations are sent from.
+    pub organizer: &'a Person,
     pub calendar: &'a str,
     pub resource: &'a str,
 }
@@ -47,11 +52,12 @@ impl Scheduler<'_> {
         self.caller.company_id.to_string()
     }
 
-    /// After `spec` was written (made or changed): the record, the invitations and the room.
-    /// The parts left to retry.
+    /// After `spec` was written (made or changed, as `object` when that is a series that may
+    /// have exceptions): the record, the invitations and the room. The parts left to retry.
     pub async fn written(
         &self,
         spec: &EventSpec,
+        object: Option<&Calendar>,
         before: Before,
         now: DateTime<Utc>,
     ) -> Result<Vec<&'static str>, ApiError> {
@@ -79,16 +85,26 @@ impl Scheduler<'_> {
                     .await;
             }
             if new_room.is_some() {
-                let participants = company_attendees(
+                let done = match company_attendees(
                     self.state.directory.as_ref(),
                     &record.company_id,
                     &record.attendees,
                 )
-                .await?;
-                match align(meet, &self.state.db, &record, participants, at).await {
+                .await
+                {
+                    Ok(participants) => {
+                        align(meet, &self.state.db, &record, participants, at).await
+                    }
+                    // The event is written: its room is left to the outbox, not the answer a 500.
+                    Err(e) => Err(MeetingError::Failed(format!("the directory: {e:#}"))),
+                };
+                match done {
                     Ok(()) => {}
                     Err(MeetingError::Ended) => {
                         tracing::info!(uid = %spec.uid, "the event's meeting has ended: its room is left as it is");
+                    }
+                    Err(MeetingError::NotOurs) => {
+                        tracing::warn!(uid = %spec.uid, "the event names a room its organizer does not host: left as it is");
                     }
                     Err(MeetingError::Failed(e)) => {
                         tracing::warn!(uid = %spec.uid, error = %e, "the event's room could not be made or changed: retried through the outbox");
@@ -115,7 +131,7 @@ impl Scheduler<'_> {
                 spec.attendees.clone(),
                 format!("{subject}: {}", spec.title),
                 text(spec, &self.organizer_name(), verb),
-                invitation(spec, now),
+                invitation(spec, now, object),
             ));
         }
         if !removed.is_empty() {
@@ -173,6 +189,12 @@ impl Scheduler<'_> {
     ) {
         match cancel(meet, &self.state.db, record, room, record.updated_at).await {
             Ok(()) | Err(MeetingError::Ended) => {}
+            Err(MeetingError::NotOurs) => {
+                tracing::warn!(
+                    room,
+                    "an event names a room its organizer does not host: not cancelled"
+                );
+            }
             Err(MeetingError::Failed(e)) => {
                 tracing::warn!(room, error = %e, "an event's room could not be cancelled: retried through the outbox");
                 jobs.push(self.meeting_job(record, Some(room.to_owned())));
@@ -230,10 +252,7 @@ impl Scheduler<'_> {
 
     /// The caller as the events' organizer.
     pub fn organizer(&self) -> Person {
-        Person {
-            email: crate::domain::normalize_login(&self.caller.user.email),
-            name: Some(self.caller.user.name.clone()).filter(|n| !n.trim().is_empty()),
-        }
+        self.organizer.clone()
     }
 
     fn organizer_name(&self) -> String {

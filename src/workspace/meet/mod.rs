@@ -154,6 +154,14 @@ impl MeetService {
         let Some(room) = event.room.as_ref().map(|r| r.name.as_str()) else {
             return Ok(());
         };
+        // A calendar event's room outlives each meeting held in it: a series' later occurrences
+        // join it by the same link. It is ready again until the event is deleted or its meeting
+        // taken off, which end it.
+        let status = if status == RoomStatus::Completed && db.calendar_event_has_room(room).await? {
+            RoomStatus::Scheduled
+        } else {
+            status
+        };
         match self.rooms(db).from_livekit(room, status, now).await? {
             StatusChange::Changed(room) => tracing::info!(
                 room = %room.id,

@@ -220,7 +220,8 @@ impl Rooms<'_> {
     }
 
     /// As [`Rooms::create`], with an id [`new_room_id`] gave earlier: a calendar event names
-    /// its room (in its join link) before the room is stored.
+    /// its room (in its join link) before the room is stored. Any other id is refused
+    /// ([`RoomError::NotFound`]).
     pub async fn create_as(
         &self,
         id: String,
@@ -228,6 +229,9 @@ impl Rooms<'_> {
         new: NewRoom,
         now: UnixTime,
     ) -> Result<Room, RoomError> {
+        if !is_room_id(&id) {
+            return Err(RoomError::NotFound);
+        }
         let room = Room {
             id,
             company_id: host.company_id.clone(),

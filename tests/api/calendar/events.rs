@@ -11,6 +11,7 @@ on_both_backends!(an_event_is_created_read_listed_changed_and_deleted);
 on_both_backends!(an_all_day_event_is_dates_with_the_day_after_as_its_end);
 on_both_backends!(a_change_on_a_stale_etag_is_refused_and_overwrites_nothing);
 on_both_backends!(bad_input_is_named_and_writes_nothing);
+on_both_backends!(what_cannot_be_recorded_after_the_caldav_write_is_taken_back);
 
 async fn an_event_is_created_read_listed_changed_and_deleted(backend: Backend) {
     let Some(c) = CalendarApp::start(backend).await else {
@@ -204,6 +205,32 @@ async fn a_change_on_a_stale_etag_is_refused_and_overwrites_nothing(backend: Bac
     );
     let (_, read) = c.call(&c.alice, "GET", &path, None).await;
     assert_eq!(read["title"], "Planning (moved)");
+    // `If-Match: *` (RFC 9110 §13.1.1) matches whatever version is there, for a change and a
+    // deletion alike.
+    let (status, any) = c
+        .call_on(
+            &c.api.base,
+            &c.alice,
+            "PUT",
+            &path,
+            Some(&second),
+            &[("if-match", "*")],
+        )
+        .await;
+    assert_eq!(status, 200, "{any:#}");
+    assert_eq!(any["title"], "Planning (renamed)");
+    let (status, gone) = c
+        .call_on(
+            &c.api.base,
+            &c.alice,
+            "DELETE",
+            &path,
+            None,
+            &[("if-match", "*")],
+        )
+        .await;
+    assert_eq!(status, 204, "{gone:#}");
+    assert!(c.stored("alice").is_empty());
 }
 
 async fn bad_input_is_named_and_writes_nothing(backend: Backend) {
@@ -277,4 +304,86 @@ async fn bad_input_is_named_and_writes_nothing(backend: Backend) {
         )
         .await;
     assert_eq!(status, 404);
+}
+
+/// Makes the database refuse the calendar's records (or take them again), as a database that
+/// fails after the CalDAV write would.
+async fn refuse_records(c: &CalendarApp, backend: Backend, refuse: bool) {
+    let statements: &[&str] = match (backend, refuse) {
+        (Backend::Sqlite, true) => &[
+            "CREATE TRIGGER refuse_records BEFORE INSERT ON calendar_events \
+              BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+        ],
+        (Backend::Sqlite, false) => &["DROP TRIGGER refuse_records"],
+        (Backend::Postgres, true) => &[
+            "CREATE FUNCTION refuse_records() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$",
+            "CREATE TRIGGER refuse_records BEFORE INSERT ON calendar_events \
+             FOR EACH ROW EXECUTE FUNCTION refuse_records()",
+        ],
+        (Backend::Postgres, false) => &[
+            "DROP TRIGGER refuse_records ON calendar_events",
+            "DROP FUNCTION refuse_records()",
+        ],
+    };
+    for statement in statements {
+        sqlx::query(statement)
+            .execute(c.api.state.db.pool())
+            .await
+            .unwrap();
+    }
+}
+
+async fn invitations_queued(c: &CalendarApp) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE kind = 'calendar_invitation'")
+        .fetch_one(c.api.state.db.pool())
+        .await
+        .unwrap()
+}
+
+async fn what_cannot_be_recorded_after_the_caldav_write_is_taken_back(backend: Backend) {
+    let Some(c) = CalendarApp::start(backend).await else {
+        return;
+    };
+    let body = json!({"title": "Planning", "start": "2025-12-02T10:00:00Z",
+                      "end": "2025-12-02T11:00:00Z", "attendees": ["bob@acme.example"]});
+    refuse_records(&c, backend, true).await;
+    let (status, error) = c.call(&c.alice, "POST", EVENTS, Some(&body)).await;
+    assert_eq!(status, 500, "{error:#}");
+    // Not written: a retry makes it once, with its invitation.
+    assert!(c.stored("alice").is_empty());
+    refuse_records(&c, backend, false).await;
+    let event = c.create(&c.alice, body).await;
+    assert_eq!(c.stored("alice").len(), 1);
+    assert_eq!(invitations_queued(&c).await, 1);
+
+    let id = format!("{EVENTS}/{}", event["event_id"].as_str().unwrap());
+    refuse_records(&c, backend, true).await;
+    let (status, error) = c
+        .call_on(
+            &c.api.base,
+            &c.alice,
+            "PUT",
+            &id,
+            Some(
+                &json!({"title": "Planning (moved)", "start": "2025-12-02T12:00:00Z",
+                         "end": "2025-12-02T13:00:00Z", "attendees": ["bob@acme.example"]}),
+            ),
+            &[("if-match", event["etag"].as_str().unwrap())],
+        )
+        .await;
+    assert_eq!(status, 500, "{error:#}");
+    let (status, error) = c.call(&c.alice, "DELETE", &id, None).await;
+    assert_eq!(status, 500, "{error:#}");
+    // Neither changed nor deleted: the event is as it was, with nothing queued for it.
+    let (status, now) = c.call(&c.alice, "GET", &id, None).await;
+    assert_eq!(status, 200, "{now:#}");
+    assert_eq!(now["title"], "Planning");
+    assert_eq!(now["start"], "2025-12-02T10:00:00Z");
+    assert_eq!(invitations_queued(&c).await, 1);
+    refuse_records(&c, backend, false).await;
+    let (status, _) = c.call(&c.alice, "DELETE", &id, None).await;
+    assert_eq!(status, 204);
+    assert!(c.stored("alice").is_empty());
+    assert_eq!(invitations_queued(&c).await, 2);
 }

@@ -12,7 +12,7 @@ use super::zones::read_with_python;
 use super::{CalendarApp, EVENTS};
 use crate::fakes::livekit::FakeLiveKit;
 use crate::on_both_backends;
-use crate::support::{remember_secret, Backend, TestConfig};
+use crate::support::{remember_secret, Backend, TestConfig, ACME};
 
 const API_KEY: &str = "APIbheemCalendarTest";
 const API_SECRET: &str = "calendar-livekit-secret-0123456789abcdef";
@@ -22,9 +22,11 @@ on_both_backends!(a_meeting_is_a_room_with_the_link_in_the_event_and_invitations
 on_both_backends!(changing_and_deleting_the_event_changes_and_cancels_room_and_invitations);
 on_both_backends!(a_livekit_that_is_down_leaves_the_cancellation_to_the_outbox);
 on_both_backends!(without_meet_a_meeting_is_refused_and_nothing_is_written);
+on_both_backends!(an_event_naming_another_hosts_room_can_neither_change_nor_end_it);
+on_both_backends!(the_organizer_is_the_mailbox_the_invitations_are_sent_from);
 
 /// The calendar with `[meet]` on a fake LiveKit, and an outbox that retries quickly.
-async fn start(backend: Backend) -> Option<(CalendarApp, FakeLiveKit)> {
+pub(super) async fn start(backend: Backend) -> Option<(CalendarApp, FakeLiveKit)> {
     remember_secret(API_SECRET);
     let livekit = FakeLiveKit::start(API_KEY, API_SECRET).await;
     let url = livekit.url();
@@ -80,7 +82,7 @@ async fn invitation(c: &CalendarApp, method: &str, sequence: i64) -> Value {
     found.payload.clone()
 }
 
-async fn room(c: &CalendarApp, token: &str, id: &str) -> (u16, Value) {
+pub(super) async fn room(c: &CalendarApp, token: &str, id: &str) -> (u16, Value) {
     c.call(token, "GET", &format!("/api/v1/meet/rooms/{id}"), None)
         .await
 }
@@ -339,4 +341,144 @@ async fn without_meet_a_meeting_is_refused_and_nothing_is_written(backend: Backe
     assert_eq!(event["attendees"][0]["status"], "NEEDS-ACTION");
     let request = invitation(&c, "REQUEST", 0).await;
     assert_eq!(request["recipients"], json!(["bob@acme.example"]));
+}
+
+/// Bob's own event, as another client writes it straight to his calendar: naming `room_id`
+/// (anyone who had a join link has it), with no ORGANIZER and no attendees.
+fn naming_room(uid: &str, title: &str, room_id: &str) -> String {
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Example//Phone//EN\r\nBEGIN:VEVENT\r\n\
+         UID:{uid}\r\nDTSTAMP:20251101T000000Z\r\nDTSTART:20251202T100000Z\r\n\
+         DTEND:20251202T110000Z\r\nSUMMARY:{title}\r\nX-BHEEM-ROOM-ID:{room_id}\r\n\
+         CONFERENCE;VALUE=URI:{JOIN}{room_id}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+}
+
+async fn an_event_naming_another_hosts_room_can_neither_change_nor_end_it(backend: Backend) {
+    let Some((c, livekit)) = start(backend).await else {
+        return;
+    };
+    let alices = c
+        .create(
+            &c.alice,
+            json!({"title": "Board", "start": "2025-12-02T10:00:00Z", "end": "2025-12-02T11:00:00Z",
+                   "create_meeting": true}),
+        )
+        .await;
+    let room_id = alices["meeting"]["room_id"].as_str().unwrap().to_owned();
+    for (uid, title) in [("kept", "Kept"), ("off", "Off"), ("gone", "Gone")] {
+        let ics = naming_room(uid, title, &room_id);
+        let status = c
+            .put_directly(&c.bob, "bob", &format!("{uid}.ics"), &ics)
+            .await;
+        assert_eq!(status, 201);
+    }
+    let bobs = c.list(&c.bob, "2025-12-02", "2025-12-03").await;
+    let of = |title: &str| {
+        let e = bobs.iter().find(|e| e["title"] == title).unwrap();
+        let id = format!("{EVENTS}/{}", e["event_id"].as_str().unwrap());
+        (id, e["etag"].as_str().unwrap().to_owned())
+    };
+    let change = |title: &str, meeting: Option<bool>| {
+        let mut body = json!({"title": title, "start": "2025-12-02T10:00:00Z",
+                              "end": "2025-12-02T11:00:00Z"});
+        if let Some(meeting) = meeting {
+            body["create_meeting"] = json!(meeting);
+        }
+        body
+    };
+    // A change keeping "its" meeting: the room is not renamed, nor shown as bob's.
+    let (id, etag) = of("Kept");
+    let (status, kept) = c
+        .call_on(
+            &c.api.base,
+            &c.bob,
+            "PUT",
+            &id,
+            Some(&change("Renamed by bob", None)),
+            &[("if-match", &etag)],
+        )
+        .await;
+    assert_eq!(status, 200, "{kept:#}");
+    assert_eq!(kept["meeting"], Value::Null, "{kept:#}");
+    assert!(kept.get("pending").is_none(), "{kept:#}");
+    // Taking the meeting off, and deleting the event: the room goes on.
+    let (id, etag) = of("Off");
+    let (status, off) = c
+        .call_on(
+            &c.api.base,
+            &c.bob,
+            "PUT",
+            &id,
+            Some(&change("Off", Some(false))),
+            &[("if-match", &etag)],
+        )
+        .await;
+    assert_eq!(status, 200, "{off:#}");
+    let (id, _) = of("Gone");
+    let (status, gone) = c.call(&c.bob, "DELETE", &id, None).await;
+    assert_eq!(status, 204, "{gone:#}");
+
+    let (_, the_room) = room(&c, &c.alice, &room_id).await;
+    assert_eq!(the_room["status"], "scheduled", "{the_room:#}");
+    assert_eq!(the_room["name"], "Board");
+    assert!(!livekit.deleted_rooms().contains(&room_id));
+    assert!(queued(&c, "calendar_meeting").await.is_empty());
+    // Alice's own deletion still ends it.
+    let alices_id = format!("{EVENTS}/{}", alices["event_id"].as_str().unwrap());
+    let (status, _) = c.call(&c.alice, "DELETE", &alices_id, None).await;
+    assert_eq!(status, 204);
+    let (_, the_room) = room(&c, &c.alice, &room_id).await;
+    assert_eq!(the_room["status"], "completed");
+}
+
+async fn the_organizer_is_the_mailbox_the_invitations_are_sent_from(backend: Backend) {
+    let Some(c) = CalendarApp::start(backend).await else {
+        return;
+    };
+    // Alice's mailbox, as Mailcow made it, is not her login: invitations are sent from it.
+    let (state, alice) = (&c.api.state, c.sso.alice.id.to_string());
+    let now = state.clock.now();
+    let mailbox = "a.smith@acme.example";
+    state
+        .db
+        .claim_mailbox(mailbox, &alice, ACME, now)
+        .await
+        .unwrap();
+    state
+        .db
+        .confirm_mailbox(mailbox, &alice, now)
+        .await
+        .unwrap();
+    let event = c
+        .create(
+            &c.alice,
+            json!({"title": "Lunch", "start": "2025-12-02T12:00:00Z", "end": "2025-12-02T13:00:00Z",
+                   "attendees": ["bob@acme.example"]}),
+        )
+        .await;
+    assert_eq!(event["organizer"], mailbox);
+    let request = invitation(&c, "REQUEST", 0).await;
+    let ics = request["ics"].as_str().unwrap().replace("\r\n ", "");
+    assert!(ics.contains(&format!(":mailto:{mailbox}")), "{ics}");
+    assert!(!ics.contains("mailto:alice@acme.example"), "{ics}");
+    // She organizes it all the same: she may change and delete it, and the CANCEL is hers.
+    let id = format!("{EVENTS}/{}", event["event_id"].as_str().unwrap());
+    let (status, changed) = c
+        .call_on(
+            &c.api.base,
+            &c.alice,
+            "PUT",
+            &id,
+            Some(&json!({"title": "Lunch", "start": "2025-12-02T12:30:00Z",
+                         "end": "2025-12-02T13:30:00Z", "attendees": ["bob@acme.example"]})),
+            &[("if-match", event["etag"].as_str().unwrap())],
+        )
+        .await;
+    assert_eq!(status, 200, "{changed:#}");
+    let (status, _) = c.call(&c.alice, "DELETE", &id, None).await;
+    assert_eq!(status, 204);
+    let cancel = invitation(&c, "CANCEL", 2).await;
+    let ics = cancel["ics"].as_str().unwrap().replace("\r\n ", "");
+    assert!(ics.contains(&format!(":mailto:{mailbox}")), "{ics}");
 }

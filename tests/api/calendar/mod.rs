@@ -17,6 +17,7 @@ mod isolation;
 mod meetings;
 mod openapi;
 mod recurrence;
+mod series_rooms;
 mod zones;
 
 use std::path::PathBuf;

@@ -69,7 +69,7 @@ pub fn updated_object(
                     && zone.property_value("TZID") == our_tzid => {}
             CalendarComponent::Event(event) if event.get_recurrence_id().is_some() => {
                 if !reset_exceptions {
-                    calendar.push(event.clone());
+                    calendar.push(occurrence(event, spec, now, Copy::Stored));
                 }
             }
             CalendarComponent::Event(event) => {
@@ -121,16 +121,71 @@ fn kept_statuses(event: &Event, moved: bool) -> Vec<(String, String)> {
         .collect()
 }
 
+/// An overridden occurrence of `spec`'s series, kept: with the series' organizer, attendees
+/// (their answers to this occurrence kept in the stored copy) and SEQUENCE (RFC 5546 §2.1.5:
+/// every component of a revision carries its SEQUENCE).
+fn occurrence(event: &Event, spec: &EventSpec, now: DateTime<Utc>, copy: Copy) -> Event {
+    let statuses = match copy {
+        Copy::Stored => kept_statuses(event, false),
+        Copy::Message => Vec::new(),
+    };
+    let mut event = event.clone();
+    for name in ["ORGANIZER", "SEQUENCE"] {
+        event.remove_property(name);
+    }
+    event.remove_multi_property("ATTENDEE");
+    event
+        .sequence(u32::try_from(spec.sequence).unwrap_or(0))
+        .timestamp(now);
+    people(&mut event, spec, copy, &statuses);
+    event
+}
+
 /// The iMIP request (RFC 6047, RFC 5546 §3.2.2) that invites `spec`'s attendees, or tells
-/// them of its change.
-pub fn invitation(spec: &EventSpec, now: DateTime<Utc>) -> String {
+/// them of its change. With `stored`, the object the change wrote, the series as stored: its
+/// EXDATEs and RDATEs, its overridden occurrences, and the zones they name.
+pub fn invitation(spec: &EventSpec, now: DateTime<Utc>, stored: Option<&Calendar>) -> String {
     let mut calendar = calendar(Some("REQUEST"));
-    if let Some(zone) = zone_of(spec) {
+    let ours = zone_of(spec);
+    let our_tzid = ours
+        .as_ref()
+        .and_then(|zone| match zone {
+            CalendarComponent::Other(zone) => zone.property_value("TZID"),
+            _ => None,
+        })
+        .map(str::to_owned);
+    if let Some(zone) = ours {
         calendar.push(zone);
     }
     let mut event = Event::new();
     fill(&mut event, spec, now, Copy::Message, &[]);
+    let mut occurrences = Vec::new();
+    for component in stored.map_or(&[][..], |c| &c.components[..]) {
+        match component {
+            CalendarComponent::Other(zone)
+                if zone.component_kind() == "VTIMEZONE"
+                    && zone.property_value("TZID") != our_tzid.as_deref() =>
+            {
+                calendar.push(component.clone());
+            }
+            CalendarComponent::Event(stored) if stored.get_uid() == Some(spec.uid.as_str()) => {
+                if stored.get_recurrence_id().is_some() {
+                    occurrences.push(occurrence(stored, spec, now, Copy::Message));
+                    continue;
+                }
+                for name in ["EXDATE", "RDATE"] {
+                    for property in stored.multi_properties().get(name).into_iter().flatten() {
+                        event.append_multi_property(property.clone());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
     calendar.push(event);
+    for occurrence in occurrences {
+        calendar.push(occurrence);
+    }
     calendar.to_string()
 }
 
@@ -221,6 +276,21 @@ fn fill(
         Some(rule) => event.add_property("RRULE", rule),
         None => event.remove_property("RRULE"),
     };
+    people(event, spec, copy, statuses);
+    if let Some(meeting) = &spec.meeting {
+        // RFC 7986 §5.11: where to join, for clients that show a "join" button.
+        let mut conference = Property::new("CONFERENCE", &meeting.join_url);
+        conference
+            .add_parameter("VALUE", "URI")
+            .add_parameter("FEATURE", "AUDIO,VIDEO")
+            .add_parameter("LABEL", "Bheem Meet");
+        event.append_property(conference);
+        event.add_property(ROOM_PROPERTY, &meeting.room_id);
+    }
+}
+
+/// `spec`'s organizer and attendees on `event`; `statuses` are attendees' answers to keep.
+fn people(event: &mut Event, spec: &EventSpec, copy: Copy, statuses: &[(String, String)]) {
     if let Some(organizer) = &spec.organizer {
         let mut property = Property::new("ORGANIZER", format!("mailto:{}", organizer.email));
         if let Some(name) = organizer.name.as_deref().filter(|n| parameter_safe(n)) {
@@ -246,16 +316,6 @@ fn fill(
             property.add_parameter("SCHEDULE-AGENT", "CLIENT");
         }
         event.append_multi_property(property);
-    }
-    if let Some(meeting) = &spec.meeting {
-        // RFC 7986 §5.11: where to join, for clients that show a "join" button.
-        let mut conference = Property::new("CONFERENCE", &meeting.join_url);
-        conference
-            .add_parameter("VALUE", "URI")
-            .add_parameter("FEATURE", "AUDIO,VIDEO")
-            .add_parameter("LABEL", "Bheem Meet");
-        event.append_property(conference);
-        event.add_property(ROOM_PROPERTY, &meeting.room_id);
     }
 }
 
@@ -332,6 +392,34 @@ mod tests {
     }
 
     #[test]
+    fn a_request_carries_the_series_exceptions_as_stored() {
+        let mut s = spec("2025-12-01T09:00", "2025-12-01T10:00");
+        s.organizer = Some(Person {
+            email: "alice@acme.example".into(),
+            name: None,
+        });
+        s.attendees = vec!["bob@acme.example".into()];
+        let stored = updated_object(&parse(STORED).unwrap(), &s, now(), false);
+        let request = invitation(&s, now(), Some(&stored));
+        assert!(request.contains("EXDATE:20251202T090000Z"), "{request}");
+        let read = ObjectEvents::of(&parse(&request).unwrap());
+        assert_eq!(read.master.as_ref().unwrap().exdates.len(), 1);
+        assert_eq!(read.overrides.len(), 1, "{request}");
+        // The moved occurrence at its new time, of this revision, inviting whom the series does.
+        let moved = &read.overrides[0];
+        assert_eq!(moved.title, "Moved");
+        assert_eq!(moved.sequence, 1);
+        assert_eq!(moved.organizer.as_deref(), Some("alice@acme.example"));
+        assert_eq!(moved.attendees.len(), 1);
+        assert_eq!(moved.attendees[0].email, "bob@acme.example");
+        assert!(!request.contains("SCHEDULE-AGENT"), "{request}");
+        // The stored copy's occurrence too.
+        let kept = ObjectEvents::of(&stored);
+        assert_eq!(kept.overrides[0].sequence, 1);
+        assert_eq!(kept.overrides[0].attendees[0].email, "bob@acme.example");
+    }
+
+    #[test]
     fn a_move_drops_the_series_exceptions() {
         let existing = parse(STORED).unwrap();
         let text = updated_object(
@@ -362,7 +450,7 @@ mod tests {
             stored.contains("ORGANIZER;SCHEDULE-AGENT=CLIENT:mailto:alice@acme.example"),
             "{stored}"
         );
-        let request = invitation(&s, now());
+        let request = invitation(&s, now(), None);
         assert!(request.contains("METHOD:REQUEST"), "{request}");
         assert!(!request.contains("SCHEDULE-AGENT"), "{request}");
         assert!(request.contains("PARTSTAT=NEEDS-ACTION"), "{request}");

@@ -18,13 +18,16 @@ use crate::workspace::calendar::ical::{
     new_object, parse, updated_object, EventSpec, MeetingLink, ObjectEvents, Person,
 };
 use crate::workspace::calendar::ids::EventId;
-use crate::workspace::calendar::meetings::with_link;
+use crate::workspace::calendar::meetings::{owned, with_link};
 use crate::workspace::calendar::scheduling::{spec_of, Before, Scheduler};
 use crate::workspace::calendar::{caldav_failed, input, CalendarArea, CalendarService};
 use crate::workspace::docs::nextcloud::NcError;
 use crate::workspace::meet::rooms::new_room_id;
 use crate::workspace::meet::MeetService;
 use crate::workspace::{ApiError, ApiErrorBody, Caller, ValidJson};
+
+mod undo;
+use undo::{undo, Undo};
 
 /// A request's fields, parsed.
 pub(crate) struct Parsed {
@@ -36,7 +39,7 @@ pub(crate) struct Parsed {
 /// Parses `request` into the event it describes, for `uid` at `sequence`.
 fn parse_request(
     request: &EventRequest,
-    caller: &Caller<CalendarArea>,
+    me: &Person,
     uid: String,
     sequence: i64,
 ) -> Result<Parsed, ApiError> {
@@ -59,10 +62,7 @@ fn parse_request(
         .as_deref()
         .map(input::calendar)
         .transpose()?;
-    let organizer = (!attendees.is_empty()).then(|| Person {
-        email: crate::domain::normalize_login(&caller.user.email),
-        name: Some(caller.user.name.clone()).filter(|n| !n.is_empty()),
-    });
+    let organizer = (!attendees.is_empty()).then(|| me.clone());
     Ok(Parsed {
         calendar,
         spec: EventSpec {
@@ -79,6 +79,26 @@ fn parse_request(
         },
         create_meeting: request.create_meeting,
     })
+}
+
+/// The caller as their events' organizer: under the address their invitations are mailed from
+/// (their own mailbox, as `provisioning::invitations` sends them), so that ORGANIZER and the
+/// mail's sender agree.
+async fn organizer(state: &AppState, caller: &Caller<CalendarArea>) -> Result<Person, ApiError> {
+    let email = state
+        .db
+        .own_mailbox(&caller.user.id, &caller.user.email)
+        .await?;
+    Ok(Person {
+        email: crate::domain::normalize_login(&email),
+        name: Some(caller.user.name.clone()).filter(|n| !n.trim().is_empty()),
+    })
+}
+
+/// Whether an event's ORGANIZER is the caller: their mailbox, or their login for events
+/// written before (or by clients that use it).
+fn is_me(organizer: &str, me: &Person, caller: &Caller<CalendarArea>) -> bool {
+    organizer == me.email || organizer == crate::domain::normalize_login(&caller.user.email)
 }
 
 /// The event at `id` as stored after a write: its entity tag from the PUT's answer, else read
@@ -134,7 +154,8 @@ pub(super) async fn create_event(
     ValidJson(request): ValidJson<EventRequest>,
 ) -> Result<(StatusCode, Json<EventBody>), ApiError> {
     let uid = uuid::Uuid::new_v4().to_string();
-    let mut parsed = parse_request(&request, &caller, uid.clone(), 0)?;
+    let me = organizer(&state, &caller).await?;
+    let mut parsed = parse_request(&request, &me, uid.clone(), 0)?;
     let meet = service.meet.as_deref();
     if parsed.create_meeting == Some(true) {
         parsed.spec.meeting = Some(new_meeting(meet)?);
@@ -162,12 +183,17 @@ pub(super) async fn create_event(
         state: &state,
         meet,
         caller: &caller,
+        organizer: &me,
         calendar: &id.calendar,
         resource: &id.resource,
     };
-    let pending = scheduler
-        .written(&parsed.spec, Before::default(), now)
-        .await?;
+    let pending = match scheduler
+        .written(&parsed.spec, None, Before::default(), now)
+        .await
+    {
+        Ok(pending) => pending,
+        Err(e) => return Err(undo(&dav, &id, Undo::Created(etag.as_deref()), e).await),
+    };
     let mut body = stored_body(&dav, &id, etag, &text).await?;
     body.pending = pending;
     Ok((StatusCode::CREATED, Json(body)))
@@ -224,6 +250,11 @@ pub(super) async fn update_event(
         .await
         .map_err(caldav_failed)?
         .ok_or(ApiError::NotFound)?;
+    // RFC 9110 §13.1.1: `*` matches whatever is there; the write is then made on the version read.
+    let expected = match (expected.as_str(), &stored.etag) {
+        ("*", Some(etag)) => etag.clone(),
+        _ => expected,
+    };
     if stored.etag.as_deref() != Some(expected.as_str()) {
         return Err(stale());
     }
@@ -238,8 +269,13 @@ pub(super) async fn update_event(
                 .into(),
         ));
     };
-    let me = crate::domain::normalize_login(&caller.user.email);
-    if !master.attendees.is_empty() && master.organizer.as_deref().is_some_and(|o| o != me) {
+    let me = organizer(&state, &caller).await?;
+    if !master.attendees.is_empty()
+        && master
+            .organizer
+            .as_deref()
+            .is_some_and(|o| !is_me(o, &me, &caller))
+    {
         return Err(ApiError::Forbidden(
             "only the event's organizer may change it",
         ));
@@ -252,7 +288,7 @@ pub(super) async fn update_event(
         .sequence
         .max(record.as_ref().map_or(0, |r| r.sequence))
         + 1;
-    let mut parsed = parse_request(&request, &caller, master.uid.clone(), sequence)?;
+    let mut parsed = parse_request(&request, &me, master.uid.clone(), sequence)?;
     if parsed.calendar.as_deref().is_some_and(|c| c != id.calendar) {
         return Err(ApiError::invalid(
             "calendar",
@@ -260,7 +296,23 @@ pub(super) async fn update_event(
         ));
     }
     let meet = service.meet.as_deref();
-    parsed.spec.meeting = match (parsed.create_meeting, &master.meeting) {
+    let company = caller.company_id.to_string();
+    // The stored event's room, only when it is the caller's: any client may write the object.
+    let room = owned(
+        &state.db,
+        &company,
+        &caller.user.id,
+        record.as_ref(),
+        master.meeting.as_ref(),
+    )
+    .await?
+    .map(|mut meeting| {
+        if let Some(meet) = meet {
+            meeting.join_url = meet.join_url(&meeting.room_id);
+        }
+        meeting
+    });
+    parsed.spec.meeting = match (parsed.create_meeting, &room) {
         (Some(false), _) => None,
         (_, Some(meeting)) => Some(meeting.clone()),
         (Some(true), None) => Some(new_meeting(meet)?),
@@ -269,7 +321,8 @@ pub(super) async fn update_event(
     with_link(&mut parsed.spec);
     let now = chrono::DateTime::from_timestamp(state.clock.now(), 0).unwrap_or_default();
     let moved = moved(master, &parsed.spec, now);
-    let text = updated_object(&existing, &parsed.spec, now, moved).to_string();
+    let object = updated_object(&existing, &parsed.spec, now, moved);
+    let text = object.to_string();
     let etag = dav
         .put(&id, text.clone(), Precondition::Matches(&expected))
         .await
@@ -277,16 +330,29 @@ pub(super) async fn update_event(
     let before = Before {
         record,
         attendees: master.attendees.iter().map(|a| a.email.clone()).collect(),
-        room_id: master.meeting.as_ref().map(|m| m.room_id.clone()),
+        room_id: room.map(|m| m.room_id),
     };
     let scheduler = Scheduler {
         state: &state,
         meet,
         caller: &caller,
+        organizer: &me,
         calendar: &id.calendar,
         resource: &id.resource,
     };
-    let pending = scheduler.written(&parsed.spec, before, now).await?;
+    let pending = match scheduler
+        .written(&parsed.spec, Some(&object), before, now)
+        .await
+    {
+        Ok(pending) => pending,
+        Err(e) => {
+            let changed = Undo::Changed {
+                old: &stored.data,
+                etag: etag.as_deref(),
+            };
+            return Err(undo(&dav, &id, changed, e).await);
+        }
+    };
     let mut body = stored_body(&dav, &id, etag, &text).await?;
     body.pending = pending;
     Ok(Json(body))
@@ -366,6 +432,8 @@ pub(super) async fn delete_event(
         .await
         .map_err(caldav_failed)?
         .ok_or(ApiError::NotFound)?;
+    // RFC 9110 §13.1.1: `*` matches whatever is there.
+    let expected = expected.filter(|e| e.trim() != "*");
     if expected.is_some() && stored.etag != expected {
         return Err(stale());
     }
@@ -379,20 +447,34 @@ pub(super) async fn delete_event(
     let Some(master) = events.master.as_ref() else {
         return Ok(StatusCode::NO_CONTENT.into_response());
     };
-    let me = crate::domain::normalize_login(&caller.user.email);
-    if master.organizer.as_deref().is_some_and(|o| o != me) {
+    let me = organizer(&state, &caller).await?;
+    if master
+        .organizer
+        .as_deref()
+        .is_some_and(|o| !is_me(o, &me, &caller))
+    {
         // Someone else's invitation taken out of the caller's calendar: theirs to cancel.
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
+    let company = caller.company_id.to_string();
     let record = state
         .db
-        .calendar_event(&caller.company_id.to_string(), &caller.user.id, &master.uid)
+        .calendar_event(&company, &caller.user.id, &master.uid)
         .await?;
+    let room = owned(
+        &state.db,
+        &company,
+        &caller.user.id,
+        record.as_ref(),
+        master.meeting.as_ref(),
+    )
+    .await?;
     let attendees: Vec<String> = master.attendees.iter().map(|a| a.email.clone()).collect();
     let scheduler = Scheduler {
         state: &state,
         meet: service.meet.as_deref(),
         caller: &caller,
+        organizer: &me,
         calendar: &id.calendar,
         resource: &id.resource,
     };
@@ -401,10 +483,13 @@ pub(super) async fn delete_event(
     let before = Before {
         record,
         attendees,
-        room_id: master.meeting.as_ref().map(|m| m.room_id.clone()),
+        room_id: room.map(|m| m.room_id),
     };
     let now = chrono::DateTime::from_timestamp(state.clock.now(), 0).unwrap_or_default();
-    let pending = scheduler.deleted(&spec, before, now).await?;
+    let pending = match scheduler.deleted(&spec, before, now).await {
+        Ok(pending) => pending,
+        Err(e) => return Err(undo(&dav, &id, Undo::Deleted(&stored.data), e).await),
+    };
     if pending.is_empty() {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
