@@ -86,18 +86,7 @@ pub(super) fn validate_docs(
 
 #[cfg(test)]
 mod tests {
-    use crate::config::{Config, ConfigErrors, ConfigSource};
-
-    fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
-        let env: Vec<_> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Config::from_parts(text, &env, ConfigSource::BuiltInDefaults)
-    }
-
-    const NEXTCLOUD: &str = "[provisioning.nextcloud]\nurl = \"https://docs.example.org/\"\n\
-        admin_user = \"admin\"\nadmin_password = \"admin-password\"\nuid_claim = \"email\"\n";
+    use crate::config::tests::{load_env as load, NEXTCLOUD_BY_EMAIL as NEXTCLOUD};
 
     #[test]
     fn defaults_come_from_provisioning() {
