@@ -11,7 +11,7 @@
 use serde::Deserialize;
 
 use super::docs::DocsConfig;
-use super::provisioning::{base_url, ProvisioningConfig};
+use super::provisioning::{nextcloud_as_user, ProvisioningConfig};
 use super::ConfigError;
 
 const DEFAULT_REQUEST_TIMEOUT_SECONDS: u64 = 30;
@@ -71,29 +71,18 @@ pub(super) fn validate_calendar(
     docs: Option<&DocsConfig>,
     provisioning: &ProvisioningConfig,
 ) -> Result<CalendarConfig, ConfigError> {
-    let nextcloud = provisioning.nextcloud.as_ref();
-    let nextcloud_url =
-        match (raw.nextcloud_url, docs, nextcloud) {
-            (Some(url), _, _) => base_url("calendar.nextcloud_url", url.trim())?,
-            (None, Some(d), _) => d.nextcloud_url.clone(),
-            (None, None, Some(n)) => n.url.clone(),
-            (None, None, None) => return Err(ConfigError::new(
-                "calendar.nextcloud_url",
-                "missing (and there is no [docs] or [provisioning.nextcloud] url to default to)",
-            )),
-        };
-    let uid_claim = match (raw.uid_claim.as_deref(), docs, nextcloud) {
-        (Some(c @ ("sub" | "preferred_username" | "email")), _, _) => c.to_owned(),
-        (Some(other), _, _) => {
-            return Err(ConfigError::new(
-                "calendar.uid_claim",
-                format!("`{other}`: use sub, preferred_username or email"),
-            ))
-        }
-        (None, Some(d), _) => d.uid_claim.clone(),
-        (None, None, Some(n)) => n.uid_claim.clone(),
-        (None, None, None) => "preferred_username".to_owned(),
+    let fallback = match (docs, provisioning.nextcloud.as_ref()) {
+        (Some(d), _) => Some((d.nextcloud_url.as_str(), d.uid_claim.as_str())),
+        (None, Some(n)) => Some((n.url.as_str(), n.uid_claim.as_str())),
+        (None, None) => None,
     };
+    let (nextcloud_url, uid_claim) = nextcloud_as_user(
+        "calendar",
+        raw.nextcloud_url,
+        raw.uid_claim.as_deref(),
+        fallback,
+        "[docs] or [provisioning.nextcloud]",
+    )?;
     let request_timeout_seconds = raw
         .request_timeout_seconds
         .unwrap_or(DEFAULT_REQUEST_TIMEOUT_SECONDS);
@@ -138,18 +127,7 @@ pub(super) fn validate_calendar(
 
 #[cfg(test)]
 mod tests {
-    use crate::config::{Config, ConfigErrors, ConfigSource};
-
-    fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
-        let env: Vec<_> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Config::from_parts(text, &env, ConfigSource::BuiltInDefaults)
-    }
-
-    const NEXTCLOUD: &str = "[provisioning.nextcloud]\nurl = \"https://docs.example.org/\"\n\
-        admin_user = \"admin\"\nadmin_password = \"admin-password\"\nuid_claim = \"email\"\n";
+    use crate::config::tests::{load_env as load, NEXTCLOUD_BY_EMAIL as NEXTCLOUD};
 
     #[test]
     fn defaults_come_from_docs_then_provisioning() {

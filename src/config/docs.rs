@@ -9,7 +9,7 @@
 
 use serde::Deserialize;
 
-use super::provisioning::{base_url, ProvisioningConfig};
+use super::provisioning::{nextcloud_as_user, ProvisioningConfig};
 use super::ConfigError;
 
 /// Uploads larger than this are refused unless the operator says otherwise.
@@ -49,28 +49,17 @@ pub(super) fn validate_docs(
     raw: RawDocs,
     provisioning: &ProvisioningConfig,
 ) -> Result<DocsConfig, ConfigError> {
-    let nextcloud = provisioning.nextcloud.as_ref();
-    let nextcloud_url = match (raw.nextcloud_url, nextcloud) {
-        (Some(url), _) => base_url("docs.nextcloud_url", url.trim())?,
-        (None, Some(n)) => n.url.clone(),
-        (None, None) => {
-            return Err(ConfigError::new(
-                "docs.nextcloud_url",
-                "missing (and there is no [provisioning.nextcloud] url to default to)",
-            ))
-        }
-    };
-    let uid_claim = match (raw.uid_claim.as_deref(), nextcloud) {
-        (Some(c @ ("sub" | "preferred_username" | "email")), _) => c.to_owned(),
-        (Some(other), _) => {
-            return Err(ConfigError::new(
-                "docs.uid_claim",
-                format!("`{other}`: use sub, preferred_username or email"),
-            ))
-        }
-        (None, Some(n)) => n.uid_claim.clone(),
-        (None, None) => "preferred_username".to_owned(),
-    };
+    let fallback = provisioning
+        .nextcloud
+        .as_ref()
+        .map(|n| (n.url.as_str(), n.uid_claim.as_str()));
+    let (nextcloud_url, uid_claim) = nextcloud_as_user(
+        "docs",
+        raw.nextcloud_url,
+        raw.uid_claim.as_deref(),
+        fallback,
+        "[provisioning.nextcloud]",
+    )?;
     let max_upload_mib = raw.max_upload_mib.unwrap_or(DEFAULT_MAX_UPLOAD_MIB);
     if !(1..=MAX_UPLOAD_MIB).contains(&max_upload_mib) {
         return Err(ConfigError::new(
@@ -97,18 +86,7 @@ pub(super) fn validate_docs(
 
 #[cfg(test)]
 mod tests {
-    use crate::config::{Config, ConfigErrors, ConfigSource};
-
-    fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
-        let env: Vec<_> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Config::from_parts(text, &env, ConfigSource::BuiltInDefaults)
-    }
-
-    const NEXTCLOUD: &str = "[provisioning.nextcloud]\nurl = \"https://docs.example.org/\"\n\
-        admin_user = \"admin\"\nadmin_password = \"admin-password\"\nuid_claim = \"email\"\n";
+    use crate::config::tests::{load_env as load, NEXTCLOUD_BY_EMAIL as NEXTCLOUD};
 
     #[test]
     fn defaults_come_from_provisioning() {

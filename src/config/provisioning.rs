@@ -164,6 +164,49 @@ pub(super) fn base_url(key: &str, raw: &str) -> Result<String, ConfigError> {
     Ok(raw.trim_end_matches('/').to_owned())
 }
 
+/// The claim a Nextcloud user id is made of when nothing says otherwise.
+const DEFAULT_UID_CLAIM: &str = "preferred_username";
+
+/// A claim that can be the user's Nextcloud user id: `sub`, `preferred_username` or `email`.
+fn uid_claim(key: &str, raw: &str) -> Result<String, ConfigError> {
+    match raw {
+        c @ ("sub" | "preferred_username" | "email") => Ok(c.to_owned()),
+        other => Err(ConfigError::new(
+            key,
+            format!("`{other}`: use sub, preferred_username or email"),
+        )),
+    }
+}
+
+/// `nextcloud_url` and `uid_claim` of a section that calls Nextcloud as the user (`[docs]`,
+/// `[calendar]`), checked and keyed `{section}.…`. Each one left out comes from `fallback`, the
+/// url and uid claim of the first of `fallback_names` that is written; without one the url is
+/// missing and the claim is `preferred_username`.
+pub(super) fn nextcloud_as_user(
+    section: &str,
+    url: Option<String>,
+    claim: Option<&str>,
+    fallback: Option<(&str, &str)>,
+    fallback_names: &str,
+) -> Result<(String, String), ConfigError> {
+    let url = match (url, fallback) {
+        (Some(url), _) => base_url(&format!("{section}.nextcloud_url"), url.trim())?,
+        (None, Some((url, _))) => url.to_owned(),
+        (None, None) => {
+            return Err(ConfigError::new(
+                format!("{section}.nextcloud_url"),
+                format!("missing (and there is no {fallback_names} url to default to)"),
+            ))
+        }
+    };
+    let claim = match (claim, fallback) {
+        (Some(claim), _) => uid_claim(&format!("{section}.uid_claim"), claim)?,
+        (None, Some((_, claim))) => claim.to_owned(),
+        (None, None) => DEFAULT_UID_CLAIM.to_owned(),
+    };
+    Ok((url, claim))
+}
+
 fn company_id(key: &str, raw: &str) -> Result<Uuid, ConfigError> {
     Uuid::parse_str(raw)
         .map_err(|_| ConfigError::new(key, format!("`{raw}` is not a company UUID")))
@@ -250,15 +293,10 @@ fn nextcloud(n: RawNextcloud, env: &[(String, String)]) -> Result<NextcloudConfi
             n.admin_password_env,
         )?,
         admin_user: n.admin_user,
-        uid_claim: match n.uid_claim.as_deref().unwrap_or("preferred_username") {
-            c @ ("sub" | "preferred_username" | "email") => c.to_owned(),
-            other => {
-                return Err(ConfigError::new(
-                    "provisioning.nextcloud.uid_claim",
-                    format!("`{other}`: use sub, preferred_username or email"),
-                ))
-            }
-        },
+        uid_claim: uid_claim(
+            "provisioning.nextcloud.uid_claim",
+            n.uid_claim.as_deref().unwrap_or(DEFAULT_UID_CLAIM),
+        )?,
         quota: n.quota,
         instance_admin_roles: instance_admin_roles(n.instance_admin_roles)?,
     })

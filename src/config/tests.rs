@@ -11,13 +11,20 @@ fn load(text: &str) -> Result<Config, ConfigErrors> {
     Config::from_parts(text, &[], ConfigSource::BuiltInDefaults)
 }
 
-fn load_env(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
+/// The configuration from `text` and environment variables `env` (also the sections' own tests').
+pub(super) fn load_env(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
     let env: Vec<_> = env
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     Config::from_parts(text, &env, ConfigSource::BuiltInDefaults)
 }
+
+/// `[provisioning.nextcloud]` with user ids made of the email claim, which `[docs]` and
+/// `[calendar]` default to.
+pub(super) const NEXTCLOUD_BY_EMAIL: &str = "[provisioning.nextcloud]\n\
+    url = \"https://docs.example.org/\"\nadmin_user = \"admin\"\n\
+    admin_password = \"admin-password\"\nuid_claim = \"email\"\n";
 
 /// The key of the first problem.
 fn key_of(result: Result<Config, ConfigErrors>) -> String {

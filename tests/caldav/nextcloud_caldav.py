@@ -29,20 +29,17 @@ import logging
 import os
 import posixpath
 import sys
-import threading
-import urllib.error
-import urllib.request
-from http import HTTPStatus
 
-from cheroot import wsgi
 from radicale import config as radicale_config
 from radicale import log as radicale_log
 from radicale.app import Application
 
-BASE = "/remote.php/dav"
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.append(os.path.join(HERE, "..", "nextcloud_common"))
+import nextcloud_common as common  # noqa: E402
+from nextcloud_common import BASE, drain, reason  # noqa: E402
+
 CALENDARS = BASE + "/calendars"
-USERINFO_TIMEOUT = 10
-MAX_USERINFO_BYTES = 1024 * 1024
 
 #: The calendar Nextcloud's CalDAV backend makes for every user at the first login.
 PERSONAL = "personal"
@@ -50,19 +47,7 @@ PERSONAL_NAME = "Personal"
 #: Nextcloud's default theming colour, which the personal calendar takes.
 PERSONAL_COLOR = "#0082c9"
 
-SABRE_EXCEPTIONS = {
-    400: "BadRequest",
-    401: "NotAuthenticated",
-    403: "Forbidden",
-    404: "NotFound",
-    405: "MethodNotAllowed",
-    409: "Conflict",
-    412: "PreconditionFailed",
-    413: "TooLarge",
-    415: "UnsupportedMediaType",
-    501: "NotImplemented",
-    507: "InsufficientStorage",
-}
+SABRE_EXCEPTIONS = {**common.SABRE_EXCEPTIONS, 413: "TooLarge"}
 
 BODY_HEADERS = ("content-length", "content-type", "content-encoding")
 
@@ -105,10 +90,7 @@ class NextcloudCalDav:
 
     def __init__(self, root, userinfo_url, uid_claim):
         self.root = root
-        self.userinfo_url = userinfo_url
-        self.uid_claim = uid_claim
-        # No proxy from the environment between this server and the provider on 127.0.0.1.
-        self.http = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        self.bearer = common.BearerCheck(userinfo_url, uid_claim, log)
         self.radicale = radicale_app(root)
 
     def __call__(self, environ, start_response):
@@ -117,7 +99,7 @@ class NextcloudCalDav:
         path = posixpath.normpath(raw.encode("latin-1").decode("utf-8", "replace") or "/")
         if path != BASE and not path.startswith(BASE + "/"):
             return self.refuse(environ, start_response, 404, f"{path} not found")
-        uid, problem = self.authenticate(environ)
+        uid, problem = self.bearer.authenticate(environ)
         # Nothing past this point sees the token, nor a user name a client sent itself.
         for key in ("HTTP_AUTHORIZATION", "HTTP_X_REMOTE_USER", "HTTP_X_SCRIPT_NAME"):
             environ.pop(key, None)
@@ -140,31 +122,6 @@ class NextcloudCalDav:
         inside = path[len(CALENDARS) :] + ("/" if raw.endswith("/") else "")
         environ["PATH_INFO"] = inside.replace("//", "/").encode("utf-8").decode("latin-1") or "/"
         return self.serve(environ, start_response)
-
-    def authenticate(self, environ):
-        """The user id the bearer token stands for, or None and why not."""
-        scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            return None, (
-                "No 'Authorization: Bearer' header found. Either the client didn't send one, "
-                "or the server is mis-configured"
-            )
-        request = urllib.request.Request(
-            self.userinfo_url,
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-        )
-        try:
-            with self.http.open(request, timeout=USERINFO_TIMEOUT) as response:
-                claims = json.loads(response.read(MAX_USERINFO_BYTES))
-        except (urllib.error.URLError, OSError, ValueError) as e:
-            log.info("bearer token refused by the userinfo endpoint: %s", type(e).__name__)
-            return None, "Bearer token was incorrect"
-        uid = claims.get(self.uid_claim) if isinstance(claims, dict) else None
-        if not isinstance(uid, str) or uid in ("", ".", "..") or "/" in uid or "\0" in uid:
-            log.info("userinfo has no usable %r claim", self.uid_claim)
-            return None, "Bearer token was incorrect"
-        return uid, None
 
     def serve(self, environ, start_response):
         """Radicale's answer, its errors in Sabre's words. Radicale answers from memory (a list
@@ -203,18 +160,8 @@ class NextcloudCalDav:
         """Sabre's error answer. Whatever the client is still sending is read first, as a
         proxy buffering the request (Nextcloud's nginx) would have received it whole."""
         drain(environ)
-        body = b""
-        if environ["REQUEST_METHOD"] != "HEAD":
-            body = sabre_error(SABRE_EXCEPTIONS.get(code, ""), message)
-        headers = [
-            ("Content-Type", "application/xml; charset=utf-8"),
-            ("Content-Length", str(len(body))),
-        ]
-        if code == 401:
-            headers.append(("WWW-Authenticate", 'Basic realm="Nextcloud", charset="UTF-8"'))
-            headers.append(("WWW-Authenticate", 'Bearer realm="Nextcloud"'))
-        start_response(f"{code} {reason(code)}", headers)
-        return [body]
+        exception = SABRE_EXCEPTIONS.get(code, "")
+        return common.sabre_answer(environ, start_response, code, exception, message)
 
 
 def precondition_message(environ):
@@ -222,37 +169,6 @@ def precondition_message(environ):
     if environ.get("HTTP_IF_NONE_MATCH"):
         return "An If-None-Match header was specified, but the ETag matched (or * was specified)."
     return "An If-Match header was specified, but none of the specified ETags matched."
-
-
-def sabre_error(exception, message):
-    exception_class = "Sabre\\DAV\\Exception"
-    if exception:
-        exception_class += f"\\{exception}"
-    return (
-        '<?xml version="1.0" encoding="utf-8"?>\n'
-        '<d:error xmlns:d="DAV:" xmlns:s="http://sabredav.org/ns">\n'
-        f"  <s:exception>{xml_escape(exception_class)}</s:exception>\n"
-        f"  <s:message>{xml_escape(message)}</s:message>\n"
-        "</d:error>\n"
-    ).encode()
-
-
-def reason(code):
-    try:
-        return HTTPStatus(code).phrase
-    except ValueError:
-        return "Error"
-
-
-def xml_escape(text):
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def drain(environ):
-    """Reads what is left of the request body and drops it."""
-    stream_in = environ["wsgi.input"]
-    while stream_in.read(64 * 1024):
-        pass
 
 
 def main():
@@ -264,39 +180,12 @@ def main():
     parser.add_argument("--log-file", required=True)
     args = parser.parse_args()
 
-    log_file = open(args.log_file, "a", buffering=1)
-    sys.stderr = log_file
-    # Radicale's handler writes to the request's wsgi.errors (cheroot's is sys.stderr, now
-    # the log file) and to sys.stderr outside requests.
+    # Radicale's handler writes to the request's wsgi.errors (cheroot's is sys.stderr, the log
+    # file from here on) and to sys.stderr outside requests.
+    common.log_to(args.log_file, ("nextcloud_caldav", "cheroot"))
     radicale_log.setup()
-    handler = logging.StreamHandler(log_file)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    for name in ("nextcloud_caldav", "cheroot"):
-        logger = logging.getLogger(name)
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
-
     app = NextcloudCalDav(args.root, args.userinfo_url, args.uid_claim)
-    server = wsgi.Server(("127.0.0.1", 0), app, numthreads=16, request_queue_size=64, timeout=60)
-    server.prepare()
-    port = server.bind_addr[1]
-    temp = args.port_file + ".tmp"
-    with open(temp, "w") as f:
-        f.write(f"{port}\n")
-    os.replace(temp, args.port_file)
-    print(f"listening on 127.0.0.1:{port}", flush=True)
-    sys.stdout = open(os.devnull, "w")
-    log.info("serving %s on 127.0.0.1:%d", args.root, port)
-    threading.Thread(target=exit_with_parent, daemon=True).start()
-    server.serve()
-
-
-def exit_with_parent():
-    """Ends the process once the parent's end of standard input is closed."""
-    sys.stdin.buffer.read()
-    log.info("standard input closed: exiting")
-    os._exit(0)
+    common.serve(app, args.port_file, log, args.root)
 
 
 if __name__ == "__main__":

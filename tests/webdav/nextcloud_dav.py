@@ -17,17 +17,11 @@ run killed before it could stop the server leaves none behind.
 """
 
 import argparse
-import json
 import logging
 import os
 import sys
-import threading
-import urllib.error
-from http import HTTPStatus
-import urllib.request
 from urllib.parse import quote, unquote, urlparse
 
-from cheroot import wsgi
 from wsgidav import util
 from wsgidav.error_printer import ErrorPrinter
 from wsgidav.request_resolver import RequestResolver
@@ -36,24 +30,17 @@ from wsgidav.wsgidav_app import WsgiDAVApp
 import nc_files
 import nc_search
 
-BASE = "/remote.php/dav"
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.append(os.path.join(HERE, "..", "nextcloud_common"))
+import nextcloud_common as common  # noqa: E402
+from nextcloud_common import BASE, reason  # noqa: E402
+
 FILES = BASE + "/files"
-USERINFO_TIMEOUT = 10
-MAX_USERINFO_BYTES = 1024 * 1024
 
 SABRE_EXCEPTIONS = {
-    400: "BadRequest",
-    401: "NotAuthenticated",
-    403: "Forbidden",
-    404: "NotFound",
-    405: "MethodNotAllowed",
-    409: "Conflict",
-    412: "PreconditionFailed",
-    415: "UnsupportedMediaType",
+    **common.SABRE_EXCEPTIONS,
     416: "RequestedRangeNotSatisfiable",
     423: "Locked",
-    501: "NotImplemented",
-    507: "InsufficientStorage",
 }
 
 log = logging.getLogger("nextcloud_dav")
@@ -64,10 +51,7 @@ class NextcloudDav:
 
     def __init__(self, provider, userinfo_url, uid_claim):
         self.provider = provider
-        self.userinfo_url = userinfo_url
-        self.uid_claim = uid_claim
-        # No proxy from the environment between this server and the provider on 127.0.0.1.
-        self.http = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        self.bearer = common.BearerCheck(userinfo_url, uid_claim, log)
         self.dav = WsgiDAVApp(
             {
                 "provider_mapping": {FILES: provider},
@@ -88,7 +72,7 @@ class NextcloudDav:
         method = environ["REQUEST_METHOD"]
         if path != BASE and not path.startswith(BASE + "/"):
             return self.refuse(environ, start_response, 404, "NotFound", f"{path} not found")
-        uid, problem = self.authenticate(environ)
+        uid, problem = self.bearer.authenticate(environ)
         # wsgidav logs the environment at high verbosity: the token goes no further.
         environ.pop("HTTP_AUTHORIZATION", None)
         if uid is None:
@@ -117,31 +101,6 @@ class NextcloudDav:
         if refusal:
             return self.refuse(environ, start_response, *refusal)
         return self.serve(environ, start_response, method, path)
-
-    def authenticate(self, environ):
-        """The user id the bearer token stands for, or None and why not."""
-        scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            return None, (
-                "No 'Authorization: Bearer' header found. Either the client didn't send one, "
-                "or the server is mis-configured"
-            )
-        request = urllib.request.Request(
-            self.userinfo_url,
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-        )
-        try:
-            with self.http.open(request, timeout=USERINFO_TIMEOUT) as response:
-                claims = json.loads(response.read(MAX_USERINFO_BYTES))
-        except (urllib.error.URLError, OSError, ValueError) as e:
-            log.info("bearer token refused by the userinfo endpoint: %s", type(e).__name__)
-            return None, "Bearer token was incorrect"
-        uid = claims.get(self.uid_claim) if isinstance(claims, dict) else None
-        if not isinstance(uid, str) or uid in ("", ".", "..") or "/" in uid or "\0" in uid:
-            log.info("userinfo has no usable %r claim", self.uid_claim)
-            return None, "Bearer token was incorrect"
-        return uid, None
 
     def check_destination(self, environ):
         """Sabre's `calculateUri`: the Destination's path, dot segments resolved, must be
@@ -235,29 +194,7 @@ class NextcloudDav:
         """Sabre's error answer. Whatever the client is still sending is read first, as a
         proxy buffering the request (Nextcloud's nginx) would have received it whole."""
         drain(environ)
-        body = b"" if environ["REQUEST_METHOD"] == "HEAD" else sabre_error(exception, message)
-        headers = [
-            ("Content-Type", "application/xml; charset=utf-8"),
-            ("Content-Length", str(len(body))),
-        ]
-        if code == 401:
-            headers.append(("WWW-Authenticate", 'Basic realm="Nextcloud", charset="UTF-8"'))
-            headers.append(("WWW-Authenticate", 'Bearer realm="Nextcloud"'))
-        start_response(f"{code} {reason(code)}", headers)
-        return [body]
-
-
-def sabre_error(exception, message):
-    exception_class = "Sabre\\DAV\\Exception"
-    if exception:
-        exception_class += f"\\{exception}"
-    return (
-        '<?xml version="1.0" encoding="utf-8"?>\n'
-        '<d:error xmlns:d="DAV:" xmlns:s="http://sabredav.org/ns">\n'
-        f"  <s:exception>{xml_escape(exception_class)}</s:exception>\n"
-        f"  <s:message>{xml_escape(message)}</s:message>\n"
-        "</d:error>\n"
-    ).encode()
+        return common.sabre_answer(environ, start_response, code, exception, message)
 
 
 def default_message(code, path):
@@ -267,17 +204,6 @@ def default_message(code, path):
         423: f'"{below}" is locked',
         412: "An If-None-Match header was specified, but the ETag matched (or * was specified).",
     }.get(code, reason(code))
-
-
-def reason(code):
-    try:
-        return HTTPStatus(code).phrase
-    except ValueError:
-        return "Error"
-
-
-def xml_escape(text):
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def sabre_normalize(path):
@@ -303,9 +229,7 @@ def drain(environ):
     """Reads what is left of the request body (Content-Length or chunked) and drops it."""
     if environ.get("wsgidav.all_input_read"):
         return
-    stream_in = environ["wsgi.input"]
-    while stream_in.read(nc_files.BLOCK_SIZE):
-        pass
+    common.drain(environ, nc_files.BLOCK_SIZE)
     environ["wsgidav.all_input_read"] = 1
 
 
@@ -338,38 +262,10 @@ def main():
     parser.add_argument("--log-file", required=True)
     args = parser.parse_args()
 
-    log_file = open(args.log_file, "a", buffering=1)
-    handler = logging.StreamHandler(log_file)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    for name in ("wsgidav", "nextcloud_dav", "cheroot"):
-        logger = logging.getLogger(name)
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
-    sys.stderr = log_file
-
+    common.log_to(args.log_file, ("wsgidav", "nextcloud_dav", "cheroot"))
     provider = nc_files.NcProvider(args.root, args.parts_dir, args.quota_bytes)
     app = NextcloudDav(provider, args.userinfo_url, args.uid_claim)
-    # Uploads may pause while the hub waits on its client: a minute of silence is allowed.
-    server = wsgi.Server(("127.0.0.1", 0), app, numthreads=16, request_queue_size=64, timeout=60)
-    server.prepare()
-    port = server.bind_addr[1]
-    temp = args.port_file + ".tmp"
-    with open(temp, "w") as f:
-        f.write(f"{port}\n")
-    os.replace(temp, args.port_file)
-    print(f"listening on 127.0.0.1:{port}", flush=True)
-    sys.stdout = open(os.devnull, "w")
-    log.info("serving %s on 127.0.0.1:%d", args.root, port)
-    threading.Thread(target=exit_with_parent, daemon=True).start()
-    server.serve()
-
-
-def exit_with_parent():
-    """Ends the process once the parent's end of standard input is closed."""
-    sys.stdin.buffer.read()
-    log.info("standard input closed: exiting")
-    os._exit(0)
+    common.serve(app, args.port_file, log, args.root)
 
 
 if __name__ == "__main__":
