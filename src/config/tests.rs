@@ -1,11 +1,13 @@
 //! Every kind of invalid value is refused with its key named; secrets never show.
 //!
-//! Just over 400 lines, one file: a catalogue of refusals, each going through the whole loader
-//! from TOML text with the same three helpers.
+//! A catalogue of refusals, each going through the whole loader from TOML text with the same
+//! three helpers; those of `[provisioning]` and the mailboxes it makes are in `provisioning`.
 
 use secrecy::ExposeSecret;
 
 use super::*;
+
+mod provisioning;
 
 fn load(text: &str) -> Result<Config, ConfigErrors> {
     Config::from_parts(text, &[], ConfigSource::BuiltInDefaults)
@@ -253,22 +255,6 @@ fn the_example_configuration_is_valid() {
 }
 
 #[test]
-fn provisioning_targets_need_their_section() {
-    assert_eq!(
-        key_of(load("[provisioning]\ntargets = [\"mailcow\"]\n")),
-        "provisioning.targets"
-    );
-    let client = r#"
-        [[clients]]
-        client_id = "docs"
-        client_secret = "0123456789abcdef0123"
-        redirect_uris = ["https://docs.example.com/apps/user_oidc/code"]
-        provision = ["nextcloud"]
-    "#;
-    assert_eq!(key_of(load(client)), r#"clients["docs"].provision"#);
-}
-
-#[test]
 fn erp_table_and_columns_are_configurable() {
     let config = load(
         r#"
@@ -318,13 +304,6 @@ admin_user = "admin"
 admin_password = "nc-password"
 "#;
 
-const MAILCOW: &str = r#"
-[provisioning.mailcow]
-url = "https://mail.example.com"
-api_key = "mailcow-api-key"
-domain = "Example.COM"
-"#;
-
 #[test]
 fn instance_admin_roles_are_per_company_and_off_by_default() {
     let acme = uuid::Uuid::from_u128(1);
@@ -352,55 +331,6 @@ fn instance_admin_roles_are_per_company_and_off_by_default() {
     }
 }
 
-#[test]
-fn mail_domains_are_checked_and_kept_per_company() {
-    let globex = uuid::Uuid::from_u128(9);
-    let config = load(&format!(
-        "{MAILCOW}[provisioning.mailcow.company_domains]\n\"{globex}\" = \"Globex.example\"\n"
-    ))
-    .unwrap();
-    let mailcow = config.provisioning.mailcow.unwrap();
-    assert_eq!(mailcow.domain_of(globex), "globex.example");
-    assert_eq!(mailcow.domain_of(uuid::Uuid::from_u128(1)), "example.com");
-    for bad in [
-        "\"not-a-uuid\" = \"globex.example\"",
-        "\"00000000-0000-0000-0000-000000000009\" = \"globex\"",
-        "\"00000000-0000-0000-0000-000000000009\" = \"-globex.example\"",
-        "\"00000000-0000-0000-0000-000000000009\" = \"globex.example/x\"",
-    ] {
-        assert_eq!(
-            key_of(load(&format!(
-                "{MAILCOW}[provisioning.mailcow.company_domains]\n{bad}\n"
-            ))),
-            "provisioning.mailcow.company_domains",
-            "{bad}"
-        );
-    }
-    assert_eq!(
-        key_of(load(&MAILCOW.replace("Example.COM", "user@example.com"))),
-        "provisioning.mailcow.domain"
-    );
-}
-
-#[test]
-fn the_mailbox_email_claim_needs_mailcow() {
-    let client = r#"
-        [[clients]]
-        client_id = "mail"
-        client_secret = "0123456789abcdef0123"
-        redirect_uris = ["https://mail.example.com"]
-        provision = ["mailcow"]
-        email_claim = "mailbox"
-    "#;
-    assert_eq!(key_of(load(client)), r#"clients["mail"].provision"#);
-    let config = load(&format!("{MAILCOW}{client}")).unwrap();
-    assert_eq!(config.clients[0].email_claim, EmailClaim::Mailbox);
-    let unknown = key_of(load(&format!(
-        "{MAILCOW}{}",
-        client.replace("\"mailbox\"", "\"inbox\"")
-    )));
-    assert!(unknown.ends_with("email_claim"), "{unknown}");
-}
 #[test]
 fn the_header_read_timeout_has_a_default_and_a_sane_range() {
     assert_eq!(load("").unwrap().http.header_read_timeout_seconds, 10);
@@ -435,32 +365,6 @@ fn no_relying_party_may_take_the_workspaces_own_client_id() {
     let renamed = format!("first_party_client_id = \"spa\"\n{}", client("spa"));
     assert_eq!(key_of(load(&renamed)), r#"clients["spa"].client_id"#);
     assert!(load(&client("bheem-docs")).is_ok());
-}
-
-#[test]
-fn a_mailbox_email_claim_needs_a_client_that_makes_mailboxes() {
-    let mailcow = "[provisioning.mailcow]\nurl = \"https://mail.example.com\"\n\
-                   api_key = \"mailcow-api-key\"\ndomain = \"example.com\"\n";
-    let client = |provision: &str| {
-        format!(
-            "[[clients]]\nclient_id = \"bheem-mail\"\nclient_secret = \"0123456789abcdef0123\"\n\
-             redirect_uris = [\"https://mail.example.com\"]\nemail_claim = \"mailbox\"\n{provision}"
-        )
-    };
-    assert_eq!(
-        key_of(load(&format!("{mailcow}{}", client("")))),
-        r#"clients["bheem-mail"].email_claim"#
-    );
-    assert!(load(&format!(
-        "{mailcow}{}",
-        client("provision = [\"mailcow\"]\n")
-    ))
-    .is_ok());
-    let everyone = format!(
-        "[provisioning]\ntargets = [\"mailcow\"]\n{mailcow}{}",
-        client("")
-    );
-    assert!(load(&everyone).is_ok(), "{:?}", load(&everyone).err());
 }
 
 #[test]

@@ -25,7 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(
             events::get_event,
             changes::update_event,
-            changes::delete_event
+            changes::delete::delete_event
         ))
 }
 
